@@ -1,0 +1,64 @@
+"""Settings: read in one place, validated at start, passed down explicitly.
+
+Values come from keyword arguments, then ``R2D2_*`` environment variables, then the defaults below.
+Nothing here runs at import time: call :func:`load_settings` (cached by :func:`get_settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path.home() / ".r2d2"
+
+
+class Settings(BaseSettings):
+    """Typed settings of one R2D2 process."""
+
+    model_config = SettingsConfigDict(env_prefix="R2D2_", frozen=True, extra="ignore")
+
+    home: Path = Field(default=DEFAULT_HOME, description="Folder for the embedded catalog and work files.")
+    catalog_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the catalog; default: SQLite file under `home`."
+    )
+    spark_master: str = Field(default="local[*]", description="Spark master URL.")
+    spark_driver_memory: str = Field(default="4g")
+    spark_shuffle_partitions: int = Field(default=8, ge=1)
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
+    lake_roots: tuple[str, ...] = Field(
+        default=(), description="Roots the API may scan and reconstruct into; empty = no restriction (CLI)."
+    )
+    minhash_num_perm: int = Field(default=64, ge=8, le=1024)
+    minhash_seed: int = Field(default=1)
+    row_sample_k: int = Field(default=256, ge=1, le=100_000)
+    spark_batch_tables: int = Field(default=64, ge=1, description="Tables per batched Spark job.")
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def resolved_catalog_url(self) -> str:
+        if self.catalog_url:
+            return self.catalog_url
+        return f"sqlite:///{(self.home / 'catalog.sqlite').resolve()}"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.home / "work"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from overrides and the environment (no caching)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings from the environment, built on first use."""
+    return load_settings()

@@ -1,0 +1,63 @@
+"""The one exception hierarchy of R2D2.
+
+Every error a caller can see derives from :class:`R2D2Error`. Messages name the table or file and the
+reason, so that a per-table error stored in the catalog is useful on its own.
+"""
+
+from __future__ import annotations
+
+
+class R2D2Error(Exception):
+    """Base class of every error raised by R2D2."""
+
+
+class ConfigError(R2D2Error):
+    """A setting is missing or invalid."""
+
+
+class LakeError(R2D2Error):
+    """A lake path cannot be listed or read.
+
+    ``location`` is the table (or root) the error belongs to; ``path`` the file, when one is at fault.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.location = location
+        self.path = path
+
+
+class TableReadError(LakeError):
+    """A table's files or metadata cannot be read (corrupt footer, permission denied, empty file...)."""
+
+
+class UnsupportedTableError(LakeError):
+    """A table uses a feature R2D2 does not support (e.g. Delta deletion vectors)."""
+
+
+class CatalogError(R2D2Error):
+    """The catalog database cannot be reached, migrated or queried."""
+
+
+class NotFoundError(R2D2Error):
+    """A table, plan, run or other catalog object does not exist."""
+
+
+class EngineError(R2D2Error):
+    """The compute engine (Spark) failed or is misconfigured."""
+
+
+class DetectionError(R2D2Error):
+    """Containment detection cannot proceed."""
+
+
+class PlanError(R2D2Error):
+    """The optimizer cannot build or solve a plan."""
+
+
+class SafetyError(R2D2Error):
+    """A safety check failed: R2D2 refuses to touch data."""
+
+
+class ReconstructError(R2D2Error):
+    """A table cannot be rebuilt from its recipe, or the rebuilt content does not match."""

@@ -1,0 +1,97 @@
+"""Shared fixtures: one Spark session per test run, a throwaway PostgreSQL server, settings.
+
+The PostgreSQL server is a real cluster made with ``initdb`` in a temporary folder and started with
+``pg_ctl`` on a free loopback port; it is stopped at the end of the run. ``R2D2_TEST_PG_URL`` points
+the tests at an existing server instead (``.ci/run`` leaves it unset).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_bindir() -> Path:
+    out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one Spark session of the test run (small, fast configuration)."""
+    from r2d2.config import load_settings
+    from r2d2.engine import get_spark, stop_spark
+
+    session = get_spark(load_settings(spark_master="local[2]", spark_shuffle_partitions=4,
+                                      spark_driver_memory="2g"))
+    yield session
+    stop_spark()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a real PostgreSQL database (a throwaway cluster on a loopback port)."""
+    if os.environ.get("R2D2_TEST_PG_URL"):
+        yield os.environ["R2D2_TEST_PG_URL"]
+        return
+    bindir = _pg_bindir()
+    root = Path(tempfile.mkdtemp(prefix="r2d2-pg-"))
+    datadir = root / "data"
+    port = _free_port()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres system user
+        shutil.chown(root, user="postgres")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, str(bindir / "initdb"), "-D", str(datadir), "-U", "r2d2",
+                    "--auth=trust", "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+    log = root / "server.log"
+    subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-w", "start",
+                    "-o", f"-h 127.0.0.1 -p {port} -k {root} -F"], check=True, capture_output=True)
+    try:
+        subprocess.run([*run_as, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port),
+                        "-U", "r2d2", "r2d2"], check=True, capture_output=True)
+        yield f"postgresql+psycopg://r2d2@127.0.0.1:{port}/r2d2"
+    finally:
+        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty catalog database: a SQLite file, or a new database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    base: str = request.getfixturevalue("postgres_url")
+    import sqlalchemy as sa
+
+    name = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**10}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, catalog_url: str):
+    """Settings with a private home folder and catalog."""
+    from r2d2.config import load_settings
+
+    return load_settings(home=tmp_path / "home", catalog_url=catalog_url, spark_master="local[2]")
