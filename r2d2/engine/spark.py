@@ -9,6 +9,7 @@ precision is lost (the canonicaliser knows their unit from the profile).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,8 @@ BASE_CONF: dict[str, str] = {
 
 def _build(settings: Settings) -> SparkSession:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers must run the same interpreter (and packages) as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - pyspark is a hard dependency

@@ -1,0 +1,80 @@
+"""Shared plumbing of the catalog repositories: transactions, error wrapping, upserts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from r2d2.catalog.db import mask_url
+from r2d2.errors import CatalogError
+
+T = TypeVar("T")
+
+# Rows per statement for IN lists and multi-row writes: below SQLite's and PostgreSQL's limits on
+# bound parameters, large enough to keep round trips few.
+CHUNK = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime, name: str = "datetime") -> datetime:
+    """``value`` in UTC; naive datetimes are refused (their zone is unknown)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
+    return value.astimezone(UTC)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class RepositoryBase:
+    """Holds the engine; gives read and write transactions that raise CatalogError on failure."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self._engine = engine
+        self._url = url
+
+    @property
+    def display_url(self) -> str:
+        """The catalog URL with its password hidden."""
+        return mask_url(self._url)
+
+    @contextmanager
+    def _tx(self, *, write: bool) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(r2d2_write=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None)
+            reason = str(orig if orig is not None else exc).strip().splitlines()
+            raise CatalogError(
+                f"catalog {self.display_url}: {reason[0] if reason else type(exc).__name__}"
+            ) from exc
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self._tx(write=False)
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return self._tx(write=True)
+
+    def _insert(self, conn: Connection, table: Any) -> Any:
+        """A dialect INSERT supporting ``on_conflict_do_update`` / ``excluded``."""
+        name = conn.dialect.name
+        if name == "postgresql":
+            return postgresql.insert(table)
+        if name == "sqlite":
+            return sqlite.insert(table)
+        raise CatalogError(f"catalog {self.display_url}: unsupported database {name!r}")

@@ -1,0 +1,29 @@
+"""The :class:`Catalog`: one object giving access to every catalog repository."""
+
+from __future__ import annotations
+
+from r2d2.catalog.db import dispose_engine
+from r2d2.catalog.edges import EdgesRepository
+from r2d2.catalog.runs import RunsRepository
+from r2d2.catalog.sketches import SketchesRepository
+from r2d2.catalog.tables import TablesRepository
+
+
+class Catalog(TablesRepository, SketchesRepository, EdgesRepository, RunsRepository):
+    """The catalog database of one R2D2 deployment (get one with :func:`r2d2.catalog.open_catalog`).
+
+    Every method runs in its own short transaction and returns frozen records.
+    """
+
+    def close(self) -> None:
+        """Close the pooled connections of this catalog's URL (it reopens on next use)."""
+        dispose_engine(self._url)
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.display_url!r})"

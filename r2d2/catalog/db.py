@@ -1,0 +1,217 @@
+"""Engines and schema migrations of the catalog database.
+
+Nothing here connects at import time: :func:`open_catalog` builds (and caches) one engine per URL,
+applies SQLite pragmas, and upgrades the schema to the newest Alembic revision on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from r2d2.errors import CatalogError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from r2d2.catalog.catalog import Catalog
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "r2d2_alembic_version"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_PG_LOCK_KEY = zlib.crc32(b"r2d2.catalog.migrate")  # advisory lock held while migrating
+
+_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+_migrated: set[str] = set()
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"__float__": repr(value)}  # JSON has no NaN/Infinity (PostgreSQL rejects them)
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "__float__" in obj:
+        return float(obj["__float__"])
+    return obj
+
+
+def json_dumps(value: Any) -> str:
+    """JSON text of ``value``; non-finite floats are tagged so that they round-trip."""
+    return json.dumps(_encode(value), allow_nan=False, separators=(",", ":"))
+
+
+def json_loads(text_: str | bytes) -> Any:
+    return json.loads(text_, object_hook=_decode_hook)
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", str(url))
+
+
+def _is_sqlite_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _setup_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is not
+        # transactional for DDL and cannot take write locks up front).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Write transactions take the write lock at BEGIN: a deferred transaction that upgrades its
+        # lock later can fail with "database is locked" without waiting for busy_timeout.
+        mode = "IMMEDIATE" if conn.get_execution_options().get("r2d2_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise CatalogError(f"invalid catalog URL {mask_url(url)}: {exc}") from exc
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": json_loads}
+    if backend == "sqlite":
+        if _is_sqlite_memory(parsed):
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            db = parsed.database or ""
+            if not db.startswith("file:"):
+                try:
+                    Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise CatalogError(
+                        f"cannot create the folder of catalog {mask_url(parsed)}: {exc}"
+                    ) from exc
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    elif backend == "postgresql":
+        kwargs["pool_pre_ping"] = True
+        if "connect_timeout" not in parsed.query and parsed.get_driver_name() in ("psycopg", "psycopg2"):
+            kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+        raise CatalogError(f"cannot use catalog {mask_url(parsed)}: {exc}") from exc
+    if backend == "sqlite":
+        _setup_sqlite(engine)
+    return engine
+
+
+def get_engine(url: str) -> Engine:
+    """The process-wide engine of ``url`` (created on first use)."""
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = _create_engine(url)
+        return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections of ``url`` and forget its engine."""
+    with _lock:
+        engine = _engines.pop(url, None)
+        _migrated.discard(url)
+    if engine is not None:
+        engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic configuration pointing at the migrations shipped in this package."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return ctx.get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema of ``engine``'s database to the newest revision (no-op when current).
+
+    On PostgreSQL a transaction-scoped advisory lock serialises concurrent first use by several
+    processes; on SQLite the write transaction (BEGIN IMMEDIATE) does the same.
+    """
+    from alembic import command
+
+    head = head_revision()
+    with engine.connect() as conn:
+        if current_revision(conn) == head:
+            return
+    with engine.connect().execution_options(r2d2_write=True) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        if current_revision(conn) != head:  # another process may have migrated meanwhile
+            command.upgrade(alembic_config(conn), "head")
+
+
+def open_catalog(url: str) -> Catalog:
+    """Open the catalog at ``url``, creating or upgrading its schema on first use.
+
+    Raises :class:`~r2d2.errors.CatalogError` naming the URL (password hidden) when the database
+    cannot be reached or migrated.
+    """
+    from r2d2.catalog.catalog import Catalog
+
+    engine = get_engine(url)
+    if url not in _migrated:
+        try:
+            migrate(engine)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot open catalog {mask_url(url)}: {_reason(exc)}") from exc
+        except CatalogError:
+            raise
+        except Exception as exc:  # alembic errors (bad revision, newer database...)
+            raise CatalogError(f"cannot migrate catalog {mask_url(url)}: {exc}") from exc
+        with _lock:
+            _migrated.add(url)
+    return Catalog(engine, url)
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    text_ = str(orig if orig is not None else exc).strip()
+    return text_.splitlines()[0] if text_ else type(exc).__name__

@@ -1,0 +1,114 @@
+"""Edges "parent contains child" and the decisions stages made about them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, false, or_, select
+from sqlalchemy.orm import aliased
+
+from r2d2.catalog._base import RepositoryBase, chunks, utcnow
+from r2d2.catalog.models import EdgeRow, TableRow
+from r2d2.catalog.records import EdgeRecord, EdgeUpsert
+
+_P = aliased(TableRow, name="parent")
+_C = aliased(TableRow, name="child")
+_UPDATED = ("parent_fingerprint", "child_fingerprint", "state", "stage", "relation", "multiset",
+            "evidence", "stale", "run_id", "updated_at")
+
+
+def _edge_select() -> Select[Any]:
+    return (
+        select(EdgeRow.__table__, _P.location.label("parent_location"), _C.location.label("child_location"))
+        .join(_P, _P.id == EdgeRow.parent_id)
+        .join(_C, _C.id == EdgeRow.child_id)
+    )
+
+
+def _record(row: Any) -> EdgeRecord:
+    m = row._mapping
+    return EdgeRecord(
+        id=m["id"], parent_id=m["parent_id"], child_id=m["child_id"],
+        parent_location=m["parent_location"], child_location=m["child_location"],
+        parent_fingerprint=m["parent_fingerprint"], child_fingerprint=m["child_fingerprint"],
+        state=m["state"], stage=m["stage"], relation=m["relation"], multiset=m["multiset"],
+        evidence=dict(m["evidence"] or {}), stale=bool(m["stale"]), run_id=m["run_id"],
+        updated_at=m["updated_at"],
+    )
+
+
+class EdgesRepository(RepositoryBase):
+    """Edges between tables, one per ordered ``(parent, child)`` pair."""
+
+    def upsert_edges(self, rows: Iterable[EdgeUpsert]) -> int:
+        """Insert or update edges in bulk (the last row wins for a repeated pair); clears ``stale``."""
+        now = utcnow()
+        by_pair: dict[tuple[int, int], dict[str, Any]] = {}
+        for e in rows:
+            by_pair[(e.parent_id, e.child_id)] = {
+                "parent_id": e.parent_id, "child_id": e.child_id,
+                "parent_fingerprint": e.parent_fingerprint, "child_fingerprint": e.child_fingerprint,
+                "state": e.state, "stage": e.stage, "relation": e.relation, "multiset": e.multiset,
+                "evidence": dict(e.evidence), "stale": False, "run_id": e.run_id, "updated_at": now,
+            }
+        values = list(by_pair.values())
+        if not values:
+            return 0
+        with self._write() as conn:
+            # One multi-row INSERT ... ON CONFLICT per chunk (pairs are unique within a statement).
+            for part in chunks(values, 1000):
+                ins = self._insert(conn, EdgeRow).values(list(part))
+                conn.execute(ins.on_conflict_do_update(
+                    index_elements=["parent_id", "child_id"], set_={c: ins.excluded[c] for c in _UPDATED}
+                ))
+        return len(values)
+
+    def list_edges(
+        self,
+        *,
+        state: str | None = None,
+        relation: str | None = None,
+        stage: str | None = None,
+        include_stale: bool = False,
+        table_location: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[EdgeRecord]:
+        """Edges matching every given filter, by id; ``table_location`` matches either end."""
+        stmt = _edge_select()
+        if state is not None:
+            stmt = stmt.where(EdgeRow.state == state)
+        if relation is not None:
+            stmt = stmt.where(EdgeRow.relation == relation)
+        if stage is not None:
+            stmt = stmt.where(EdgeRow.stage == stage)
+        if not include_stale:
+            stmt = stmt.where(EdgeRow.stale == false())
+        if table_location is not None:
+            stmt = stmt.where(or_(_P.location == table_location, _C.location == table_location))
+        stmt = stmt.order_by(EdgeRow.id).offset(offset).limit(limit)
+        with self._read() as conn:
+            return [_record(r) for r in conn.execute(stmt)]
+
+    def valid_pair_decisions(self) -> dict[tuple[int, int], EdgeRecord]:
+        """Non-stale edges between active tables whose stored fingerprints are both still current."""
+        stmt = _edge_select().where(
+            EdgeRow.stale == false(),
+            _P.status == "active",
+            _C.status == "active",
+            and_(EdgeRow.parent_fingerprint == _P.fingerprint, EdgeRow.child_fingerprint == _C.fingerprint),
+        )
+        with self._read() as conn:
+            return {(r.parent_id, r.child_id): r for r in map(_record, conn.execute(stmt))}
+
+    def delete_edges_for(self, table_ids: Iterable[int]) -> int:
+        """Delete every edge with one of ``table_ids`` at either end; returns how many."""
+        ids = sorted(set(table_ids))
+        count = 0
+        with self._write() as conn:
+            for part in chunks(ids):
+                count += conn.execute(
+                    delete(EdgeRow).where(or_(EdgeRow.parent_id.in_(part), EdgeRow.child_id.in_(part)))
+                ).rowcount
+        return count

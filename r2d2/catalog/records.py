@@ -1,0 +1,91 @@
+"""Frozen records returned by the catalog (ORM objects never leave the package)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from r2d2.types import TableProfile
+
+TableStatus = Literal["active", "gone", "error"]
+EdgeState = Literal["candidate", "pruned", "verified", "inferred"]
+EdgeRelation = Literal["contains", "duplicate"]
+RunStatus = Literal["running", "succeeded", "failed"]
+SaveOutcome = Literal["new", "changed", "unchanged"]
+
+
+@dataclass(frozen=True)
+class TableRecord:
+    """A table as the catalog knows it."""
+
+    id: int
+    location: str
+    format: str | None
+    status: TableStatus
+    fingerprint: str | None
+    num_rows: int | None
+    num_bytes: int
+    num_files: int
+    first_seen: datetime
+    last_seen: datetime
+    gone_at: datetime | None
+    profiled_at: datetime | None
+    error: str | None
+    profile: TableProfile | None
+    latency_limit_s: float | None = None
+    access_per_day: float | None = None
+
+
+@dataclass(frozen=True)
+class EdgeUpsert:
+    """One edge decision to insert or update (keyed by ``(parent_id, child_id)``)."""
+
+    parent_id: int
+    child_id: int
+    parent_fingerprint: str | None
+    child_fingerprint: str | None
+    state: EdgeState
+    stage: str
+    relation: EdgeRelation = "contains"
+    multiset: bool | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class EdgeRecord:
+    """A stored edge "parent contains child", with both tables' locations."""
+
+    id: int
+    parent_id: int
+    child_id: int
+    parent_location: str
+    child_location: str
+    parent_fingerprint: str | None
+    child_fingerprint: str | None
+    state: EdgeState
+    stage: str
+    relation: EdgeRelation
+    multiset: bool | None
+    evidence: dict[str, Any]
+    stale: bool
+    run_id: int | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One pipeline run."""
+
+    id: int
+    kind: str
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime | None
+    params: dict[str, Any]
+    progress: dict[str, Any]
+    summary: dict[str, Any]
+    errors: list[Any]
+    pid: int | None
+    host: str | None

@@ -1,0 +1,50 @@
+"""Content sketches, cached per table and fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from r2d2.catalog._base import RepositoryBase, chunks, utcnow
+from r2d2.catalog.models import SketchRow
+
+
+class SketchesRepository(RepositoryBase):
+    """Sketches (MinHash signatures, row-hash samples...) keyed by ``(table, kind, key)``."""
+
+    def get_sketches(
+        self, table_id: int, fingerprint: str, kind: str
+    ) -> dict[str, tuple[bytes, dict[str, Any]]]:
+        """``key → (payload, meta)`` of the table's sketches of ``kind`` made for ``fingerprint``."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(SketchRow.key, SketchRow.payload, SketchRow.meta).where(
+                    SketchRow.table_id == table_id,
+                    SketchRow.kind == kind,
+                    SketchRow.fingerprint == fingerprint,
+                )
+            )
+            return {key: (bytes(payload), dict(meta or {})) for key, payload, meta in rows}
+
+    def put_sketches(
+        self, table_id: int, fingerprint: str, kind: str, items: Mapping[str, tuple[bytes, Mapping[str, Any]]]
+    ) -> None:
+        """Insert or replace sketches of ``kind`` (one per key) for the table's ``fingerprint``."""
+        now = utcnow()
+        rows = [
+            {"table_id": table_id, "fingerprint": fingerprint, "kind": kind, "key": key,
+             "payload": bytes(payload), "meta": dict(meta), "created_at": now}
+            for key, (payload, meta) in items.items()
+        ]
+        if not rows:
+            return
+        with self._write() as conn:
+            ins = self._insert(conn, SketchRow)
+            stmt = ins.on_conflict_do_update(
+                index_elements=["table_id", "kind", "key"],
+                set_={c: ins.excluded[c] for c in ("fingerprint", "payload", "meta", "created_at")},
+            )
+            for part in chunks(rows):
+                conn.execute(stmt, list(part))

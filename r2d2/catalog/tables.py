@@ -1,0 +1,281 @@
+"""Tables of the lake: profiles, incremental-scan bookkeeping, listing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Connection, Row, delete, false, func, insert, or_, select, update
+
+from r2d2.catalog._base import RepositoryBase, as_utc, chunks
+from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
+from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
+from r2d2.errors import NotFoundError
+from r2d2.types import TableProfile
+
+T = TableRow.__table__
+_ORDERS: dict[str, Any] = {
+    "location": (TableRow.location,),
+    "id": (TableRow.id,),
+    "bytes": (TableRow.num_bytes.desc(), TableRow.location),
+    "last_seen": (TableRow.last_seen.desc(), TableRow.location),
+}
+
+
+def under_root(location: str, root: str) -> bool:
+    """Whether ``location`` is ``root`` or inside it (prefix match on a path-component boundary)."""
+    base = root.rstrip("/")
+    return location in (root, base) or location.startswith(base + "/")
+
+
+def _record(row: Row[Any], *, with_profile: bool = True) -> TableRecord:
+    m = row._mapping
+    profile = m.get("profile") if with_profile else None
+    return TableRecord(
+        id=m["id"],
+        location=m["location"],
+        format=m["format"],
+        status=m["status"],
+        fingerprint=m["fingerprint"],
+        num_rows=m["num_rows"],
+        num_bytes=m["num_bytes"],
+        num_files=m["num_files"],
+        first_seen=m["first_seen"],
+        last_seen=m["last_seen"],
+        gone_at=m["gone_at"],
+        profiled_at=m["profiled_at"],
+        error=m["error"],
+        profile=TableProfile.from_json(profile) if profile else None,
+        latency_limit_s=m["latency_limit_s"],
+        access_per_day=m["access_per_day"],
+    )
+
+
+def _mark_edges_stale(conn: Connection, table_ids: Sequence[int]) -> None:
+    for part in chunks(list(table_ids)):
+        conn.execute(
+            update(EdgeRow)
+            .where(or_(EdgeRow.parent_id.in_(part), EdgeRow.child_id.in_(part)), EdgeRow.stale == false())
+            .values(stale=True)
+        )
+
+
+def _replace_columns(conn: Connection, table_id: int, profile: TableProfile) -> None:
+    conn.execute(delete(ColumnRow).where(ColumnRow.table_id == table_id))
+    rows = [
+        {"table_id": table_id, "ordinal": i, "name": c.name, "key": c.key,
+         "family": str(c.family), "physical_type": c.physical_type}
+        for i, c in enumerate(profile.columns)
+    ]
+    if rows:
+        conn.execute(insert(ColumnRow), rows)
+
+
+class TablesRepository(RepositoryBase):
+    """Tables and their profiles."""
+
+    def fingerprints(self) -> dict[str, str | None]:
+        """Location → stored fingerprint of every active or errored table (for incremental scans)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(TableRow.location, TableRow.fingerprint)
+                .where(TableRow.status.in_(("active", "error")))
+            )
+            return {loc: fp for loc, fp in rows}
+
+    def save_profile(self, profile: TableProfile, *, seen_at: datetime) -> SaveOutcome:
+        """Insert or update a table from its profile.
+
+        ``unchanged``: the table is active with the same fingerprint (only ``last_seen`` moves).
+        ``changed``: new fingerprint, or the table comes back from ``gone``/``error``: its profile and
+        columns are replaced, sketches of other fingerprints deleted, and its edges marked stale.
+        """
+        seen_at = as_utc(seen_at, "seen_at")
+        values = {
+            "format": profile.format,
+            "status": "active",
+            "fingerprint": profile.fingerprint,
+            "num_rows": profile.num_rows,
+            "num_bytes": profile.num_bytes,
+            "num_files": profile.num_files,
+            "profile": profile.to_json(),
+            "error": None,
+            "last_seen": seen_at,
+            "profiled_at": seen_at,
+            "gone_at": None,
+        }
+        with self._write() as conn:
+            old = conn.execute(
+                select(TableRow.id, TableRow.status, TableRow.fingerprint, TableRow.profile.is_(None))
+                .where(TableRow.location == profile.location)
+            ).first()
+            if old is None:
+                table_id = conn.execute(
+                    insert(TableRow).values(location=profile.location, first_seen=seen_at, **values)
+                    .returning(TableRow.id)
+                ).scalar_one()
+                _replace_columns(conn, table_id, profile)
+                return "new"
+            table_id, status, fingerprint, no_profile = old
+            if status == "active" and fingerprint == profile.fingerprint and not no_profile:
+                conn.execute(update(TableRow).where(TableRow.id == table_id).values(last_seen=seen_at))
+                return "unchanged"
+            conn.execute(update(TableRow).where(TableRow.id == table_id).values(**values))
+            _replace_columns(conn, table_id, profile)
+            conn.execute(
+                delete(SketchRow).where(SketchRow.table_id == table_id,
+                                        SketchRow.fingerprint != profile.fingerprint)
+            )
+            _mark_edges_stale(conn, [table_id])
+            return "changed"
+
+    def touch_seen(self, locations: Iterable[str], *, seen_at: datetime) -> int:
+        """Set ``last_seen`` of the given (unchanged, not gone) tables; returns how many were found."""
+        seen_at = as_utc(seen_at, "seen_at")
+        locs = sorted(set(locations))
+        count = 0
+        with self._write() as conn:
+            for part in chunks(locs):
+                result = conn.execute(
+                    update(TableRow)
+                    .where(TableRow.location.in_(part), TableRow.status != "gone")
+                    .values(last_seen=seen_at)
+                )
+                count += result.rowcount
+        return count
+
+    def save_error(
+        self,
+        location: str,
+        *,
+        error: str,
+        seen_at: datetime,
+        format: str | None = None,
+        fingerprint: str | None = None,
+    ) -> int:
+        """Record that ``location`` could not be profiled; returns the table id.
+
+        The old profile (if any) is kept for reference, ``fingerprint`` replaces the stored one (so that
+        an incremental scan retries the table once its content changes), and its edges become stale.
+        """
+        seen_at = as_utc(seen_at, "seen_at")
+        with self._write() as conn:
+            table_id = conn.execute(select(TableRow.id).where(TableRow.location == location)).scalar()
+            if table_id is None:
+                return int(conn.execute(
+                    insert(TableRow).values(
+                        location=location, format=format, status="error", fingerprint=fingerprint,
+                        num_bytes=0, num_files=0, error=error, first_seen=seen_at, last_seen=seen_at,
+                    ).returning(TableRow.id)
+                ).scalar_one())
+            values: dict[str, Any] = {"status": "error", "error": error, "last_seen": seen_at,
+                                      "gone_at": None, "fingerprint": fingerprint}
+            if format is not None:
+                values["format"] = format
+            conn.execute(update(TableRow).where(TableRow.id == table_id).values(**values))
+            _mark_edges_stale(conn, [table_id])
+            return int(table_id)
+
+    def mark_gone(self, *, roots: Sequence[str], seen: set[str] | frozenset[str],
+                  seen_at: datetime) -> list[str]:
+        """Mark active/errored tables under ``roots`` that were not ``seen`` as gone; returns them."""
+        seen_at = as_utc(seen_at, "seen_at")
+        if not roots:
+            return []
+        with self._write() as conn:
+            prefilter = or_(*(TableRow.location.startswith(r.rstrip("/"), autoescape=True) for r in roots))
+            rows = conn.execute(
+                select(TableRow.id, TableRow.location)
+                .where(TableRow.status.in_(("active", "error")), prefilter)
+            ).all()
+            gone = [(tid, loc) for tid, loc in rows
+                    if loc not in seen and any(under_root(loc, r) for r in roots)]
+            ids = [tid for tid, _ in gone]
+            for part in chunks(ids):
+                conn.execute(
+                    update(TableRow).where(TableRow.id.in_(part)).values(status="gone", gone_at=seen_at)
+                )
+            _mark_edges_stale(conn, ids)
+        return sorted(loc for _, loc in gone)
+
+    def get_table(self, location: str) -> TableRecord:
+        """The table at ``location``; :class:`NotFoundError` when the catalog has none."""
+        with self._read() as conn:
+            row = conn.execute(select(T).where(TableRow.location == location)).first()
+        if row is None:
+            raise NotFoundError(f"table {location!r} is not in the catalog")
+        return _record(row)
+
+    def get_table_by_id(self, table_id: int) -> TableRecord:
+        with self._read() as conn:
+            row = conn.execute(select(T).where(TableRow.id == table_id)).first()
+        if row is None:
+            raise NotFoundError(f"table id {table_id} is not in the catalog")
+        return _record(row)
+
+    @staticmethod
+    def _filters(
+        status: TableStatus | Sequence[str] | None,
+        format: str | None,
+        prefix: str | None,
+        min_bytes: int | None,
+    ) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if status is not None:
+            where.append(TableRow.status.in_([status] if isinstance(status, str) else list(status)))
+        if format is not None:
+            where.append(TableRow.format == format)
+        if prefix:
+            where.append(TableRow.location.startswith(prefix, autoescape=True))
+        if min_bytes is not None:
+            where.append(TableRow.num_bytes >= min_bytes)
+        return where
+
+    def list_tables(
+        self,
+        *,
+        status: TableStatus | Sequence[str] | None = None,
+        format: str | None = None,
+        prefix: str | None = None,
+        min_bytes: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        order: str = "location",
+        with_profile: bool = True,
+    ) -> list[TableRecord]:
+        """Tables matching every given filter (``prefix`` is a plain string prefix of the location).
+
+        ``order``: ``location``, ``id``, ``bytes`` (largest first) or ``last_seen`` (newest first).
+        """
+        if order not in _ORDERS:
+            raise ValueError(f"unknown order {order!r}; expected one of {sorted(_ORDERS)}")
+        cols = list(T.c) if with_profile else [c for c in T.c if c.name != "profile"]
+        stmt = (
+            select(*cols).where(*self._filters(status, format, prefix, min_bytes))
+            .order_by(*_ORDERS[order]).offset(offset).limit(limit)
+        )
+        with self._read() as conn:
+            return [_record(r, with_profile=with_profile) for r in conn.execute(stmt)]
+
+    def count_tables(
+        self,
+        *,
+        status: TableStatus | Sequence[str] | None = None,
+        format: str | None = None,
+        prefix: str | None = None,
+        min_bytes: int | None = None,
+    ) -> int:
+        stmt = select(func.count()).select_from(T).where(*self._filters(status, format, prefix, min_bytes))
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def active_profiles(self) -> list[tuple[int, TableProfile]]:
+        """``(table id, profile)`` of every active table, by id."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(TableRow.id, TableRow.profile)
+                .where(TableRow.status == "active", TableRow.profile.is_not(None))
+                .order_by(TableRow.id)
+            ).all()
+        return [(int(tid), TableProfile.from_json(cast(dict[str, Any], p))) for tid, p in rows]

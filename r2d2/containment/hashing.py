@@ -1,0 +1,57 @@
+"""Spark DataFrames of canonical hashes for one table: row hashes and per-column value hashes.
+
+Only this module turns a table into hashes, so every stage hashes the same way. Column order in a
+row hash is the sorted child column keys, mapped to the table's own column names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame
+
+from r2d2.containment import canonical
+from r2d2.types import Column, TableProfile
+
+
+def _parts(df: DataFrame, columns: Sequence[Column]) -> list[tuple[SparkColumn, list[SparkColumn]]]:
+    types = {f.name: f.dataType for f in df.schema.fields}
+    parts = []
+    for column in columns:
+        raw = df[f"`{column.name}`"]
+        parts.append((raw, canonical.components(raw, column, types[column.name])))
+    return parts
+
+
+def ordered_columns(profile: TableProfile, names: Sequence[str] | None = None) -> list[Column]:
+    """The profile's columns named ``names`` (default: all supported), sorted by key."""
+    if names is None:
+        cols = list(profile.supported_columns)
+    else:
+        by_name = {c.name: c for c in profile.columns}
+        cols = [by_name[n] for n in names]
+    return sorted(cols, key=lambda c: c.key)
+
+
+def row_hashes(df: DataFrame, columns: Sequence[Column]) -> tuple[SparkColumn, SparkColumn]:
+    """The (h1, h2) expressions of the 128-bit row hash over ``columns`` (already ordered)."""
+    return canonical.row_hash(_parts(df, columns))
+
+
+def value_hashes(df: DataFrame, columns: Sequence[Column]) -> list[SparkColumn]:
+    """One 32-bit value-hash expression per column; null where the value is null."""
+    from pyspark.sql import functions as F
+
+    out = []
+    for raw, comps in _parts(df, columns):
+        out.append(F.when(raw.isNotNull(), canonical.value_hash32(comps)))
+    return out
+
+
+def column_bytes(profile: TableProfile, names: Sequence[str]) -> int:
+    """Bytes a scan of ``names`` reads: column chunks when known, else the whole table."""
+    if profile.format == "csv" or not profile.column_bytes:
+        return profile.num_bytes
+    keys = {n.lower() for n in names}
+    return sum(size for key, size in profile.column_bytes.items() if key in keys)

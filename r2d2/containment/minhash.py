@@ -1,0 +1,97 @@
+"""Column MinHash signatures in datasketch's format, computed in bulk.
+
+We use datasketch's ``affine32`` scheme (its default since 2.0): each 32-bit input hash ``h`` is
+pre-mixed with the MurmurHash3 finalizer, then permutation ``i`` maps it to ``a_i * h + b_i`` modulo
+2^32 with datasketch's own parameters ``(a, b)`` for the seed. The signature of a set is the
+element-wise minimum over its values. Computing this with numpy on whole arrays gives exactly the
+hash values ``datasketch.MinHash.update`` would (see ``tests/test_minhash.py``), without a Python
+call per value; signatures are stored as ``LeanMinHash`` bytes.
+
+Dominance (the sound pruning rule): if X ⊆ Y then for every permutation, min over Y ≤ min over X.
+So ``sig(parent)[i] > sig(child)[i]`` for any ``i`` proves the child's value set is not contained.
+This holds whatever the hash function, collisions included, so the screen has no false negatives.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash
+from datasketch.minhash import _fmix  # datasketch's own pre-mix; tested against MinHash.update
+
+SCHEME = "affine32"
+EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's empty-sketch value for affine32
+_CHUNK = 1 << 16  # values per block: keeps the (values x permutations) matrix small
+
+
+@lru_cache(maxsize=8)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's permutation parameters ``(a, b)`` (uint32 arrays) for ``num_perm`` and ``seed``."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+
+
+def empty_signature(num_perm: int) -> np.ndarray:
+    return np.full(num_perm, EMPTY, dtype=np.uint32)
+
+
+def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    mixed = _fmix(hashes.astype(np.uint32, copy=False), 32)
+    with np.errstate(over="ignore"):
+        return mixed[:, None] * a[None, :] + b[None, :]  # uint32 arithmetic wraps: mod 2^32
+
+
+def signature(hashes: np.ndarray, *, num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signature of the set of 32-bit ``hashes`` (values in [0, 2^32))."""
+    a, b = permutations(num_perm, seed)
+    sig = empty_signature(num_perm)
+    for start in range(0, len(hashes), _CHUNK):
+        block = _permuted(hashes[start : start + _CHUNK], a, b)
+        np.minimum(sig, block.min(axis=0), out=sig)
+    return sig
+
+
+def grouped_signatures(
+    groups: np.ndarray, hashes: np.ndarray, *, num_perm: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures of many sets at once: ``groups[i]`` names the set that ``hashes[i]`` belongs to.
+
+    Returns ``(group_ids, signatures)`` with one row of ``signatures`` per distinct group id.
+    """
+    a, b = permutations(num_perm, seed)
+    order = np.argsort(groups, kind="stable")
+    groups, hashes = groups[order], hashes[order]
+    ids, starts = np.unique(groups, return_index=True)
+    out = np.empty((len(ids), num_perm), dtype=np.uint32)
+    if len(ids) == 0:
+        return ids, out
+    bounds = [*starts.tolist(), len(groups)]
+    for start in range(0, len(hashes), _CHUNK):
+        stop = min(start + _CHUNK, len(hashes))
+        block = _permuted(hashes[start:stop], a, b)
+        first = int(np.searchsorted(starts, start, side="right")) - 1
+        last = int(np.searchsorted(starts, stop - 1, side="right")) - 1
+        for g in range(first, last + 1):
+            lo, hi = max(bounds[g], start) - start, min(bounds[g + 1], stop) - start
+            part = block[lo:hi].min(axis=0)
+            out[g] = part if lo + start == bounds[g] else np.minimum(out[g], part)
+    return ids, out
+
+
+def dominated(parent_sig: np.ndarray, child_sig: np.ndarray) -> bool:
+    """True when the parent's signature is ≤ the child's everywhere (containment still possible)."""
+    return bool(np.all(parent_sig <= child_sig))
+
+
+def to_bytes(sig: np.ndarray, *, seed: int) -> bytes:
+    """Serialise as datasketch ``LeanMinHash`` bytes."""
+    lean = LeanMinHash(seed=seed, hashvalues=sig, scheme=SCHEME)
+    buf = bytearray(lean.bytesize())
+    lean.serialize(buf)
+    return bytes(buf)
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    """Signature array from ``LeanMinHash`` bytes."""
+    return np.asarray(LeanMinHash.deserialize(data).hashvalues, dtype=np.uint32)

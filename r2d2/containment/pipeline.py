@@ -1,0 +1,290 @@
+"""`detect`: the five stages over every active table in the catalog, cheapest first.
+
+schema graph → min-max / null-count pruning → MinHash screen → row probe → exact verification.
+Metadata stages rerun each time (they are cheap); a pair whose two fingerprints are unchanged since
+an earlier run keeps the decision that run's content stages made, so a re-run reads only tables in
+pairs that involve new or changed tables. Every decision is stored with its evidence.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from r2d2.catalog import Catalog
+from r2d2.catalog.records import EdgeRecord, EdgeUpsert
+from r2d2.config import Settings
+from r2d2.containment import minhash as mh
+from r2d2.containment.candidates import Candidate, Pair
+from r2d2.containment.minmax import prune_all
+from r2d2.containment.report import DetectResult, EdgeOut, StageReport
+from r2d2.containment.schema_graph import schema_candidates
+from r2d2.containment.sketch_cache import load_cached, store
+from r2d2.containment.sketch_job import SketchRequest, TableSketch, compute_sketches
+from r2d2.containment.transitive import implied, split_waves
+from r2d2.containment.verify_job import PairResult, verify
+from r2d2.types import TableProfile
+
+CONTENT_STAGES = ("minhash", "probe", "exact", "transitive")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class _Decision:
+    state: str  # pruned | verified | inferred | candidate
+    stage: str
+    multiset: bool | None = None
+    evidence: dict | None = None
+
+
+def _reusable(rec: EdgeRecord | None) -> bool:
+    return rec is not None and rec.stage in CONTENT_STAGES and rec.state in ("pruned", "verified", "inferred")
+
+
+def _minhash_screen(cand: Candidate, sketches: Mapping[int, TableSketch]) -> str | None:
+    """The first child column whose signature is not dominated by the parent's, or None."""
+    parent, child = sketches[cand.pair.parent], sketches[cand.pair.child]
+    for child_key, parent_name in cand.column_map:
+        if not mh.dominated(parent.minhash[parent_name.lower()], child.minhash[child_key]):
+            return child_key
+    return None
+
+
+def detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], *,
+           progress: Progress | None = None) -> DetectResult:
+    """Run detection over the catalog's active tables and store every decision."""
+    say = progress or (lambda _msg: None)
+    run_id = catalog.start_run("detect", params={})
+    try:
+        result = _detect(catalog, settings, spark_factory, run_id, say)
+    except Exception as exc:
+        catalog.finish_run(run_id, status="failed", summary={}, errors=[{"location": "", "error": str(exc)}])
+        raise
+    result.run_id = run_id
+    catalog.finish_run(run_id, status="succeeded", summary=result.summary(), errors=result.errors)
+    return result
+
+
+def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
+            run_id: int, say: Progress) -> DetectResult:
+    result = DetectResult()
+    for rec in catalog.list_tables(status="error"):
+        result.errors.append({"location": rec.location, "error": f"skipped: {rec.error}"})
+    loaded = catalog.active_profiles()
+    profiles: dict[int, TableProfile] = dict(loaded)
+    locations = {tid: p.location for tid, p in profiles.items()}
+    result.lake_bytes = sum(p.num_bytes for p in profiles.values())
+
+    # Stage 1: schema containment graph (inverted index).
+    t0 = time.perf_counter()
+    candidates, exclusions = schema_candidates(profiles)
+    n = len(profiles)
+    schema = StageReport("schema", candidates_in=n * (n - 1), candidates_out=len(candidates),
+                         seconds=time.perf_counter() - t0)
+    result.stages.append(schema)
+    for ex in exclusions:
+        if not ex.reason.startswith(("empty", "zero")):
+            result.errors.append({"location": locations[ex.table_id], "error": ex.reason})
+    say(f"schema: {len(candidates)} candidate pairs")
+
+    # Stage 2: min-max and null-count pruning (metadata only).
+    t0 = time.perf_counter()
+    kept, pruned = prune_all(candidates, profiles)
+    result.stages.append(StageReport("minmax", len(candidates), len(kept), time.perf_counter() - t0))
+    decisions: dict[Pair, _Decision] = {
+        c.pair: _Decision("pruned", "minmax", evidence={"reason": reason}) for c, reason in pruned}
+    say(f"minmax: {len(kept)} pairs left")
+
+    # Reuse content decisions of pairs whose tables are unchanged.
+    stored = catalog.valid_pair_decisions()
+    fresh: list[Candidate] = []
+    reused: dict[Pair, EdgeRecord] = {}
+    for cand in kept:
+        rec = stored.get((cand.pair.parent, cand.pair.child))
+        if _reusable(rec):
+            assert rec is not None
+            reused[cand.pair] = rec
+        else:
+            fresh.append(cand)
+    result.pairs_reused, result.pairs_reexamined = len(reused), len(fresh)
+
+    sketches, failed = _stage_minhash(catalog, settings, spark_factory, fresh, profiles, result, reused, say)
+    for tid, error in failed.items():
+        result.errors.append({"location": locations[tid], "error": error})
+    fresh = [c for c in fresh if c.pair.parent not in failed and c.pair.child not in failed]
+    survivors = []
+    for cand in fresh:
+        column = _minhash_screen(cand, sketches)
+        if column is None:
+            survivors.append(cand)
+        else:
+            decisions[cand.pair] = _Decision("pruned", "minhash", evidence={"column": column})
+    minhash_stage = result.stage("minhash")
+    minhash_stage.candidates_out = len(survivors) + sum(1 for r in reused.values() if r.stage != "minhash")
+    say(f"minhash: {minhash_stage.candidates_out} pairs left")
+
+    _stage_rows(spark_factory, settings, survivors, profiles, sketches, reused, decisions, result, say)
+
+    for pair, rec in reused.items():
+        decisions[pair] = _Decision(rec.state, rec.stage, rec.multiset, rec.evidence)
+    _store(catalog, decisions, candidates, profiles, run_id)
+    result.edges = _edges(decisions, profiles)
+    _collect_garbage(catalog, settings)
+    return result
+
+
+def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
+                   fresh: list[Candidate], profiles: Mapping[int, TableProfile], result: DetectResult,
+                   reused: Mapping[Pair, EdgeRecord], say: Progress) -> tuple[dict[int, TableSketch], dict[int, str]]:
+    t0 = time.perf_counter()
+    stage = StageReport("minhash", candidates_in=len(fresh) + len(reused), reused=sum(
+        1 for r in reused.values() if r.stage == "minhash"))
+    result.stages.append(stage)
+    need_cols: dict[int, set[str]] = {}
+    children: set[int] = set()
+    for cand in fresh:
+        children.add(cand.pair.child)
+        need_cols.setdefault(cand.pair.child, set()).update(k for k, _ in cand.column_map)
+        need_cols.setdefault(cand.pair.parent, set()).update(n.lower() for _, n in cand.column_map)
+    sketches: dict[int, TableSketch] = {}
+    requests: list[SketchRequest] = []
+    for tid, cols in need_cols.items():
+        cached = load_cached(catalog, tid, profiles[tid], num_perm=settings.minhash_num_perm)
+        missing_cols = cols - set(cached.minhash) if cached else cols
+        rowset_missing = tid in children and (cached is None or cached.rowset_path is None
+                                              or not Path(cached.rowset_path).exists())
+        if cached is not None and not missing_cols and not rowset_missing:
+            sketches[tid] = cached
+            continue
+        names = tuple(c.name for c in profiles[tid].columns if c.key in cols)
+        requests.append(SketchRequest(tid, profiles[tid], names, rowset=tid in children))
+    failed: dict[int, str] = {}
+    if requests:
+        say(f"minhash: sketching {len(requests)} tables")
+        outcome = compute_sketches(
+            spark_factory(), requests, work_dir=settings.work_dir / "hashsets",
+            num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
+            sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables)
+        failed = outcome.failures
+        stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
+        for tid, sk in outcome.sketches.items():
+            store(catalog, sk, seed=settings.minhash_seed)
+            sketches[tid] = sk
+    stage.seconds = time.perf_counter() - t0
+    return sketches, failed
+
+
+def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, survivors: list[Candidate],
+                profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
+                reused: Mapping[Pair, EdgeRecord], decisions: dict[Pair, _Decision], result: DetectResult,
+                say: Progress) -> None:
+    probe = StageReport("probe", reused=sum(1 for r in reused.values() if r.stage == "probe"))
+    exact = StageReport("exact", reused=sum(1 for r in reused.values() if r.stage in ("exact", "transitive")))
+    result.stages += [probe, exact]
+    reused_past_minhash = sum(1 for r in reused.values() if r.stage != "minhash")
+    reused_past_probe = sum(1 for r in reused.values() if r.stage not in ("minhash", "probe"))
+    probe.candidates_in = len(survivors) + reused_past_minhash
+    by_pair = {c.pair: c for c in survivors}
+    verified: dict[Pair, bool] = {p: bool(r.multiset) for p, r in reused.items() if r.state != "pruned"}
+    first, deferred = split_waves(by_pair)
+    work = settings.work_dir / f"verify-{time.time_ns()}"
+    try:
+        for wave, pairs in enumerate((first, deferred)):
+            if wave == 1:
+                found = implied(verified, pairs)
+                for pair, path in found.items():
+                    decisions[pair] = _Decision("inferred", "transitive", True,
+                                                {"path": [profiles[t].location for t in path]})
+                    exact.inferred += 1
+                pairs = [p for p in pairs if p not in found]
+            if not pairs:
+                continue
+            say(f"verify: wave {wave + 1}, {len(pairs)} pairs")
+            t0 = time.perf_counter()
+            out = verify(spark_factory(), [by_pair[p] for p in pairs], profiles=profiles, sketches=sketches,
+                         work_dir=work, batch_size=settings.spark_batch_tables)
+            elapsed = time.perf_counter() - t0
+            share = out.probe_bytes / max(1, out.probe_bytes + out.exact_bytes)
+            probe.seconds += elapsed * share
+            exact.seconds += elapsed * (1 - share)
+            probe.bytes_read += out.probe_bytes
+            exact.bytes_read += out.exact_bytes
+            probe.jobs += out.jobs
+            for cand, error in out.failures:
+                result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
+            for r in out.results:
+                decisions[r.candidate.pair] = _to_decision(r)
+                if r.contained:
+                    verified[r.candidate.pair] = bool(r.multiset)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    passed_probe = sum(1 for p in by_pair if decisions.get(p) and decisions[p].stage != "probe")
+    probe.candidates_out = passed_probe + reused_past_probe
+    exact.candidates_in = probe.candidates_out
+    exact.candidates_out = sum(1 for d in decisions.values() if d.state in ("verified", "inferred")) + sum(
+        1 for r in reused.values() if r.state in ("verified", "inferred"))
+
+
+def _to_decision(r: PairResult) -> _Decision:
+    if r.contained:
+        return _Decision("verified", r.stage, r.multiset, r.evidence)
+    return _Decision("pruned", r.stage, None, r.evidence)
+
+
+def _relation(pair: Pair, decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProfile]) -> str:
+    back = decisions.get(Pair(pair.child, pair.parent))
+    same_columns = {c.key for c in profiles[pair.parent].supported_columns} == {
+        c.key for c in profiles[pair.child].supported_columns} and len(profiles[pair.parent].columns) == len(
+        profiles[pair.child].columns)
+    if back is not None and back.state in ("verified", "inferred") and same_columns:
+        return "duplicate"
+    return "contains"
+
+
+def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: list[Candidate],
+           profiles: Mapping[int, TableProfile], run_id: int) -> None:
+    rows = []
+    for cand in candidates:
+        d = decisions.get(cand.pair) or _Decision("candidate", "minhash", evidence={"note": "not examined"})
+        rows.append(EdgeUpsert(
+            parent_id=cand.pair.parent, child_id=cand.pair.child,
+            parent_fingerprint=profiles[cand.pair.parent].fingerprint,
+            child_fingerprint=profiles[cand.pair.child].fingerprint,
+            state=d.state,  # type: ignore[arg-type]
+            stage=d.stage,
+            relation=_relation(cand.pair, decisions, profiles)  # type: ignore[arg-type]
+            if d.state in ("verified", "inferred") else "contains",
+            multiset=d.multiset, evidence=d.evidence or {}, run_id=run_id))
+    catalog.upsert_edges(rows)
+    catalog.delete_edges_except({(c.pair.parent, c.pair.child) for c in candidates})
+
+
+def _edges(decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProfile]) -> list[EdgeOut]:
+    out: list[EdgeOut] = []
+    for pair, d in decisions.items():
+        if d.state not in ("verified", "inferred"):
+            continue
+        relation = _relation(pair, decisions, profiles)
+        parent, child = profiles[pair.parent].location, profiles[pair.child].location
+        if relation == "duplicate" and parent > child:
+            continue  # a duplicate pair is reported once, smaller location first
+        out.append(EdgeOut(parent, child, relation, True, d.multiset,  # type: ignore[arg-type]
+                           d.stage, inferred=d.state == "inferred"))
+    return sorted(out, key=lambda e: (e.parent, e.child))
+
+
+def _collect_garbage(catalog: Catalog, settings: Settings) -> None:
+    """Delete hash-set datasets that no cached sketch refers to any more."""
+    root = settings.work_dir / "hashsets"
+    if not root.exists():
+        return
+    referenced = catalog.referenced_paths("rowsample")
+    for path in root.iterdir():
+        if path.name.startswith("hs-") and str(path) not in referenced:
+            shutil.rmtree(path, ignore_errors=True)
+

@@ -1,0 +1,92 @@
+"""Result types of a detect run and their JSON and text renderings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Relation = Literal["contains", "duplicate"]
+
+
+@dataclass
+class StageReport:
+    name: str
+    candidates_in: int = 0
+    candidates_out: int = 0
+    seconds: float = 0.0
+    bytes_read: int = 0
+    reused: int = 0  # candidates decided at this stage by an earlier run (unchanged fingerprints)
+    jobs: int = 0  # Spark jobs run by this stage
+    inferred: int = 0  # pairs passed by transitive inference instead of a scan
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
+class EdgeOut:
+    parent: str
+    child: str
+    relation: Relation
+    verified: bool
+    multiset: bool | None
+    stage: str
+    inferred: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DetectResult:
+    edges: list[EdgeOut] = field(default_factory=list)
+    stages: list[StageReport] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    run_id: int | None = None
+    pairs_reexamined: int = 0
+    pairs_reused: int = 0
+    lake_bytes: int = 0
+
+    def stage(self, name: str) -> StageReport:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented shape: exactly ``edges``, ``stages`` and ``errors`` at the top level."""
+        return {
+            "edges": [e.to_json() for e in self.edges],
+            "stages": [s.to_json() for s in self.stages],
+            "errors": list(self.errors),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "stages": [s.to_json() for s in self.stages],
+            "edges": len(self.edges),
+            "errors": len(self.errors),
+            "pairs_reexamined": self.pairs_reexamined,
+            "pairs_reused": self.pairs_reused,
+            "lake_bytes": self.lake_bytes,
+        }
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def funnel_lines(result: DetectResult) -> list[str]:
+    lines = [f"{'stage':<8} {'in':>9} {'out':>9} {'reused':>7} {'seconds':>8} {'bytes read':>11}"]
+    for s in result.stages:
+        lines.append(f"{s.name:<8} {s.candidates_in:>9} {s.candidates_out:>9} {s.reused:>7} "
+                     f"{s.seconds:>8.2f} {human_bytes(s.bytes_read):>11}")
+    total = sum(s.bytes_read for s in result.stages)
+    if result.lake_bytes:
+        lines.append(f"bytes read / lake bytes: {total / result.lake_bytes:.3f}")
+    lines.append(f"pairs re-examined: {result.pairs_reexamined}, reused from earlier runs: {result.pairs_reused}")
+    return lines

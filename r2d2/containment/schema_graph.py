@@ -1,0 +1,176 @@
+"""Stage 1: the schema containment graph.
+
+A table C can only be contained in a table P when every column of C has a column in P with the same
+name (compared case-insensitively) and the same type family (DESIGN, containment semantics). This
+stage lists exactly those (P, C) pairs from metadata, without looking at all pairs:
+
+* every (column key, family) is interned to an int *term*; an inverted index maps each term to the set
+  of eligible parents holding it;
+* each distinct child schema (a set of terms; tables with equal schemas share the work) intersects
+  the posting sets of its terms, rarest first, and stops as soon as the intersection is empty.
+
+Cost: index building is linear in the number of columns; a child schema costs at most its rarest
+posting set (Python's set intersection walks the smaller operand); output is proportional to the
+number of candidates. Column maps are interned, so candidates of tables with equal schemas share one.
+
+Eligibility (a table that fails it is reported as an :class:`~r2d2.containment.candidates.Exclusion`):
+
+* ``ambiguous``: two columns whose names collide case-insensitively ("ID" and "id"): no edge at all,
+  since a name does not say which column is meant;
+* ``no_rows``: ``num_rows == 0``: no edge at all (``None``, unknown, is eligible);
+* ``no_columns``: no supported column: no edge at all;
+* ``not_child``: a column of family UNSUPPORTED cannot be compared, so the table is never a child; it
+  may still be a parent on its supported columns.
+
+A table is never its own parent. Tables with equal schemas get both directions (deciding which
+is a duplicate is a later stage's job).
+
+Soundness: for a true edge P ⊇ C both tables are eligible (C has rows and columns, so P has rows; all
+C's columns are comparable), and each column of C has its (key, family) in P, so P is in every
+posting set of C's terms and in their intersection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from r2d2.containment.candidates import Candidate, Exclusion, Pair
+from r2d2.types import Family, TableProfile
+
+__all__ = ["SchemaGraph", "schema_candidates"]
+
+
+class SchemaGraph(NamedTuple):
+    """Result of :func:`schema_candidates`: candidates sorted by (child, parent), and exclusions."""
+
+    candidates: list[Candidate]
+    exclusions: list[Exclusion]
+
+
+_new = object.__new__
+_set_parent = vars(Pair)["parent"].__set__  # slot descriptor
+_set_child = vars(Pair)["child"].__set__  # slot descriptor
+_set_pair = vars(Candidate)["pair"].__set__  # slot descriptor
+_set_map = vars(Candidate)["column_map"].__set__  # slot descriptor
+
+
+def _candidate(parent: int, child: int, column_map: tuple[tuple[str, str], ...]) -> Candidate:
+    # Same result as Candidate(Pair(parent, child), column_map), about twice as fast: the frozen
+    # dataclasses' __init__ goes through object.__setattr__, which dominates with millions of edges.
+    pair = _new(Pair)
+    _set_parent(pair, parent)
+    _set_child(pair, child)
+    cand = _new(Candidate)
+    _set_pair(cand, pair)
+    _set_map(cand, column_map)
+    return cand
+
+
+def schema_candidates(profiles: Mapping[int, TableProfile]) -> SchemaGraph:
+    """All (parent, child) pairs whose schemas allow containment, with their column maps.
+
+    ``profiles`` maps table id → profile. Returns candidates sorted by (child id, parent id), each
+    with ``column_map`` = (child key, parent column name) for every child column, and the exclusions
+    (table id, reason) sorted by table id.
+    """
+    terms: dict[tuple[str, Family], int] = {}
+    postings: list[set[int]] = []
+    exclusions: list[Exclusion] = []
+    # Parent naming: per distinct {term: parent column name}, shared by tables named alike.
+    namings: dict[tuple[tuple[int, str], ...], int] = {}
+    naming_dicts: list[dict[int, str]] = []
+    parent_naming: dict[int, int] = {}
+    # Child schemas: per distinct sorted tuple of (key, term).
+    schemas: dict[tuple[tuple[str, int], ...], int] = {}
+    schema_keys: list[tuple[tuple[str, int], ...]] = []
+    children: list[tuple[int, int]] = []  # (table id, schema id)
+
+    for tid in sorted(profiles):
+        profile = profiles[tid]
+        reason = _exclusion_reason(profile)
+        if reason is not None:
+            exclusions.append(Exclusion(tid, reason))
+            continue
+        unsupported = [c for c in profile.columns if c.family is Family.UNSUPPORTED]
+        naming: list[tuple[int, str]] = []
+        child_terms: list[tuple[str, int]] = []
+        for col in profile.columns:
+            if col.family is Family.UNSUPPORTED:
+                continue
+            term_key = (col.key, col.family)
+            term = terms.get(term_key)
+            if term is None:
+                term = terms[term_key] = len(postings)
+                postings.append(set())
+            postings[term].add(tid)
+            naming.append((term, col.name))
+            child_terms.append((col.key, term))
+        naming.sort()
+        naming_t = tuple(naming)
+        nid = namings.get(naming_t)
+        if nid is None:
+            nid = namings[naming_t] = len(naming_dicts)
+            naming_dicts.append(dict(naming_t))
+        parent_naming[tid] = nid
+        if unsupported:
+            col = unsupported[0]
+            detail = f" ({col.reason})" if col.reason else ""
+            exclusions.append(Exclusion(
+                tid, f"not_child: column {col.name!r} has an unsupported type{detail}; "
+                     "the table can only be a parent"))
+            continue
+        child_terms.sort()
+        schema_t = tuple(child_terms)
+        sid = schemas.get(schema_t)
+        if sid is None:
+            sid = schemas[schema_t] = len(schema_keys)
+            schema_keys.append(schema_t)
+        children.append((tid, sid))
+
+    parents_of: dict[int, list[int]] = {}
+    maps: dict[tuple[int, int], tuple[tuple[str, str], ...]] = {}
+    out: list[Candidate] = []
+    append = out.append
+    for child, sid in children:
+        parents = parents_of.get(sid)
+        if parents is None:
+            parents = parents_of[sid] = _intersect([postings[t] for _, t in schema_keys[sid]])
+        for parent in parents:
+            if parent == child:
+                continue
+            key = (sid, parent_naming[parent])
+            cmap = maps.get(key)
+            if cmap is None:
+                names = naming_dicts[key[1]]
+                cmap = maps[key] = tuple((k, names[t]) for k, t in schema_keys[sid])
+            append(_candidate(parent, child, cmap))
+    return SchemaGraph(out, exclusions)
+
+
+def _intersect(sets: list[set[int]]) -> list[int]:
+    """Sorted intersection of ``sets``, rarest first, stopping early when it becomes empty."""
+    sets.sort(key=len)
+    if not sets or not sets[0]:
+        return []
+    acc = sets[0]
+    for other in sets[1:]:
+        acc = acc & other  # iterates over the smaller set; never mutates an index posting set
+        if not acc:
+            return []
+    return sorted(acc)
+
+
+def _exclusion_reason(profile: TableProfile) -> str | None:
+    """Why ``profile`` takes part in no edge at all, or None."""
+    seen: dict[str, str] = {}
+    for col in profile.columns:
+        other = seen.get(col.key)
+        if other is not None:
+            return f"ambiguous: columns {other!r} and {col.name!r} collide case-insensitively"
+        seen[col.key] = col.name
+    if profile.num_rows == 0:
+        return "no_rows: the table has 0 rows"
+    if not any(c.family is not Family.UNSUPPORTED for c in profile.columns):
+        return "no_columns: the table has no column of a supported type"
+    return None

@@ -1,0 +1,48 @@
+"""Content sketches cached in the catalog, keyed by table fingerprint.
+
+A changed fingerprint deletes a table's sketches (catalog), so a cached sketch always describes the
+table's current content. MinHash signatures are stored as datasketch ``LeanMinHash`` bytes; the row
+sample as little-endian int64 pairs, with the row counts and the hash-set dataset in ``meta``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from r2d2.catalog import Catalog
+from r2d2.containment import minhash as mh
+from r2d2.containment.sketch_job import TableSketch
+from r2d2.types import TableProfile
+
+MINHASH = "minhash"
+ROWSAMPLE = "rowsample"
+
+
+def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_perm: int) -> TableSketch | None:
+    """The cached sketch of the table's current fingerprint, or None when nothing is cached."""
+    sigs = catalog.get_sketches(table_id, profile.fingerprint, MINHASH)
+    rows = catalog.get_sketches(table_id, profile.fingerprint, ROWSAMPLE)
+    if not sigs and not rows:
+        return None
+    sk = TableSketch(table_id, profile.fingerprint)
+    for key, (payload, _meta) in sigs.items():
+        sig = mh.from_bytes(payload)
+        if len(sig) == num_perm:
+            sk.minhash[key] = sig
+    if "" in rows:
+        payload, meta = rows[""]
+        pairs = np.frombuffer(payload, dtype="<i8").reshape(-1, 2)
+        sk.sample = [(int(a), int(b)) for a, b in pairs]
+        sk.rows, sk.distinct_rows = meta.get("rows"), meta.get("distinct_rows")
+        sk.rowset_path = meta.get("rowset_path")
+    return sk
+
+
+def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
+    catalog.put_sketches(sk.table_id, sk.fingerprint, MINHASH,
+                         {key: (mh.to_bytes(sig, seed=seed), {"seed": seed, "num_perm": len(sig)})
+                          for key, sig in sk.minhash.items()})
+    if sk.rowset_path is not None:
+        payload = np.asarray(sk.sample, dtype="<i8").reshape(-1, 2).tobytes()
+        catalog.put_sketches(sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (payload, {
+            "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path})})

@@ -1,0 +1,166 @@
+"""Stages 4 and 5: row probe and exact verification, batched over parents.
+
+Each parent is scanned once per distinct child column set ("group"): its projected 128-bit row
+hashes are grouped with counts and written to the work folder. The probe joins every child's
+bottom-k sample with its group's hashes — one miss proves non-containment. Exact verification
+left-joins each surviving child's full row-hash set (written in stage 3) with the same parent
+hashes: zero missing rows means contained; comparing counts gives the multiset flag.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from r2d2.containment import hashing
+from r2d2.containment.candidates import Candidate
+from r2d2.containment.sketch_job import ROW, TableSketch
+from r2d2.engine.batch import chunked
+from r2d2.lake.read import read_table
+from r2d2.types import TableProfile
+
+
+@dataclass(frozen=True)
+class PairResult:
+    candidate: Candidate
+    stage: str  # "probe" or "exact"
+    contained: bool
+    multiset: bool | None
+    evidence: dict
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    results: list[PairResult]
+    failures: list[tuple[Candidate, str]]
+    probe_bytes: int
+    exact_bytes: int
+    jobs: int
+
+
+def _dataset_bytes(path: str) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*.parquet"))
+
+
+def _group_key(c: Candidate) -> tuple[int, tuple[str, ...]]:
+    return c.pair.parent, tuple(parent_name for _, parent_name in c.column_map)
+
+
+def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
+                   profiles: Mapping[int, TableProfile], out: Path) -> str:
+    frames = []
+    for gid, (parent, names) in groups.items():
+        profile = profiles[parent]
+        df = read_table(spark, profile)
+        by_name = {c.name: c for c in profile.columns}
+        h1, h2 = hashing.row_hashes(df, [by_name[n] for n in names])
+        frames.append(df.select(F.lit(gid).alias("gid"), h1.alias("a"), h2.alias("b")))
+    grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.count(F.lit(1)).alias("pcnt"))
+    path = str(out / f"ph-{uuid.uuid4().hex}")
+    grouped.write.parquet(path)
+    return path
+
+
+def verify(
+    spark: SparkSession,
+    candidates: Sequence[Candidate],
+    *,
+    profiles: Mapping[int, TableProfile],
+    sketches: Mapping[int, TableSketch],
+    work_dir: Path,
+    batch_size: int,
+) -> VerifyOutcome:
+    """Probe, then exactly verify, every candidate; parents batched ``batch_size`` groups per job."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    by_group: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}
+    for cand in candidates:
+        by_group.setdefault(_group_key(cand), []).append(cand)
+    results: list[PairResult] = []
+    failures: list[tuple[Candidate, str]] = []
+    probe_bytes = exact_bytes = jobs = 0
+    for keys in chunked(list(by_group), batch_size):
+        groups = dict(enumerate(keys))
+        try:
+            path = _parent_hashes(spark, groups, profiles, work_dir)
+        except Exception as exc:
+            if len(keys) > 1:  # isolate the failing parent(s)
+                sub = verify(spark, [c for k in keys for c in by_group[k]], profiles=profiles,
+                             sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2))
+                results += sub.results
+                failures += sub.failures
+                probe_bytes, exact_bytes, jobs = (probe_bytes + sub.probe_bytes,
+                                                  exact_bytes + sub.exact_bytes, jobs + sub.jobs)
+                continue
+            from r2d2.engine.batch import short_error
+
+            failures += [(c, short_error(exc)) for c in by_group[keys[0]]]
+            continue
+        jobs += 1
+        probe_bytes += sum(hashing.column_bytes(profiles[p], names) for p, names in keys)
+        hashes_bytes = _dataset_bytes(path)
+        parent_hashes = spark.read.parquet(path)
+        pairs = [(gid, c) for gid, key in groups.items() for c in by_group[key]]
+        survivors = _probe(spark, pairs, parent_hashes, sketches, results)
+        jobs += 1
+        probe_bytes += hashes_bytes
+        if survivors:
+            exact_bytes += hashes_bytes + sum(
+                _dataset_bytes(p) for p in {sketches[c.pair.child].rowset_path for _, c in survivors} if p)
+            _exact(spark, survivors, parent_hashes, sketches, results)
+            jobs += 1
+    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs)
+
+
+def _probe(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
+           sketches: Mapping[int, TableSketch], results: list[PairResult]) -> list[tuple[int, Candidate]]:
+    cols: dict[str, list[int]] = {"pair": [], "gid": [], "a": [], "b": []}
+    for i, (gid, cand) in enumerate(pairs):
+        for a, b in sketches[cand.pair.child].sample:
+            cols["pair"].append(i)
+            cols["gid"].append(gid)
+            cols["a"].append(a)
+            cols["b"].append(b)
+    table = pa.table({k: pa.array(v, pa.int64()) for k, v in cols.items()})
+    samples = spark.createDataFrame(table.to_pandas())
+    hits = (samples.join(parent_hashes, ["gid", "a", "b"], "left")
+            .groupBy("pair").agg(F.count(F.lit(1)).alias("n"), F.count("pcnt").alias("found")).collect())
+    found = {r["pair"]: (r["n"], r["found"]) for r in hits}
+    survivors = []
+    for i, (gid, cand) in enumerate(pairs):
+        n, hit = found.get(i, (0, 0))
+        if hit < n:
+            results.append(PairResult(cand, "probe", False, None, {"sample": n, "missing": n - hit}))
+        else:
+            survivors.append((gid, cand))
+    return survivors
+
+
+def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
+           sketches: Mapping[int, TableSketch], results: list[PairResult]) -> None:
+    mapping = spark.createDataFrame(
+        [(i, gid, cand.pair.child) for i, (gid, cand) in enumerate(pairs)], "pair long, gid long, tid long")
+    paths = sorted({p for _, c in pairs if (p := sketches[c.pair.child].rowset_path)})
+    children = {c.pair.child for _, c in pairs}
+    rows = (spark.read.parquet(*paths).where((F.col("col") == ROW) & F.col("tid").isin(list(children)))
+            .select("tid", "a", "b", "cnt"))
+    joined = rows.join(F.broadcast(mapping), "tid").join(parent_hashes, ["gid", "a", "b"], "left")
+    stats = joined.groupBy("pair").agg(
+        F.count(F.lit(1)).alias("distinct_rows"),
+        F.sum(F.when(F.col("pcnt").isNull(), 1).otherwise(0)).alias("missing"),
+        F.sum(F.when(F.col("cnt") > F.coalesce(F.col("pcnt"), F.lit(0)), 1).otherwise(0)).alias("over"),
+    ).collect()
+    by_pair = {r["pair"]: r for r in stats}
+    for i, (_, cand) in enumerate(pairs):
+        r = by_pair.get(i)
+        missing = int(r["missing"]) if r else 0
+        over = int(r["over"]) if r else 0
+        evidence = {"distinct_rows": int(r["distinct_rows"]) if r else 0, "missing": missing,
+                    "rows_over_count": over}
+        results.append(PairResult(cand, "exact", missing == 0, over == 0 if missing == 0 else None, evidence))

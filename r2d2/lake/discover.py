@@ -1,0 +1,272 @@
+"""Discovery: find the tables under lake roots (DESIGN, vocabulary).
+
+* a folder holding ``_delta_log/`` is one Delta table (its files are the current snapshot's add
+  actions, read from the log with delta-rs; files on disk that the log removed are not part of it);
+* a folder whose data files (``*.parquet``, ``*.parq``, ``*.csv``, ``*.csv.gz``) sit in it or in
+  hive-style ``key=value`` sub-folders is one table (mixing Parquet and CSV is an error for that folder);
+* any other folder is a namespace to recurse into; a path that is itself a data file is one table.
+
+What Spark skips is skipped: names starting with ``.`` or ``_`` (``_SUCCESS``, ``_temporary``...,
+but not ``_delta_log``) and ``.crc`` files. Each folder is listed once; sizes and modification times
+come from that listing. Symlink cycles are cut by remembering the real path of each visited folder.
+Problems (permission denied, missing root, non-UTF-8 names...) become :class:`DiscoveryError` entries
+and the walk goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import pyarrow.fs as pafs
+
+from r2d2.errors import LakeError
+from r2d2.lake import fs as lakefs
+from r2d2.lake.delta import DeltaSnapshot, snapshot
+from r2d2.types import FileEntry, TableFormat
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+_SUFFIXES: tuple[tuple[str, TableFormat], ...] = (
+    (".parquet", "parquet"),
+    (".parq", "parquet"),
+    (".csv", "csv"),
+    (".csv.gz", "csv"),
+)
+
+
+@dataclass(frozen=True)
+class DiscoveredTable:
+    location: str
+    format: TableFormat
+    files: tuple[FileEntry, ...]
+    fingerprint: str
+    partition_columns: tuple[str, ...] = ()
+    delta_version: int | None = None
+    # The Delta snapshot read during discovery (log statistics), reused by the profiler.
+    delta_snapshot: DeltaSnapshot | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DiscoveryError:
+    location: str
+    message: str
+
+
+@dataclass
+class Discovery:
+    tables: list[DiscoveredTable] = field(default_factory=list)
+    errors: list[DiscoveryError] = field(default_factory=list)
+
+
+def data_format(name: str) -> TableFormat | None:
+    """Format of a data file by its name, or None when it is not a data file."""
+    lower = name.lower()
+    for suffix, fmt in _SUFFIXES:
+        if lower.endswith(suffix):
+            return fmt
+    return None
+
+
+def skipped(name: str) -> bool:
+    """Names Spark ignores (hidden, metadata and checksum files)."""
+    return name.startswith((".", "_")) or name.endswith(".crc")
+
+
+def hive_pair(name: str) -> tuple[str, str | None] | None:
+    """``key=value`` folder name -> (key, value); ``__HIVE_DEFAULT_PARTITION__`` is null."""
+    if "=" not in name or name.startswith("="):
+        return None
+    key, value = name.split("=", 1)
+    raw = unquote(value)
+    return key, (None if raw == HIVE_NULL else raw)
+
+
+def file_fingerprint(files: Sequence[FileEntry]) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda e: e.path):
+        digest.update(f"{f.path}\0{f.size}\0{f.mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return "files:" + digest.hexdigest()
+
+
+def delta_fingerprint(snap: DeltaSnapshot) -> str:
+    ident = snap.table_id or hashlib.sha256(snap.location.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"delta:{snap.version}:{ident}"
+
+
+def delta_table(location: str, version: int | None = None) -> DiscoveredTable:
+    """A Delta table as discovered (files from the snapshot's add actions)."""
+    snap = snapshot(location, version)
+    files = tuple(
+        FileEntry(
+            path=a.path,
+            size=a.size,
+            mtime_ns=a.modification_time_ms * 1_000_000,
+            partition=tuple((c, a.partition_values.get(c)) for c in snap.partition_columns),
+        )
+        for a in snap.adds
+    )
+    return DiscoveredTable(
+        location=location,
+        format="delta",
+        files=files,
+        fingerprint=delta_fingerprint(snap),
+        partition_columns=snap.partition_columns,
+        delta_version=snap.version,
+        delta_snapshot=snap,
+    )
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.out = Discovery()
+        self.visited: set[str] = set()
+
+    def error(self, location: str, message: str) -> None:
+        self.out.errors.append(DiscoveryError(lakefs.printable(location), message))
+
+    def root(self, root: str) -> None:
+        location = lakefs.normalize_location(root)
+        try:
+            fs, path = lakefs.resolve(location)
+            info = fs.get_file_info(path)
+        except (OSError, ValueError) as exc:
+            self.error(location, f"cannot access {lakefs.printable(location)}: {exc}")
+            return
+        if info.type == pafs.FileType.NotFound:
+            self.error(location, f"{lakefs.printable(location)}: no such file or folder")
+        elif info.type == pafs.FileType.File:
+            fmt = data_format(info.base_name)
+            if fmt is None:
+                self.error(location, f"{lakefs.printable(location)}: not a data file (.parquet or .csv)")
+                return
+            # The table is the file itself: its one file has the empty relative path.
+            self.add_files(
+                location, fmt, [FileEntry(path="", size=info.size or 0, mtime_ns=info.mtime_ns or 0)], ()
+            )
+        else:
+            self.folder(fs, path, location)
+
+    def add_files(
+        self, location: str, fmt: TableFormat, files: list[FileEntry], partition_columns: tuple[str, ...]
+    ) -> None:
+        bad = [f.path for f in files if not lakefs.is_utf8(f.path)]
+        if bad:
+            self.error(
+                location,
+                f"{lakefs.printable(location)}: file name is not valid UTF-8: {lakefs.printable(bad[0])}",
+            )
+            return
+        tup = tuple(sorted(files, key=lambda f: f.path))
+        self.out.tables.append(
+            DiscoveredTable(
+                location=location,
+                format=fmt,
+                files=tup,
+                fingerprint=file_fingerprint(tup),
+                partition_columns=partition_columns,
+            )
+        )
+
+    def list(self, fs: pafs.FileSystem, path: str, location: str) -> list[lakefs.Entry] | None:
+        try:
+            return lakefs.list_dir(fs, path)
+        except PermissionError as exc:
+            self.error(location, f"{lakefs.printable(location)}: permission denied ({exc})")
+        except (OSError, ValueError) as exc:
+            self.error(location, f"{lakefs.printable(location)}: cannot list folder: {exc}")
+        return None
+
+    def folder(self, fs: pafs.FileSystem, path: str, location: str) -> None:
+        real = lakefs.real_path(fs, path)
+        if real in self.visited:
+            return
+        self.visited.add(real)
+        entries = self.list(fs, path, location)
+        if entries is None:
+            return
+        if any(e.name == "_delta_log" and e.is_dir for e in entries):
+            if not lakefs.is_utf8(location):
+                self.error(location, f"{lakefs.printable(location)}: folder name is not valid UTF-8")
+                return
+            try:
+                self.out.tables.append(delta_table(location))
+            except LakeError as exc:
+                self.error(location, str(exc))
+            return
+        visible = [e for e in entries if not skipped(e.name)]
+        has_data = any(e.is_file and data_format(e.name) for e in visible)
+        has_parts = any(e.is_dir and hive_pair(e.name) for e in visible)
+        if has_data or has_parts:
+            found = self.table(fs, location, visible)
+            if found:
+                return
+        for e in sorted(visible, key=lambda e: e.name):
+            if e.is_dir and not hive_pair(e.name):
+                self.folder(fs, e.path, location + "/" + e.name)
+
+    def table(self, fs: pafs.FileSystem, location: str, entries: list[lakefs.Entry]) -> bool:
+        """Collect a (possibly hive-partitioned) file table; False if no data file was found."""
+        files: list[FileEntry] = []
+        formats: set[TableFormat] = set()
+        layouts: set[tuple[str, ...]] = set()
+        ok = self.collect(fs, location, "", (), entries, files, formats, layouts)
+        if not ok:
+            return True  # error already reported for this table
+        if not files:
+            return False
+        if len(formats) > 1:
+            self.error(location, f"{lakefs.printable(location)}: folder mixes Parquet and CSV data files")
+            return True
+        if len(layouts) > 1:
+            shown = "; ".join(sorted("/".join(k) or "(none)" for k in layouts))
+            self.error(location, f"{lakefs.printable(location)}: inconsistent hive partition layout: {shown}")
+            return True
+        self.add_files(location, formats.pop(), files, layouts.pop())
+        return True
+
+    def collect(
+        self,
+        fs: pafs.FileSystem,
+        location: str,
+        prefix: str,
+        pairs: tuple[tuple[str, str | None], ...],
+        entries: list[lakefs.Entry],
+        files: list[FileEntry],
+        formats: set[TableFormat],
+        layouts: set[tuple[str, ...]],
+    ) -> bool:
+        for e in entries:
+            if skipped(e.name):
+                continue
+            rel = prefix + e.name
+            if e.is_file:
+                fmt = data_format(e.name)
+                if fmt is None:
+                    continue
+                formats.add(fmt)
+                layouts.add(tuple(k for k, _ in pairs))
+                files.append(FileEntry(path=rel, size=e.size, mtime_ns=e.mtime_ns, partition=pairs))
+            elif e.is_dir:
+                pair = hive_pair(e.name)
+                if pair is None:
+                    continue  # not a partition folder: Spark ignores it too
+                real = lakefs.real_path(fs, e.path)
+                if real in self.visited:
+                    continue
+                self.visited.add(real)
+                sub = self.list(fs, e.path, location)
+                if sub is None:
+                    return False
+                if not self.collect(fs, location, rel + "/", (*pairs, pair), sub, files, formats, layouts):
+                    return False
+        return True
+
+
+def discover(roots: Sequence[str]) -> Discovery:
+    """Find the tables under ``roots`` (folders, data files or URIs); errors are collected, not raised."""
+    walker = _Walker()
+    for root in roots:
+        walker.root(root)
+    return walker.out

@@ -1,0 +1,49 @@
+"""Arrow types (as in profiles) -> Spark types, for the readers that need an explicit Spark schema."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark.sql import types as T
+
+_SIMPLE: dict[str, T.DataType] = {
+    "int8": T.ByteType(),
+    "int16": T.ShortType(),
+    "int32": T.IntegerType(),
+    "int64": T.LongType(),
+    "float": T.FloatType(),
+    "double": T.DoubleType(),
+    "bool": T.BooleanType(),
+    "string": T.StringType(),
+    "large_string": T.StringType(),
+    "binary": T.BinaryType(),
+    "date32[day]": T.DateType(),
+}
+
+
+def spark_type_of(physical_type: str) -> T.DataType:
+    """Spark type of a simple Arrow type string (timestamps: with a zone -> TIMESTAMP, else TIMESTAMP_NTZ)."""
+    if physical_type in _SIMPLE:
+        return _SIMPLE[physical_type]
+    if physical_type.startswith("timestamp["):
+        return T.TimestampType() if "tz=" in physical_type else T.TimestampNTZType()
+    raise ValueError(f"no Spark type for {physical_type}")
+
+
+def spark_type_of_arrow(dtype: pa.DataType) -> T.DataType:
+    """Spark type of any Arrow type (nested included), as pyspark maps them."""
+    from pyspark.sql.pandas.types import from_arrow_type
+
+    if pa.types.is_timestamp(dtype):
+        return T.TimestampType() if dtype.tz else T.TimestampNTZType()
+    return from_arrow_type(dtype, prefer_timestamp_ntz=True)
+
+
+def struct_of(fields: list[tuple[str, T.DataType]]) -> T.StructType:
+    return T.StructType([T.StructField(name, dtype, True) for name, dtype in fields])
+
+
+def qcol(name: str):
+    """A Spark column by exact name (dots and backticks in names are quoted)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")

@@ -1,0 +1,116 @@
+"""`scan`: discover the tables under lake roots, profile new and changed ones, update the catalog.
+
+Incremental: a table whose fingerprint is unchanged is not read again (only its ``last_seen`` moves);
+a changed one is re-profiled and everything derived from it goes stale (catalog); a table no longer
+found under a scanned root is marked gone. A folder that could not be listed hides nothing: tables
+known under it are neither re-read nor marked gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import SparkSession
+
+from r2d2.catalog import Catalog
+from r2d2.lake.discover import discover
+from r2d2.lake.fs import normalize_location
+from r2d2.profile.profiler import profile_tables
+
+Progress = Callable[[int, int], None]  # (done, total) tables profiled
+
+
+@dataclass
+class ScanSummary:
+    found: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    gone: int = 0
+    failed: int = 0
+    bytes: int = 0
+    bytes_read: int = 0
+    data_bytes_read: int = 0  # bytes read from data files (CSV profiling), as opposed to metadata
+    seconds: float = 0.0
+    run_id: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _under(location: str, root: str) -> bool:
+    return location == root or location.startswith(root.rstrip("/") + "/")
+
+
+def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], SparkSession],
+         progress: Progress | None = None) -> ScanSummary:
+    """Scan ``roots`` into ``catalog`` and return what changed."""
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    roots = [normalize_location(r) for r in roots]
+    summary = ScanSummary()
+    summary.run_id = catalog.start_run("scan", params={"roots": list(roots)})
+    try:
+        _scan(catalog, roots, spark_factory, progress, now, summary)
+    except Exception as exc:
+        catalog.finish_run(summary.run_id, status="failed", summary={},
+                           errors=[{"location": ",".join(roots), "error": str(exc)}])
+        raise
+    summary.seconds = time.perf_counter() - started
+    status = "succeeded"
+    catalog.finish_run(summary.run_id, status=status, summary={k: v for k, v in summary.to_json().items()
+                                                                if k not in ("errors", "warnings")},
+                       errors=summary.errors)
+    return summary
+
+
+def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], SparkSession],
+          progress: Progress | None, now: datetime, summary: ScanSummary) -> None:
+    found = discover(roots)
+    known = catalog.fingerprints()
+    summary.found = len(found.tables)
+    summary.bytes = sum(f.size for t in found.tables for f in t.files)
+    todo = [t for t in found.tables if known.get(t.location, "\0missing") != t.fingerprint]
+    same = [t.location for t in found.tables if known.get(t.location, "\0missing") == t.fingerprint]
+    catalog.touch_seen(same, seen_at=now)
+    summary.unchanged = len(same)
+
+    done = 0
+    for outcome in profile_tables(todo, spark_factory=spark_factory):
+        done += 1
+        if progress:
+            progress(done, len(todo))
+        is_new = outcome.location not in known
+        if outcome.profile is None:
+            summary.failed += 1
+            summary.errors.append({"location": outcome.location, "error": outcome.error or "unknown error"})
+            catalog.save_error(outcome.location, error=outcome.error or "unknown error", seen_at=now,
+                               format=outcome.format, fingerprint=outcome.fingerprint)
+            continue
+        profile = outcome.profile
+        summary.bytes_read += profile.bytes_read
+        if profile.data_read:
+            summary.data_bytes_read += profile.bytes_read
+        for issue in profile.issues:
+            summary.warnings.append({"location": profile.location, "warning": issue.message})
+        result = catalog.save_profile(profile, seen_at=now)
+        if result == "new" or is_new:
+            summary.new += 1
+        else:
+            summary.changed += 1
+
+    blind = []
+    for err in found.errors:
+        summary.failed += 1
+        summary.errors.append({"location": err.location, "error": err.message})
+        blind.append(err.location)
+        if err.location in known or not any(_under(loc, err.location) for loc in known if loc != err.location):
+            catalog.save_error(err.location, error=err.message, seen_at=now)
+    seen = {t.location for t in found.tables} | {e.location for e in found.errors}
+    seen |= {loc for loc in known if any(_under(loc, b) for b in blind)}
+    summary.gone = len(catalog.mark_gone(roots=roots, seen=seen, seen_at=now))

@@ -1,0 +1,393 @@
+"""Catalog: schema migrations and repository semantics, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from r2d2.catalog import Catalog, EdgeUpsert, open_catalog
+from r2d2.catalog.db import VERSION_TABLE, dispose_engine, get_engine, head_revision
+from r2d2.catalog.models import Base
+from r2d2.errors import CatalogError, NotFoundError
+from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
+
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+T1 = T0 + timedelta(hours=1)
+T2 = T0 + timedelta(hours=2)
+
+
+def make_profile(location: str, fingerprint: str = "fp1", *, columns: tuple[str, ...] = ("id", "Name"),
+                 num_rows: int = 10, num_bytes: int = 5_000_000_000) -> TableProfile:
+    cols = tuple(
+        Column(name=n, physical_type="int64" if i == 0 else "string",
+               family=Family.INTEGER if i == 0 else Family.STRING)
+        for i, n in enumerate(columns)
+    )
+    stats = {c.key: ColumnStats(min=1, max=10, min_exact=True, max_exact=True, null_count=0)
+             if c.family is Family.INTEGER else ColumnStats(min="a", max="z", null_count=2)
+             for c in cols}
+    return TableProfile(
+        location=location, format="parquet", fingerprint=fingerprint, columns=cols, stats=stats,
+        num_rows=num_rows, num_bytes=num_bytes,
+        files=(FileEntry(path="part-0.parquet", size=num_bytes, mtime_ns=1, partition=(("d", "1"),)),),
+        column_bytes={"id": 10},
+    )
+
+
+@pytest.fixture
+def cat(catalog_url: str):
+    catalog = open_catalog(catalog_url)
+    yield catalog
+    catalog.close()
+
+
+def _edge(parent: int, child: int, pfp: str = "fp1", cfp: str = "fp1", state: str = "verified",
+          **kw) -> EdgeUpsert:
+    return EdgeUpsert(parent_id=parent, child_id=child, parent_fingerprint=pfp, child_fingerprint=cfp,
+                      state=state, stage=kw.pop("stage", "exact"), **kw)  # type: ignore[arg-type]
+
+
+# --- schema -----------------------------------------------------------------------------------------
+
+def test_migrations_create_schema_idempotently(catalog_url: str) -> None:
+    first = open_catalog(catalog_url)
+    first.close()
+    dispose_engine(catalog_url)  # forget the "already migrated" memo: really re-check the database
+    second = open_catalog(catalog_url)
+    engine = get_engine(catalog_url)
+    with engine.connect() as conn:
+        names = set(sa.inspect(conn).get_table_names())
+        version = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    assert {"tables", "table_columns", "sketches", "edges", "runs", VERSION_TABLE} <= names
+    assert version == [head_revision()] == ["0001"]
+    second.close()
+
+
+def test_migrations_match_models(catalog_url: str) -> None:
+    open_catalog(catalog_url).close()
+    with get_engine(catalog_url).connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "compare_type": True})
+        diffs = compare_metadata(ctx, Base.metadata)
+    assert diffs == []
+
+
+def test_concurrent_first_use(catalog_url: str) -> None:
+    code = ("import sys; from r2d2.catalog import open_catalog; "
+            "c = open_catalog(sys.argv[1]); c.start_run('scan'); print(len(c.list_runs()) >= 1)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, catalog_url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outs]
+    assert len(open_catalog(catalog_url).list_runs(limit=None)) == 3
+
+
+def test_unreachable_url_gives_clear_error() -> None:
+    url = "postgresql+psycopg://someone:s3cret@127.0.0.1:1/nope"
+    with pytest.raises(CatalogError) as info:
+        open_catalog(url)
+    message = str(info.value)
+    assert "127.0.0.1:1/nope" in message and "someone" in message
+    assert "s3cret" not in message
+    dispose_engine(url)
+
+
+def test_sqlite_parent_folder_is_created(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'a' / 'b' / 'cat.sqlite'}"
+    with open_catalog(url) as cat:
+        assert cat.count_tables() == 0
+    assert (tmp_path / "a" / "b" / "cat.sqlite").exists()
+
+
+# --- tables -----------------------------------------------------------------------------------------
+
+def test_save_profile_new_roundtrip(cat: Catalog) -> None:
+    profile = make_profile("/lake/a")
+    assert cat.save_profile(profile, seen_at=T0) == "new"
+    rec = cat.get_table("/lake/a")
+    assert rec.status == "active" and rec.fingerprint == "fp1" and rec.format == "parquet"
+    assert rec.num_rows == 10 and rec.num_bytes == 5_000_000_000 and rec.num_files == 1
+    assert rec.first_seen == rec.last_seen == rec.profiled_at == T0
+    assert rec.first_seen.tzinfo is not None and rec.first_seen.utcoffset() == timedelta(0)
+    assert rec.profile == profile
+    assert cat.get_table_by_id(rec.id) == rec
+    assert cat.fingerprints() == {"/lake/a": "fp1"}
+    assert cat.active_profiles() == [(rec.id, profile)]
+    with get_engine(cat._url).connect() as conn:
+        cols = conn.execute(sa.text(
+            "SELECT ordinal, name, key, family FROM table_columns WHERE table_id = :t ORDER BY ordinal"),
+            {"t": rec.id}).all()
+    assert [tuple(c) for c in cols] == [(0, "id", "id", "integer"), (1, "Name", "name", "string")]
+
+
+def test_save_profile_unchanged_and_changed(cat: Catalog) -> None:
+    cat.save_profile(make_profile("/lake/p"), seen_at=T0)
+    cat.save_profile(make_profile("/lake/c"), seen_at=T0)
+    cat.save_profile(make_profile("/lake/x"), seen_at=T0)
+    p, c, x = (cat.get_table(f"/lake/{n}").id for n in "pcx")
+    cat.upsert_edges([_edge(p, c), _edge(x, p)])
+    cat.put_sketches(p, "fp1", "minhash", {"id": (b"\x01\x02", {"n": 1}), "name": (b"\x03", {})})
+    cat.put_sketches(c, "fp1", "minhash", {"id": (b"\x09", {})})
+
+    assert cat.save_profile(make_profile("/lake/p"), seen_at=T1) == "unchanged"
+    rec = cat.get_table("/lake/p")
+    assert rec.last_seen == T1 and rec.profiled_at == T0 and rec.first_seen == T0
+    assert len(cat.get_sketches(p, "fp1", "minhash")) == 2
+    assert not any(e.stale for e in cat.list_edges(include_stale=True))
+
+    changed = make_profile("/lake/p", "fp2", columns=("id", "Name", "extra"), num_rows=20)
+    assert cat.save_profile(changed, seen_at=T2) == "changed"
+    rec = cat.get_table("/lake/p")
+    assert (rec.fingerprint, rec.num_rows, rec.profiled_at, rec.first_seen) == ("fp2", 20, T2, T0)
+    assert rec.profile == changed
+    assert cat.get_sketches(p, "fp1", "minhash") == {}
+    assert cat.get_sketches(c, "fp1", "minhash") == {"id": (b"\x09", {})}  # other tables untouched
+    edges = cat.list_edges(include_stale=True)
+    assert {(e.parent_id, e.child_id): e.stale for e in edges} == {(p, c): True, (x, p): True}
+    assert cat.list_edges() == []
+    with get_engine(cat._url).connect() as conn:
+        n = conn.execute(sa.text("SELECT count(*) FROM table_columns WHERE table_id = :t"), {"t": p}).scalar()
+    assert n == 3
+
+
+def test_touch_seen(cat: Catalog) -> None:
+    locations = [f"/lake/t{i:04d}" for i in range(3)]
+    for loc in locations:
+        cat.save_profile(make_profile(loc), seen_at=T0)
+    assert cat.touch_seen([*locations, "/lake/unknown"], seen_at=T1) == 3
+    assert {t.last_seen for t in cat.list_tables()} == {T1}
+    cat.mark_gone(roots=["/lake"], seen={"/lake/t0000", "/lake/t0001"}, seen_at=T1)
+    assert cat.touch_seen(locations, seen_at=T2) == 2
+    assert cat.get_table("/lake/t0002").last_seen == T1
+
+
+def test_touch_seen_many_locations(cat: Catalog) -> None:
+    engine = get_engine(cat._url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO tables (location, status, num_bytes, num_files, first_seen, last_seen) "
+            "VALUES (:loc, 'active', 0, 0, :t, :t)"),
+            [{"loc": f"/lake/m{i:05d}", "t": T0.replace(tzinfo=None) if engine.dialect.name == "sqlite"
+              else T0} for i in range(10_000)])
+    assert cat.touch_seen((f"/lake/m{i:05d}" for i in range(10_000)), seen_at=T1) == 10_000
+    assert cat.count_tables() == 10_000
+    assert {t.last_seen for t in cat.list_tables(limit=5, offset=9_995, with_profile=False)} == {T1}
+
+
+def test_save_error(cat: Catalog) -> None:
+    cat.save_profile(make_profile("/lake/p"), seen_at=T0)
+    cat.save_profile(make_profile("/lake/c"), seen_at=T0)
+    p, c = cat.get_table("/lake/p").id, cat.get_table("/lake/c").id
+    cat.upsert_edges([_edge(p, c)])
+
+    assert cat.save_error("/lake/p", error="corrupt footer in part-0.parquet", seen_at=T1,
+                          fingerprint="fp9") == p
+    rec = cat.get_table("/lake/p")
+    assert rec.status == "error" and rec.error == "corrupt footer in part-0.parquet"
+    assert rec.fingerprint == "fp9" and rec.last_seen == T1
+    assert rec.profile is not None and rec.profile.fingerprint == "fp1"  # old profile kept
+    assert [e.stale for e in cat.list_edges(include_stale=True)] == [True]
+    assert cat.fingerprints() == {"/lake/p": "fp9", "/lake/c": "fp1"}
+    assert [t.location for t in cat.list_tables(status="error")] == ["/lake/p"]
+    assert cat.active_profiles()[0][1].location == "/lake/c" and len(cat.active_profiles()) == 1
+
+    new_id = cat.save_error("/lake/bad.csv", error="permission denied", seen_at=T1, format="csv")
+    bad = cat.get_table_by_id(new_id)
+    assert (bad.status, bad.format, bad.fingerprint, bad.profile, bad.num_bytes) == (
+        "error", "csv", None, None, 0)
+
+    # the table recovers: active again, error cleared
+    assert cat.save_profile(make_profile("/lake/p", "fp9"), seen_at=T2) == "changed"
+    rec = cat.get_table("/lake/p")
+    assert rec.status == "active" and rec.error is None and rec.fingerprint == "fp9"
+
+
+def test_mark_gone_prefix_boundary_and_come_back(cat: Catalog) -> None:
+    for loc in ("/a/b", "/a/b/x", "/a/b/y/z", "/a/bc", "/a/b_c", "/other/t"):
+        cat.save_profile(make_profile(loc), seen_at=T0)
+    cat.save_error("/a/b/err", error="boom", seen_at=T0)
+    ids = {t.location: t.id for t in cat.list_tables()}
+    cat.upsert_edges([_edge(ids["/a/bc"], ids["/a/b/x"]), _edge(ids["/a/bc"], ids["/other/t"])])
+
+    gone = cat.mark_gone(roots=["/a/b/"], seen={"/a/b/y/z"}, seen_at=T1)
+    assert gone == ["/a/b", "/a/b/err", "/a/b/x"]
+    statuses = {t.location: t.status for t in cat.list_tables()}
+    assert statuses == {"/a/b": "gone", "/a/b/x": "gone", "/a/b/err": "gone", "/a/b/y/z": "active",
+                        "/a/bc": "active", "/a/b_c": "active", "/other/t": "active"}
+    rec = cat.get_table("/a/b/x")
+    assert rec.gone_at == T1 and rec.last_seen == T0
+    assert "/a/b/x" not in cat.fingerprints()
+    stale = {(e.parent_location, e.child_location): e.stale for e in cat.list_edges(include_stale=True)}
+    assert stale == {("/a/bc", "/a/b/x"): True, ("/a/bc", "/other/t"): False}
+    assert cat.mark_gone(roots=["/a/b"], seen=set(), seen_at=T2) == ["/a/b/y/z"]  # gone stay gone
+    assert cat.count_tables(status="gone") == 4
+
+    # a gone table comes back (same content): active again, but its old edges stay stale
+    assert cat.save_profile(make_profile("/a/b/x"), seen_at=T2) == "changed"
+    rec = cat.get_table("/a/b/x")
+    assert rec.status == "active" and rec.gone_at is None and rec.first_seen == T0
+    assert cat.list_edges(table_location="/a/b/x") == []
+
+
+def test_list_and_count_tables(cat: Catalog) -> None:
+    cat.save_profile(make_profile("/l/big", num_bytes=9_000_000_000), seen_at=T0)
+    cat.save_profile(make_profile("/l/small", num_bytes=10), seen_at=T0)
+    cat.save_profile(make_profile("/m/mid", num_bytes=1000), seen_at=T0)
+    cat.save_error("/l/broken", error="x", seen_at=T0)
+    assert [t.location for t in cat.list_tables(order="bytes", status="active")] == [
+        "/l/big", "/m/mid", "/l/small"]
+    assert [t.location for t in cat.list_tables(prefix="/l/", min_bytes=11)] == ["/l/big"]
+    assert [t.location for t in cat.list_tables(limit=2, offset=1)] == ["/l/broken", "/l/small"]
+    assert cat.count_tables() == 4 and cat.count_tables(status=["active", "error"], prefix="/l") == 3
+    assert cat.count_tables(format="parquet") == 3
+    assert all(t.profile is None for t in cat.list_tables(with_profile=False))
+    with pytest.raises(ValueError):
+        cat.list_tables(order="nonsense")
+
+
+def test_not_found(cat: Catalog) -> None:
+    with pytest.raises(NotFoundError, match="/lake/missing"):
+        cat.get_table("/lake/missing")
+    with pytest.raises(NotFoundError, match="42"):
+        cat.get_table_by_id(42)
+    with pytest.raises(NotFoundError):
+        cat.get_run(7)
+    with pytest.raises(NotFoundError):
+        cat.update_run_progress(7, {})
+
+
+def test_naive_datetime_refused(cat: Catalog) -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        cat.save_profile(make_profile("/x"), seen_at=datetime(2025, 1, 1))
+
+
+# --- sketches ---------------------------------------------------------------------------------------
+
+def test_sketches_upsert_and_fingerprint(cat: Catalog) -> None:
+    cat.save_profile(make_profile("/s"), seen_at=T0)
+    tid = cat.get_table("/s").id
+    cat.put_sketches(tid, "fp1", "minhash", {"id": (b"a" * 100, {"num_perm": 64, "inf": float("inf")})})
+    cat.put_sketches(tid, "fp1", "rowsample", {"": (b"\x00\xff", {"k": 256})})
+    assert cat.get_sketches(tid, "fp1", "minhash") == {
+        "id": (b"a" * 100, {"num_perm": 64, "inf": float("inf")})}
+    cat.put_sketches(tid, "fp1", "minhash", {"id": (b"b", {}), "name": (b"c", {"x": [1, 2]})})
+    assert cat.get_sketches(tid, "fp1", "minhash") == {"id": (b"b", {}), "name": (b"c", {"x": [1, 2]})}
+    assert cat.get_sketches(tid, "other-fp", "minhash") == {}
+    assert cat.get_sketches(tid, "fp1", "rowsample") == {"": (b"\x00\xff", {"k": 256})}
+
+
+# --- edges ------------------------------------------------------------------------------------------
+
+def test_edges_bulk_upsert_and_filters(cat: Catalog) -> None:
+    for name in ("p", "c", "d"):
+        cat.save_profile(make_profile(f"/e/{name}"), seen_at=T0)
+    p, c, d = (cat.get_table(f"/e/{n}").id for n in "pcd")
+    run = cat.start_run("detect")
+    assert cat.upsert_edges([
+        _edge(p, c, state="candidate", stage="schema"),
+        _edge(p, d, state="pruned", stage="minmax", evidence={"column": "id", "reason": "max"}),
+        _edge(c, d, relation="duplicate", multiset=True, run_id=run),
+    ]) == 3
+    edges = cat.list_edges()
+    assert [(e.parent_location, e.child_location, e.state, e.stage) for e in edges] == [
+        ("/e/p", "/e/c", "candidate", "schema"), ("/e/p", "/e/d", "pruned", "minmax"),
+        ("/e/c", "/e/d", "verified", "exact")]
+    assert edges[1].evidence == {"column": "id", "reason": "max"}
+    assert edges[2].relation == "duplicate" and edges[2].multiset is True and edges[2].run_id == run
+    assert edges[0].updated_at.tzinfo is not None
+
+    cat.upsert_edges([_edge(p, c, state="verified", stage="exact", multiset=False, evidence={"missing": 0})])
+    again = cat.list_edges(table_location="/e/c")
+    assert len(again) == 2 and again[0].id == edges[0].id
+    assert (again[0].state, again[0].multiset, again[0].evidence) == ("verified", False, {"missing": 0})
+    assert [e.child_location for e in cat.list_edges(state="verified", relation="contains")] == ["/e/c"]
+    assert len(cat.list_edges(stage="minmax")) == 1 and len(cat.list_edges(limit=1, offset=2)) == 1
+
+    assert cat.delete_edges_for([d]) == 2
+    assert [(e.parent_id, e.child_id) for e in cat.list_edges(include_stale=True)] == [(p, c)]
+
+
+def test_upsert_edges_many_rows(cat: Catalog) -> None:
+    engine = get_engine(cat._url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO tables (location, status, fingerprint, num_bytes, num_files, first_seen, last_seen) "
+            "VALUES (:loc, 'active', 'fp1', 0, 0, :t, :t)"),
+            [{"loc": f"/big/t{i:03d}", "t": T0.replace(tzinfo=None) if engine.dialect.name == "sqlite"
+              else T0} for i in range(150)])
+    ids = [t.id for t in cat.list_tables(with_profile=False)]
+    pairs = [(a, b) for a in ids for b in ids if a != b][:20_000]
+    assert cat.upsert_edges(_edge(a, b, state="candidate", stage="schema") for a, b in pairs) == 20_000
+    assert cat.upsert_edges(_edge(a, b, state="pruned", stage="minmax") for a, b in pairs) == 20_000
+    decided = cat.valid_pair_decisions()
+    assert len(decided) == 20_000 and {e.state for e in decided.values()} == {"pruned"}
+
+
+def test_valid_pair_decisions_fingerprint_drift(cat: Catalog) -> None:
+    for name in ("p", "c", "d", "e"):
+        cat.save_profile(make_profile(f"/v/{name}"), seen_at=T0)
+    p, c, d, e = (cat.get_table(f"/v/{n}").id for n in "pcde")
+    cat.upsert_edges([_edge(p, c), _edge(p, d), _edge(p, e, cfp="old"), _edge(d, c)])
+    assert set(cat.valid_pair_decisions()) == {(p, c), (p, d), (d, c)}
+
+    cat.save_profile(make_profile("/v/d", "fp2"), seen_at=T1)  # d drifts: its edges are stale
+    decided = cat.valid_pair_decisions()
+    assert set(decided) == {(p, c)}
+    assert decided[(p, c)].parent_location == "/v/p" and decided[(p, c)].child_location == "/v/c"
+
+    # re-deciding with the new fingerprint makes the edge valid (and fresh) again
+    cat.upsert_edges([_edge(p, d, cfp="fp2")])
+    assert set(cat.valid_pair_decisions()) == {(p, c), (p, d)}
+    # an edge that is not stale but whose fingerprint no longer matches is not valid either
+    with get_engine(cat._url).begin() as conn:
+        conn.execute(sa.text("UPDATE tables SET fingerprint = 'fp3' WHERE id = :i"), {"i": c})
+    assert set(cat.valid_pair_decisions()) == {(p, d)}
+    cat.mark_gone(roots=["/v"], seen={"/v/p", "/v/c", "/v/e"}, seen_at=T2)
+    assert cat.valid_pair_decisions() == {}
+
+
+def test_table_delete_cascades(cat: Catalog) -> None:
+    cat.save_profile(make_profile("/k/p"), seen_at=T0)
+    cat.save_profile(make_profile("/k/c"), seen_at=T0)
+    p, c = cat.get_table("/k/p").id, cat.get_table("/k/c").id
+    cat.upsert_edges([_edge(p, c)])
+    cat.put_sketches(c, "fp1", "minhash", {"id": (b"x", {})})
+    with get_engine(cat._url).begin() as conn:
+        conn.execute(sa.text("DELETE FROM tables WHERE id = :i"), {"i": c})
+        left = [conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                for t in ("edges", "sketches", "table_columns")]
+    assert left == [0, 0, 2]
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+def test_runs_lifecycle(cat: Catalog) -> None:
+    run = cat.start_run("scan", params={"roots": ["/lake"], "incremental": True})
+    rec = cat.get_run(run)
+    assert rec.status == "running" and rec.kind == "scan" and rec.finished_at is None
+    assert rec.params == {"roots": ["/lake"], "incremental": True} and rec.pid and rec.host
+    cat.update_run_progress(run, {"tables": 3, "done": 1})
+    assert cat.get_run(run).progress == {"tables": 3, "done": 1}
+    errors = [{"location": "/lake/bad", "error": "corrupt footer"}]
+    cat.finish_run(run, status="succeeded", summary={"new": 2}, errors=errors)
+    rec = cat.get_run(run)
+    assert rec.status == "succeeded" and rec.summary == {"new": 2} and rec.errors == errors
+    assert rec.finished_at is not None and rec.finished_at >= rec.started_at
+    with pytest.raises(ValueError):
+        cat.finish_run(run, status="running")
+
+    d1, d2 = cat.start_run("detect"), cat.start_run("detect")
+    assert [r.id for r in cat.list_runs()] == [d2, d1, run]
+    assert [r.id for r in cat.list_runs("detect", limit=1)] == [d2]
+    assert cat.fail_stale_runs("server restarted") == 2
+    assert cat.fail_stale_runs("again") == 0
+    failed = cat.get_run(d1)
+    assert failed.status == "failed" and failed.finished_at is not None
+    assert failed.errors == [{"location": None, "error": "server restarted"}]
+    assert cat.get_run(run).status == "succeeded"
+    assert [r.id for r in cat.list_runs(status="failed")] == [d2, d1]

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import lakes
+import pytest
+
+from r2d2.lake.discover import discover
+
+
+def _by_loc(d):
+    return {t.location: t for t in d.tables}
+
+
+def test_layouts(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path / "ns" / "flat", {"a": [1, 2]})
+    (tmp_path / "ns" / "flat" / "_SUCCESS").write_text("")
+    (tmp_path / "ns" / "flat" / ".part-0.parquet.crc").write_text("")
+    (tmp_path / "ns" / "flat" / "_temporary").mkdir()
+    lakes.partitioned(tmp_path / "ns" / "parts", {"a": [1, 2, 3], "p": ["x", "y", None]}, ["p"])
+    lakes.csv(tmp_path / "c", "a,b\n1,2\n")
+    lakes.parquet(tmp_path / "mixed", {"a": [1]})
+    lakes.csv(tmp_path / "mixed", "a\n1\n")
+    single = lakes.parquet(tmp_path / "single", {"a": [1]}, name="one.snappy.parquet") / "one.snappy.parquet"
+    d = discover([str(tmp_path), str(single)])
+    tables = _by_loc(d)
+    flat = tables[str(tmp_path / "ns" / "flat")]
+    assert flat.format == "parquet" and [f.path for f in flat.files] == ["part-0.parquet"]
+    assert flat.fingerprint.startswith("files:")
+    parts = tables[str(tmp_path / "ns" / "parts")]
+    assert parts.partition_columns == ("p",)
+    assert {f.partition for f in parts.files} == {(("p", None),), (("p", "x"),), (("p", "y"),)}
+    assert tables[str(tmp_path / "c")].format == "csv"
+    assert tables[str(single)].files[0].path == ""
+    assert [e.location for e in d.errors] == [str(tmp_path / "mixed")]
+    assert "mixes Parquet and CSV" in d.errors[0].message
+
+
+def test_fingerprint_changes(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path / "t", {"a": [1]})
+    before = discover([str(tmp_path / "t")]).tables[0].fingerprint
+    lakes.parquet(tmp_path / "t", {"a": [1]}, name="part-1.parquet")
+    assert discover([str(tmp_path / "t")]).tables[0].fingerprint != before
+
+
+def test_delta_current_snapshot_only(tmp_path: Path) -> None:
+    loc = tmp_path / "d"
+    lakes.delta(loc, {"a": [1, 2], "p": ["a b", "c"]}, partition_by=["p"])
+    lakes.delta(loc, {"a": [3], "p": ["a b"]}, mode="overwrite", partition_by=["p"])
+    on_disk = [p for p in loc.rglob("*.parquet")]
+    assert len(on_disk) == 3
+    (t,) = discover([str(tmp_path)]).tables
+    assert t.format == "delta" and t.delta_version == 1
+    assert len(t.files) == 1 and t.files[0].partition == (("p", "a b"),)
+    assert (loc / t.files[0].path).exists()
+    assert t.fingerprint.startswith("delta:1:")
+
+
+def test_empty_delta(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    lakes.delta(tmp_path / "e", pa.table({"a": pa.array([], pa.int32())}))
+    (t,) = discover([str(tmp_path / "e")]).tables
+    assert t.files == () and t.delta_version == 0
+
+
+def test_non_existent_root(tmp_path: Path) -> None:
+    d = discover([str(tmp_path / "nope")])
+    assert d.tables == [] and d.errors[0].location == str(tmp_path / "nope")
+
+
+def test_symlink_cycle(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path / "a" / "t", {"a": [1]})
+    os.symlink(tmp_path, tmp_path / "a" / "loop")
+    d = discover([str(tmp_path)])
+    assert [t.location for t in d.tables] == [str(tmp_path / "a" / "t")]
+
+
+def test_unicode_and_non_utf8_names(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path / "héllo ✓", {"a": [1]}, name="dätä.parquet")
+    lakes.parquet(tmp_path / "ok", {"a": [1]})
+    bad = tmp_path / "bad"
+    lakes.parquet(bad, {"a": [1]})
+    os.rename(bad / "part-0.parquet", os.fsencode(bad) + b"/\xff\xfe.parquet")
+    d = discover([str(tmp_path)])
+    locs = sorted(t.location for t in d.tables)
+    assert locs == [str(tmp_path / "héllo ✓"), str(tmp_path / "ok")]
+    (err,) = d.errors
+    assert err.location == str(bad) and "UTF-8" in err.message
+    err.message.encode("utf-8")  # printable
+
+
+def test_unreadable_folder(tmp_path: Path) -> None:
+    """chmod 000 really denies listing for a non-root user; as root, drop the effective uid to test it."""
+    base = Path(tempfile.mkdtemp(prefix="r2d2-perm-"))
+    try:
+        os.chmod(base, 0o755)
+        lakes.parquet(base / "ok", {"a": [1]})
+        lakes.parquet(base / "locked" / "t", {"a": [1]})
+        for p in base.rglob("*"):
+            os.chmod(p, 0o755 if p.is_dir() else 0o644)
+        os.chmod(base / "locked", 0o000)
+        if os.geteuid() == 0:
+            os.seteuid(65534)  # nobody: permission checks apply again
+            try:
+                d = discover([str(base)])
+            finally:
+                os.seteuid(0)
+        else:
+            d = discover([str(base)])
+        assert [t.location for t in d.tables] == [str(base / "ok")]
+        (err,) = d.errors
+        assert err.location == str(base / "locked") and "permission denied" in err.message
+    finally:
+        os.chmod(base / "locked", 0o755)
+        import shutil
+
+        shutil.rmtree(base)
+
+
+def test_many_small_tables_fast(tmp_path: Path) -> None:
+    import time
+
+    for i in range(300):
+        d = tmp_path / f"ns{i % 10}" / f"t{i}"
+        d.mkdir(parents=True)
+        (d / "part-0.parquet").write_bytes(b"x")
+    start = time.perf_counter()
+    d = discover([str(tmp_path)])
+    assert len(d.tables) == 300
+    assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize("uri", [True, False])
+def test_location_forms(tmp_path: Path, uri: bool) -> None:
+    lakes.parquet(tmp_path / "t", {"a": [1]})
+    root = f"file://{tmp_path}/" if uri else f"{tmp_path}/"
+    (t,) = discover([root]).tables
+    assert t.location.endswith("/t") and not t.location.endswith("/")

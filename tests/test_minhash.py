@@ -1,0 +1,63 @@
+"""Bulk MinHash equals datasketch's own, and the dominance screen is sound."""
+
+from __future__ import annotations
+
+import numpy as np
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from r2d2.containment import minhash as mh
+
+
+def _datasketch(values: list[int], num_perm: int, seed: int) -> np.ndarray:
+    m = MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda v: v)
+    m.update_batch(values)
+    return np.asarray(m.hashvalues, dtype=np.uint32)
+
+
+def test_signature_equals_datasketch_update() -> None:
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 2**32, size=5000, dtype=np.uint64)
+    ours = mh.signature(values.astype(np.uint32), num_perm=64, seed=3)
+    assert np.array_equal(ours, _datasketch([int(v) for v in values], 64, 3))
+
+
+def test_grouped_signatures_equal_per_group_signatures() -> None:
+    rng = np.random.default_rng(1)
+    n = 3 * (1 << 16) + 123  # spans several blocks, groups straddle block borders
+    groups = rng.integers(0, 5, size=n)
+    hashes = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
+    ids, sigs = mh.grouped_signatures(groups, hashes, num_perm=32, seed=1)
+    assert ids.tolist() == [0, 1, 2, 3, 4]
+    for gid, sig in zip(ids, sigs, strict=True):
+        expected = mh.signature(hashes[groups == gid], num_perm=32, seed=1)
+        assert np.array_equal(sig, expected)
+
+
+def test_lean_bytes_round_trip() -> None:
+    sig = mh.signature(np.arange(100, dtype=np.uint32), num_perm=16, seed=1)
+    assert np.array_equal(mh.from_bytes(mh.to_bytes(sig, seed=1)), sig)
+
+
+def test_empty_set_is_dominated_by_everything() -> None:
+    parent = mh.signature(np.array([5, 6], dtype=np.uint32), num_perm=16, seed=1)
+    assert mh.dominated(parent, mh.empty_signature(16))
+
+
+@settings(max_examples=200, deadline=None)
+@given(parent=st.sets(st.integers(0, 2**32 - 1), min_size=1, max_size=60), take=st.integers(0, 60))
+def test_dominance_never_prunes_a_subset(parent: set[int], take: int) -> None:
+    child = sorted(parent)[:take]
+    p_sig = mh.signature(np.array(sorted(parent), dtype=np.uint32), num_perm=32, seed=1)
+    c_sig = mh.signature(np.array(child, dtype=np.uint32), num_perm=32, seed=1)
+    assert mh.dominated(p_sig, c_sig)
+
+
+def test_values_outside_the_parent_are_detected() -> None:
+    rng = np.random.default_rng(11)
+    parent = rng.choice(2**32, size=1000, replace=False).astype(np.uint32)
+    outside = np.setdiff1d(rng.choice(2**32, size=50, replace=False).astype(np.uint32), parent)
+    child = np.concatenate([parent[:500], outside[:20]])
+    p_sig = mh.signature(parent, num_perm=64, seed=1)
+    assert not mh.dominated(p_sig, mh.signature(child, num_perm=64, seed=1))

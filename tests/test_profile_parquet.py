@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import shutil
+from pathlib import Path
+
+import lakes
+import pyarrow as pa
+import pytest
+
+from r2d2.errors import TableReadError
+from r2d2.lake.discover import discover
+from r2d2.profile.families import family_of
+from r2d2.profile.parquet import profile_parquet
+from r2d2.types import Family
+
+
+def _profile(path: Path):
+    d = discover([str(path)])
+    assert not d.errors, d.errors
+    (t,) = d.tables
+    return profile_parquet(t)
+
+
+def test_minmax_across_files_and_row_groups(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path, {"a": pa.array([5, 3, None, 9], pa.int32()), "s": ["m", "c", "x", None]},
+                  row_group_size=2)
+    lakes.parquet(tmp_path, {"a": pa.array([1, 7], pa.int64()), "s": ["d", "z"]}, name="part-1.parquet")
+    with pytest.raises(TableReadError, match="schema mismatch.*part-0.parquet.*part-1.parquet"):
+        _profile(tmp_path)
+    lakes.parquet(tmp_path, {"a": pa.array([1, 7], pa.int32()), "s": ["d", "z"]}, name="part-1.parquet")
+    p = _profile(tmp_path)
+    assert p.num_rows == 6 and p.num_files == 2
+    a, s = p.stats["a"], p.stats["s"]
+    assert (a.min, a.max, a.min_exact, a.max_exact, a.null_count) == (1, 9, True, True, 1)
+    assert (s.min, s.max, s.null_count) == ("c", "z", 1)
+    assert p.num_bytes == sum(f.size for f in p.files)
+    assert 0 < p.bytes_read < p.num_bytes and p.column_bytes["a"] > 0
+
+
+def test_missing_stats_are_unknown(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path, {"a": [1, 2], "b": [1, 2]})
+    lakes.parquet(tmp_path, {"a": [0, 5], "b": [0, 5]}, name="part-1.parquet", write_statistics=["b"])
+    p = _profile(tmp_path)
+    assert p.stats["a"].min is None and p.stats["a"].max is None and p.stats["a"].null_count is None
+    assert (p.stats["b"].min, p.stats["b"].max, p.stats["b"].null_count) == (0, 5, 0)
+
+
+def test_all_null_chunk_is_not_missing(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path, {"a": pa.array([None, None, 3, 4], pa.int64())}, row_group_size=2)
+    st = _profile(tmp_path).stats["a"]
+    assert (st.min, st.max, st.null_count) == (3, 4, 2)
+
+
+def test_canonical_values(tmp_path: Path) -> None:
+    instant = dt.datetime(2021, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    paths = []
+    for unit in ("s", "ms", "us", "ns"):
+        path = lakes.parquet(tmp_path / unit, {"t": pa.array([instant], pa.timestamp(unit, tz="UTC"))})
+        paths.append(path)
+    values = {(_profile(p).stats["t"].min, _profile(p).stats["t"].max) for p in paths}
+    expected = int(instant.timestamp()) * 10**9
+    assert values == {(expected, expected)}
+    p = _profile(lakes.parquet(tmp_path / "other", {
+        "d": pa.array([dt.date(1970, 1, 3)]), "dec": pa.array([decimal.Decimal("1.50")], pa.decimal128(5, 2)),
+        "b": pa.array([b"\x00\xff"]), "f": pa.array([1.5, float("nan")]).slice(0, 1),
+        "u": pa.array([7], pa.uint32()), "h": pa.array([2.5], pa.float16()),
+    }))
+    assert p.stats["d"].min == 2 and p.stats["dec"].max == "1.50" and p.stats["b"].min == "00ff"
+    assert p.stats["f"].max == 1.5 and p.stats["u"].min == 7 and p.stats["h"].max == 2.5
+    assert p.column("u").family is Family.INTEGER and p.column("t" if False else "d").family is Family.DATE
+
+
+def test_families() -> None:
+    assert family_of(pa.int32())[0] is family_of(pa.int64())[0] is Family.INTEGER
+    assert family_of(pa.uint64()) == (Family.UNSUPPORTED, None, "unsigned 64-bit integers are not supported")
+    assert family_of(pa.timestamp("ms", tz="UTC"))[:2] == (Family.TIMESTAMP, "ms")
+    assert family_of(pa.dictionary(pa.int8(), pa.string()))[0] is Family.STRING
+    for t in (pa.struct([("x", pa.int8())]), pa.list_(pa.int8()), pa.time32("s"), pa.duration("s"), pa.null()):
+        fam, _, reason = family_of(t)
+        assert fam is Family.UNSUPPORTED and reason
+
+
+def test_long_strings_inexact(tmp_path: Path) -> None:
+    lo, hi = "a" * 100, "b" * 100
+    p = _profile(lakes.parquet(tmp_path / "full", {"s": [lo, hi]}))
+    st = p.stats["s"]
+    assert st.min == lo and not st.min_exact and st.max is None and not st.max_exact
+    # delta-rs (arrow-rs) writes a 64-byte prefix, the max rounded up: min inexact, max dropped
+    lakes.delta(tmp_path / "dl", {"s": [lo, hi]})
+    (data,) = (tmp_path / "dl").glob("*.parquet")
+    (tmp_path / "rs").mkdir()
+    shutil.copy(data, tmp_path / "rs" / "x.parquet")
+    st = _profile(tmp_path / "rs").stats["s"]
+    assert st.min is not None and lo.startswith(st.min) and len(st.min) <= 64 and not st.min_exact
+    assert st.max is None
+
+
+def test_partition_stats_exact(tmp_path: Path) -> None:
+    lakes.partitioned(tmp_path, {"a": [1, 2, 3, 4], "year": [2020, 2021, 2021, None],
+                                 "c": ["x", "y", "y", "z"]}, ["year", "c"])
+    p = _profile(tmp_path)
+    assert [c.name for c in p.columns] == ["a", "year", "c"]
+    assert p.column("year").family is Family.INTEGER and p.column("c").family is Family.STRING
+    y = p.stats["year"]
+    assert (y.min, y.max, y.min_exact, y.max_exact, y.null_count) == (2020, 2021, True, True, 1)
+    assert (p.stats["c"].min, p.stats["c"].max, p.stats["c"].null_count) == ("x", "z", 0)
+
+
+def test_zero_row_table(tmp_path: Path) -> None:
+    p = _profile(lakes.parquet(tmp_path, pa.table({"a": pa.array([], pa.int64())})))
+    assert p.num_rows == 0 and p.stats["a"].min is None and p.stats["a"].null_count == 0
+
+
+def test_nested_columns(tmp_path: Path) -> None:
+    p = _profile(lakes.parquet(tmp_path, {"a": [1], "st": [{"x": 1}], "l": [[1, 2]]}))
+    assert p.column("st").family is Family.UNSUPPORTED and p.column("l").family is Family.UNSUPPORTED
+    assert p.stats["a"].min == 1
+    assert {i.code for i in p.issues} == {"unsupported-column"} and len(p.issues) == 2
+    assert "column st has unsupported type" in p.issues[0].message + p.issues[1].message
+    assert p.column_bytes["st"] > 0
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "garbage"])
+def test_corrupt_files(tmp_path: Path, damage: str) -> None:
+    lakes.parquet(tmp_path, {"a": list(range(100))})
+    f = tmp_path / "part-0.parquet"
+    data = f.read_bytes()
+    f.write_bytes({"truncate": data[: len(data) // 2], "empty": b"", "garbage": b"x" * 100}[damage])
+    with pytest.raises(TableReadError) as info:
+        _profile(tmp_path)
+    assert str(tmp_path) in str(info.value) and "part-0.parquet" in str(info.value)
+    assert info.value.path == str(f)
