@@ -80,6 +80,7 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
     catalog.touch_seen(same, seen_at=now)
     summary.unchanged = len(same)
 
+    by_location = {t.location: t for t in todo}
     done = 0
     for outcome in profile_tables(todo, spark_factory=spark_factory):
         done += 1
@@ -89,8 +90,9 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
         if outcome.profile is None:
             summary.failed += 1
             summary.errors.append({"location": outcome.location, "error": outcome.error or "unknown error"})
+            table = by_location[outcome.location]
             catalog.save_error(outcome.location, error=outcome.error or "unknown error", seen_at=now,
-                               format=outcome.format, fingerprint=outcome.fingerprint)
+                               format=table.format, fingerprint=table.fingerprint)
             continue
         profile = outcome.profile
         summary.bytes_read += profile.bytes_read

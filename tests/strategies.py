@@ -13,6 +13,7 @@ Row values are canonical: ``int`` for integers, dates (days) and timestamps (ns,
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,13 +164,15 @@ def build_profile(location: str, table: Table, *, mode: StatsMode = "exact", nul
 # -- strategies -------------------------------------------------------------------------------------
 
 @st.composite
-def tables(draw: st.DrawFn, *, min_rows: int = 1, max_rows: int = 8, max_columns: int = 5,
+def tables(draw: st.DrawFn, *, min_rows: int = 1, max_rows: int = 6, max_columns: int = 5,
            families: Sequence[Family] = DATA_FAMILIES) -> Table:
-    """A small table: 1..max_columns columns with distinct (case-insensitive) names, real rows."""
+    """A small table: 1..max_columns columns with distinct (case-insensitive) names, real rows.
+    About half of the columns are nullable (and then hold nulls about half of the time)."""
     names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=max_columns, unique=True))
     fams = [draw(st.sampled_from(families)) for _ in names]
     nrows = draw(st.integers(min_rows, max_rows))
-    rows = tuple(tuple(draw(st.one_of(st.none(), _values(f))) for f in fams) for _ in range(nrows))
+    cells = [st.one_of(st.none(), _values(f)) if draw(st.booleans()) else _values(f) for f in fams]
+    rows = tuple(tuple(draw(cell) for cell in cells) for _ in range(nrows))
     columns = []
     for i, (name, fam) in enumerate(zip(names, fams, strict=True)):
         phys, unit = _physical(draw, fam, [r[i] for r in rows])
@@ -309,12 +312,16 @@ def violating_cases(draw: st.DrawFn, kind: Literal["min_below", "max_above", "nu
 _SCHEMA_FAMILIES = (Family.INTEGER, Family.INTEGER, Family.FLOAT, Family.STRING, Family.UNSUPPORTED)
 
 
+@functools.lru_cache(maxsize=4096)
+def _column(name: str, family: Family) -> Column:
+    return Column(name=name, physical_type="int64" if family is Family.INTEGER else str(family),
+                  family=family, reason="struct" if family is Family.UNSUPPORTED else None)
+
+
 def schema_profile(columns: Sequence[tuple[str, Family]], num_rows: int | None = 1,
                    location: str = "mem://t") -> TableProfile:
     """A profile with a schema and a row count only (no statistics)."""
-    cols = tuple(Column(name=n, physical_type="int64" if f is Family.INTEGER else str(f), family=f,
-                        reason="struct" if f is Family.UNSUPPORTED else None)
-                 for n, f in columns)
+    cols = tuple(_column(n, f) for n, f in columns)
     return TableProfile(location=location, format="parquet", fingerprint=location, columns=cols,
                         stats={}, num_rows=num_rows, num_bytes=0, files=())
 

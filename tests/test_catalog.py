@@ -281,6 +281,19 @@ def test_sketches_upsert_and_fingerprint(cat: Catalog) -> None:
     assert cat.get_sketches(tid, "fp1", "rowsample") == {"": (b"\x00\xff", {"k": 256})}
 
 
+def test_referenced_paths(cat: Catalog) -> None:
+    cat.save_profile(make_profile("/s1"), seen_at=T0)
+    cat.save_profile(make_profile("/s2"), seen_at=T0)
+    a, b = cat.get_table("/s1").id, cat.get_table("/s2").id
+    cat.put_sketches(a, "fp1", "rowsample", {"": (b"", {"rowset_path": "/w/hs-a1"})})
+    cat.put_sketches(b, "fp1", "rowsample", {"": (b"", {"rowset_path": "/w/hs-b"})})
+    cat.put_sketches(b, "fp1", "minhash", {"id": (b"", {"rowset_path": "/w/not-a-rowsample"})})
+    assert cat.referenced_paths("rowsample") == {"/w/hs-a1", "/w/hs-b"}
+    cat.put_sketches(a, "fp1", "rowsample", {"": (b"", {"rowset_path": "/w/hs-a2"})})  # replaced
+    cat.save_profile(make_profile("/s2", "fp2"), seen_at=T1)  # drift deletes b's sketches
+    assert cat.referenced_paths("rowsample") == {"/w/hs-a2"}
+
+
 # --- edges ------------------------------------------------------------------------------------------
 
 def test_edges_bulk_upsert_and_filters(cat: Catalog) -> None:
@@ -308,7 +321,9 @@ def test_edges_bulk_upsert_and_filters(cat: Catalog) -> None:
     assert [e.child_location for e in cat.list_edges(state="verified", relation="contains")] == ["/e/c"]
     assert len(cat.list_edges(stage="minmax")) == 1 and len(cat.list_edges(limit=1, offset=2)) == 1
 
-    assert cat.delete_edges_for([d]) == 2
+    assert cat.delete_edges_except({(p, c), (c, d), (d, p)}) == 1
+    assert {(e.parent_id, e.child_id) for e in cat.list_edges()} == {(p, c), (c, d)}
+    assert cat.delete_edges_for([d]) == 1
     assert [(e.parent_id, e.child_id) for e in cat.list_edges(include_stale=True)] == [(p, c)]
 
 

@@ -24,10 +24,11 @@ def _profile(path: Path):
 
 
 def test_minmax_across_files_and_row_groups(tmp_path: Path) -> None:
-    lakes.parquet(tmp_path, {"a": pa.array([5, 3, None, 9], pa.int32()), "s": ["m", "c", "x", None]},
-                  row_group_size=2)
+    lakes.parquet(
+        tmp_path, {"a": pa.array([5, 3, None, 9], pa.int32()), "s": ["m", "c", "x", None]}, row_group_size=2
+    )
     lakes.parquet(tmp_path, {"a": pa.array([1, 7], pa.int64()), "s": ["d", "z"]}, name="part-1.parquet")
-    with pytest.raises(TableReadError, match="schema mismatch.*part-0.parquet.*part-1.parquet"):
+    with pytest.raises(TableReadError, match=r"schema mismatch.*part-0\.parquet.*part-1\.parquet"):
         _profile(tmp_path)
     lakes.parquet(tmp_path, {"a": pa.array([1, 7], pa.int32()), "s": ["d", "z"]}, name="part-1.parquet")
     p = _profile(tmp_path)
@@ -62,11 +63,19 @@ def test_canonical_values(tmp_path: Path) -> None:
     values = {(_profile(p).stats["t"].min, _profile(p).stats["t"].max) for p in paths}
     expected = int(instant.timestamp()) * 10**9
     assert values == {(expected, expected)}
-    p = _profile(lakes.parquet(tmp_path / "other", {
-        "d": pa.array([dt.date(1970, 1, 3)]), "dec": pa.array([decimal.Decimal("1.50")], pa.decimal128(5, 2)),
-        "b": pa.array([b"\x00\xff"]), "f": pa.array([1.5, float("nan")]).slice(0, 1),
-        "u": pa.array([7], pa.uint32()), "h": pa.array([2.5], pa.float16()),
-    }))
+    p = _profile(
+        lakes.parquet(
+            tmp_path / "other",
+            {
+                "d": pa.array([dt.date(1970, 1, 3)]),
+                "dec": pa.array([decimal.Decimal("1.50")], pa.decimal128(5, 2)),
+                "b": pa.array([b"\x00\xff"]),
+                "f": pa.array([1.5, float("nan")]).slice(0, 1),
+                "u": pa.array([7], pa.uint32()),
+                "h": pa.array([2.5], pa.float16()),
+            },
+        )
+    )
     assert p.stats["d"].min == 2 and p.stats["dec"].max == "1.50" and p.stats["b"].min == "00ff"
     assert p.stats["f"].max == 1.5 and p.stats["u"].min == 7 and p.stats["h"].max == 2.5
     assert p.column("u").family is Family.INTEGER and p.column("t" if False else "d").family is Family.DATE
@@ -77,7 +86,13 @@ def test_families() -> None:
     assert family_of(pa.uint64()) == (Family.UNSUPPORTED, None, "unsigned 64-bit integers are not supported")
     assert family_of(pa.timestamp("ms", tz="UTC"))[:2] == (Family.TIMESTAMP, "ms")
     assert family_of(pa.dictionary(pa.int8(), pa.string()))[0] is Family.STRING
-    for t in (pa.struct([("x", pa.int8())]), pa.list_(pa.int8()), pa.time32("s"), pa.duration("s"), pa.null()):
+    for t in (
+        pa.struct([("x", pa.int8())]),
+        pa.list_(pa.int8()),
+        pa.time32("s"),
+        pa.duration("s"),
+        pa.null(),
+    ):
         fam, _, reason = family_of(t)
         assert fam is Family.UNSUPPORTED and reason
 
@@ -98,8 +113,11 @@ def test_long_strings_inexact(tmp_path: Path) -> None:
 
 
 def test_partition_stats_exact(tmp_path: Path) -> None:
-    lakes.partitioned(tmp_path, {"a": [1, 2, 3, 4], "year": [2020, 2021, 2021, None],
-                                 "c": ["x", "y", "y", "z"]}, ["year", "c"])
+    lakes.partitioned(
+        tmp_path,
+        {"a": [1, 2, 3, 4], "year": [2020, 2021, 2021, None], "c": ["x", "y", "y", "z"]},
+        ["year", "c"],
+    )
     p = _profile(tmp_path)
     assert [c.name for c in p.columns] == ["a", "year", "c"]
     assert p.column("year").family is Family.INTEGER and p.column("c").family is Family.STRING
@@ -132,3 +150,8 @@ def test_corrupt_files(tmp_path: Path, damage: str) -> None:
         _profile(tmp_path)
     assert str(tmp_path) in str(info.value) and "part-0.parquet" in str(info.value)
     assert info.value.path == str(f)
+
+
+def test_unicode_names(tmp_path: Path) -> None:
+    p = _profile(lakes.parquet(tmp_path / "héllo ✓ %20", {"é": [1, 2]}, name="dätä ✓.parquet"))
+    assert p.num_rows == 2 and p.stats["é"].max == 2

@@ -54,7 +54,10 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
 
 def json_dumps(value: Any) -> str:
     """JSON text of ``value``; non-finite floats are tagged so that they round-trip."""
-    return json.dumps(_encode(value), allow_nan=False, separators=(",", ":"))
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a NaN or infinity somewhere: tag it
+        return json.dumps(_encode(value), allow_nan=False, separators=(",", ":"))
 
 
 def json_loads(text_: str | bytes) -> Any:

@@ -56,12 +56,12 @@ class EdgesRepository(RepositoryBase):
         if not values:
             return 0
         with self._write() as conn:
-            # One multi-row INSERT ... ON CONFLICT per chunk (pairs are unique within a statement).
-            for part in chunks(values, 1000):
-                ins = self._insert(conn, EdgeRow).values(list(part))
-                conn.execute(ins.on_conflict_do_update(
-                    index_elements=["parent_id", "child_id"], set_={c: ins.excluded[c] for c in _UPDATED}
-                ))
+            ins = self._insert(conn, EdgeRow)
+            stmt = ins.on_conflict_do_update(
+                index_elements=["parent_id", "child_id"], set_={c: ins.excluded[c] for c in _UPDATED}
+            )
+            for part in chunks(values, 5000):
+                conn.execute(stmt, list(part))
         return len(values)
 
     def list_edges(
@@ -101,6 +101,16 @@ class EdgesRepository(RepositoryBase):
         )
         with self._read() as conn:
             return {(r.parent_id, r.child_id): r for r in map(_record, conn.execute(stmt))}
+
+    def delete_edges_except(self, keep: Iterable[tuple[int, int]]) -> int:
+        """Delete every edge whose ``(parent_id, child_id)`` is not in ``keep``; returns how many."""
+        kept = set(keep)
+        with self._write() as conn:
+            rows = conn.execute(select(EdgeRow.id, EdgeRow.parent_id, EdgeRow.child_id)).all()
+            doomed = [eid for eid, parent, child in rows if (parent, child) not in kept]
+            for part in chunks(doomed):
+                conn.execute(delete(EdgeRow).where(EdgeRow.id.in_(part)))
+        return len(doomed)
 
     def delete_edges_for(self, table_ids: Iterable[int]) -> int:
         """Delete every edge with one of ``table_ids`` at either end; returns how many."""

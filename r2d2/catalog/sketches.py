@@ -28,6 +28,12 @@ class SketchesRepository(RepositoryBase):
             )
             return {key: (bytes(payload), dict(meta or {})) for key, payload, meta in rows}
 
+    def referenced_paths(self, kind: str, *, meta_key: str = "rowset_path") -> set[str]:
+        """The ``meta[meta_key]`` values (e.g. hash-set dataset paths) of every stored sketch of ``kind``."""
+        with self._read() as conn:
+            metas = conn.execute(select(SketchRow.meta).where(SketchRow.kind == kind)).scalars()
+            return {str(m[meta_key]) for m in metas if isinstance(m, dict) and m.get(meta_key)}
+
     def put_sketches(
         self, table_id: int, fingerprint: str, kind: str, items: Mapping[str, tuple[bytes, Mapping[str, Any]]]
     ) -> None:

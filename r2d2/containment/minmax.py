@@ -38,12 +38,13 @@ decimals, etc.); -0.0 and 0.0 compare equal, as the containment semantics requir
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from r2d2.containment.candidates import Candidate
-from r2d2.types import ColumnStats, Family, TableProfile, stat_order_key
+from r2d2.types import Family, TableProfile, stat_order_key
 
 __all__ = [
     "CHILD_EMPTY",
@@ -78,24 +79,62 @@ class PruneResult(NamedTuple):
 KEEP = PruneResult(False)
 
 
-def _usable(family: Family, value: Any) -> bool:
-    if value is None:
-        return False
-    return not (family is Family.FLOAT and isinstance(value, float) and math.isnan(value))
+class _Facts(NamedTuple):
+    """What the rules need from one column's statistics, with bounds already turned into order keys
+    (``None`` = unknown). Computed once per table, so a table in many candidates costs it once."""
+
+    family: Family
+    null_count: int | None
+    all_null: bool  # known to hold only nulls (and the table has rows)
+    has_value: bool  # known to hold a non-null value
+    exact_lo: Any  # order key of an exact min (child side), None if unknown or all null
+    exact_hi: Any
+    lo: Any  # order key of any valid min bound (parent side)
+    hi: Any
 
 
-def _less(family: Family, a: Any, b: Any) -> bool:
-    """``a < b`` in the data's order; False when the values cannot be compared (unknown)."""
+def _order_key(family: Family, value: Any) -> Any:
+    """Order key of a canonical bound, or None when the bound is absent, NaN or unreadable."""
+    if value is None or not family.comparable:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
     try:
-        return bool(stat_order_key(family, a) < stat_order_key(family, b))
-    except (TypeError, ValueError, ArithmeticError):  # ArithmeticError covers decimal.InvalidOperation
+        key = stat_order_key(family, value)
+    # Corrupt or mistyped statistics (an int where a string is expected, bad hex) are unknowns.
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        return None
+    if isinstance(key, decimal.Decimal) and key.is_nan():
+        return None
+    return key
+
+
+def _less(a: Any, b: Any) -> bool:
+    """``a < b`` for order keys; False (unknown) when they cannot be compared (mixed types)."""
+    try:
+        return bool(a < b)
+    except (TypeError, ValueError, ArithmeticError):
         return False
 
 
-def _has_non_null(stats: ColumnStats, num_rows: int | None) -> bool:
-    if (stats.min is not None and stats.min_exact) or (stats.max is not None and stats.max_exact):
-        return True
-    return stats.null_count is not None and num_rows is not None and stats.null_count < num_rows
+def _table_facts(profile: TableProfile) -> dict[str, _Facts]:
+    rows = profile.num_rows
+    out: dict[str, _Facts] = {}
+    for col in profile.columns:
+        stats = profile.stats.get(col.key)
+        if stats is None:
+            continue
+        fam = col.family
+        nulls = stats.null_count
+        all_null = nulls is not None and rows is not None and rows > 0 and nulls >= rows
+        exact_lo = None if all_null or not stats.min_exact else _order_key(fam, stats.min)
+        exact_hi = None if all_null or not stats.max_exact else _order_key(fam, stats.max)
+        has_value = ((stats.min is not None and stats.min_exact)
+                     or (stats.max is not None and stats.max_exact)
+                     or (nulls is not None and rows is not None and nulls < rows))
+        out[col.key] = _Facts(fam, nulls, all_null, has_value, exact_lo, exact_hi,
+                              _order_key(fam, stats.min), _order_key(fam, stats.max))
+    return out
 
 
 def prune_minmax(candidate: Candidate, parent: TableProfile, child: TableProfile) -> PruneResult:
@@ -104,71 +143,82 @@ def prune_minmax(candidate: Candidate, parent: TableProfile, child: TableProfile
     ``candidate.column_map`` maps each child column key to the parent column name. Returns the first
     rule that fires, or ``PruneResult(False)``.
     """
-    return _prune(candidate, parent, child, _families(parent), _families(child))
+    fired = _rule(candidate, parent, child, _table_facts(parent), _table_facts(child))
+    if fired is None:
+        return KEEP
+    code, key, parent_name = fired
+    return PruneResult(True, code, key, _explain(code, key, parent_name, parent, child))
 
 
-def _families(profile: TableProfile) -> dict[str, Family]:
-    return {c.key: c.family for c in profile.columns}
+def _explain(code: str, key: str | None, parent_name: str | None, parent: TableProfile,
+             child: TableProfile) -> str:
+    if code == PARENT_EMPTY:
+        return "the parent has no rows"
+    if code == CHILD_EMPTY:
+        return "the child has no rows"
+    assert key is not None and parent_name is not None
+    cs, ps = child.stats[key], parent.stats[parent_name.lower()]
+    if code == NULLS:
+        return f"{cs.null_count} null(s) in the child, none in parent column {parent_name!r}"
+    if code == PARENT_ALL_NULL:
+        return f"parent column {parent_name!r} is all null, the child has values"
+    if code == MIN_BELOW:
+        return f"child exact min {cs.min!r} < parent {parent_name!r} min bound {ps.min!r}"
+    return f"child exact max {cs.max!r} > parent {parent_name!r} max bound {ps.max!r}"
 
 
-def _prune(candidate: Candidate, parent: TableProfile, child: TableProfile,
-           parent_families: Mapping[str, Family], child_families: Mapping[str, Family]) -> PruneResult:
+def _rule(candidate: Candidate, parent: TableProfile, child: TableProfile,
+          parent_facts: Mapping[str, _Facts], child_facts: Mapping[str, _Facts],
+          ) -> tuple[str, str | None, str | None] | None:
+    """The first rule that fires, as (code, child key, parent column name), or None."""
     if parent.num_rows == 0:
-        return PruneResult(True, PARENT_EMPTY, None, "the parent has no rows")
+        return PARENT_EMPTY, None, None
     if child.num_rows == 0:
-        return PruneResult(True, CHILD_EMPTY, None, "the child has no rows")
+        return CHILD_EMPTY, None, None
     for child_key, parent_name in candidate.column_map:
-        parent_key = parent_name.lower()
-        family = child_families.get(child_key)
-        cs = child.stats.get(child_key)
-        ps = parent.stats.get(parent_key)
-        if family is None or cs is None or ps is None:
+        c = child_facts.get(child_key)
+        p = parent_facts.get(parent_name.lower())
+        if c is None or p is None:
             continue
-        if cs.null_count is not None and cs.null_count > 0 and ps.null_count == 0:
-            return PruneResult(True, NULLS, child_key,
-                               f"{cs.null_count} null(s) in the child, none in parent column {parent_name!r}")
-        parent_all_null = (ps.null_count is not None and parent.num_rows is not None
-                           and ps.null_count == parent.num_rows > 0)
-        if parent_all_null and _has_non_null(cs, child.num_rows):
-            return PruneResult(True, PARENT_ALL_NULL, child_key,
-                               f"parent column {parent_name!r} is all null, the child has values")
-        if family is not parent_families.get(parent_key) or not family.comparable:
+        if c.null_count and p.null_count == 0:
+            return NULLS, child_key, parent_name
+        if p.all_null and c.has_value:
+            return PARENT_ALL_NULL, child_key, parent_name
+        if c.family is not p.family:
             continue
-        if cs.null_count is not None and child.num_rows is not None and cs.null_count >= child.num_rows:
-            continue  # all null: no value, so no bound to trust
-        if cs.min_exact and _usable(family, cs.min) and _usable(family, ps.min) \
-                and _less(family, cs.min, ps.min):
-            return PruneResult(True, MIN_BELOW, child_key,
-                               f"child exact min {cs.min!r} < parent min bound {ps.min!r}")
-        if cs.max_exact and _usable(family, cs.max) and _usable(family, ps.max) \
-                and _less(family, ps.max, cs.max):
-            return PruneResult(True, MAX_ABOVE, child_key,
-                               f"child exact max {cs.max!r} > parent max bound {ps.max!r}")
-    return KEEP
+        if c.exact_lo is not None and p.lo is not None and _less(c.exact_lo, p.lo):
+            return MIN_BELOW, child_key, parent_name
+        if c.exact_hi is not None and p.hi is not None and _less(p.hi, c.exact_hi):
+            return MAX_ABOVE, child_key, parent_name
+    return None
 
 
 def prune_all(
     candidates: Iterable[Candidate], profiles: Mapping[int, TableProfile]
 ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
-    """Apply :func:`prune_minmax` to each candidate: (kept, [(pruned candidate, reason code)]).
+    """Apply :func:`prune_minmax` to each candidate: (kept, [(pruned candidate, reason)]).
 
-    Order is preserved in both lists.
+    A reason is ``"<code>: child column '<key>', parent '<name>'"`` (just the code for the row-count
+    rules); the code is one of the module constants. Order is preserved in both lists. Statistics are
+    digested once per table, so a table in many candidates costs little.
     """
     kept: list[Candidate] = []
     pruned: list[tuple[Candidate, str]] = []
-    families: dict[int, dict[str, Family]] = {}
+    facts: dict[int, dict[str, _Facts]] = {}
     for cand in candidates:
         pid, cid = cand.pair.parent, cand.pair.child
         parent, child = profiles[pid], profiles[cid]
-        pf = families.get(pid)
+        pf = facts.get(pid)
         if pf is None:
-            pf = families[pid] = _families(parent)
-        cf = families.get(cid)
+            pf = facts[pid] = _table_facts(parent)
+        cf = facts.get(cid)
         if cf is None:
-            cf = families[cid] = _families(child)
-        result = _prune(cand, parent, child, pf, cf)
-        if result.pruned:
-            pruned.append((cand, result.reason or ""))
+            cf = facts[cid] = _table_facts(child)
+        fired = _rule(cand, parent, child, pf, cf)
+        if fired is not None:
+            code, key, parent_name = fired
+            reason = code if key is None else f"{code}: child column {key!r}, parent {parent_name!r}"
+            pruned.append((cand, reason))
         else:
             kept.append(cand)
     return kept, pruned

@@ -15,12 +15,12 @@ number of candidates. Column maps are interned, so candidates of tables with equ
 
 Eligibility (a table that fails it is reported as an :class:`~r2d2.containment.candidates.Exclusion`):
 
-* ``ambiguous``: two columns whose names collide case-insensitively ("ID" and "id"): no edge at all,
-  since a name does not say which column is meant;
-* ``no_rows``: ``num_rows == 0``: no edge at all (``None``, unknown, is eligible);
-* ``no_columns``: no supported column: no edge at all;
-* ``not_child``: a column of family UNSUPPORTED cannot be compared, so the table is never a child; it
-  may still be a parent on its supported columns.
+* ``ambiguous: ...``: two columns whose names collide case-insensitively ("ID" and "id"): no edge at
+  all, since a name does not say which column is meant;
+* ``empty: ...``: ``num_rows == 0`` or no columns at all: no edge at all (``num_rows is None``,
+  unknown, is eligible);
+* ``unsupported: ...``: a column of family UNSUPPORTED cannot be compared, so the table is never a
+  child; it may still be a parent on its supported columns (unless it has none: then no edge at all).
 
 A table is never its own parent. Tables with equal schemas get both directions (deciding which
 is a duplicate is a later stage's job).
@@ -32,6 +32,7 @@ posting set of C's terms and in their intersection.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -53,18 +54,6 @@ _set_parent = vars(Pair)["parent"].__set__  # slot descriptor
 _set_child = vars(Pair)["child"].__set__  # slot descriptor
 _set_pair = vars(Candidate)["pair"].__set__  # slot descriptor
 _set_map = vars(Candidate)["column_map"].__set__  # slot descriptor
-
-
-def _candidate(parent: int, child: int, column_map: tuple[tuple[str, str], ...]) -> Candidate:
-    # Same result as Candidate(Pair(parent, child), column_map), about twice as fast: the frozen
-    # dataclasses' __init__ goes through object.__setattr__, which dominates with millions of edges.
-    pair = _new(Pair)
-    _set_parent(pair, parent)
-    _set_child(pair, child)
-    cand = _new(Candidate)
-    _set_pair(cand, pair)
-    _set_map(cand, column_map)
-    return cand
 
 
 def schema_candidates(profiles: Mapping[int, TableProfile]) -> SchemaGraph:
@@ -117,7 +106,7 @@ def schema_candidates(profiles: Mapping[int, TableProfile]) -> SchemaGraph:
             col = unsupported[0]
             detail = f" ({col.reason})" if col.reason else ""
             exclusions.append(Exclusion(
-                tid, f"not_child: column {col.name!r} has an unsupported type{detail}; "
+                tid, f"unsupported: column {col.name!r} has an unsupported type{detail}; "
                      "the table can only be a parent"))
             continue
         child_terms.sort()
@@ -128,23 +117,43 @@ def schema_candidates(profiles: Mapping[int, TableProfile]) -> SchemaGraph:
             schema_keys.append(schema_t)
         children.append((tid, sid))
 
-    parents_of: dict[int, list[int]] = {}
+    # Per child schema: its parents, each with the column map (shared by parents named alike).
+    parents_of: dict[int, list[tuple[int, tuple[tuple[str, str], ...]]]] = {}
     maps: dict[tuple[int, int], tuple[tuple[str, str], ...]] = {}
     out: list[Candidate] = []
     append = out.append
-    for child, sid in children:
-        parents = parents_of.get(sid)
-        if parents is None:
-            parents = parents_of[sid] = _intersect([postings[t] for _, t in schema_keys[sid]])
-        for parent in parents:
-            if parent == child:
-                continue
-            key = (sid, parent_naming[parent])
-            cmap = maps.get(key)
-            if cmap is None:
-                names = naming_dicts[key[1]]
-                cmap = maps[key] = tuple((k, names[t]) for k, t in schema_keys[sid])
-            append(_candidate(parent, child, cmap))
+    new, set_parent, set_child, set_pair, set_map = _new, _set_parent, _set_child, _set_pair, _set_map
+    gc_was_enabled = gc.isenabled()
+    # The output is millions of small acyclic objects: generational collections triggered by their
+    # allocation would only rescan them (more than halving the run time); nothing here makes cycles.
+    gc.disable()
+    try:
+        for child, sid in children:
+            parents = parents_of.get(sid)
+            if parents is None:
+                parents = []
+                for parent in _intersect([postings[t] for _, t in schema_keys[sid]]):
+                    key = (sid, parent_naming[parent])
+                    cmap = maps.get(key)
+                    if cmap is None:
+                        names = naming_dicts[key[1]]
+                        cmap = maps[key] = tuple((k, names[t]) for k, t in schema_keys[sid])
+                    parents.append((parent, cmap))
+                parents_of[sid] = parents
+            for parent, cmap in parents:
+                if parent != child:
+                    # Candidate(Pair(parent, child), cmap) without the frozen dataclasses' __init__,
+                    # whose object.__setattr__ calls dominate with millions of edges.
+                    pair = new(Pair)
+                    set_parent(pair, parent)
+                    set_child(pair, child)
+                    cand = new(Candidate)
+                    set_pair(cand, pair)
+                    set_map(cand, cmap)
+                    append(cand)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return SchemaGraph(out, exclusions)
 
 
@@ -170,7 +179,9 @@ def _exclusion_reason(profile: TableProfile) -> str | None:
             return f"ambiguous: columns {other!r} and {col.name!r} collide case-insensitively"
         seen[col.key] = col.name
     if profile.num_rows == 0:
-        return "no_rows: the table has 0 rows"
-    if not any(c.family is not Family.UNSUPPORTED for c in profile.columns):
-        return "no_columns: the table has no column of a supported type"
+        return "empty: the table has 0 rows"
+    if not profile.columns:
+        return "empty: the table has no columns"
+    if all(c.family is Family.UNSUPPORTED for c in profile.columns):
+        return "unsupported: the table has no column of a supported type"
     return None

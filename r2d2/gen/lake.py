@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import deltalake
@@ -90,8 +91,8 @@ class LakeSpec:
         per = [snaps_total // families + (1 if i < snaps_total % families else 0) for i in range(families)]
         case_rows = 5000
         case_bytes = 3_000_000
-        # one snapshot-row-equivalent per snapshot; derived tables are worth about 11 snapshots
-        units = sum(per) + families * 11
+        # in bytes, the derived tables of a family are worth about 9 snapshots (measured)
+        units = sum(per) + families * 9
         rows = int(max(target_bytes - case_bytes, 0) / (units * _snapshot_bytes_per_row()))
         return cls(case_rows=case_rows, snapshot_families=families, snapshots_per_family=tuple(per),
                    snapshot_rows=max(rows, 200), noise_tables=0)
@@ -326,7 +327,7 @@ def _case_family(rng: np.random.Generator, n: int) -> tuple[list[_Table], dict[s
     sub = np.flatnonzero(store < 25)
     r1 = sub[0]
     r2 = next(i for i in sub[1:] if store[i] != store[r1])
-    extra = _take(base, [r2])
+    extra = _take(base, np.array([r2]))
     extra = _replace(extra, "sales_id", base.column("sales_id").take([r1]).combine_chunks())
     add("near_extra_row", pa.concat_tables([_mask(base, store < 25), extra]))
     far = base.slice(0, n // 2)
@@ -411,7 +412,7 @@ def _snapshot_family(rng: np.random.Generator, p: str, snaps: int, rows: int):
         cases.setdefault(case, []).extend([parent, name])
         (near if miss else planted).append((parent, name))
 
-    n0, t0 = s(0)
+    t0 = s(0)[1]
     derived("team_copy", 0, "team_copy_a", _take(t0, rng.permutation(t0.num_rows)),
             row_group_size=max(rows // 4, 1))
     derived("team_copy", 1, "team_copy_b", s(1)[1], fmt="delta")
@@ -494,14 +495,14 @@ def generate_lake(root: Path, spec: LakeSpec, *, seed: int) -> GeneratedLake:
     jobs: list[tuple[str, Callable[[], tuple]]] = []
     if spec.case_rows > 0:
         rng = np.random.default_rng(seeds.spawn(1)[0])
-        jobs.append(("sales", lambda r=rng: _case_family(r, spec.case_rows)))
+        jobs.append(("sales", partial(_case_family, rng, spec.case_rows)))
     for f in range(spec.snapshot_families):
         rng = np.random.default_rng(seeds.spawn(1)[0])
-        jobs.append((f"f{f:04d}", lambda r=rng, f=f: _snapshot_family(r, f"f{f:04d}", spec.snapshots(f),
-                                                                       spec.snapshot_rows)))
+        jobs.append((f"f{f:04d}", partial(_snapshot_family, rng, f"f{f:04d}", spec.snapshots(f),
+                                          spec.snapshot_rows)))
     for k in range(spec.noise_tables):
         rng = np.random.default_rng(seeds.spawn(1)[0])
-        jobs.append((f"n{k:03d}", lambda r=rng, k=k: _noise(r, f"n{k:03d}", spec.noise_rows)))
+        jobs.append((f"n{k:03d}", partial(_noise, rng, f"n{k:03d}", spec.noise_rows)))
     workers = spec.workers or os.cpu_count() or 1
     tables: dict[str, str] = {}
     truth = Truth()

@@ -12,9 +12,10 @@
   the lexicographically smaller location, ``multiset`` computed in that orientation;
 * tables with zero rows or zero columns take part in no edge.
 
-The oracle is exact for every family except strings / binary / decimals, which are keyed by a
-128-bit hash of their canonical bytes (two independent 64-bit keyed hashes); all other values are
-keyed by their exact canonical 64-bit pattern. Rows are compared as raw byte rows of those keys.
+The oracle is exact (no hashing of values): each column is canonicalised to an Arrow array (int64
+for integers / booleans / dates / timestamps in ns / float bit patterns, string for strings and
+normalised decimals, binary) and each candidate pair is decided by one Arrow hash group-by over the
+rows of both tables. Cheap sound pre-checks (schema, nulls, NaN, exact min/max) skip most pairs.
 """
 
 from __future__ import annotations
@@ -23,17 +24,17 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 Relation = Literal["contains", "duplicate"]
 
-__all__ = ["ExpectedEdge", "Relation", "Truth", "canonical_family", "contains", "exact_oracle"]
+__all__ = ["ExpectedEdge", "Relation", "Truth", "canonical_family", "exact_oracle"]
 
 
 @dataclass(frozen=True, order=True)
@@ -79,14 +80,15 @@ class Truth:
         """(parent, child) of every edge, as stored (duplicates once)."""
         return frozenset((e.parent, e.child) for e in self.edges)
 
+    @cached_property
+    def _index(self) -> dict[tuple[str, str], ExpectedEdge]:
+        index = {(e.parent, e.child): e for e in self.edges}
+        index.update({(e.child, e.parent): e for e in self.edges if e.relation == "duplicate"})
+        return index
+
     def edge(self, parent: str, child: str) -> ExpectedEdge | None:
         """The edge between two tables: ``parent ⊇ child``, or a duplicate in either order."""
-        for e in self.edges:
-            if (e.parent, e.child) == (parent, child) or (
-                e.relation == "duplicate" and (e.parent, e.child) == (child, parent)
-            ):
-                return e
-        return None
+        return self._index.get((parent, child))
 
     def holds(self, parent: str, child: str) -> bool:
         """Whether ``parent`` contains ``child`` (a duplicate counts in both directions)."""
@@ -119,10 +121,6 @@ class Truth:
 # ---------------------------------------------------------------------------------------------------
 # canonicalisation
 
-_ORDERED = {"integer", "float", "date", "timestamp", "boolean"}
-_HASHED = {"string", "binary", "decimal"}
-_KEY1 = "r2d2oracle-key-1"  # pandas keyed hashes need 16-character keys
-_KEY2 = "r2d2oracle-key-2"
 _NS_PER = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
@@ -153,9 +151,10 @@ def canonical_family(t: pa.DataType) -> str | None:
 @dataclass
 class _Col:
     family: str
-    codes: list[np.ndarray]  # one or two uint64 arrays: the exact key of each value
-    nulls: np.ndarray  # bool
-    lo: Any = None  # min / max of the non-null, non-NaN values (ordered families only)
+    values: pa.Array  # canonical values: int64 (ints, bools, dates, timestamps in ns, float bits) or
+    #                   string (strings, normalised decimals) or binary; nulls kept as nulls
+    has_null: bool
+    lo: Any = None  # exact min / max of the non-null, non-NaN values (None: unknown or none)
     hi: Any = None
     has_nan: bool = False
 
@@ -167,59 +166,49 @@ def _decimal_strings(arr: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(s, r"^-0$", "0")
 
 
-def _canon_column(col: pa.ChunkedArray) -> _Col | None:
-    t = col.type
-    if pa.types.is_dictionary(t):
-        col = pc.cast(col, t.value_type)
-        t = col.type
+def _min_max(arr: pa.Array) -> tuple[Any, Any]:
+    mm = pc.min_max(arr)
+    return mm["min"].as_py(), mm["max"].as_py()
+
+
+def _canon_column(col: pa.ChunkedArray | pa.Array) -> _Col | None:
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    t = arr.type
     fam = canonical_family(t)
     if fam is None:
         return None
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    nulls = arr.is_null().to_numpy(zero_copy_only=False)
-    out = _Col(family=fam, codes=[], nulls=nulls)
-    if fam in _HASHED:
-        if fam == "decimal":
-            arr = _decimal_strings(arr)
-        elif fam == "string":
-            arr = pc.cast(arr, pa.string())
-        else:
-            arr = pc.cast(arr, pa.binary())
-        vals = arr.fill_null("" if fam != "binary" else b"").to_numpy(zero_copy_only=False)
-        vals = np.asarray(vals, dtype=object)
-        out.codes = [pd.util.hash_array(vals, hash_key=_KEY1, categorize=False),
-                     pd.util.hash_array(vals, hash_key=_KEY2, categorize=False)]
-        return out
+    has_null = arr.null_count > 0
+    if fam == "decimal":
+        return _Col(fam, _decimal_strings(arr), has_null)
+    if fam == "string":
+        v = pc.cast(arr, pa.string())
+        return _Col(fam, v, has_null, *_min_max(v))
+    if fam == "binary":
+        return _Col(fam, pc.cast(arr, pa.binary()), has_null)
     if fam == "float":
+        nulls = arr.is_null().to_numpy(zero_copy_only=False)
         f = pc.cast(arr, pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False).astype(np.float64)
         nan = np.isnan(f)
         f = np.where(f == 0.0, 0.0, f)  # -0.0 -> 0.0
         f[nan] = np.nan  # one NaN bit pattern
-        out.has_nan = bool((nan & ~nulls).any())
         good = ~nulls & ~nan
-        if good.any():
-            out.lo, out.hi = float(f[good].min()), float(f[good].max())
-        out.codes = [f.view(np.uint64)]
-        return out
-    if fam == "integer":
-        i = pc.cast(arr, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-    elif fam == "boolean":
-        i = pc.cast(arr, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-    elif fam == "date":
-        i = pc.cast(pc.cast(arr, pa.date32()), pa.int32()).fill_null(0).to_numpy(
-            zero_copy_only=False).astype(np.int64)
-    else:  # timestamp: instants in ns since the epoch, UTC
-        i = pc.cast(arr, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False) * _NS_PER[t.unit]
-    i = np.asarray(i, dtype=np.int64)
-    good = ~nulls
-    if good.any():
-        out.lo, out.hi = int(i[good].min()), int(i[good].max())
-    out.codes = [i.view(np.uint64)]
-    return out
+        lo = float(f[good].min()) if good.any() else None
+        hi = float(f[good].max()) if good.any() else None
+        bits = pa.array(f.view(np.int64), pa.int64(), mask=nulls if has_null else None)
+        return _Col(fam, bits, has_null, lo, hi, has_nan=bool((nan & ~nulls).any()))
+    if fam == "date":
+        v = pc.cast(pc.cast(pc.cast(arr, pa.date32()), pa.int32()), pa.int64())
+    elif fam == "timestamp":  # instants in ns since the epoch, UTC
+        v = pc.multiply(pc.cast(arr, pa.int64()), pa.scalar(_NS_PER[t.unit], pa.int64()))
+    else:  # integer, boolean
+        v = pc.cast(arr, pa.int64())
+    return _Col(fam, v, has_null, *_min_max(v))
 
 
 class _Canon:
-    """A table in canonical form: lower-cased column name -> canonical column; rows keyed lazily."""
+    """A table in canonical form: lower-cased column name -> canonical column."""
 
     def __init__(self, table: pa.Table) -> None:
         self.num_rows = table.num_rows
@@ -235,29 +224,11 @@ class _Canon:
                 self.has_unsupported = True
             else:
                 self.cols[name] = c
-        self._rows: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
 
-    @property
-    def signature(self) -> dict[str, str]:
-        return {n: c.family for n, c in self.cols.items()}
-
-    def rows(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted distinct row keys of the projection on ``names`` (sorted), and their counts."""
-        got = self._rows.get(names)
-        if got is None:
-            parts: list[np.ndarray] = []
-            nullbits = []
-            for k, n in enumerate(names):
-                c = self.cols[n]
-                parts.extend(c.codes)
-                nullbits.append(c.nulls.astype(np.uint64) << np.uint64(k % 64))
-            for start in range(0, len(nullbits), 64):
-                parts.append(np.bitwise_or.reduce(np.stack(nullbits[start:start + 64]), axis=0))
-            mat = np.ascontiguousarray(np.stack(parts, axis=1))
-            keys = mat.view(np.dtype((np.void, 8 * mat.shape[1]))).ravel()
-            got = np.unique(keys, return_counts=True)
-            self._rows[names] = got
-        return got
+    def project(self, names: list[str], tag: int) -> pa.Table:
+        cols = {f"k{i}": self.cols[n].values for i, n in enumerate(names)}
+        cols["__tag"] = pa.array(np.full(self.num_rows, tag, dtype=np.int64))
+        return pa.table(cols)
 
 
 def _may_contain(p: _Canon, c: _Canon) -> bool:
@@ -266,29 +237,36 @@ def _may_contain(p: _Canon, c: _Canon) -> bool:
         pcol = p.cols.get(name)
         if pcol is None or pcol.family != cc.family:
             return False
-        if cc.nulls.any() and not pcol.nulls.any():
-            return False
-        if cc.has_nan and not pcol.has_nan:
+        if (cc.has_null and not pcol.has_null) or (cc.has_nan and not pcol.has_nan):
             return False
         if cc.lo is not None and (pcol.lo is None or cc.lo < pcol.lo or cc.hi > pcol.hi):
             return False
     return True
 
 
-def contains(p: _Canon, c: _Canon) -> tuple[bool, bool]:
-    """(P ⊇ C as sets, and every count in C ≤ its count in P)."""
+def _contains(p: _Canon, c: _Canon) -> tuple[bool, bool]:
+    """(P ⊇ C as sets, and every row count in C ≤ its count in P).
+
+    One hash group-by (Arrow) over the rows of both tables projected on C's columns, keyed on the
+    canonical values: nulls form one group (null = null), NaN has one bit pattern, -0.0 is 0.0.
+    """
     if not _may_contain(p, c):
         return False, False
-    names = tuple(sorted(c.cols))
-    ck, cn = c.rows(names)
-    pk, pn = p.rows(names)
-    if len(ck) > len(pk):
+    names = sorted(c.cols)
+    both = pa.concat_tables([p.project(names, 0), c.project(names, 1)])
+    for i, f in enumerate(both.schema):
+        if pa.types.is_string(f.type) or pa.types.is_binary(f.type):  # group on small integer codes
+            codes = pc.dictionary_encode(both.column(i).combine_chunks()).indices
+            both = both.set_column(i, f.name, codes)
+    # single-threaded: faster here, and the generator already runs one family per thread
+    g = both.group_by([f"k{i}" for i in range(len(names))], use_threads=False).aggregate(
+        [("__tag", "sum"), ("__tag", "count")])
+    in_c = g.column("__tag_sum").to_numpy()
+    in_p = g.column("__tag_count").to_numpy() - in_c
+    present = in_c > 0
+    if bool((in_p[present] == 0).any()):
         return False, False
-    idx = np.searchsorted(pk, ck)
-    idx = np.minimum(idx, len(pk) - 1)
-    if not bool((pk[idx] == ck).all()):
-        return False, False
-    return True, bool((cn <= pn[idx]).all())
+    return True, bool((in_c <= in_p).all())
 
 
 def exact_oracle(tables: Mapping[str, pa.Table]) -> Truth:
@@ -303,7 +281,7 @@ def exact_oracle(tables: Mapping[str, pa.Table]) -> Truth:
         child = canon[cloc]
         if child.has_unsupported or not child.cols:
             continue  # a child with an unmatched column is never contained
-        ok, multiset = contains(canon[ploc], child)
+        ok, multiset = _contains(canon[ploc], child)
         if ok:
             found[(ploc, cloc)] = multiset
     edges: set[ExpectedEdge] = set()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import lakes
+
+from r2d2.errors import TableReadError
+from r2d2.lake.discover import discover
+from r2d2.profile.csv import profile_csv_batch
+from r2d2.profile.profiler import profile_tables
+from r2d2.types import Family, TableProfile
+
+
+def test_csv_batch_with_failures(spark, tmp_path: Path) -> None:
+    lakes.csv(
+        tmp_path / "good",
+        'i,f,s,b,d,ts\n3,1.5,"x",true,2020-01-02,2020-01-01 00:00:01\n'
+        '1,NaN,"",false,,\n,2.5,zz,,1970-01-01,2020-01-01 00:00:00\n',
+    )
+    lakes.csv(tmp_path / "good", "i,f,s,b,d,ts\n7,0.5,a,true,2020-01-01,\n", name="part-1.csv")
+    lakes.csv(tmp_path / "ragged", "a,b\n1,2\n3\n")
+    lakes.csv(tmp_path / "badlate", "a\n1\n", name="part-0.csv")  # the schema comes from this file
+    lakes.csv(tmp_path / "badlate", "a\n2\nnotanumber\n", name="part-1.csv")
+    lakes.csv(tmp_path / "noheader", "1,2\n3,4\n")
+    lakes.csv(tmp_path / "empty", "")
+    d = discover([str(tmp_path)])
+    tables = sorted(d.tables, key=lambda t: t.location)
+    res = {Path(t.location).name: r for t, r in zip(tables, profile_csv_batch(spark, tables), strict=True)}
+    good = res["good"]
+    assert isinstance(good, TableProfile), good
+    assert good.num_rows == 4 and good.data_read and good.bytes_read == good.num_bytes
+    fams = {c.name: c.family for c in good.columns}
+    assert fams == {
+        "i": Family.INTEGER,
+        "f": Family.FLOAT,
+        "s": Family.STRING,
+        "b": Family.BOOLEAN,
+        "d": Family.DATE,
+        "ts": Family.TIMESTAMP,
+    }
+    st = good.stats
+    assert (st["i"].min, st["i"].max, st["i"].null_count) == (1, 7, 1)
+    assert (st["f"].min, st["f"].max, st["f"].null_count) == (0.5, 2.5, 0)
+    assert (st["s"].min, st["s"].max, st["s"].null_count) == ("a", "zz", 1)  # quoted "" is null
+    assert st["d"].min == 0 and st["d"].null_count == 1
+    assert st["ts"].min == 1577836800 * 10**9 and st["ts"].max == 1577836801 * 10**9 and st["ts"].min_exact
+    for name in ("ragged", "badlate", "noheader", "empty"):
+        assert isinstance(res[name], TableReadError), name
+        assert str(tmp_path / name) in str(res[name]) and "\n" not in str(res[name])
+    assert "header" in str(res["noheader"])
+
+
+def test_profile_tables_mixed(spark, tmp_path: Path) -> None:
+    lakes.parquet(tmp_path / "pq", {"a": [1, 2]})
+    lakes.csv(tmp_path / "c", "a\n1\n")
+    lakes.parquet(tmp_path / "broken", {"a": [1]})
+    (tmp_path / "broken" / "part-0.parquet").write_bytes(b"")
+    tables = discover([str(tmp_path)]).tables
+    out = {Path(o.location).name: o for o in profile_tables(tables, spark_factory=lambda: spark)}
+    assert out["pq"].profile.num_rows == 2 and out["c"].profile.num_rows == 1
+    assert out["broken"].profile is None and "part-0.parquet" in out["broken"].error
+
+
+def test_no_spark_without_csv(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path / "pq", {"a": [1, 2]})
+
+    def factory():
+        raise AssertionError("Spark must not start")
+
+    (o,) = profile_tables(discover([str(tmp_path)]).tables, spark_factory=factory)
+    assert o.profile is not None and o.error is None

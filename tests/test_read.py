@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import lakes
+import pyarrow as pa
+
+from r2d2.lake.discover import discover
+from r2d2.lake.read import read_table
+from r2d2.profile.profiler import profile_tables
+
+
+def _profiles(spark, root: Path):
+    d = discover([str(root)])
+    assert not d.errors, d.errors
+    out = profile_tables(d.tables, spark_factory=lambda: spark)
+    assert all(o.profile for o in out), [o.error for o in out]
+    return {Path(o.location).name: o.profile for o in out}
+
+
+def _rows(df):
+    return sorted((tuple(r) for r in df.collect()), key=repr)
+
+
+def test_read_all_formats(spark, tmp_path: Path) -> None:
+    lakes.partitioned(
+        tmp_path / "pq",
+        {"a": [1, 2, 3], "year": ["2020", "2021", None], "c": ["1.50", "x", "y"]},
+        ["year", "c"],
+    )
+    (tmp_path / "pq" / "stray.txt").write_text("ignored")
+    lakes.delta(tmp_path / "dl", {"a": [9], "p": ["gone"]}, partition_by=["p"])
+    lakes.delta(tmp_path / "dl", {"a": [1, 2], "p": ["a b", "c"]}, mode="overwrite", partition_by=["p"])
+    lakes.delta(tmp_path / "empty", pa.table({"a": pa.array([], pa.int64())}))
+    lakes.csv(tmp_path / "cs", 'a,s,t\n1,"",2020-01-01 00:00:00\n2,x,\n')
+    lakes.parquet(tmp_path / "ts", {"t": pa.array([dt.datetime(2020, 1, 1)], pa.timestamp("ms", tz="UTC"))})
+    p = _profiles(spark, tmp_path)
+
+    df = read_table(spark, p["pq"])
+    assert df.columns == ["a", "year", "c"]
+    assert dict((f.name, f.dataType.simpleString()) for f in df.schema.fields) == {
+        "a": "bigint",
+        "year": "int",
+        "c": "string",
+    }
+    assert _rows(df) == sorted([(1, 2020, "1.50"), (2, 2021, "x"), (3, None, "y")], key=repr)
+
+    df = read_table(spark, p["dl"])
+    assert df.columns == ["a", "p"] and _rows(df) == [(1, "a b"), (2, "c")]
+    assert read_table(spark, p["empty"]).count() == 0
+
+    df = read_table(spark, p["cs"])
+    assert df.columns == ["a", "s", "t"]
+    rows = sorted(df.collect())
+    assert rows[0]["s"] is None and rows[1]["t"] is None and rows[1]["s"] == "x"
+    assert read_table(spark, p["ts"]).count() == 1
