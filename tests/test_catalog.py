@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,8 @@ from r2d2.catalog.db import VERSION_TABLE, dispose_engine, get_engine, head_revi
 from r2d2.catalog.models import Base
 from r2d2.errors import CatalogError, NotFoundError
 from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "r2d2" / "catalog" / "migrations" / "versions"
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -64,8 +67,9 @@ def test_migrations_create_schema_idempotently(catalog_url: str) -> None:
     with engine.connect() as conn:
         names = set(sa.inspect(conn).get_table_names())
         version = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    assert {"tables", "table_columns", "sketches", "edges", "runs", VERSION_TABLE} <= names
-    assert version == [head_revision()] == ["0001"]
+    assert {"tables", "table_columns", "sketches", "edges", "runs", "api_tokens", VERSION_TABLE} <= names
+    assert version == [head_revision()]
+    assert head_revision() == sorted(p.name.split("_")[0] for p in MIGRATIONS.glob("0*.py"))[-1]
     second.close()
 
 
