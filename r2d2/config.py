@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     minhash_num_perm: int = Field(default=64, ge=8, le=1024)
     minhash_seed: int = Field(default=1)
     row_sample_k: int = Field(default=256, ge=1, le=100_000)
-    spark_batch_tables: int = Field(default=64, ge=1, description="Tables per batched Spark job.")
+    spark_batch_tables: int = Field(default=128, ge=1, description="Tables per batched Spark job.")
 
     @field_validator("catalog_url")
     @classmethod

@@ -25,7 +25,7 @@ def _hashes(spark, tmp_path: Path, name: str, table: pa.Table) -> list[tuple[int
 
     df = read_table(spark, profile)
     h1, h2 = hashing.row_hashes(df, hashing.ordered_columns(profile))
-    return [(r[0], r[1]) for r in df.select(h1, h2).collect()]
+    return [(r[0], r[1]) for r in df.selectExpr(h1, h2).collect()]
 
 
 @pytest.mark.parametrize(

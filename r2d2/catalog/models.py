@@ -194,3 +194,89 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# --- deletion optimizer and safe deletion (migration 0003) -------------------------------------------
+
+DELETION_STATES = (
+    "intent", "moving", "quarantined", "purging", "purged", "restoring", "restored", "rolled_back",
+)
+
+
+class PlanRow(Base):
+    """A stored optimizer plan: figures, per-table decisions (JSON) and the fingerprints it was made on."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    solver: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    objective: Mapped[float] = mapped_column(Float)
+    bound: Mapped[float] = mapped_column(Float)
+    gap: Mapped[float] = mapped_column(Float)
+    solve_seconds: Mapped[float] = mapped_column(Float)
+    savings_bytes: Mapped[int] = mapped_column(BigInteger)
+    savings_per_month: Mapped[float] = mapped_column(Float)
+    deleted_tables: Mapped[int] = mapped_column(Integer)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprints: Mapped[dict[str, Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CalibrationRow(Base):
+    """A rebuild-throughput model fitted from timed rebuilds on one engine."""
+
+    __tablename__ = "calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    engine: Mapped[str] = mapped_column(String(255))
+    bytes_per_s: Mapped[float] = mapped_column(Float)
+    overhead_s: Mapped[float] = mapped_column(Float)
+    samples: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class RecipeRow(Base):
+    """How to rebuild a table from a parent (the recipe JSON); ``checked_at`` once a rebuild matched."""
+
+    __tablename__ = "recipes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id"), index=True)
+    location: Mapped[str] = mapped_column(String(2048))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("tables.id"))
+    parent_location: Mapped[str] = mapped_column(String(2048))
+    plan_id: Mapped[int | None] = mapped_column(Integer)
+    child_fingerprint: Mapped[str] = mapped_column(Text)
+    parent_fingerprint: Mapped[str] = mapped_column(Text)
+    selection: Mapped[str] = mapped_column(String(16))
+    checksum: Mapped[str] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text)
+    recipe_bytes: Mapped[int] = mapped_column(BigInteger)
+    recipe: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+
+
+class DeletionRow(Base):
+    """One deletion of a table (the catalog side of the quarantine journal) and its later fate."""
+
+    __tablename__ = "deletions"
+    __table_args__ = (CheckConstraint(_in("state", DELETION_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id"), index=True)
+    location: Mapped[str] = mapped_column(String(2048))
+    recipe_id: Mapped[int] = mapped_column(ForeignKey("recipes.id"))
+    plan_id: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    quarantine_path: Mapped[str] = mapped_column(Text)
+    journal_path: Mapped[str] = mapped_column(Text)
+    steps: Mapped[list[Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    quarantined_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]
+    restored_at: Mapped[datetime | None]

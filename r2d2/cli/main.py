@@ -211,7 +211,17 @@ def demo(obj: Context, directory: Path | None, seed: int) -> None:
     run_guarded(body)
 
 
+def _register_subcommands() -> None:
+    """Commands that live in their own modules (one concern each)."""
+    from r2d2.cli import deletion, tokens
+
+    for module in (deletion, tokens):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
 def main() -> None:
+    _register_subcommands()
     cli()
 
 

@@ -24,67 +24,69 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column as SparkColumn
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from r2d2.errors import DetectionError
 from r2d2.types import Column, Family
 
+# Expressions are built as Spark SQL text and sent in one ``selectExpr`` call: building them with
+# the Column API costs one Py4J round trip per operator, which dominated planning for many tables.
+
 _SECOND_HASH_SALT = 0x5BD1E9955BD1E995  # seeds the second half of the 128-bit row hash
 _MASK32 = 0xFFFFFFFF
 
 
-def components(col: SparkColumn, column: Column, spark_type: T.DataType) -> list[SparkColumn]:
-    """Canonical components of one column's values (see the module docstring)."""
+def ident(name: str) -> str:
+    """A column reference in Spark SQL text, quoted so that any name is safe."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def components(name: str, column: Column, spark_type: T.DataType) -> list[str]:
+    """Canonical components (Spark SQL expressions) of one column's values (module docstring)."""
+    c = ident(name)
     family = column.family
     if family is Family.INTEGER:
-        return [col.cast("bigint")]
+        return [f"CAST({c} AS BIGINT)"]
     if family is Family.FLOAT:
-        dbl = col.cast("double")
-        return [F.when(F.isnan(dbl), F.lit(float("nan"))).when(dbl == 0.0, F.lit(0.0)).otherwise(dbl)]
+        d = f"CAST({c} AS DOUBLE)"
+        return [f"CASE WHEN isnan({d}) THEN CAST('NaN' AS DOUBLE) WHEN {d} = 0.0D THEN 0.0D ELSE {d} END"]
     if family is Family.DECIMAL:
-        text = col.cast("string")
-        # Spark renders decimals in plain notation; strip fractional trailing zeros, then "-0" → "0".
-        text = F.regexp_replace(text, r"(\.[0-9]*?)0+$", "$1")
-        text = F.regexp_replace(text, r"\.$", "")
-        return [F.when(text == "-0", F.lit("0")).otherwise(text)]
+        # Spark renders decimals in plain notation; strip fractional trailing zeros, then "-0" -> "0".
+        text = f"regexp_replace(regexp_replace(CAST({c} AS STRING), '([.][0-9]*?)0+$', '$1'), '[.]$', '')"
+        return [f"CASE WHEN {text} = '-0' THEN '0' ELSE {text} END"]
     if family in (Family.STRING, Family.BINARY, Family.BOOLEAN):
-        return [col]
+        return [c]
     if family is Family.DATE:
-        return [F.unix_date(col.cast("date")).cast("bigint")]
+        return [f"CAST(unix_date(CAST({c} AS DATE)) AS BIGINT)"]
     if family is Family.TIMESTAMP:
         if isinstance(spark_type, T.LongType | T.IntegerType):
             # Raw integers: Parquet nanosecond timestamps read with nanosAsLong, unit from the profile.
             unit = column.unit or "ns"
-            per_micro = {"ns": 1000}.get(unit)
-            if per_micro is None:
-                scale = {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
-                return [col.cast("bigint") * F.lit(scale), F.lit(0).cast("bigint")]
-            sub = F.pmod(col, F.lit(per_micro))
-            return [((col - sub) / F.lit(per_micro)).cast("bigint"), sub.cast("bigint")]
-        ts = col.cast("timestamp")
-        return [F.unix_micros(ts), F.lit(0).cast("bigint")]
+            if unit == "ns":
+                return [f"CAST(({c} - pmod({c}, 1000L)) div 1000L AS BIGINT)", f"CAST(pmod({c}, 1000L) AS BIGINT)"]
+            scale = {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
+            return [f"CAST({c} AS BIGINT) * {scale}L", "0L"]
+        return [f"unix_micros(CAST({c} AS TIMESTAMP))", "0L"]
     raise DetectionError(f"column {column.name!r} of family {family} cannot be hashed")
 
 
-def _flagged(parts: Sequence[tuple[SparkColumn, Sequence[SparkColumn]]]) -> list[SparkColumn]:
-    args: list[SparkColumn] = []
-    for raw, comps in parts:
-        args.append(raw.isNull())
+def _flagged(parts: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    args: list[str] = []
+    for name, comps in parts:
+        args.append(f"({ident(name)} IS NULL)")
         args.extend(comps)
     return args
 
 
-def row_hash(parts: Sequence[tuple[SparkColumn, Sequence[SparkColumn]]]) -> tuple[SparkColumn, SparkColumn]:
-    """The two 64-bit halves of a row's 128-bit hash over ``(raw column, components)`` pairs.
+def row_hash(parts: Sequence[tuple[str, Sequence[str]]]) -> tuple[str, str]:
+    """SQL of the two 64-bit halves of a row's 128-bit hash over ``(column name, components)`` pairs.
 
     ``parts`` must be in the same order on every table compared (sorted by column key).
     """
-    args = _flagged(parts)
-    return F.xxhash64(*args), F.xxhash64(F.lit(_SECOND_HASH_SALT), *args)
+    args = ", ".join(_flagged(parts))
+    return f"xxhash64({args})", f"xxhash64({_SECOND_HASH_SALT}L, {args})"
 
 
-def value_hash32(comps: Sequence[SparkColumn]) -> SparkColumn:
-    """A 32-bit hash (as ``bigint`` in [0, 2^32)) of one non-null canonical value, for MinHash."""
-    return F.xxhash64(*comps).bitwiseAND(F.lit(_MASK32))
+def value_hash32(name: str, comps: Sequence[str]) -> str:
+    """SQL of a 32-bit hash (``bigint`` in [0, 2^32)) of a column's value; null where the value is."""
+    return f"CASE WHEN {ident(name)} IS NOT NULL THEN xxhash64({', '.join(comps)}) & {_MASK32}L END"

@@ -1,4 +1,4 @@
-"""Spark DataFrames of canonical hashes for one table: row hashes and per-column value hashes.
+"""Canonical hashes of one table as Spark SQL expressions: row hashes and per-column value hashes.
 
 Only this module turns a table into hashes, so every stage hashes the same way. Column order in a
 row hash is the sorted child column keys, mapped to the table's own column names.
@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 
 from r2d2.containment import canonical
 from r2d2.types import Column, TableProfile
 
 
-def _parts(df: DataFrame, columns: Sequence[Column]) -> list[tuple[SparkColumn, list[SparkColumn]]]:
+def _parts(df: DataFrame, columns: Sequence[Column]) -> list[tuple[str, list[str]]]:
     types = {f.name: f.dataType for f in df.schema.fields}
-    parts = []
-    for column in columns:
-        raw = df[f"`{column.name}`"]
-        parts.append((raw, canonical.components(raw, column, types[column.name])))
-    return parts
+    return [(c.name, canonical.components(c.name, c, types[c.name])) for c in columns]
 
 
 def ordered_columns(profile: TableProfile, names: Sequence[str] | None = None) -> list[Column]:
@@ -34,19 +29,14 @@ def ordered_columns(profile: TableProfile, names: Sequence[str] | None = None) -
     return sorted(cols, key=lambda c: c.key)
 
 
-def row_hashes(df: DataFrame, columns: Sequence[Column]) -> tuple[SparkColumn, SparkColumn]:
-    """The (h1, h2) expressions of the 128-bit row hash over ``columns`` (already ordered)."""
+def row_hashes(df: DataFrame, columns: Sequence[Column]) -> tuple[str, str]:
+    """SQL of (h1, h2), the 128-bit row hash over ``columns`` (already ordered)."""
     return canonical.row_hash(_parts(df, columns))
 
 
-def value_hashes(df: DataFrame, columns: Sequence[Column]) -> list[SparkColumn]:
-    """One 32-bit value-hash expression per column; null where the value is null."""
-    from pyspark.sql import functions as F
-
-    out = []
-    for raw, comps in _parts(df, columns):
-        out.append(F.when(raw.isNotNull(), canonical.value_hash32(comps)))
-    return out
+def value_hashes(df: DataFrame, columns: Sequence[Column]) -> list[str]:
+    """SQL of one 32-bit value hash per column; null where the value is null."""
+    return [canonical.value_hash32(name, comps) for name, comps in _parts(df, columns)]
 
 
 def column_bytes(profile: TableProfile, names: Sequence[str]) -> int:

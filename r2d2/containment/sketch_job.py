@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from r2d2.containment import hashing
 from r2d2.containment import minhash as mh
 from r2d2.engine.batch import run_isolating
-from r2d2.lake.read import read_table
+from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
 
 ROW = -1  # `col` value of row-hash entries in a hash set
@@ -60,28 +60,63 @@ class SketchOutcome:
     jobs: int
 
 
-def _table_hashes(spark: SparkSession, req: SketchRequest) -> DataFrame:
-    profile = req.profile
-    df = read_table(spark, profile)
-    wanted = {n.lower() for n in req.columns}
+def _hash_entries(df: DataFrame, profile: TableProfile, columns: Sequence[str], rowset: str | None) -> str:
+    """SQL exploding each row into its value hashes and (when ``rowset`` is a condition) its row hash."""
+    wanted = {n.lower() for n in columns}
     cols = [c for c in hashing.ordered_columns(profile) if c.key in wanted]
-    values = hashing.value_hashes(df, cols)
-    entries = [F.struct(F.lit(i).alias("col"), v.alias("a"), F.lit(0).cast("bigint").alias("b"))
-               for i, v in enumerate(values)]
-    if req.rowset:
+    entries = [f"named_struct('col', {i}, 'a', {v}, 'b', 0L)"
+               for i, v in enumerate(hashing.value_hashes(df, cols))]
+    if rowset is not None:
         h1, h2 = hashing.row_hashes(df, hashing.ordered_columns(profile))
-        entries.append(F.struct(F.lit(ROW).alias("col"), h1.alias("a"), h2.alias("b")))
-    exploded = df.select(F.explode(F.array(*entries)).alias("e")).where(F.col("e.a").isNotNull())
-    return exploded.select(F.lit(req.table_id).alias("tid"), "e.col", "e.a", "e.b")
+        entries.append(f"named_struct('col', {ROW}, 'a', CASE WHEN {rowset} THEN {h1} END, 'b', {h2})")
+    return f"explode(array({', '.join(entries)})) AS e"
+
+
+def _finish(exploded: DataFrame) -> DataFrame:
+    return exploded.selectExpr("CAST(tid AS BIGINT) AS tid", "CAST(e.col AS INT) AS col", "e.a AS a", "e.b AS b",
+                               ).where("a IS NOT NULL")
+
+
+def _table_hashes(spark: SparkSession, req: SketchRequest) -> DataFrame:
+    df = read_table(spark, req.profile)
+    entries = _hash_entries(df, req.profile, req.columns, "true" if req.rowset else None)
+    return _finish(df.selectExpr(f"{req.table_id} AS tid", entries))
+
+
+def _group_hashes(spark: SparkSession, reqs: Sequence[SketchRequest]) -> DataFrame:
+    """Hashes of several same-schema tables from one scan of all their files."""
+    df = read_tagged(spark, [(r.profile, {"tid": r.table_id, "child": int(r.rowset)}) for r in reqs])
+    rowset = "child = 1" if any(r.rowset for r in reqs) else None
+    return _finish(df.selectExpr("tid", _hash_entries(df, reqs[0].profile, reqs[0].columns, rowset)))
 
 
 def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Path) -> str:
-    frames = [_table_hashes(spark, req) for req in batch]
+    groups: dict[object, list[SketchRequest]] = {}
+    for req in batch:
+        key = group_key(req.profile) if groupable(req.profile) else ("single", req.table_id)
+        groups.setdefault(key, []).append(req)
+    frames = [_table_hashes(spark, g[0]) if len(g) == 1 else _group_hashes(spark, g) for g in groups.values()]
     union = reduce(DataFrame.unionAll, frames)
     grouped = union.groupBy("tid", "col", "a", "b").agg(F.count(F.lit(1)).alias("cnt"))
     path = str(out / f"hs-{uuid.uuid4().hex}")
-    grouped.sortWithinPartitions("tid", "col").write.parquet(path)
+    grouped.write.parquet(path)
     return path
+
+
+def _align_groups(requests: Sequence[SketchRequest]) -> list[SketchRequest]:
+    """Give tables that share a scan the same columns, and order them so batches keep groups together."""
+    union: dict[object, set[str]] = {}
+    for req in requests:
+        if groupable(req.profile):
+            union.setdefault(group_key(req.profile), set()).update(req.columns)
+    aligned = []
+    for req in requests:
+        if groupable(req.profile):
+            cols = union[group_key(req.profile)]
+            req = SketchRequest(req.table_id, req.profile,
+                                tuple(c.name for c in req.profile.columns if c.name in cols), req.rowset)
+        aligned.append(req)
+    return sorted(aligned, key=lambda r: (repr(group_key(r.profile)) if groupable(r.profile) else "~", r.table_id))
 
 
 def _minhash_partials(num_perm: int, seed: int):
@@ -135,6 +170,8 @@ def compute_sketches(
     """Sketch every requested table; tables whose read fails are reported in ``failures``."""
     work_dir.mkdir(parents=True, exist_ok=True)
     jobs = 0
+
+    requests = _align_groups(requests)
 
     def job(batch: Sequence[SketchRequest]) -> tuple[Sequence[SketchRequest], str]:
         nonlocal jobs

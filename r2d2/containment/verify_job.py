@@ -23,7 +23,7 @@ from r2d2.containment import hashing
 from r2d2.containment.candidates import Candidate
 from r2d2.containment.sketch_job import ROW, TableSketch
 from r2d2.engine.batch import chunked
-from r2d2.lake.read import read_table
+from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
 
 
@@ -55,13 +55,34 @@ def _group_key(c: Candidate) -> tuple[int, tuple[str, ...]]:
 
 def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
                    profiles: Mapping[int, TableProfile], out: Path) -> str:
-    frames = []
+    """Write ``(gid, a, b, pcnt)``: each group's parent rows hashed on the group's columns, counted.
+
+    A parent is scanned once per batch whatever the number of its groups; same-schema Parquet
+    parents projected on the same columns share one scan of all their files.
+    """
+    shared: dict[object, list[int]] = {}
     for gid, (parent, names) in groups.items():
         profile = profiles[parent]
-        df = read_table(spark, profile)
+        key = (group_key(profile), names) if groupable(profile) else ("single", parent)
+        shared.setdefault(key, []).append(gid)
+    frames = []
+    for gids in shared.values():
+        parent, names = groups[gids[0]]
+        profile = profiles[parent]
         by_name = {c.name: c for c in profile.columns}
-        h1, h2 = hashing.row_hashes(df, [by_name[n] for n in names])
-        frames.append(df.select(F.lit(gid).alias("gid"), h1.alias("a"), h2.alias("b")))
+        if len(gids) > 1 and groupable(profile):
+            df = read_tagged(spark, [(profiles[groups[g][0]], {"gid": g}) for g in gids])
+            h1, h2 = hashing.row_hashes(df, [by_name[n] for n in names])
+            frames.append(df.selectExpr("CAST(gid AS BIGINT) AS gid", f"{h1} AS a", f"{h2} AS b"))
+            continue
+        df = read_table(spark, profile)
+        # One scan of this parent for all of its groups (distinct child column sets).
+        entries = []
+        for gid in gids:
+            h1, h2 = hashing.row_hashes(df, [by_name[n] for n in groups[gid][1]])
+            entries.append(f"named_struct('gid', {gid}L, 'a', {h1}, 'b', {h2})")
+        frames.append(df.selectExpr(f"explode(array({', '.join(entries)})) AS e")
+                      .selectExpr("e.gid AS gid", "e.a AS a", "e.b AS b"))
     grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.count(F.lit(1)).alias("pcnt"))
     path = str(out / f"ph-{uuid.uuid4().hex}")
     grouped.write.parquet(path)

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
 from r2d2.errors import TableReadError
 from r2d2.lake import fs as lakefs
@@ -81,3 +83,43 @@ def read_table(spark, profile: TableProfile):
             return _select(df.load(profile.location), profile)
         return _read_delta_files(spark, profile)
     raise TableReadError(f"{profile.location}: unknown format {profile.format}", location=profile.location)
+
+
+_PLAIN_PATH = re.compile(r"^[A-Za-z0-9/._=+-]+$")
+
+
+def groupable(profile: TableProfile) -> bool:
+    """Whether the table can share one scan with others (plain local Parquet, no partitions)."""
+    return (profile.format == "parquet" and not profile.partition_columns and bool(profile.files)
+            and not lakefs.is_uri(profile.location)
+            and all(_PLAIN_PATH.match(p) for p in _paths(profile)))
+
+
+def group_key(profile: TableProfile) -> tuple[tuple[str, str], ...]:
+    """Tables with equal keys have the same Spark schema and can be read in one scan."""
+    return tuple((c.name, c.physical_type) for c in profile.columns)
+
+
+def read_tagged(spark, members: Sequence[tuple[TableProfile, Mapping[str, int]]]):
+    """One scan over the files of several same-schema Parquet tables, each row tagged.
+
+    ``members`` pairs each table with integer tags (e.g. ``{"tid": 5}``) added as columns. Spark names
+    every row's file, which maps it to its table; a row whose file matches no table fails the job
+    (never dropped silently), so the caller can fall back to reading tables one by one.
+    """
+    from pyspark.sql import functions as F
+
+    first = members[0][0]
+    schema = _select(spark.read.parquet(_paths(first)[0]), first).schema
+    tag_names = sorted(members[0][1])
+    rows, files = [], []
+    for profile, tags in members:
+        for path in _paths(profile):
+            files.append(path)
+            rows.append(("file:" + path, *(int(tags[t]) for t in tag_names)))
+    mapping = spark.createDataFrame(rows, ", ".join(["`__file` string", *(f"`{t}` long" for t in tag_names)]))
+    df = spark.read.schema(schema).parquet(*files).selectExpr("*", "_metadata.file_path AS `__file`")
+    joined = df.join(F.broadcast(mapping), "__file", "left")
+    checked = [f"CASE WHEN `{t}` IS NULL THEN raise_error(concat('file matched no table: ', `__file`)) "
+               f"ELSE `{t}` END AS `{t}`" for t in tag_names]
+    return joined.selectExpr(*[f"`{c.name.replace('`', '``')}`" for c in first.columns], *checked)

@@ -1,0 +1,117 @@
+"""Dependencies of the routes: application state, catalog, auth (bearer tokens with roles).
+
+Dependencies that do no I/O are ``async`` so that FastAPI does not hop to a worker thread for them;
+those that query the catalog are plain functions (run in the thread pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.crud import ApiQueries
+from api.locks import Locks
+from api.metrics import RequestMetrics
+from api.problems import Problem
+from api.runner import RunJobs, RunService
+from r2d2.catalog import Catalog
+from r2d2.catalog.tokens import TokenRecord
+from r2d2.config import Settings
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
+
+ROLE_RANK = {"reader": 0, "operator": 1, "admin": 2}
+
+
+@dataclass
+class AppState:
+    """Everything one application instance shares between requests (built at start-up)."""
+
+    settings: Settings
+    catalog: Catalog
+    queries: ApiQueries
+    runner: RunService
+    locks: Locks
+    jobs: RunJobs
+    metrics: RequestMetrics
+
+
+async def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.r2d2
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_catalog(state: StateDep) -> Catalog:
+    return state.catalog
+
+
+async def get_queries(state: StateDep) -> ApiQueries:
+    return state.queries
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+QueriesDep = Annotated[ApiQueries, Depends(get_queries)]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `r2d2 token create NAME --role ROLE`.")
+
+
+def _unauthorized(detail: str, error: str | None = None) -> Problem:
+    challenge = 'Bearer realm="r2d2"' + (f', error="{error}"' if error else "")
+    return Problem(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def current_token(
+    catalog: CatalogDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> TokenRecord:
+    """The caller's token; 401 when missing, unknown or revoked."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("a bearer token is required")
+    record = catalog.verify_token(credentials.credentials)
+    if record is None:
+        raise _unauthorized("the bearer token is invalid or revoked", "invalid_token")
+    return record
+
+
+def require(role: str) -> Callable[[TokenRecord], Awaitable[TokenRecord]]:
+    """A dependency admitting tokens of ``role`` or a higher one (403 otherwise)."""
+    needed = ROLE_RANK[role]
+
+    async def check(token: Annotated[TokenRecord, Depends(current_token)]) -> TokenRecord:
+        if ROLE_RANK.get(token.role, -1) < needed:
+            raise Problem(403, f"this operation needs the {role} role; token {token.id} has {token.role}")
+        return token
+
+    check.__name__ = f"require_{role}"
+    return check
+
+
+Reader = Annotated[TokenRecord, Depends(require("reader"))]
+Operator = Annotated[TokenRecord, Depends(require("operator"))]
+Admin = Annotated[TokenRecord, Depends(require("admin"))]
+
+
+def exclusive(lock_name: str, holder: str) -> Callable[[StateDep], object]:
+    """A dependency holding the named lock for the whole request (409 when another holds it).
+
+    For synchronous destructive endpoints: ``_: Annotated[None, Depends(exclusive("destructive",
+    "apply"))]``. Background destructive runs take the same lock with ``locks.destructive.acquire``.
+    """
+
+    def hold(state: StateDep) -> Iterator[None]:
+        lock = state.locks.get(lock_name)
+        lock.acquire(holder)
+        try:
+            yield None
+        finally:
+            lock.release()
+
+    return hold

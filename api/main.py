@@ -1,0 +1,123 @@
+"""The FastAPI application: :func:`create_app` builds one from :class:`~r2d2.config.Settings`.
+
+Nothing runs at import time. Start-up (the lifespan) opens the catalog (migrating it), marks runs left
+``running`` by a dead server as failed, and starts the background run worker; shut-down stops it.
+``uvicorn --factory api.main:app_from_env`` builds the app from ``R2D2_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api import problems
+from api.crud import ApiQueries
+from api.deps import AppState
+from api.locks import Locks
+from api.metrics import MetricsMiddleware, RequestMetrics
+from api.routes import edges, runs, system, tables, tokens
+from api.runner import RunJobs, RunService, default_jobs
+from r2d2.catalog import open_catalog
+from r2d2.config import Settings, get_settings
+
+log = logging.getLogger("r2d2.api")
+
+STALE_RUN_REASON = "interrupted: the API server that ran it stopped before it finished"
+PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+
+
+def create_app(settings: Settings, *, jobs: RunJobs | None = None,
+               configure: Callable[[FastAPI], Any] | None = None) -> FastAPI:
+    """A new application serving the catalog of ``settings``.
+
+    ``jobs`` replaces the scan/detect jobs (tests); ``configure`` may add routes before start-up.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_catalog_url
+        catalog = open_catalog(url)
+        stale = catalog.fail_stale_runs(STALE_RUN_REASON)
+        if stale:
+            log.warning("marked %d run(s) left running by a stopped server as failed", stale)
+        locks = Locks()
+        runner = RunService(url, locks.runs)
+        runner.start()
+        app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=ApiQueries.for_url(url),
+                                  runner=runner, locks=locks, jobs=jobs or default_jobs(settings),
+                                  metrics=metrics)
+        try:
+            yield
+        finally:
+            runner.stop()
+
+    metrics = RequestMetrics()
+    app = FastAPI(
+        title="R2D2",
+        summary="Find tables that other tables contain in a data lake, and remove them safely.",
+        version=_version(),
+        lifespan=lifespan,
+        responses={
+            401: {**problems.PROBLEM_SCHEMA, "description": "Missing or invalid bearer token."},
+            403: {**problems.PROBLEM_SCHEMA, "description": "The token's role may not do this."},
+            422: {**problems.PROBLEM_SCHEMA, "description": "Invalid request; `errors` names the fields."},
+        },
+    )
+    problems.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for module in (system, tables, edges, runs, tokens):
+        app.include_router(module.router)
+    if configure is not None:
+        configure(app)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Every documented error response uses the problem schema; public routes have no 401/403."""
+    from api.schemas import ProblemDetail
+
+    app.openapi_schema = None
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["ProblemDetail"] = (
+            ProblemDetail.model_json_schema(ref_template="#/components/schemas/{model}"))
+        for path, item in schema.get("paths", {}).items():
+            for op in item.values():
+                responses = op.get("responses", {})
+                if path in PUBLIC_PATHS:
+                    responses.pop("401", None)
+                    responses.pop("403", None)
+                for code, resp in responses.items():
+                    if code.startswith(("4", "5")):
+                        resp["content"] = problems.PROBLEM_SCHEMA["content"]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path in PUBLIC_PATHS:
+            route.responses = {k: v for k, v in route.responses.items() if k not in (401, 403)}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("r2d2")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from the ``R2D2_*`` environment."""
+    return create_app(get_settings())

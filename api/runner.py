@@ -1,0 +1,186 @@
+"""Background runs: one worker thread per process runs scans and detects, one at a time.
+
+:meth:`RunService.submit` takes the ``run`` lock (a second submit while a run is going gets 409),
+hands the job to the worker and returns as soon as the job has recorded its run in the catalog, so
+that the caller can answer ``202`` with the run id. The job records its own run (the library's
+``scan``/``detect`` call ``catalog.start_run``); a thin catalog subclass reports the new id back.
+Progress goes to ``runs.progress`` (throttled); the library closes the run as succeeded or failed.
+
+The worker is a daemon thread: a server that stops mid-run leaves the run ``running``, and the next
+start-up marks it failed (:meth:`r2d2.catalog.Catalog.fail_stale_runs`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.locks import OperationLock
+from r2d2.catalog import Catalog
+from r2d2.catalog.db import get_engine
+from r2d2.config import Settings
+
+log = logging.getLogger("r2d2.api.runner")
+
+PROGRESS_INTERVAL_S = 0.5
+MAX_MESSAGES = 20
+
+
+class RunStartError(Exception):
+    """A job ended (or timed out) before recording its run."""
+
+
+class RunContext:
+    """What a job may use to report progress; bound to the run once the job starts it."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self.run_id: int | None = None
+        self._last = 0.0
+        self._messages: list[str] = []
+
+    def _write(self, progress: Mapping[str, Any], *, force: bool) -> None:
+        now = time.monotonic()
+        if self.run_id is None or (not force and now - self._last < PROGRESS_INTERVAL_S):
+            return
+        self._last = now
+        try:
+            self._catalog.update_run_progress(self.run_id, progress)
+        except Exception:  # progress is advisory: never fail the run because of it
+            log.warning("cannot record progress of run %s", self.run_id, exc_info=True)
+
+    def tables(self, done: int, total: int) -> None:
+        """Scan progress: tables profiled out of those to profile."""
+        self._write({"done": done, "total": total, "unit": "tables"}, force=done >= total)
+
+    def message(self, text: str) -> None:
+        """Detect progress: one line per stage (``"minhash: 12 pairs left"``)."""
+        self._messages = [*self._messages, text][-MAX_MESSAGES:]
+        stage = text.split(":", 1)[0] if ":" in text else None
+        self._write({"stage": stage, "message": text, "messages": self._messages}, force=True)
+
+
+Job = Callable[[Catalog, RunContext], object]
+
+
+class _TrackingCatalog(Catalog):
+    """A catalog that reports the id of the first run its job starts."""
+
+    def __init__(self, url: str, on_start: Callable[[int, str], None]) -> None:
+        super().__init__(get_engine(url), url)
+        self._on_start: Callable[[int, str], None] | None = on_start
+
+    def start_run(self, kind: str, *, params: Mapping[str, Any] | None = None) -> int:
+        run_id = super().start_run(kind, params=params)
+        callback, self._on_start = self._on_start, None
+        if callback is not None:
+            callback(run_id, kind)
+        return run_id
+
+
+@dataclass
+class _Ticket:
+    kind: str
+    job: Job
+    started: threading.Event = field(default_factory=threading.Event)
+    run_id: int | None = None
+    error: str | None = None
+
+
+class RunService:
+    """The background worker of one application instance."""
+
+    def __init__(self, catalog_url: str, lock: OperationLock, *, start_timeout_s: float = 60.0) -> None:
+        self._url = catalog_url
+        self._lock = lock
+        self._start_timeout_s = start_timeout_s
+        self._queue: queue.Queue[_Ticket | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self.current_run: int | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="r2d2-runner", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop taking work; a run in progress goes on until the process exits (daemon thread)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread = None
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.holder is not None
+
+    def submit(self, kind: str, job: Job) -> int:
+        """Run ``job`` in the background; returns its run id (409 via OperationBusy when busy)."""
+        if self._thread is None:
+            raise RunStartError("the run worker is not running")
+        self._lock.acquire(f"{kind} run (starting)")
+        ticket = _Ticket(kind, job)
+        self._queue.put(ticket)
+        if not ticket.started.wait(self._start_timeout_s):
+            raise RunStartError(f"the {kind} run did not start within {self._start_timeout_s:.0f} s")
+        if ticket.run_id is None:
+            raise RunStartError(f"the {kind} run failed before it started: {ticket.error}")
+        return ticket.run_id
+
+    def _work(self) -> None:
+        while True:
+            ticket = self._queue.get()
+            if ticket is None:
+                return
+            self._run(ticket)
+
+    def _run(self, ticket: _Ticket) -> None:
+        def on_start(run_id: int, kind: str) -> None:
+            ticket.run_id = context.run_id = self.current_run = run_id
+            self._lock.set_holder(f"{kind} run {run_id}")
+            ticket.started.set()
+
+        try:
+            catalog = _TrackingCatalog(self._url, on_start)
+            context = RunContext(catalog)
+            ticket.job(catalog, context)
+        except Exception as exc:  # the library has recorded it in the run already
+            log.warning("%s run %s failed: %s", ticket.kind, ticket.run_id, exc)
+            ticket.error = type(exc).__name__
+        finally:
+            self.current_run = None
+            self._lock.release()
+            ticket.started.set()
+
+
+@dataclass(frozen=True)
+class RunJobs:
+    """The jobs the API can start (tests replace them with fakes)."""
+
+    scan: Callable[[Catalog, RunContext, Sequence[str]], object]
+    detect: Callable[[Catalog, RunContext], object]
+
+
+def default_jobs(settings: Settings) -> RunJobs:
+    """Jobs that call the library with a lazily created Spark session."""
+
+    def spark_factory() -> Any:
+        from r2d2.engine import get_spark
+
+        return get_spark(settings)
+
+    def scan_job(catalog: Catalog, ctx: RunContext, roots: Sequence[str]) -> object:
+        from r2d2.scan import scan
+
+        return scan(catalog, list(roots), spark_factory=spark_factory, progress=ctx.tables)
+
+    def detect_job(catalog: Catalog, ctx: RunContext) -> object:
+        from r2d2.containment.pipeline import detect
+
+        return detect(catalog, settings, spark_factory, progress=ctx.message)
+
+    return RunJobs(scan=scan_job, detect=detect_job)

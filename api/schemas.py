@@ -1,0 +1,184 @@
+"""Request and response bodies of the REST API (pydantic), and converters from catalog records."""
+
+from __future__ import annotations
+
+import base64
+import math
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from r2d2.catalog.records import EdgeRecord, RunRecord, TableRecord
+from r2d2.catalog.tokens import TokenRecord
+
+T = TypeVar("T")
+
+TableStatusName = Literal["active", "gone", "error"]
+EdgeStateName = Literal["candidate", "pruned", "verified", "inferred"]
+RelationName = Literal["contains", "duplicate"]
+RunStatusName = Literal["running", "succeeded", "failed"]
+RoleName = Literal["reader", "operator", "admin"]
+
+
+def _printable(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(_printable)]
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with non-finite floats as strings and bytes as base64 (strict JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+class ProblemDetail(BaseModel):
+    """An error (RFC 7807); 422 problems list the invalid fields in ``errors``."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="Items matching the filters, over all pages.")
+    limit: int
+    offset: int
+
+
+class Table(BaseModel):
+    id: int
+    location: str
+    format: str | None
+    status: TableStatusName
+    fingerprint: str | None
+    num_rows: int | None
+    num_bytes: int
+    num_files: int
+    first_seen: datetime
+    last_seen: datetime
+    gone_at: datetime | None
+    profiled_at: datetime | None
+    error: str | None
+    latency_limit_s: float | None
+    access_per_day: float | None
+
+    @classmethod
+    def of(cls, r: TableRecord) -> Table:
+        return cls(id=r.id, location=r.location, format=r.format, status=r.status, fingerprint=r.fingerprint,
+                   num_rows=r.num_rows, num_bytes=r.num_bytes, num_files=r.num_files,
+                   first_seen=r.first_seen, last_seen=r.last_seen, gone_at=r.gone_at,
+                   profiled_at=r.profiled_at, error=r.error,
+                   latency_limit_s=jsonable(r.latency_limit_s), access_per_day=jsonable(r.access_per_day))
+
+
+class TableDetail(Table):
+    profile: dict[str, Any] | None = Field(description="Schema, statistics and files (from metadata).")
+
+    @classmethod
+    def of(cls, r: TableRecord) -> TableDetail:
+        return cls(**Table.of(r).model_dump(), profile=jsonable(r.profile.to_json()) if r.profile else None)
+
+
+class Edge(BaseModel):
+    """"parent contains child", with the decision of the last stage that looked at the pair."""
+
+    id: int
+    parent_id: int
+    child_id: int
+    parent: str = Field(description="Location of the parent (containing) table.")
+    child: str = Field(description="Location of the child (contained) table.")
+    relation: RelationName
+    state: EdgeStateName
+    verified: bool = Field(description="State is verified (exact stage) or inferred (transitivity).")
+    stage: str
+    multiset: bool | None
+    stale: bool
+    evidence: dict[str, Any]
+    run_id: int | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: EdgeRecord) -> Edge:
+        return cls(id=r.id, parent_id=r.parent_id, child_id=r.child_id, parent=r.parent_location,
+                   child=r.child_location, relation=r.relation, state=r.state,
+                   verified=r.state in ("verified", "inferred"), stage=r.stage, multiset=r.multiset,
+                   stale=r.stale, evidence=jsonable(r.evidence), run_id=r.run_id, updated_at=r.updated_at)
+
+
+class Run(BaseModel):
+    id: int
+    kind: str
+    status: RunStatusName
+    started_at: datetime
+    finished_at: datetime | None
+    params: dict[str, Any]
+    progress: dict[str, Any] = Field(description="Scan: done/total tables; detect: the current stage.")
+    stages: list[dict[str, Any]] = Field(
+        description="Detect funnel: name, candidates_in, candidates_out, seconds, bytes_read per stage.")
+    summary: dict[str, Any]
+    errors: list[Any]
+    pid: int | None
+    host: str | None
+
+    @classmethod
+    def of(cls, r: RunRecord) -> Run:
+        stages = r.summary.get("stages") if isinstance(r.summary.get("stages"), list) else []
+        return cls(id=r.id, kind=r.kind, status=r.status, started_at=r.started_at, finished_at=r.finished_at,
+                   params=jsonable(r.params), progress=jsonable(r.progress), stages=jsonable(stages),
+                   summary=jsonable(r.summary), errors=jsonable(r.errors), pid=r.pid, host=r.host)
+
+
+class ScanRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    roots: list[Annotated[SafeStr, Field(min_length=1, max_length=4096)]] = Field(
+        min_length=1, max_length=64,
+        description="Folders or URIs to scan; each under a configured lake root.")
+
+
+class DetectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[SafeStr, Field(min_length=1, max_length=128, pattern=r"\S")]
+    role: RoleName
+
+
+class Token(BaseModel):
+    id: int
+    name: str
+    role: RoleName
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, r: TokenRecord) -> Token:
+        return cls(id=r.id, name=r.name, role=r.role, created_at=r.created_at, last_used_at=r.last_used_at,
+                   revoked_at=r.revoked_at)
+
+
+class TokenCreated(Token):
+    token: str = Field(description="The bearer token; shown only once.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    catalog: Literal["ok"] = Field(description="The catalog database answered.")

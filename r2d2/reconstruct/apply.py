@@ -1,0 +1,209 @@
+"""`apply`: carry out a stored plan's deletions, safely.
+
+For each table the plan deletes, in two phases:
+
+1. **Verify and prepare** (Spark; nothing in the lake changes): the child and its parent must be
+   active in the catalog with the fingerprints the plan was made on, and their files on disk must
+   still have those fingerprints (else the table is refused: drift). The recipe is built
+   (:mod:`r2d2.reconstruct.recipe`), the child is rebuilt *once* into a scratch folder and compared
+   with the original (checksum, row count, column names and types); only a recipe that passed is
+   stored (``recipes`` row with ``checked_at``, ``recipe.json`` in the recipe store). A checked recipe
+   made on the same fingerprints is reused, so a re-run (or a crash test) skips this phase.
+2. **Journaled move** (no Spark): fingerprints are checked once more, then the table moves into
+   ``<home>/quarantine/<deletion id>/`` through the journal (:mod:`r2d2.reconstruct.journal`,
+   :func:`r2d2.reconstruct.quarantine.move_tree`): catalog row ``intent`` → journal file → ``moving`` →
+   move → journal ``moved`` → catalog ``quarantined`` (the table becomes ``gone``) → journal ``done``.
+
+Fault points (``R2D2_FAULT=apply:<step>:<n>``): ``intent``, ``rename`` | ``copy``/``staged``/``unlink``,
+``moved``, ``committed``, ``done``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from r2d2.catalog import Catalog, TableRecord
+from r2d2.catalog.journal import LIVE_STATES, OPEN_STATES
+from r2d2.catalog.recipes import RecipeRecord
+from r2d2.config import Settings
+from r2d2.errors import R2D2Error, SafetyError
+from r2d2.lake import fs as lakefs
+from r2d2.optimize.build import load_plan
+from r2d2.reconstruct import recipe as rcp
+from r2d2.reconstruct.faults import fault_point
+from r2d2.reconstruct.journal import Journal
+from r2d2.reconstruct.quarantine import MoveMode, move_tree
+from r2d2.reconstruct.rebuild import rebuild_and_verify
+
+
+def quarantine_root(settings: Settings) -> Path:
+    return settings.home / "quarantine"
+
+
+def journal_dir(settings: Settings) -> Path:
+    return quarantine_root(settings) / "_journal"
+
+
+def recipe_root(settings: Settings) -> Path:
+    return settings.home / "recipes"
+
+
+@dataclass
+class ApplyItem:
+    location: str
+    parent: str | None
+    action: str  # deleted | would-delete | prepared | refused | failed | skipped
+    reason: str = ""
+    recipe_id: int | None = None
+    deletion_id: int | None = None
+    selection: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ApplyReport:
+    plan_id: int
+    dry_run: bool
+    items: list[ApplyItem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ApplyItem]:
+        return [i for i in self.items if i.action in ("refused", "failed")]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"plan_id": self.plan_id, "dry_run": self.dry_run, "items": [asdict(i) for i in self.items]}
+
+
+def local_path(location: str) -> Path:
+    if lakefs.is_uri(location) and not location.startswith("file://"):
+        raise SafetyError(f"{location}: deletion is supported for local lakes only")
+    return Path(location.removeprefix("file://"))
+
+
+def drift_problems(expected: dict[str, str], *tables: TableRecord) -> list[str]:
+    """Why the tables no longer match the plan: catalog status/fingerprint, then the files on disk."""
+    problems = []
+    for t in tables:
+        want = expected.get(str(t.id))
+        if t.status != "active":
+            problems.append(f"{t.location} is {t.status} in the catalog")
+        elif want is not None and t.fingerprint != want:
+            problems.append(f"{t.location} changed since the plan (catalog fingerprint)")
+        else:
+            now = rcp.current_fingerprint(t.location)
+            if now != t.fingerprint:
+                problems.append(f"{t.location} changed on disk since it was scanned"
+                                if now else f"{t.location} is not on disk")
+    return problems
+
+
+def apply_plan(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], plan_id: int,
+               *, dry_run: bool = False, prepare_only: bool = False, move_mode: MoveMode = "auto",
+               progress: Callable[[str], None] | None = None) -> ApplyReport:
+    say = progress or (lambda _m: None)
+    stored = catalog.get_plan(plan_id)
+    plan = load_plan(stored.plan)
+    report = ApplyReport(plan_id, dry_run)
+    pins: dict[int, dict[str, Any]] = {}
+    for d in sorted(plan.deleted, key=lambda d: d.location):
+        t0 = time.perf_counter()
+        item = ApplyItem(d.location, d.parent_location, "failed")
+        report.items.append(item)
+        try:
+            child = catalog.get_table_by_id(d.table_id)
+            assert d.parent_id is not None
+            parent = catalog.get_table_by_id(d.parent_id)
+            done = catalog.list_deletions(table_id=child.id, states=(*LIVE_STATES, *OPEN_STATES))
+            if done:
+                item.action, item.reason, item.deletion_id = "skipped", f"already {done[-1].state}", done[-1].id
+                continue
+            problems = drift_problems(stored.fingerprints, child, parent)
+            if problems:
+                item.action, item.reason = "refused", "drift: " + "; ".join(problems)
+                continue
+            local_path(child.location)
+            if dry_run:
+                item.action = "would-delete"
+                continue
+            rec = catalog.find_checked_recipe(child.id, parent.id, str(child.fingerprint), str(parent.fingerprint))
+            if rec is None:
+                say(f"recipe: {child.location} from {parent.location}")
+                rec = prepare(catalog, settings, spark_factory(), child, parent, plan_id, pins)
+            item.recipe_id, item.selection = rec.id, rec.selection
+            if prepare_only:
+                item.action = "prepared"
+                continue
+            say(f"quarantine: {child.location}")
+            item.deletion_id = quarantine(catalog, settings, child, parent, rec, plan_id, move_mode)
+            item.action = "deleted"
+        except R2D2Error as exc:
+            item.action, item.reason = "failed", str(exc)
+        finally:
+            item.seconds = time.perf_counter() - t0
+    return report
+
+
+def prepare(catalog: Catalog, settings: Settings, spark: SparkSession, child: TableRecord, parent: TableRecord,
+            plan_id: int | None, pins: dict[int, dict[str, Any]]) -> RecipeRecord:
+    """Build the recipe, rebuild once into scratch and compare; store it only when it matched."""
+    assert child.profile is not None and parent.profile is not None
+    if parent.id not in pins:
+        pins[parent.id] = rcp.pin_parent(parent.profile)
+    key = uuid.uuid4().hex
+    work = settings.work_dir / f"recipe-{key}"
+    store = recipe_root(settings) / key
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        recipe = rcp.build_recipe(spark, child.profile, pins[parent.id], work=work, store=store)
+        rebuild_and_verify(spark, recipe, work / "rebuilt")
+        nbytes = rcp.save(recipe, store)
+    except BaseException:
+        rcp.discard(store)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rid = catalog.add_recipe(table_id=child.id, parent_id=parent.id, plan_id=plan_id, recipe=recipe,
+                             path=str(store), recipe_bytes=nbytes, checked=True)
+    return catalog.get_recipe(rid)
+
+
+def quarantine(catalog: Catalog, settings: Settings, child: TableRecord, parent: TableRecord, rec: RecipeRecord,
+               plan_id: int | None, move_mode: MoveMode) -> int:
+    """The journaled move of one child into quarantine; returns the deletion id."""
+    now_child = rcp.current_fingerprint(child.location)
+    now_parent = rcp.current_fingerprint(parent.location)
+    if now_child != rec.child_fingerprint or now_parent != rec.parent_fingerprint:
+        raise SafetyError(f"{child.location}: drift just before the move (child or parent changed on disk)")
+    if rcp.store_problem(rec.recipe):
+        raise SafetyError(f"{child.location}: {rcp.store_problem(rec.recipe)}")
+    src = local_path(child.location)
+    did = catalog.add_deletion(table_id=child.id, location=child.location, recipe_id=rec.id, plan_id=plan_id,
+                               quarantine_path="", journal_path="")
+    dst = quarantine_root(settings) / str(did) / (src.name or "table")
+    jpath = journal_dir(settings) / f"{did}.jsonl"
+    catalog.set_deletion_paths(did, quarantine_path=str(dst), journal_path=str(jpath))
+    journal = Journal.create(jpath, op="delete", deletion_id=did, src=str(src), dst=str(dst), mode=move_mode,
+                             recipe_id=rec.id)
+    catalog.set_deletion_state(did, "moving")
+
+    def fault(step: str) -> None:
+        fault_point("apply", step)
+
+    fault("intent")
+    used = move_tree(src, dst, mode=move_mode, journal=journal, fault=fault)
+    journal.step("moved", mode=used)
+    fault("moved")
+    catalog.set_deletion_state(did, "quarantined", steps=[{k: e[k] for k in e if k != "at"}
+                                                         for e in journal.entries()])
+    fault("committed")
+    journal.finish("quarantined")
+    fault("done")
+    return did

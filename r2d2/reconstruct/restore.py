@@ -1,0 +1,235 @@
+"""Restore, reconstruct, purge and recover.
+
+* :func:`restore` — a quarantined table moves back (journaled, like apply; fault points
+  ``restore:<step>:<n>``); a purged one is rebuilt from its recipe into a hidden folder next to its
+  location, verified (checksum, names, types), then renamed into place (atomic) and re-scanned. A
+  rebuilt table is unpartitioned Parquet, or Delta for a Delta child (see :mod:`.rebuild`).
+* :func:`reconstruct_to` — rebuild a deleted table into another path (Parquet or Delta), verified,
+  without touching the original location or the quarantine.
+* :func:`purge` — remove quarantined files after the retention period, only when the recipe exists,
+  was checked, its files are in the recipe store, and the pinned parent content is still readable.
+* :func:`recover` — finish or roll back every interrupted operation (see the rules in its docstring).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from r2d2.catalog import Catalog
+from r2d2.catalog.journal import LIVE_STATES, DeletionRecord
+from r2d2.config import Settings
+from r2d2.errors import NotFoundError, ReconstructError, SafetyError
+from r2d2.lake.fs import normalize_location
+from r2d2.reconstruct import recipe as rcp
+from r2d2.reconstruct.apply import journal_dir, local_path
+from r2d2.reconstruct.faults import fault_point
+from r2d2.reconstruct.journal import Journal, fsync_dir
+from r2d2.reconstruct.quarantine import MoveMode, move_tree, staging_path
+from r2d2.reconstruct.rebuild import OutputFormat, rebuild_and_verify
+
+DEFAULT_RETENTION = timedelta(days=7)
+
+
+def live_deletion(catalog: Catalog, location: str) -> DeletionRecord:
+    location = normalize_location(location)
+    found = catalog.list_deletions(location=location, states=LIVE_STATES)
+    if not found:
+        raise NotFoundError(f"{location} is not a deleted table (no quarantined or purged deletion)")
+    return found[-1]
+
+
+def restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], location: str,
+            *, move_mode: MoveMode = "auto") -> str:
+    """Bring a deleted table back to its location; returns how (``quarantine`` or ``rebuild``)."""
+    d = live_deletion(catalog, location)
+    src = local_path(d.location)
+    if os.path.lexists(src):
+        raise SafetyError(f"{d.location} exists already; refusing to overwrite it (move it away first)")
+    if d.state == "quarantined":
+        _move_back(catalog, d, move_mode)
+        return "quarantine"
+    if d.state == "purging":
+        raise SafetyError(f"{d.location}: a purge is in progress; run `r2d2 recover` first")
+    rec = catalog.get_recipe(d.recipe_id)
+    _rebuild_in_place(catalog, spark_factory, rec.recipe, src)
+    catalog.set_deletion_state(d.id, "restored")
+    _rescan(catalog, spark_factory, d.location)
+    return "rebuild"
+
+
+def _move_back(catalog: Catalog, d: DeletionRecord, move_mode: MoveMode) -> None:
+    src, q = local_path(d.location), Path(d.quarantine_path)
+    jpath = Path(d.journal_path).with_name(f"{d.id}-restore-{uuid.uuid4().hex[:6]}.jsonl")
+    journal = Journal.create(jpath, op="restore", deletion_id=d.id, src=str(q), dst=str(src), mode=move_mode)
+    catalog.set_deletion_state(d.id, "restoring")
+
+    def fault(step: str) -> None:
+        fault_point("restore", step)
+
+    fault("intent")
+    used = move_tree(q, src, mode=move_mode, journal=journal, fault=fault)
+    journal.step("moved", mode=used)
+    fault("moved")
+    catalog.set_deletion_state(d.id, "restored")
+    fault("committed")
+    journal.finish("restored")
+    _remove_empty(q.parent)
+
+
+def _remove_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
+
+
+def _rebuild_in_place(catalog: Catalog, spark_factory: Callable[[], SparkSession], recipe: dict[str, Any],
+                      target: Path) -> None:
+    child = recipe["child"]
+    fmt: OutputFormat = "delta" if child["format"] == "delta" else "parquet"
+    as_file = bool(child.get("single_file"))
+    if as_file and not target.name.lower().endswith((".parquet", ".parq")):
+        raise ReconstructError(f"{target}: a single-file {child['format']} table cannot be rebuilt in place as "
+                               "Parquet; use `r2d2 reconstruct LOCATION --to PATH`")
+    problem = rcp.pinned_parent_problem(recipe["parent"]) or rcp.store_problem(recipe)
+    if problem:
+        raise ReconstructError(f"{target}: cannot rebuild: {problem}")
+    staging = target.parent / f".{target.name}.r2d2-restore-{uuid.uuid4().hex[:8]}"
+    try:
+        rebuild_and_verify(spark_factory(), recipe, staging, fmt, as_file=as_file)
+        os.rename(staging, target)
+        fsync_dir(target.parent)
+    finally:
+        if os.path.lexists(staging):
+            shutil.rmtree(staging, ignore_errors=True) if staging.is_dir() else staging.unlink()
+
+
+def _rescan(catalog: Catalog, spark_factory: Callable[[], SparkSession], location: str) -> None:
+    from r2d2.scan import scan
+
+    scan(catalog, [location], spark_factory=spark_factory)
+
+
+def reconstruct_to(catalog: Catalog, spark_factory: Callable[[], SparkSession], location: str, target: str,
+                   fmt: OutputFormat = "parquet") -> dict[str, Any]:
+    """Rebuild the table deleted from ``location`` into ``target`` (verified); the original is untouched."""
+    location = normalize_location(location)
+    found = catalog.list_deletions(location=location)
+    if not found:
+        raise NotFoundError(f"{location} has no recipe (it was never deleted by r2d2)")
+    rec = catalog.get_recipe(found[-1].recipe_id)
+    problem = rcp.pinned_parent_problem(rec.recipe["parent"]) or rcp.store_problem(rec.recipe)
+    if problem:
+        raise ReconstructError(f"{location}: cannot rebuild: {problem}")
+    path = Path(normalize_location(target))
+    rebuild_and_verify(spark_factory(), rec.recipe, path, fmt)
+    return {"location": location, "to": str(path), "format": fmt, "rows": rec.recipe["child"]["num_rows"],
+            "checksum": rec.checksum}
+
+
+@dataclass
+class PurgeReport:
+    purged: list[str] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (location, why not purged)
+
+
+def purge(catalog: Catalog, settings: Settings, *, older_than: timedelta = DEFAULT_RETENTION,
+          now: datetime | None = None) -> PurgeReport:
+    now = now or datetime.now(UTC)
+    report = PurgeReport()
+    for d in catalog.list_deletions(states=("quarantined",)):
+        if d.quarantined_at is None or d.quarantined_at > now - older_than:
+            continue
+        rec = catalog.get_recipe(d.recipe_id)
+        problem = None if rec.checked_at else "its recipe was never checked"
+        problem = problem or rcp.store_problem(rec.recipe) or rcp.pinned_parent_problem(rec.recipe["parent"])
+        if problem:
+            report.kept.append((d.location, problem))
+            continue
+        _purge_one(catalog, d)
+        report.purged.append(d.location)
+    return report
+
+
+def _purge_one(catalog: Catalog, d: DeletionRecord) -> None:
+    folder = Path(d.quarantine_path).parent
+    journal = Journal.create(Path(d.journal_path).with_name(f"{d.id}-purge.jsonl"), op="purge",
+                             deletion_id=d.id, folder=str(folder))
+    catalog.set_deletion_state(d.id, "purging")
+    fault_point("purge", "intent")
+    shutil.rmtree(folder, ignore_errors=True)
+    catalog.set_deletion_state(d.id, "purged")
+    journal.finish("purged")
+
+
+@dataclass
+class RecoverReport:
+    actions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def recover(catalog: Catalog, settings: Settings) -> RecoverReport:
+    """Finish or roll back every interrupted operation.
+
+    Deletion (catalog ``intent``/``moving``): the quarantine destination appears only by an atomic
+    rename (of the table, or of the complete, verified staging copy), so if it exists the move is
+    *rolled forward* (any leftover source files are unlinked after checking each is in quarantine with
+    the same size; the recipe was checked before the move began) and the table becomes quarantined;
+    otherwise nothing left the source: a partial staging copy is removed and the deletion is
+    *rolled back*. Restore (``restoring``): rolled forward the same way (the move is resumed).
+    Purge (``purging``): finished. Journal files of finished operations are closed.
+    """
+    report = RecoverReport()
+    for d in catalog.list_deletions(states=("intent", "moving", "restoring", "purging")):
+        try:
+            _recover_one(catalog, d, report)
+        except Exception as exc:  # keep going; say what is left
+            report.problems.append(f"deletion {d.id} ({d.location}): {exc}")
+    for path in sorted(journal_dir(settings).glob("*.jsonl")) if journal_dir(settings).exists() else []:
+        j = Journal(path)
+        if not j.done:
+            did = j.header.get("deletion_id")
+            state = catalog.get_deletion(int(did)).state if did is not None else "?"
+            if state not in ("intent", "moving", "restoring", "purging"):
+                j.finish(f"closed by recover (deletion {state})")
+    return report
+
+
+def _recover_one(catalog: Catalog, d: DeletionRecord, report: RecoverReport) -> None:
+    src = local_path(d.location)
+    q = Path(d.quarantine_path) if d.quarantine_path else None
+    if d.state in ("intent", "moving"):
+        if q is not None and os.path.lexists(q):
+            move_tree(src, q)  # resumes: finishes unlinking the source if needed
+            catalog.set_deletion_state(d.id, "quarantined")
+            report.actions.append(f"rolled forward: {d.location} is in quarantine ({q})")
+            return
+        if not os.path.lexists(src):
+            raise SafetyError(f"{d.location} is neither in place nor in quarantine")
+        if q is not None:
+            staging = staging_path(q)
+            if os.path.lexists(staging):
+                shutil.rmtree(staging) if staging.is_dir() else staging.unlink()
+            _remove_empty(q.parent)
+        catalog.set_deletion_state(d.id, "rolled_back")
+        report.actions.append(f"rolled back: {d.location} stays in place")
+    elif d.state == "restoring":
+        assert q is not None
+        move_tree(q, src)
+        catalog.set_deletion_state(d.id, "restored")
+        _remove_empty(q.parent)
+        report.actions.append(f"rolled forward: {d.location} restored from quarantine")
+    elif d.state == "purging":
+        assert q is not None
+        shutil.rmtree(q.parent, ignore_errors=True)
+        catalog.set_deletion_state(d.id, "purged")
+        report.actions.append(f"finished purge of {d.location}")
