@@ -6,10 +6,12 @@ in :mod:`r2d2.catalog.edges` / ``runs`` and can move there unchanged.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, Select, false, func, select, text
 
 from r2d2.catalog._base import RepositoryBase
 from r2d2.catalog.db import get_engine
@@ -21,8 +23,33 @@ from r2d2.catalog.records import EdgeRecord
 VERIFIED_STATES = ("verified", "inferred")
 
 
+COUNT_TTL_S = 2.0
+
+
 class ApiQueries(RepositoryBase):
-    """Aggregates and filtered pages over the catalog."""
+    """Aggregates and filtered pages over the catalog.
+
+    Page totals are cached for :data:`COUNT_TTL_S` per filter combination: counting 100,000 edges
+    costs a full scan, and a total a second or two old is good enough for pagination.
+    """
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        super().__init__(engine, url)
+        self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
+        self._counts_lock = threading.Lock()
+
+    def _cached_count(self, key: tuple[Any, ...], stmt: Select[Any], conn: Connection) -> int:
+        now = time.monotonic()
+        with self._counts_lock:
+            hit = self._counts.get(key)
+        if hit is not None and now - hit[0] < COUNT_TTL_S:
+            return hit[1]
+        total = int(conn.execute(stmt).scalar_one())
+        with self._counts_lock:
+            if len(self._counts) > 1024:
+                self._counts.clear()
+            self._counts[key] = (now, total)
+        return total
 
     @classmethod
     def for_url(cls, url: str) -> ApiQueries:
@@ -58,14 +85,21 @@ class ApiQueries(RepositoryBase):
                   relation: str | None = None, stage: str | None = None, include_stale: bool = False,
                   parent_id: int | None = None, child_id: int | None = None,
                   limit: int = 100, offset: int = 0) -> tuple[list[EdgeRecord], int]:
-        """One page of edges by id, and how many match in all."""
+        """One page of edges by id, and how many match in all.
+
+        The offset is applied to the edges table alone (ids only, along its primary key); only the
+        page's rows are then joined with their tables' locations.
+        """
         where = self._edge_filters(state=state, verified=verified, relation=relation, stage=stage,
                                    include_stale=include_stale, parent_id=parent_id, child_id=child_id)
-        page: Select[Any] = _edge_select().where(*where).order_by(EdgeRow.id).offset(offset).limit(limit)
+        ids = (select(EdgeRow.id).where(*where).order_by(EdgeRow.id).offset(offset).limit(limit)
+               .scalar_subquery())
+        page: Select[Any] = _edge_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
         count = select(func.count()).select_from(EdgeRow).where(*where)
         with self._read() as conn:
             rows = [_edge_record(r) for r in conn.execute(page)]
-            total = int(conn.execute(count).scalar_one())
+            key = ("edges", state, verified, relation, stage, include_stale, parent_id, child_id)
+            total = self._cached_count(key, count, conn)
         return rows, total
 
     def count_runs(self, *, kind: str | None = None, status: str | None = None) -> int:

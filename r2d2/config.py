@@ -25,7 +25,9 @@ class Settings(BaseSettings):
     catalog_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the catalog; default: SQLite file under `home`."
     )
-    spark_master: str = Field(default="local[*]", description="Spark master URL.")
+    spark_master: str | None = Field(
+        default=None, description="Spark master URL; default: spark-submit's master, else local[*]."
+    )
     spark_driver_memory: str = Field(default="4g")
     spark_shuffle_partitions: int = Field(default=8, ge=1)
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")

@@ -19,8 +19,14 @@ from r2d2.catalog import Catalog
 from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
 from r2d2.profile.profiler import profile_tables
+from r2d2.types import TableProfile
 
 Progress = Callable[[int, int], None]  # (done, total) tables profiled
+
+# Profiles are saved to the catalog in batches (one transaction each) while profiling goes on: when
+# this many are waiting, or when the oldest has waited this long.
+SAVE_BATCH = 500
+SAVE_EVERY_S = 5.0
 
 
 @dataclass
@@ -81,12 +87,23 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
     summary.unchanged = len(same)
 
     by_location = {t.location: t for t in todo}
+    pending: list[tuple[bool, TableProfile]] = []  # (new to the catalog, profile) not yet saved
+    oldest = 0.0  # when the first pending profile came
+
+    def flush() -> None:
+        results = catalog.save_profiles([p for _, p in pending], seen_at=now)
+        for (is_new, _), result in zip(pending, results, strict=True):
+            if result == "new" or is_new:
+                summary.new += 1
+            else:
+                summary.changed += 1
+        pending.clear()
+
     done = 0
     for outcome in profile_tables(todo, spark_factory=spark_factory):
         done += 1
         if progress:
             progress(done, len(todo))
-        is_new = outcome.location not in known
         if outcome.profile is None:
             summary.failed += 1
             summary.errors.append({"location": outcome.location, "error": outcome.error or "unknown error"})
@@ -100,11 +117,17 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
             summary.data_bytes_read += profile.bytes_read
         for issue in profile.issues:
             summary.warnings.append({"location": profile.location, "warning": issue.message})
-        result = catalog.save_profile(profile, seen_at=now)
-        if result == "new" or is_new:
-            summary.new += 1
-        else:
-            summary.changed += 1
+        if not pending:
+            oldest = time.monotonic()
+        pending.append((outcome.location not in known, profile))
+        if len(pending) >= SAVE_BATCH or time.monotonic() - oldest >= SAVE_EVERY_S:
+            flush()
+    if pending:
+        flush()
+    # Outcomes come in completion order: report them in discovery order, as the tables were found.
+    rank = {t.location: i for i, t in enumerate(todo)}
+    summary.errors.sort(key=lambda e: rank[e["location"]])
+    summary.warnings.sort(key=lambda w: rank[w["location"]])
 
     blind = []
     for err in found.errors:

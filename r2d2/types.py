@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -129,10 +129,36 @@ class TableProfile:
         return tuple(c for c in self.columns if c.family is not Family.UNSUPPORTED)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["stats"] = {k: asdict(v) for k, v in self.stats.items()}
-        data["column_bytes"] = dict(self.column_bytes)
-        return data
+        """The profile as plain dicts, lists kept as tuples (what ``dataclasses.asdict`` gives, built
+        directly: this runs once per table on every scan)."""
+        return {
+            "location": self.location,
+            "format": self.format,
+            "fingerprint": self.fingerprint,
+            "columns": tuple(
+                {"name": c.name, "physical_type": c.physical_type, "family": c.family,
+                 "nullable": c.nullable, "unit": c.unit, "reason": c.reason}
+                for c in self.columns
+            ),
+            "stats": {
+                k: {"min": v.min, "max": v.max, "min_exact": v.min_exact, "max_exact": v.max_exact,
+                    "null_count": v.null_count}
+                for k, v in self.stats.items()
+            },
+            "num_rows": self.num_rows,
+            "num_bytes": self.num_bytes,
+            "files": tuple(
+                {"path": f.path, "size": f.size, "mtime_ns": f.mtime_ns,
+                 "partition": tuple((k, v) for k, v in f.partition)}
+                for f in self.files
+            ),
+            "partition_columns": tuple(self.partition_columns),
+            "delta_version": self.delta_version,
+            "data_read": self.data_read,
+            "bytes_read": self.bytes_read,
+            "column_bytes": dict(self.column_bytes),
+            "issues": tuple({"code": i.code, "message": i.message} for i in self.issues),
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TableProfile:

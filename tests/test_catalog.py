@@ -159,6 +159,89 @@ def test_save_profile_unchanged_and_changed(cat: Catalog) -> None:
     assert n == 3
 
 
+def _state(cat: Catalog, prefix: str) -> dict:
+    """Everything save_profile(s) writes about the tables under ``prefix``, with ids and the prefix
+    taken out (so that two halves of one catalog can be compared)."""
+    cut = len(prefix)
+    tables = {t.id: t for t in cat.list_tables(prefix=prefix)}
+    names = {tid: t.location[cut:] for tid, t in tables.items()}
+    with get_engine(cat._url).connect() as conn:
+        cols = conn.execute(sa.text(
+            "SELECT table_id, ordinal, name, key, family, physical_type FROM table_columns")).all()
+        sketches = conn.execute(sa.text("SELECT table_id, fingerprint, kind, key FROM sketches")).all()
+    rows = {}
+    for tid, t in tables.items():
+        profile = t.profile
+        if profile is not None:
+            profile = TableProfile.from_json({**profile.to_json(), "location": profile.location[cut:]})
+        rows[names[tid]] = (t.format, t.status, t.fingerprint, t.num_rows, t.num_bytes, t.num_files,
+                            t.error, t.first_seen, t.last_seen, t.profiled_at, t.gone_at, profile)
+    return {
+        "tables": rows,
+        "columns": sorted((names[c[0]], *c[1:]) for c in cols if c[0] in names),
+        "sketches": sorted((names[k[0]], *k[1:]) for k in sketches if k[0] in names),
+        "edges": sorted((e.parent_location[cut:], e.child_location[cut:], e.stale)
+                        for e in cat.list_edges(include_stale=True)
+                        if e.parent_location.startswith(prefix) and e.child_location.startswith(prefix)),
+    }
+
+
+def test_save_profiles_equivalent_to_save_profile(cat: Catalog) -> None:
+    """The same history applied one table at a time (/one) and in batches (/many) gives the same
+    outcomes and the same catalog: new, unchanged, changed, come-back from error and from gone,
+    a location repeated in one batch, batches split into several transactions."""
+    def prof(prefix: str, name: str, fp: str = "fp1", **kw) -> TableProfile:
+        p = make_profile(f"{prefix}/{name}", fp, **kw)
+        return TableProfile.from_json({**p.to_json(), "column_bytes": {"id": len(name)}})
+
+    def history(prefix: str, save) -> list[list[str]]:
+        out = [save([prof(prefix, n) for n in ("p", "c", "x", "e", "g")], T0)]
+        ids = {t.location[len(prefix):]: t.id for t in cat.list_tables(prefix=prefix)}
+        cat.upsert_edges([_edge(ids["/p"], ids["/c"]), _edge(ids["/x"], ids["/p"]),
+                          _edge(ids["/c"], ids["/x"]), _edge(ids["/e"], ids["/x"])])
+        cat.put_sketches(ids["/p"], "fp1", "minhash", {"id": (b"\x01", {})})
+        cat.put_sketches(ids["/p"], "fp2", "minhash", {"name": (b"\x02", {})})
+        cat.put_sketches(ids["/c"], "fp1", "minhash", {"id": (b"\x03", {})})
+        cat.save_error(f"{prefix}/e", error="boom", seen_at=T1, fingerprint="fp1")
+        cat.mark_gone(roots=[f"{prefix}/g"], seen=set(), seen_at=T1)
+        out.append(save([
+            prof(prefix, "p", "fp2", columns=("id", "Name", "extra"), num_rows=20),  # changed
+            prof(prefix, "c"),  # unchanged
+            prof(prefix, "e"),  # back from error, same fingerprint: changed
+            prof(prefix, "g"),  # back from gone: changed
+            prof(prefix, "n", columns=("k",)),  # new
+            prof(prefix, "r"), prof(prefix, "r", "fp3", columns=("a", "b", "c")),  # repeated: new, changed
+            prof(prefix, "c"),  # repeated, unchanged
+        ], T2))
+        return out
+
+    one = history("/one", lambda ps, at: [cat.save_profile(p, seen_at=at) for p in ps])
+    many = history("/many", lambda ps, at: cat.save_profiles(ps, seen_at=at, batch_size=3))
+    assert one == many == [["new"] * 5,
+                           ["changed", "unchanged", "changed", "changed", "new", "new", "changed", "unchanged"]]
+    a, b = _state(cat, "/one"), _state(cat, "/many")
+    assert a == b
+    assert len(a["tables"]) == 7 and a["sketches"] == [("/c", "fp1", "minhash", "id"),
+                                                       ("/p", "fp2", "minhash", "name")]
+    assert [e[2] for e in a["edges"]] == [False, True, True, True]  # only c -> x, untouched, is fresh
+    assert cat.save_profiles([], seen_at=T2) == []
+
+
+def test_save_profiles_many_tables(cat: Catalog) -> None:
+    """Over several transactions, each new row gets its own columns (ids returned in order)."""
+    profiles = [make_profile(f"/bulk/t{i:05d}", columns=("id", f"c{i}"), num_rows=i) for i in range(1_203)]
+    assert cat.save_profiles(profiles, seen_at=T0) == ["new"] * 1_203
+    assert cat.save_profiles(profiles[::2], seen_at=T1) == ["unchanged"] * 602
+    with get_engine(cat._url).connect() as conn:
+        cols = conn.execute(sa.text(
+            "SELECT t.location, t.num_rows, c.name FROM table_columns c JOIN tables t ON t.id = c.table_id "
+            "WHERE c.ordinal = 1")).all()
+    assert sorted(cols) == sorted((p.location, p.num_rows, f"c{p.num_rows}") for p in profiles)
+    assert cat.count_tables() == 1_203
+    assert {t.last_seen for t in cat.list_tables(prefix="/bulk/t0000", with_profile=False)} == {T0, T1}
+    assert cat.get_table("/bulk/t01202").profile == profiles[-1]
+
+
 def test_touch_seen(cat: Catalog) -> None:
     locations = [f"/lake/t{i:04d}" for i in range(3)]
     for loc in locations:

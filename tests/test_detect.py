@@ -114,3 +114,33 @@ def test_incremental_after_adding_tables(spark, tmp_path: Path) -> None:
     involving = [e for e in stored if new_id in (e.parent_id, e.child_id) and e.stage not in ("minmax",)]
     assert 0 < result.pairs_reexamined <= len(involving)
     assert any(e.relation == "duplicate" and str(copy) in (e.parent, e.child) for e in result.edges)
+
+
+def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Path) -> None:
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = pa.table({"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]})
+    for name, table in (("parent", data), ("child", data.slice(0, 300)), ("bad", data.slice(0, 200))):
+        (tmp_path / "lake" / name).mkdir(parents=True)
+        pq.write_table(table, tmp_path / "lake" / name / "part-0.parquet")
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    assert scan(catalog, [str(tmp_path / "lake")], spark_factory=lambda: spark).failed == 0
+    # Corrupt the data pages of one table behind the catalog's back (same size and mtime, so the
+    # fingerprint does not change): only reading its data can find out.
+    bad = tmp_path / "lake" / "bad" / "part-0.parquet"
+    stat = bad.stat()
+    raw = bytearray(bad.read_bytes())
+    raw[4:200] = b"\xff" * 196
+    bad.write_bytes(bytes(raw))
+    os.utime(bad, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    result = detect(catalog, settings, lambda: spark)
+    errors = {e["location"]: e["error"] for e in result.errors}
+    assert str(tmp_path / "lake" / "bad") in errors
+    assert errors[str(tmp_path / "lake" / "bad")]
+    found = {(e.parent, e.child) for e in result.edges}
+    assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
+    assert not any(str(tmp_path / "lake" / "bad") in pair for pair in found)

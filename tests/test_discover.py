@@ -78,6 +78,54 @@ def test_symlink_cycle(tmp_path: Path) -> None:
     assert [t.location for t in d.tables] == [str(tmp_path / "a" / "t")]
 
 
+def test_symlinks_followed_once(tmp_path: Path) -> None:
+    """A link to a folder already walked adds nothing; a link to an outside folder is walked (once, even
+    when reached by two links); a hive partition that is a link counts; a dangling link is ignored."""
+    lake, outside = tmp_path / "lake", tmp_path / "outside"
+    lakes.parquet(lake / "a" / "t", {"a": [1]})
+    lakes.parquet(outside / "o", {"a": [1]})
+    lakes.parquet(tmp_path / "parts" / "p=2", {"a": [2]})
+    lakes.parquet(lake / "h" / "p=1", {"a": [1]})
+    os.symlink(tmp_path / "parts" / "p=2", lake / "h" / "p=2")
+    os.symlink(lake / "a", lake / "b")
+    os.symlink(outside, lake / "c1")
+    os.symlink(outside, lake / "c2")
+    os.symlink(tmp_path / "missing", lake / "dangling")
+    os.symlink(lake, outside / "back")  # a cycle through the outside folder
+    d = discover([str(lake)])
+    assert not d.errors
+    found = _by_loc(d)
+    assert sorted(found) == [str(lake / "a" / "t"), str(lake / "c1" / "o"), str(lake / "h")]
+    assert sorted(f.path for f in found[str(lake / "h")].files) == ["p=1/part-0.parquet", "p=2/part-0.parquet"]
+
+
+def test_cycle_through_a_linked_root(tmp_path: Path) -> None:
+    """The root itself is reached through a link (its real path differs): cycles are still cut."""
+    lakes.parquet(tmp_path / "real" / "x" / "t", {"a": [1]})
+    os.symlink(tmp_path / "real", tmp_path / "alias")
+    os.symlink(tmp_path / "real", tmp_path / "real" / "x" / "loop")
+    os.symlink(tmp_path / "alias", tmp_path / "real" / "loop2")
+    d = discover([str(tmp_path / "alias")])
+    assert [t.location for t in d.tables] == [str(tmp_path / "alias" / "x" / "t")] and not d.errors
+
+
+def test_real_paths_resolved_only_for_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(20):
+        lakes.parquet(tmp_path / f"ns{i % 3}" / f"t{i}" / f"k={i}", {"a": [i]})
+    os.symlink(tmp_path / "ns0", tmp_path / "link")
+    calls: list[str] = []
+    realpath = os.path.realpath
+
+    def counting(path, *args, **kw):
+        calls.append(path)
+        return realpath(path, *args, **kw)
+
+    monkeypatch.setattr(os.path, "realpath", counting)
+    d = discover([str(tmp_path)])
+    assert len(d.tables) == 20 and not d.errors
+    assert sorted(calls) == sorted([str(tmp_path), str(tmp_path / "link")])  # the root and the one link
+
+
 def test_unicode_and_non_utf8_names(tmp_path: Path) -> None:
     lakes.parquet(tmp_path / "héllo ✓", {"a": [1]}, name="dätä.parquet")
     lakes.parquet(tmp_path / "ok", {"a": [1]})

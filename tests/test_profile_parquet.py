@@ -1,19 +1,23 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
+import io
 import shutil
 from pathlib import Path
 
 import lakes
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from r2d2.errors import TableReadError
 from r2d2.lake.discover import discover
+from r2d2.profile import parquet as parquet_mod
 from r2d2.profile.families import family_of
-from r2d2.profile.parquet import profile_parquet
-from r2d2.types import Family
+from r2d2.profile.parquet import FOOTER_READ_SIZE, footer_bytes_read, profile_parquet, read_footer, read_footers
+from r2d2.types import Family, TableProfile
 
 
 def _profile(path: Path):
@@ -37,7 +41,7 @@ def test_minmax_across_files_and_row_groups(tmp_path: Path) -> None:
     assert (a.min, a.max, a.min_exact, a.max_exact, a.null_count) == (1, 9, True, True, 1)
     assert (s.min, s.max, s.null_count) == ("c", "z", 1)
     assert p.num_bytes == sum(f.size for f in p.files)
-    assert 0 < p.bytes_read < p.num_bytes and p.column_bytes["a"] > 0
+    assert p.bytes_read == p.num_bytes and p.column_bytes["a"] > 0  # small files: pyarrow reads them whole
 
 
 def test_missing_stats_are_unknown(tmp_path: Path) -> None:
@@ -155,3 +159,112 @@ def test_corrupt_files(tmp_path: Path, damage: str) -> None:
 def test_unicode_names(tmp_path: Path) -> None:
     p = _profile(lakes.parquet(tmp_path / "héllo ✓ %20", {"é": [1, 2]}, name="dätä ✓.parquet"))
     assert p.num_rows == 2 and p.stats["é"].max == 2
+
+
+class _CountingFile(io.RawIOBase):
+    """A file object that counts the bytes pyarrow reads from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self._f = io.BytesIO(data)
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, *args) -> int:
+        return self._f.seek(*args)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def readinto(self, buf) -> int:
+        data = self._f.read(len(buf))
+        buf[: len(data)] = data
+        self.read_bytes += len(data)
+        return len(data)
+
+
+@pytest.mark.parametrize(("ncols", "nrows"), [(2, 10), (2, 100_000), (400, 10), (2_500, 3)])
+def test_bytes_read_is_what_pyarrow_reads(tmp_path: Path, ncols: int, nrows: int) -> None:
+    """Small file: read whole; big file, small footer: its last 64 KiB; footer over 64 KiB: read twice."""
+    lakes.parquet(tmp_path, {f"c{i}": list(range(nrows)) for i in range(ncols)}, row_group_size=max(1, nrows // 3))
+    f = tmp_path / "part-0.parquet"
+    data = f.read_bytes()
+    counting = _CountingFile(data)
+    meta = pq.ParquetFile(counting).metadata
+    footer = read_footer(str(tmp_path), "part-0.parquet")
+    assert footer.footer_bytes == counting.read_bytes == footer_bytes_read(len(data), meta.serialized_size)
+    assert footer.footer_bytes >= min(len(data), FOOTER_READ_SIZE)
+    p = _profile(tmp_path)
+    assert p.bytes_read == footer.footer_bytes and not p.data_read
+
+
+def test_read_footers_pool_only_for_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(6):
+        lakes.parquet(tmp_path, {"a": [i]}, name=f"part-{i}.parquet")
+    names = [f"part-{i}.parquet" for i in range(6)]
+    pools = []
+    real_pool = parquet_mod.ThreadPoolExecutor
+
+    def pool(*args, **kw):
+        pools.append(kw.get("max_workers"))
+        return real_pool(*args, **kw)
+
+    monkeypatch.setattr(parquet_mod, "ThreadPoolExecutor", pool)
+    assert [f.path for f in read_footers(str(tmp_path), names[:4])] == names[:4]
+    assert pools == []
+    assert [f.path for f in read_footers(str(tmp_path), names, max_workers=4)] == names
+    assert pools == [4]
+    assert [f.path for f in read_footers(str(tmp_path), names, max_workers=1)] == names
+    assert pools == [4]
+
+
+def test_timestamps_over_row_groups_and_files(tmp_path: Path) -> None:
+    """The timestamp unit is parsed once per file and column: every row group still gets it."""
+    base = dt.datetime(2021, 1, 1, tzinfo=dt.UTC)
+    for i, unit in enumerate(("ms", "us")):
+        ts = pa.array([base + dt.timedelta(days=d + 10 * i) for d in range(6)], pa.timestamp(unit, tz="UTC"))
+        lakes.parquet(tmp_path / unit, {"t": ts, "n": list(range(6))}, row_group_size=2)
+    p = _profile(tmp_path / "ms")
+    assert p.stats["t"].min == int(base.timestamp()) * 10**9
+    assert p.stats["t"].max == int((base + dt.timedelta(days=5)).timestamp()) * 10**9
+    assert p.stats["t"].min_exact and p.stats["t"].null_count == 0 and p.stats["n"].max == 5
+
+
+def _asdict_json(profile: TableProfile) -> dict:
+    """The former TableProfile.to_json (dataclasses.asdict based): the reference output."""
+    data = dataclasses.asdict(profile)
+    data["stats"] = {k: dataclasses.asdict(v) for k, v in profile.stats.items()}
+    data["column_bytes"] = dict(profile.column_bytes)
+    return data
+
+
+def _same_types(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same_types(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    return a == b or (a != a and b != b)  # NaN
+
+
+def test_to_json_identical_and_round_trips(tmp_path: Path) -> None:
+    lakes.partitioned(
+        tmp_path / "t",
+        {"a": [1, 2, 3], "s": ["x", None, "z"], "st": [{"x": 1}, None, {"x": 3}], "y": [2020, None, 2021],
+         "ts": pa.array([0, 1, 2], pa.timestamp("us", tz="UTC")), "f": [1.5, float("nan"), None]},
+        ["y"],
+    )
+    p = _profile(tmp_path / "t")
+    assert p.issues and p.partition_columns == ("y",) and any(f.partition for f in p.files)
+    for profile in (p, dataclasses.replace(p, delta_version=3, data_read=True, column_bytes={}, issues=())):
+        data = profile.to_json()
+        assert _same_types(data, _asdict_json(profile))
+        assert TableProfile.from_json(data) == profile
+    from r2d2.catalog.db import json_dumps, json_loads
+
+    assert TableProfile.from_json(json_loads(json_dumps(p.to_json()))) == p

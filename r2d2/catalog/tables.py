@@ -6,7 +6,20 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, delete, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from r2d2.catalog._base import RepositoryBase, as_utc, chunks
 from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
@@ -14,7 +27,11 @@ from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
 from r2d2.errors import NotFoundError
 from r2d2.types import TableProfile
 
-T = TableRow.__table__
+T = cast(Table, TableRow.__table__)
+C = cast(Table, ColumnRow.__table__)
+S = cast(Table, SketchRow.__table__)
+# Tables per write transaction in save_profiles: few commits, short enough write locks.
+SAVE_BATCH = 500
 _ORDERS: dict[str, Any] = {
     "location": (TableRow.location,),
     "id": (TableRow.id,),
@@ -61,15 +78,49 @@ def _mark_edges_stale(conn: Connection, table_ids: Sequence[int]) -> None:
         )
 
 
-def _replace_columns(conn: Connection, table_id: int, profile: TableProfile) -> None:
-    conn.execute(delete(ColumnRow).where(ColumnRow.table_id == table_id))
-    rows = [
+def _column_rows(table_id: int, profile: TableProfile) -> list[dict[str, Any]]:
+    return [
         {"table_id": table_id, "ordinal": i, "name": c.name, "key": c.key,
          "family": str(c.family), "physical_type": c.physical_type}
         for i, c in enumerate(profile.columns)
     ]
+
+
+def _replace_columns(conn: Connection, table_id: int, profile: TableProfile) -> None:
+    conn.execute(delete(ColumnRow).where(ColumnRow.table_id == table_id))
+    rows = _column_rows(table_id, profile)
     if rows:
         conn.execute(insert(ColumnRow), rows)
+
+
+def _profile_values(profile: TableProfile, seen_at: datetime) -> dict[str, Any]:
+    """Columns of a table row written from a fresh profile (new, changed or come-back table)."""
+    return {
+        "format": profile.format,
+        "status": "active",
+        "fingerprint": profile.fingerprint,
+        "num_rows": profile.num_rows,
+        "num_bytes": profile.num_bytes,
+        "num_files": profile.num_files,
+        "profile": profile.to_json(),
+        "error": None,
+        "last_seen": seen_at,
+        "profiled_at": seen_at,
+        "gone_at": None,
+    }
+
+
+def _distinct_runs(profiles: Sequence[TableProfile], size: int) -> Iterable[Sequence[TableProfile]]:
+    """Consecutive groups of at most ``size`` profiles in which no location repeats (a repeated location
+    starts a new group, so that it sees what the previous one wrote, as with one save at a time)."""
+    start, locs = 0, set[str]()
+    for i, p in enumerate(profiles):
+        if i - start >= size or p.location in locs:
+            yield profiles[start:i]
+            start, locs = i, set[str]()
+        locs.add(p.location)
+    if start < len(profiles):
+        yield profiles[start:]
 
 
 class TablesRepository(RepositoryBase):
@@ -92,19 +143,7 @@ class TablesRepository(RepositoryBase):
         columns are replaced, sketches of other fingerprints deleted, and its edges marked stale.
         """
         seen_at = as_utc(seen_at, "seen_at")
-        values = {
-            "format": profile.format,
-            "status": "active",
-            "fingerprint": profile.fingerprint,
-            "num_rows": profile.num_rows,
-            "num_bytes": profile.num_bytes,
-            "num_files": profile.num_files,
-            "profile": profile.to_json(),
-            "error": None,
-            "last_seen": seen_at,
-            "profiled_at": seen_at,
-            "gone_at": None,
-        }
+        values = _profile_values(profile, seen_at)
         with self._write() as conn:
             old = conn.execute(
                 select(TableRow.id, TableRow.status, TableRow.fingerprint, TableRow.profile.is_(None))
@@ -129,6 +168,75 @@ class TablesRepository(RepositoryBase):
             )
             _mark_edges_stale(conn, [table_id])
             return "changed"
+
+    def save_profiles(
+        self, profiles: Sequence[TableProfile], *, seen_at: datetime, batch_size: int = SAVE_BATCH
+    ) -> list[SaveOutcome]:
+        """:meth:`save_profile` for many tables: one outcome per profile, in order, with the same
+        semantics, in one transaction per ``batch_size`` tables (a failure rolls back that batch only)."""
+        seen_at = as_utc(seen_at, "seen_at")
+        outcomes: list[SaveOutcome] = []
+        for group in _distinct_runs(profiles, max(1, batch_size)):
+            with self._write() as conn:
+                outcomes.extend(self._save_group(conn, group, seen_at))
+        return outcomes
+
+    @staticmethod
+    def _save_group(conn: Connection, group: Sequence[TableProfile], seen_at: datetime) -> list[SaveOutcome]:
+        old: dict[str, tuple[int, str, str | None, bool]] = {}
+        for locs in chunks([p.location for p in group]):
+            rows = conn.execute(
+                select(T.c.id, T.c.location, T.c.status, T.c.fingerprint, T.c.profile.is_(None))
+                .where(T.c.location.in_(locs))
+            )
+            for tid, loc, status, fingerprint, no_profile in rows:
+                old[loc] = (tid, status, fingerprint, bool(no_profile))
+        outcomes: list[SaveOutcome] = []
+        new: list[TableProfile] = []
+        changed: list[tuple[int, TableProfile]] = []
+        unchanged: list[int] = []
+        for p in group:
+            prev = old.get(p.location)
+            if prev is None:
+                outcomes.append("new")
+                new.append(p)
+                continue
+            tid, status, fingerprint, no_profile = prev
+            if status == "active" and fingerprint == p.fingerprint and not no_profile:
+                outcomes.append("unchanged")
+                unchanged.append(tid)
+            else:
+                outcomes.append("changed")
+                changed.append((tid, p))
+
+        for part in chunks(unchanged):
+            conn.execute(update(T).where(T.c.id.in_(part)).values(last_seen=seen_at))
+        column_rows: list[dict[str, Any]] = []
+        if new:
+            result = conn.execute(
+                insert(T).returning(T.c.id, sort_by_parameter_order=True),
+                [{"location": p.location, "first_seen": seen_at, **_profile_values(p, seen_at)} for p in new],
+            )
+            for tid, p in zip(result.scalars().all(), new, strict=True):
+                column_rows.extend(_column_rows(tid, p))
+        if changed:
+            ids = [tid for tid, _ in changed]
+            conn.execute(
+                update(T).where(T.c.id == bindparam("b_id")),
+                [{"b_id": tid, **_profile_values(p, seen_at)} for tid, p in changed],
+            )
+            for part in chunks(ids):
+                conn.execute(delete(C).where(C.c.table_id.in_(part)))
+            conn.execute(
+                delete(S).where(S.c.table_id == bindparam("b_id"), S.c.fingerprint != bindparam("b_fp")),
+                [{"b_id": tid, "b_fp": p.fingerprint} for tid, p in changed],
+            )
+            _mark_edges_stale(conn, ids)
+            for tid, p in changed:
+                column_rows.extend(_column_rows(tid, p))
+        if column_rows:
+            conn.execute(insert(C), column_rows)
+        return outcomes
 
     def touch_seen(self, locations: Iterable[str], *, seen_at: datetime) -> int:
         """Set ``last_seen`` of the given (unchanged, not gone) tables; returns how many were found."""

@@ -44,11 +44,14 @@ def _build(settings: Settings) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - pyspark is a hard dependency
         raise EngineError("pyspark is not installed: pip install 'pyspark==4.2.0'") from exc
-    builder = SparkSession.builder.appName("r2d2").master(settings.spark_master)
+    master = effective_master(settings)
+    builder = SparkSession.builder.appName("r2d2")
+    if master is not None:
+        builder = builder.master(master)
     conf = dict(BASE_CONF)
     conf["spark.sql.shuffle.partitions"] = str(settings.spark_shuffle_partitions)
     conf["spark.driver.memory"] = settings.spark_driver_memory
-    if settings.spark_master.startswith("local"):
+    if master is not None and master.startswith("local"):
         conf.setdefault("spark.ui.enabled", "false")
         conf.setdefault("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
     conf.update(settings.spark_conf)
@@ -57,9 +60,16 @@ def _build(settings: Settings) -> SparkSession:
     try:
         session = builder.getOrCreate()
     except Exception as exc:
-        raise EngineError(f"cannot start Spark (master {settings.spark_master}): {exc}") from exc
+        raise EngineError(f"cannot start Spark (master {master or 'from spark-submit'}): {exc}") from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def effective_master(settings: Settings) -> str | None:
+    """The master to set: the configured one; else none under spark-submit (it set one); else local[*]."""
+    if settings.spark_master:
+        return settings.spark_master
+    return None if os.environ.get("PYSPARK_GATEWAY_PORT") else "local[*]"
 
 
 def get_spark(settings: Settings | None = None) -> SparkSession:

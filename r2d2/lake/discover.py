@@ -8,7 +8,9 @@
 
 What Spark skips is skipped: names starting with ``.`` or ``_`` (``_SUCCESS``, ``_temporary``...,
 but not ``_delta_log``) and ``.crc`` files. Each folder is listed once; sizes and modification times
-come from that listing. Symlink cycles are cut by remembering the real path of each visited folder.
+come from that listing. Symlink cycles are cut by remembering the real path of each visited folder
+(resolved only where the walk follows a symbolic link: below a folder, a plain sub-folder's real path
+is the folder's real path plus its name).
 Problems (permission denied, missing root, non-UTF-8 names...) become :class:`DiscoveryError` entries
 and the walk goes on.
 """
@@ -146,7 +148,7 @@ class _Walker:
                 location, fmt, [FileEntry(path="", size=info.size or 0, mtime_ns=info.mtime_ns or 0)], ()
             )
         else:
-            self.folder(fs, path, location)
+            self.folder(fs, path, location, lakefs.real_path(fs, path))
 
     def add_files(
         self, location: str, fmt: TableFormat, files: list[FileEntry], partition_columns: tuple[str, ...]
@@ -169,7 +171,7 @@ class _Walker:
             )
         )
 
-    def list(self, fs: pafs.FileSystem, path: str, location: str) -> list[lakefs.Entry] | None:
+    def list_folder(self, fs: pafs.FileSystem, path: str, location: str) -> list[lakefs.Entry] | None:
         try:
             return lakefs.list_dir(fs, path)
         except PermissionError as exc:
@@ -178,12 +180,12 @@ class _Walker:
             self.error(location, f"{lakefs.printable(location)}: cannot list folder: {exc}")
         return None
 
-    def folder(self, fs: pafs.FileSystem, path: str, location: str) -> None:
-        real = lakefs.real_path(fs, path)
+    def folder(self, fs: pafs.FileSystem, path: str, location: str, real: str) -> None:
+        """Walk the folder ``path`` (``real``: its real path, the identity used against cycles)."""
         if real in self.visited:
             return
         self.visited.add(real)
-        entries = self.list(fs, path, location)
+        entries = self.list_folder(fs, path, location)
         if entries is None:
             return
         if any(e.name == "_delta_log" and e.is_dir for e in entries):
@@ -199,19 +201,19 @@ class _Walker:
         has_data = any(e.is_file and data_format(e.name) for e in visible)
         has_parts = any(e.is_dir and hive_pair(e.name) for e in visible)
         if has_data or has_parts:
-            found = self.table(fs, location, visible)
+            found = self.table(fs, location, real, visible)
             if found:
                 return
         for e in sorted(visible, key=lambda e: e.name):
             if e.is_dir and not hive_pair(e.name):
-                self.folder(fs, e.path, location + "/" + e.name)
+                self.folder(fs, e.path, location + "/" + e.name, lakefs.child_real_path(fs, real, e))
 
-    def table(self, fs: pafs.FileSystem, location: str, entries: list[lakefs.Entry]) -> bool:
+    def table(self, fs: pafs.FileSystem, location: str, real: str, entries: list[lakefs.Entry]) -> bool:
         """Collect a (possibly hive-partitioned) file table; False if no data file was found."""
         files: list[FileEntry] = []
         formats: set[TableFormat] = set()
         layouts: set[tuple[str, ...]] = set()
-        ok = self.collect(fs, location, "", (), entries, files, formats, layouts)
+        ok = self.collect(fs, location, real, "", (), entries, files, formats, layouts)
         if not ok:
             return True  # error already reported for this table
         if not files:
@@ -230,6 +232,7 @@ class _Walker:
         self,
         fs: pafs.FileSystem,
         location: str,
+        real: str,  # real path of the folder listed in ``entries``
         prefix: str,
         pairs: tuple[tuple[str, str | None], ...],
         entries: list[lakefs.Entry],
@@ -252,14 +255,16 @@ class _Walker:
                 pair = hive_pair(e.name)
                 if pair is None:
                     continue  # not a partition folder: Spark ignores it too
-                real = lakefs.real_path(fs, e.path)
-                if real in self.visited:
+                sub_real = lakefs.child_real_path(fs, real, e)
+                if sub_real in self.visited:
                     continue
-                self.visited.add(real)
-                sub = self.list(fs, e.path, location)
+                self.visited.add(sub_real)
+                sub = self.list_folder(fs, e.path, location)
                 if sub is None:
                     return False
-                if not self.collect(fs, location, rel + "/", (*pairs, pair), sub, files, formats, layouts):
+                if not self.collect(
+                    fs, location, sub_real, rel + "/", (*pairs, pair), sub, files, formats, layouts
+                ):
                     return False
         return True
 

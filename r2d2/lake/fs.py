@@ -26,6 +26,7 @@ class Entry:
     is_file: bool
     size: int
     mtime_ns: int
+    is_link: bool = False  # a symbolic link (local filesystems; is_dir/is_file describe its target)
 
 
 def is_uri(location: str) -> bool:
@@ -95,48 +96,53 @@ def info(fs: pafs.FileSystem, path: str) -> pafs.FileInfo:
 
 
 def list_dir(fs: pafs.FileSystem, path: str) -> list[Entry]:
-    """One listing of ``path`` (sizes and mtimes come from the listing, no per-file stat).
+    """One listing of ``path`` (sizes and mtimes come from the listing, no extra stat per file).
 
     Raises ``OSError`` (``PermissionError``, ``FileNotFoundError``...) when the folder cannot be listed.
-    A local folder holding a name that is not valid UTF-8 (which pyarrow cannot decode) is listed with
-    :func:`os.scandir` instead; such names come back surrogate-escaped.
+    Local folders are listed with :func:`os.scandir`, which also tells symbolic links apart (for free:
+    the kind of an entry comes with the listing, only regular files and links are stat'ed); names that
+    are not valid UTF-8 come back surrogate-escaped. Other filesystems are listed through pyarrow.
     """
-    try:
-        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=False, recursive=False))
-        return [
-            Entry(
-                name=i.base_name,
-                path=i.path,
-                is_dir=i.type == pafs.FileType.Directory,
-                is_file=i.type == pafs.FileType.File,
-                size=i.size or 0,
-                mtime_ns=i.mtime_ns or 0,
-            )
-            for i in infos
-        ]
-    except UnicodeDecodeError:  # pyarrow decodes names lazily, as UTF-8
-        if not is_local(fs):
-            raise
+    if is_local(fs):
         return _scandir(path)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=False, recursive=False))
+    return [
+        Entry(
+            name=i.base_name,
+            path=i.path,
+            is_dir=i.type == pafs.FileType.Directory,
+            is_file=i.type == pafs.FileType.File,
+            size=i.size or 0,
+            mtime_ns=i.mtime_ns or 0,
+        )
+        for i in infos
+    ]
 
 
 def _scandir(path: str) -> list[Entry]:
     out = []
     with os.scandir(path) as it:
         for d in it:
+            link = False
             try:
+                link = d.is_symlink()
+                if not link and d.is_dir(follow_symlinks=False):
+                    out.append(Entry(d.name, d.path, True, False, 0, 0))
+                    continue
                 st = d.stat(follow_symlinks=True)
-            except OSError:
-                out.append(Entry(d.name, d.path, False, False, 0, 0))
+            except OSError:  # a dangling link, or an entry gone since the listing
+                out.append(Entry(d.name, d.path, False, False, 0, 0, is_link=link))
                 continue
+            is_dir = stat_mod.S_ISDIR(st.st_mode)
             out.append(
                 Entry(
                     name=d.name,
                     path=d.path,
-                    is_dir=stat_mod.S_ISDIR(st.st_mode),
+                    is_dir=is_dir,
                     is_file=stat_mod.S_ISREG(st.st_mode),
-                    size=st.st_size,
-                    mtime_ns=st.st_mtime_ns,
+                    size=0 if is_dir else st.st_size,
+                    mtime_ns=0 if is_dir else st.st_mtime_ns,
+                    is_link=link,
                 )
             )
     return out
@@ -147,3 +153,16 @@ def real_path(fs: pafs.FileSystem, path: str) -> str:
     if is_local(fs):
         return os.path.realpath(path)
     return path
+
+
+def child_real_path(fs: pafs.FileSystem, parent_real: str, entry: Entry) -> str:
+    """:func:`real_path` of ``entry``, a sub-folder of the folder whose real path is ``parent_real``.
+
+    Only a symbolic link needs resolving: the real path of any other child is its parent's real path
+    plus its name (so a walk resolves paths only where it follows a link).
+    """
+    if not is_local(fs):
+        return entry.path
+    if entry.is_link:
+        return os.path.realpath(entry.path)
+    return posixpath.join(parent_real, entry.name)

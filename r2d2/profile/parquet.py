@@ -30,12 +30,27 @@ from r2d2.types import Column, ColumnStats, Family, Issue, TableProfile
 MAX_THREADS = 16
 
 
+# pyarrow (Arrow C++ ``ParquetFileReader``) reads the last min(size, 64 KiB) of a file in one go, and
+# reads the footer again on its own when it is longer than that.
+FOOTER_READ_SIZE = 64 * 1024
+# Footers of a table with at most this many files are read one after the other: a thread pool per
+# small table costs more than it saves (the profiler already runs tables in parallel).
+SEQUENTIAL_FILES = 4
+
+
 @dataclass(frozen=True)
 class Footer:
     path: str  # relative path of the file
     metadata: pq.FileMetaData
     schema: pa.Schema
-    footer_bytes: int
+    footer_bytes: int  # bytes read from the file to get the footer (not only the footer's length)
+
+
+def footer_bytes_read(file_size: int, metadata_len: int) -> int:
+    """Bytes pyarrow reads to parse the footer of a file: its tail (up to 64 KiB), plus the whole footer
+    again when it did not fit in that tail."""
+    tail = min(file_size, FOOTER_READ_SIZE)
+    return tail + (metadata_len if metadata_len + 8 > tail else 0)
 
 
 def read_footer(location: str, relpath: str) -> Footer:
@@ -44,6 +59,7 @@ def read_footer(location: str, relpath: str) -> Footer:
     try:
         fs, path = lakefs.resolve(full)
         with fs.open_input_file(path) as handle:
+            size = handle.size()
             meta = pq.ParquetFile(handle).metadata
             schema = meta.schema.to_arrow_schema()
     except Exception as exc:
@@ -51,11 +67,13 @@ def read_footer(location: str, relpath: str) -> Footer:
         raise TableReadError(
             f"{location}: cannot read Parquet footer of {shown}: {reason}", location=location, path=full
         ) from exc
-    return Footer(path=relpath, metadata=meta, schema=schema, footer_bytes=meta.serialized_size + 8)
+    return Footer(path=relpath, metadata=meta, schema=schema,
+                  footer_bytes=footer_bytes_read(size, meta.serialized_size))
 
 
 def read_footers(location: str, relpaths: Sequence[str], max_workers: int = MAX_THREADS) -> list[Footer]:
-    if len(relpaths) <= 1:
+    """Footers of ``relpaths``, in order (in a thread pool only for tables of many files)."""
+    if len(relpaths) <= SEQUENTIAL_FILES or max_workers <= 1:
         return [read_footer(location, p) for p in relpaths]
     with ThreadPoolExecutor(max_workers=min(max_workers, len(relpaths))) as pool:
         return list(pool.map(lambda p: read_footer(location, p), relpaths))
@@ -125,34 +143,39 @@ def _aggregate(
     sizes = dict.fromkeys(accs, 0)
     for footer in footers:
         meta = footer.metadata
-        index = {meta.schema.column(j).path: j for j in range(meta.num_columns)}
+        schema = meta.schema
+        index = {schema.column(j).path: j for j in range(meta.num_columns)}
+        # Per column of this file: (column, leaf index, timestamp unit). The logical type is the same in
+        # every row group: parse it once per file, not once per row group.
+        flat: list[tuple[Column, int, str | None]] = []
+        nested: list[Column] = []
         for col in columns:
             j = index.get(col.name)
-            for r in range(meta.num_row_groups):
-                rg = meta.row_group(r)
-                if j is None:  # nested column: only its compressed size is known
-                    continue
+            if j is None:  # nested column: only its compressed size is known
+                nested.append(col)
+                continue
+            unit = _unit(schema.column(j).logical_type) if col.family is Family.TIMESTAMP else None
+            flat.append((col, j, unit))
+        for r in range(meta.num_row_groups):
+            rg = meta.row_group(r)
+            for col, j, unit in flat:
                 chunk = rg.column(j)
                 sizes[col.key] += chunk.total_compressed_size
                 if col.family is Family.UNSUPPORTED:
                     continue
                 stats = chunk.statistics if chunk.is_stats_set else None
                 try:
-                    low, high = _bounds(
-                        col, stats, chunk.physical_type, _unit(meta.schema.column(j).logical_type)
-                    )
+                    low, high = _bounds(col, stats, chunk.physical_type, unit)
                 except (ValueError, TypeError, UnicodeDecodeError, OverflowError):
                     low, high = None, None
                 nulls = stats.null_count if stats is not None and stats.has_null_count else None
                 accs[col.key].add(rows=rg.num_rows, nulls=nulls, low=low, high=high)
-        for col in columns:  # nested columns: sizes of all their leaves
-            if index.get(col.name) is None:
-                for path, j in index.items():
-                    if path.split(".", 1)[0] == col.name:
-                        sizes[col.key] += sum(
-                            meta.row_group(r).column(j).total_compressed_size
-                            for r in range(meta.num_row_groups)
-                        )
+        for col in nested:  # nested columns: sizes of all their leaves
+            for path, j in index.items():
+                if path.split(".", 1)[0] == col.name:
+                    sizes[col.key] += sum(
+                        meta.row_group(r).column(j).total_compressed_size for r in range(meta.num_row_groups)
+                    )
     stats = {
         c.key: accs[c.key].result() if c.family is not Family.UNSUPPORTED else ColumnStats() for c in columns
     }

@@ -1,13 +1,15 @@
 """Profile discovered tables: Parquet and Delta from metadata in a thread pool, CSV in batched Spark jobs.
 
 Spark is started (through ``spark_factory``) only when there is a CSV table. Every table gets one
-:class:`ProfileOutcome`: a profile, or the error that kept it from being profiled.
+:class:`ProfileOutcome`: a profile, or the error that kept it from being profiled. Outcomes are
+yielded as they complete (not in the order of the input), so that a caller can store them while the
+other tables are still being profiled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 CSV_BATCH = 64
+# Threads reading the footers of one many-file table (tables of few files are read in the caller's
+# thread: see r2d2.profile.parquet.SEQUENTIAL_FILES).
+FILE_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -33,12 +38,42 @@ class ProfileOutcome:
 
 def _metadata_profile(table: DiscoveredTable) -> ProfileOutcome:
     try:
-        prof = profile_delta(table) if table.format == "delta" else profile_parquet(table, max_workers=4)
+        prof = (profile_delta(table) if table.format == "delta"
+                else profile_parquet(table, max_workers=FILE_WORKERS))
     except R2D2Error as exc:
         return ProfileOutcome(table.location, error=str(exc))
     except Exception as exc:  # a bug or an unexpected library error: attach it to the table
         return ProfileOutcome(table.location, error=f"{table.location}: {type(exc).__name__}: {exc}")
     return ProfileOutcome(table.location, profile=prof)
+
+
+def _metadata_outcomes(tables: Sequence[DiscoveredTable], max_workers: int) -> Iterator[ProfileOutcome]:
+    """Outcomes of metadata tables as they complete; at most a few tasks per worker are in flight, so
+    finished profiles do not pile up when the consumer is slower than the pool."""
+    workers = max(1, max_workers)
+    if workers == 1 or len(tables) == 1:
+        for table in tables:
+            yield _metadata_profile(table)
+        return
+    window = workers * 4
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="r2d2-profile")
+    try:
+        todo = iter(tables)
+        running: set[Future[ProfileOutcome]] = set()
+        for table in todo:
+            running.add(pool.submit(_metadata_profile, table))
+            if len(running) >= window:
+                break
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for table in todo:  # refill before yielding: the pool keeps working while the caller does
+                running.add(pool.submit(_metadata_profile, table))
+                if len(running) >= window:
+                    break
+            for fut in done:
+                yield fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def profile_tables(
@@ -47,26 +82,27 @@ def profile_tables(
     spark_factory: Callable[[], SparkSession],
     max_workers: int = 8,
     csv_batch: int = CSV_BATCH,
-) -> list[ProfileOutcome]:
-    """One outcome per table, in the order of ``tables``."""
-    outcomes: dict[int, ProfileOutcome] = {}
-    meta = [(i, t) for i, t in enumerate(tables) if t.format != "csv"]
-    csv = [(i, t) for i, t in enumerate(tables) if t.format == "csv"]
+) -> Iterator[ProfileOutcome]:
+    """One outcome per table, yielded as each completes (in no particular order).
+
+    Parquet and Delta tables come first (from a thread pool), then CSV tables, one Spark job per
+    ``csv_batch`` tables. Closing the generator early cancels the tables not yet started.
+    """
+    meta = [t for t in tables if t.format != "csv"]
+    csv = [t for t in tables if t.format == "csv"]
     if meta:
-        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-            for (i, _), out in zip(meta, pool.map(lambda it: _metadata_profile(it[1]), meta), strict=True):
-                outcomes[i] = out
+        yield from _metadata_outcomes(meta, max_workers)
     if csv:
         spark = spark_factory()
-        for start in range(0, len(csv), max(1, csv_batch)):
-            chunk = csv[start : start + csv_batch]
+        size = max(1, csv_batch)
+        for start in range(0, len(csv), size):
+            chunk = csv[start : start + size]
             try:
-                results = profile_csv_batch(spark, [t for _, t in chunk])
+                results: Sequence[TableProfile | Exception] = profile_csv_batch(spark, chunk)
             except Exception as exc:
                 results = [exc] * len(chunk)
-            for (i, t), res in zip(chunk, results, strict=True):
+            for t, res in zip(chunk, results, strict=True):
                 if isinstance(res, TableProfile):
-                    outcomes[i] = ProfileOutcome(t.location, profile=res)
+                    yield ProfileOutcome(t.location, profile=res)
                 else:
-                    outcomes[i] = ProfileOutcome(t.location, error=str(res))
-    return [outcomes[i] for i in range(len(tables))]
+                    yield ProfileOutcome(t.location, error=str(res))

@@ -1,0 +1,1 @@
+"""spark-submit entry points for scheduled runs; thin wrappers over the library."""
