@@ -51,10 +51,10 @@ def run_demo(directory: Path, settings: Settings, *, seed: int, echo: Callable[[
         mark = "==" if e.relation == "duplicate" else "⊇ "
         extra = " (multiset)" if e.multiset else ""
         echo(f"  {e.parent.removeprefix(root)} {mark} {e.child.removeprefix(root)}{extra}")
-    for e in s.false_positives:
-        echo(f"  FALSE POSITIVE {e.parent} -> {e.child}")
-    for e in s.false_negatives:
-        echo(f"  MISSED {e.parent} -> {e.child}")
+    for fp in s.false_positives:
+        echo(f"  FALSE POSITIVE {fp.parent} -> {fp.child}")
+    for fn in s.false_negatives:
+        echo(f"  MISSED {fn.parent} -> {fn.child}")
     for err in result.errors:
         echo(f"  note {err['location']}: {err['error']}")
     catalog.close()

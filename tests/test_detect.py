@@ -87,7 +87,7 @@ def test_edges_are_stored_with_evidence(lake_run) -> None:
 
 
 def test_rerun_reuses_everything(lake_run, spark) -> None:
-    lake, settings, catalog, _, first = lake_run
+    _, settings, catalog, _, first = lake_run
     again = detect(catalog, settings, lambda: spark)
     assert again.pairs_reexamined == 0
     assert again.pairs_reused == first.pairs_reused + first.pairs_reexamined

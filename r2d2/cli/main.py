@@ -185,8 +185,8 @@ def detect(obj: Context, fmt: str) -> None:
             for e in result.edges:
                 flag = " (multiset)" if e.multiset else ""
                 click.echo(f"  {e.parent}  {'==' if e.relation == 'duplicate' else '⊇'}  {e.child}{flag}")
-            for e in result.errors:
-                click.echo(f"  error  {e['location']}: {e['error']}")
+            for err in result.errors:
+                click.echo(f"  error  {err['location']}: {err['error']}")
         return EXIT_PARTIAL if result.errors else EXIT_OK
 
     run_guarded(body)

@@ -73,8 +73,8 @@ def detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Spa
 def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
             run_id: int, say: Progress) -> DetectResult:
     result = DetectResult()
-    for rec in catalog.list_tables(status="error"):
-        result.errors.append({"location": rec.location, "error": f"skipped: {rec.error}"})
+    for bad in catalog.list_tables(status="error", with_profile=False):
+        result.errors.append({"location": bad.location, "error": f"skipped: {bad.error}"})
     loaded = catalog.active_profiles()
     profiles: dict[int, TableProfile] = dict(loaded)
     locations = {tid: p.location for tid, p in profiles.items()}
@@ -88,7 +88,9 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
                          seconds=time.perf_counter() - t0)
     result.stages.append(schema)
     for ex in exclusions:
-        if not ex.reason.startswith(("empty", "zero")):
+        # Empty tables take part in no edge by definition, and a table with an unsupported column
+        # can still be a parent (a scan note); what remains cannot be checked at all.
+        if not ex.reason.startswith("empty:") and "can only be a parent" not in ex.reason:
             result.errors.append({"location": locations[ex.table_id], "error": ex.reason})
     say(f"schema: {len(candidates)} candidate pairs")
 
@@ -105,10 +107,9 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     fresh: list[Candidate] = []
     reused: dict[Pair, EdgeRecord] = {}
     for cand in kept:
-        rec = stored.get((cand.pair.parent, cand.pair.child))
-        if _reusable(rec):
-            assert rec is not None
-            reused[cand.pair] = rec
+        prior = stored.get((cand.pair.parent, cand.pair.child))
+        if prior is not None and _reusable(prior):
+            reused[cand.pair] = prior
         else:
             fresh.append(cand)
     result.pairs_reused, result.pairs_reexamined = len(reused), len(fresh)
@@ -130,8 +131,8 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
 
     _stage_rows(spark_factory, settings, survivors, profiles, sketches, reused, decisions, result, say)
 
-    for pair, rec in reused.items():
-        decisions[pair] = _Decision(rec.state, rec.stage, rec.multiset, rec.evidence)
+    for pair, prior in reused.items():
+        decisions[pair] = _Decision(prior.state, prior.stage, prior.multiset, prior.evidence)
     _store(catalog, decisions, candidates, profiles, run_id)
     result.edges = _edges(decisions, profiles)
     _collect_garbage(catalog, settings)
