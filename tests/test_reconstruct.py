@@ -127,6 +127,7 @@ def lake(spark, tmp_path_factory):
 
 def test_plan_is_stored_and_read_back(lake) -> None:
     _, _, catalog, locs, _ = lake
+    assert set(locs) == {"parent", *CHILDREN}
     for solver in ("milp", "greedy"):
         pid = deleting_plan(catalog, solver)
         rec = catalog.get_plan(pid)
@@ -139,7 +140,7 @@ def test_plan_is_stored_and_read_back(lake) -> None:
 
 
 def test_dry_run_changes_nothing(lake, spark) -> None:
-    root, settings, catalog, locs, _ = lake
+    root, settings, catalog, _, _ = lake
     pid = deleting_plan(catalog)
     listing = sorted(str(p) for p in (root / "lake").rglob("*"))
     report = apply_plan(catalog, settings, lambda: spark, pid, dry_run=True)

@@ -248,7 +248,8 @@ def restore(obj: Context, location: str, move_mode: str) -> None:
 
     def body() -> int:
         how = run(obj.catalog, obj.settings, obj.spark_factory(), location, move_mode=move_mode)  # type: ignore[arg-type]
-        click.echo(f"restored {location} ({'moved back from quarantine' if how == 'quarantine' else 'rebuilt and verified'})")
+        what = "moved back from quarantine" if how == "quarantine" else "rebuilt and verified"
+        click.echo(f"restored {location} ({what})")
         return EXIT_OK
 
     run_guarded(body)

@@ -113,6 +113,7 @@ def apply_plan(catalog: Catalog, settings: Settings, spark_factory: Callable[[],
     plan = load_plan(stored.plan)
     report = ApplyReport(plan_id, dry_run)
     pins: dict[int, dict[str, Any]] = {}
+    deleted_ids = {d.table_id for d in plan.deleted}
     for d in sorted(plan.deleted, key=lambda d: d.location):
         t0 = time.perf_counter()
         item = ApplyItem(d.location, d.parent_location, "failed")
@@ -124,6 +125,16 @@ def apply_plan(catalog: Catalog, settings: Settings, spark_factory: Callable[[],
             done = catalog.list_deletions(table_id=child.id, states=(*LIVE_STATES, *OPEN_STATES))
             if done:
                 item.action, item.reason, item.deletion_id = "skipped", f"already {done[-1].state}", done[-1].id
+                continue
+            if parent.id in deleted_ids:
+                item.action, item.reason = "refused", "the plan deletes its parent too (unsound plan)"
+                continue
+            dependants = [catalog.get_recipe(x.recipe_id).location
+                          for x in catalog.list_deletions(states=(*LIVE_STATES, *OPEN_STATES))
+                          if catalog.get_recipe(x.recipe_id).parent_id == child.id]
+            if dependants:
+                item.action = "refused"
+                item.reason = f"it is the pinned parent of deleted table(s) {', '.join(sorted(dependants))}"
                 continue
             problems = drift_problems(stored.fingerprints, child, parent)
             if problems:

@@ -5,6 +5,7 @@ project columns, write Parquet through the same cast-and-write path as :mod:`.re
 projection (the first half of the columns) and a selection (``min <= c <= midpoint`` on the first
 integer column with exact statistics, else every row) of real tables of the catalog, spread over
 their sizes; when the catalog has fewer than two usable sizes, of tables generated for the purpose.
+Each rebuild is timed twice (after one unmeasured warm-up) and the faster run kept.
 ``scan_bytes`` is measured as the plan estimates it (bytes of the projected columns). The fit is
 :meth:`ThroughputModel.fit` (non-negative least squares of ``seconds = overhead + bytes / rate``).
 """
@@ -122,13 +123,13 @@ def calibrate(catalog: Catalog, settings: Settings, spark_factory: Callable[[], 
             profiles = generate_tables(work / "lake", generated_rows(samples))
         spark = spark_factory()
         time_rebuild(spark, profiles[0], work)  # warm-up (JIT, first job), not measured
-        measured = []
+        measured: list[dict[str, Any]] = []
         for p in profiles:
             runs = [time_rebuild(spark, p, work) for _ in range(REPEATS)]
             scan, seconds = runs[0][0], min(r[1] for r in runs)
             say(f"  {p.location}: {scan} bytes in {seconds:.2f} s")
             measured.append({"location": p.location, "bytes": scan, "seconds": seconds, "source": origin})
-        model = ThroughputModel.fit([(m["bytes"], m["seconds"]) for m in measured])
+        model = ThroughputModel.fit([(int(m["bytes"]), float(m["seconds"])) for m in measured])
         cid = catalog.add_calibration(engine=f"spark {spark.version} {settings.spark_master}",
                                       bytes_per_s=model.bytes_per_s, overhead_s=model.overhead_s,
                                       samples=measured)

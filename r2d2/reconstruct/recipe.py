@@ -187,6 +187,7 @@ def child_hashes(spark: SparkSession, child: TableProfile, work: Path) -> tuple[
     grouped.write.parquet(path)
     g = spark.read.parquet(path)
     row = g.agg(*cks.grouped_aggs(F.lit(True), ""), F.count(F.lit(1)).alias("distinct")).first()
+    assert row is not None
     return g, cks.from_row(row, ""), int(row["distinct"])
 
 

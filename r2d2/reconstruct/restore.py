@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -86,10 +87,8 @@ def _move_back(catalog: Catalog, d: DeletionRecord, move_mode: MoveMode) -> None
 
 
 def _remove_empty(folder: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         folder.rmdir()
-    except OSError:
-        pass
 
 
 def _rebuild_in_place(catalog: Catalog, spark_factory: Callable[[], SparkSession], recipe: dict[str, Any],
