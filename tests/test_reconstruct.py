@@ -6,6 +6,7 @@ planted truth (detect is covered by test_detect.py; apply re-verifies every edge
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import timedelta
@@ -23,7 +24,7 @@ import pytest
 from r2d2.catalog import EdgeUpsert, open_catalog
 from r2d2.config import load_settings
 from r2d2.lake.read import read_table
-from r2d2.optimize import CostDefaults, Prices, check_plan, solve_greedy, solve_milp
+from r2d2.optimize import CostDefaults, Decision, Plan, Prices, check_plan, solve_greedy, solve_milp
 from r2d2.optimize.build import build_problem, store_plan
 from r2d2.reconstruct import checksum as cks
 from r2d2.reconstruct.apply import apply_plan
@@ -166,6 +167,19 @@ def test_round_trip_every_layout(lake, spark) -> None:
     # a second apply of the same plan does nothing
     again = apply_plan(catalog, settings, lambda: spark, pid)
     assert {i.action for i in again.items} == {"skipped"}
+    # a (stale or hand-made) plan that deletes the kept parent is refused: children depend on it
+    kept = next(loc for loc in (locs["parent"], locs["copy"]) if loc not in deleted)
+    other = locs["copy"] if kept == locs["parent"] else locs["parent"]
+    k, o = catalog.get_table(kept), catalog.get_table(other)
+    bad = Plan("greedy", "heuristic", 0.0, 0.0, 0.0, 0.0, (Decision(k.id, kept, "delete", o.id, other, 1.0, 10.0,
+                                                                    k.num_bytes, 0.0, 0.0),), 0, 0.0, 0.0)
+    bad_id = catalog.add_plan(summary={"solver": "greedy", "status": "heuristic", "objective": 0.0, "bound": 0.0,
+                                       "gap": 0.0, "solve_seconds": 0.0, "savings_bytes": 0,
+                                       "savings_per_month": 0.0, "deleted_tables": 1},
+                              plan=json.loads(bad.to_json()), fingerprints={}, params={})
+    refused = apply_plan(catalog, settings, lambda: spark, bad_id)
+    assert [i.action for i in refused.items] == ["refused"] and "pinned parent" in refused.items[0].reason
+    assert os.path.exists(kept)
     # reconstruct one to another path without touching anything
     out = reconstruct_to(catalog, lambda: spark, locs["sample"], str(root / "elsewhere" / "sample"))
     assert out["rows"] == 460

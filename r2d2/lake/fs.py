@@ -10,15 +10,14 @@ from __future__ import annotations
 import os
 import posixpath
 import stat as stat_mod
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import pyarrow.fs as pafs
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One listed child of a folder."""
+class Entry(NamedTuple):
+    """One listed child of a folder (a named tuple: made once per listed name, cheap to build)."""
 
     name: str
     path: str  # filesystem path (as the filesystem spells it)
@@ -165,4 +164,4 @@ def child_real_path(fs: pafs.FileSystem, parent_real: str, entry: Entry) -> str:
         return entry.path
     if entry.is_link:
         return os.path.realpath(entry.path)
-    return posixpath.join(parent_real, entry.name)
+    return parent_real + entry.name if parent_real.endswith("/") else f"{parent_real}/{entry.name}"
