@@ -7,6 +7,7 @@ local mode gives on the same lake.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,9 +20,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-
 import pyspark
+import pytest
 
 SPARK_HOME = Path(pyspark.__file__).parent
 BIN = Path(sys.executable).parent
@@ -56,12 +56,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("cluster")
     port, ui = _port(), _port()
     procs: list[subprocess.Popen] = []
+    logs = []
+
+    def log(name: str):
+        logs.append(open(root / name, "w"))  # noqa: SIM115 - closed after the processes stop
+        return logs[-1]
+
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     try:
         procs.append(subprocess.Popen(
             [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
              "--webui-port", str(ui)],
-            env=_env(), stdout=open(root / "master.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
+            env=_env(), stdout=log("master.log"), stderr=subprocess.STDOUT, start_new_session=True))
         _wait_port(port)
         url = f"spark://127.0.0.1:{port}"
         for i in (1, 2):
@@ -70,7 +76,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             procs.append(subprocess.Popen(
                 [spark_class, "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
                  "--cores", "1", "--memory", "1g", "--work-dir", str(work), "--webui-port", str(_port())],
-                env=_env(), stdout=open(root / f"worker{i}.log", "w"), stderr=subprocess.STDOUT,
+                env=_env(), stdout=log(f"worker{i}.log"), stderr=subprocess.STDOUT,
                 start_new_session=True))
         deadline = time.monotonic() + 90
         while (root / "master.log").read_text().count("Registering worker") < 2:
@@ -80,15 +86,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         for proc in reversed(procs):  # stop exactly what we started
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for proc in procs:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        for f in logs:
+            f.close()
 
 
 def _lake(root: Path) -> Path:
