@@ -85,7 +85,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     candidates, exclusions = schema_candidates(profiles)
     n = len(profiles)
     schema = StageReport("schema", candidates_in=n * (n - 1), candidates_out=len(candidates),
-                         seconds=time.perf_counter() - t0)
+                         seconds=time.perf_counter() - t0, reexamined=n * (n - 1))
     result.stages.append(schema)
     for ex in exclusions:
         # Empty tables take part in no edge by definition, and a table with an unsupported column
@@ -97,7 +97,8 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     # Stage 2: min-max and null-count pruning (metadata only).
     t0 = time.perf_counter()
     kept, pruned = prune_all(candidates, profiles)
-    result.stages.append(StageReport("minmax", len(candidates), len(kept), time.perf_counter() - t0))
+    result.stages.append(StageReport("minmax", len(candidates), len(kept), time.perf_counter() - t0,
+                                     reexamined=len(candidates)))
     decisions: dict[Pair, _Decision] = {
         c.pair: _Decision("pruned", "minmax", evidence={"reason": reason}) for c, reason in pruned}
     say(f"minmax: {len(kept)} pairs left")
@@ -126,6 +127,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
         else:
             decisions[cand.pair] = _Decision("pruned", "minhash", evidence={"column": column})
     minhash_stage = result.stage("minhash")
+    minhash_stage.reexamined = len(fresh)
     minhash_stage.candidates_out = len(survivors) + sum(1 for r in reused.values() if r.stage != "minhash")
     say(f"minhash: {minhash_stage.candidates_out} pairs left")
 
@@ -190,6 +192,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     reused_past_minhash = sum(1 for r in reused.values() if r.stage != "minhash")
     reused_past_probe = sum(1 for r in reused.values() if r.stage not in ("minhash", "probe"))
     probe.candidates_in = len(survivors) + reused_past_minhash
+    probe.reexamined = len(survivors)
     by_pair = {c.pair: c for c in survivors}
     verified: dict[Pair, bool] = {p: bool(r.multiset) for p, r in reused.items() if r.state != "pruned"}
     first, deferred = split_waves(by_pair)
@@ -227,6 +230,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     passed_probe = sum(1 for p in by_pair if decisions.get(p) and decisions[p].stage != "probe")
     probe.candidates_out = passed_probe + reused_past_probe
     exact.candidates_in = probe.candidates_out
+    exact.reexamined = passed_probe
     exact.candidates_out = sum(1 for d in decisions.values() if d.state in ("verified", "inferred")) + sum(
         1 for r in reused.values() if r.state in ("verified", "inferred"))
 

@@ -16,6 +16,7 @@ class StageReport:
     seconds: float = 0.0
     bytes_read: int = 0
     reused: int = 0  # candidates decided at this stage by an earlier run (unchanged fingerprints)
+    reexamined: int = 0  # candidates this run examined afresh at this stage
     jobs: int = 0  # Spark jobs run by this stage
     inferred: int = 0  # pairs passed by transitive inference instead of a scan
 
