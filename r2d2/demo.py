@@ -14,7 +14,19 @@ from r2d2.containment.report import funnel_lines, human_bytes
 from r2d2.engine import get_spark
 from r2d2.gen.evaluate import as_truth, score
 from r2d2.gen.lake import LakeSpec, generate_lake
+from r2d2.optimize.planning import PlanRequest, create_plan
 from r2d2.scan import scan
+
+
+def _show_plan(catalog, root: str, echo: Callable[[str], None]) -> None:
+    """The optimizer's choice on the demo lake (tables assumed unread, so deleting always pays)."""
+    plan_id = create_plan(catalog, PlanRequest(access_default=0.0))
+    rec = catalog.get_plan(plan_id)
+    deleted = [d for d in rec.plan["decisions"] if d["action"] == "delete"]
+    echo(f"\nplan {plan_id} ({rec.solver}, {rec.status}, gap {rec.gap:.2%}): delete {len(deleted)} tables, "
+         f"saving {human_bytes(rec.savings_bytes)} (access frequency 0; see `r2d2 plan --access-default`)")
+    for d in deleted:
+        echo(f"  delete {d['location'].removeprefix(root)}  <- rebuild from {d['parent_location'].removeprefix(root)}")
 
 
 def run_demo(directory: Path, settings: Settings, *, seed: int, echo: Callable[[str], None]) -> bool:
@@ -57,5 +69,6 @@ def run_demo(directory: Path, settings: Settings, *, seed: int, echo: Callable[[
         echo(f"  MISSED {fn.parent} -> {fn.child}")
     for err in result.errors:
         echo(f"  note {err['location']}: {err['error']}")
+    _show_plan(catalog, root, echo)
     catalog.close()
     return s.precision == 1.0 and s.recall == 1.0 and not s.wrong_flags

@@ -2,7 +2,7 @@
 
 The cluster is started from the pyspark installation's `spark-class`, each worker with its own work
 folder, and stopped by the process ids the test started. The jobs must give exactly the edges that
-local mode gives on the same lake.
+local mode gives on the same lake, and the same plan.
 """
 
 from __future__ import annotations
@@ -130,6 +130,14 @@ def test_jobs_on_standalone_cluster_match_local_mode(cluster: str, tmp_path: Pat
     _submit("local[2]", "scan.py", "--home", str(local), str(lake))
     here = _submit("local[2]", "detect.py", "--home", str(local))
     assert _edges(remote) == _edges(here)
+    remote_plan = _submit(cluster, "plan.py", "--home", str(on_cluster), "--access-default", "0")
+    local_plan = _submit("local[2]", "plan.py", "--home", str(local), "--access-default", "0")
+
+    def decisions(plan: dict) -> list[tuple]:
+        return sorted((d["location"], d["action"], d["parent_location"]) for d in plan["decisions"])
+
+    assert decisions(remote_plan) == decisions(local_plan)
+    assert any(d[1] == "delete" for d in decisions(remote_plan))
     assert (str(lake / "base"), str(lake / "subset"), "contains", True) in _edges(remote)
     # idempotent: a second run re-examines nothing and finds the same edges
     again = _submit(cluster, "detect.py", "--home", str(on_cluster))

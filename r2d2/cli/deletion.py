@@ -4,7 +4,6 @@ reconstruct, recover, check (thin wrappers over :mod:`r2d2.optimize` and :mod:`r
 from __future__ import annotations
 
 import json
-import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -117,23 +116,12 @@ def calibrate(obj: Context, samples: int, source: str) -> None:
 def plan(obj: Context, latency_limit: float, access_default: float, solver: str, time_limit: float,
          storage_price: float, compute_price: float, fmt: str) -> None:
     """Choose the tables to delete (MILP or greedy), store the plan and print it."""
-    from r2d2.optimize import CostDefaults, Prices, check_plan, solve_greedy, solve_milp
-    from r2d2.optimize.build import build_problem, store_plan
+    from r2d2.optimize.planning import PlanRequest, create_plan
 
     def body() -> int:
-        built = build_problem(obj.catalog, prices=Prices(storage_price, compute_price),
-                              defaults=CostDefaults(access_default, latency_limit))
-        result = (solve_milp(built.problem, time_limit_s=time_limit) if solver == "milp"
-                  else solve_greedy(built.problem))
-        errors = check_plan(built.problem, result)
-        if errors:
-            from r2d2.errors import PlanError
-
-            raise PlanError("the solver returned an unsound plan: " + "; ".join(errors[:5]))
-        params = {"latency_limit_s": None if math.isinf(latency_limit) else latency_limit,
-                  "access_default": access_default, "solver": solver, "time_limit_s": time_limit,
-                  "storage_price": storage_price, "compute_price": compute_price}
-        pid = store_plan(obj.catalog, built, result, params)
+        pid = create_plan(obj.catalog, PlanRequest(
+            latency_limit_s=latency_limit, access_default=access_default, solver=solver,  # type: ignore[arg-type]
+            time_limit_s=time_limit, storage_price=storage_price, compute_price=compute_price))
         _print_plan(obj.catalog.get_plan(pid), fmt)
         return EXIT_OK
 
