@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from r2d2.catalog import Catalog
 from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
-from r2d2.profile.profiler import profile_tables
+from r2d2.profile.profiler import iter_profile_tables
 from r2d2.types import TableProfile
 
 Progress = Callable[[int, int], None]  # (done, total) tables profiled
@@ -100,7 +100,7 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
         pending.clear()
 
     done = 0
-    for outcome in profile_tables(todo, spark_factory=spark_factory):
+    for outcome in iter_profile_tables(todo, spark_factory=spark_factory):
         done += 1
         if progress:
             progress(done, len(todo))

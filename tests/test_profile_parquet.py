@@ -268,3 +268,31 @@ def test_to_json_identical_and_round_trips(tmp_path: Path) -> None:
     from r2d2.catalog.db import json_dumps, json_loads
 
     assert TableProfile.from_json(json_loads(json_dumps(p.to_json()))) == p
+
+
+def test_iter_profile_tables_yields_as_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from r2d2.profile import profiler
+
+    for i in range(40):
+        lakes.parquet(tmp_path / f"t{i:02d}", {"a": [i]})
+    (tmp_path / "t07" / "part-0.parquet").write_bytes(b"broken")
+    tables = discover([str(tmp_path)]).tables
+    out = list(profiler.iter_profile_tables(tables, spark_factory=lambda: None, max_workers=4))  # type: ignore[arg-type,return-value]
+    assert sorted(o.location for o in out) == sorted(t.location for t in tables)
+    (bad,) = [o for o in out if o.profile is None]
+    assert bad.location.endswith("t07") and "part-0.parquet" in (bad.error or "")
+    ordered = profiler.profile_tables(tables, spark_factory=lambda: None, max_workers=4)  # type: ignore[arg-type,return-value]
+    assert [o.location for o in ordered] == [t.location for t in tables]
+
+    started: list[str] = []
+    real = profiler._metadata_profile
+
+    def spy(table):
+        started.append(table.location)
+        return real(table)
+
+    monkeypatch.setattr(profiler, "_metadata_profile", spy)
+    gen = profiler.iter_profile_tables(tables, spark_factory=lambda: None, max_workers=2)  # type: ignore[arg-type,return-value]
+    next(gen)
+    gen.close()  # the tables not yet started are cancelled: at most a window of tasks ran
+    assert len(started) <= 2 * 4 + 2 < len(tables)

@@ -1,9 +1,10 @@
 """Profile discovered tables: Parquet and Delta from metadata in a thread pool, CSV in batched Spark jobs.
 
 Spark is started (through ``spark_factory``) only when there is a CSV table. Every table gets one
-:class:`ProfileOutcome`: a profile, or the error that kept it from being profiled. Outcomes are
-yielded as they complete (not in the order of the input), so that a caller can store them while the
-other tables are still being profiled.
+:class:`ProfileOutcome`: a profile, or the error that kept it from being profiled.
+:func:`iter_profile_tables` yields outcomes as they complete (not in the order of the input), so that a
+caller can store them while the other tables are still being profiled; :func:`profile_tables` returns
+them all, in input order.
 """
 
 from __future__ import annotations
@@ -76,14 +77,15 @@ def _metadata_outcomes(tables: Sequence[DiscoveredTable], max_workers: int) -> I
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def profile_tables(
+def iter_profile_tables(
     tables: Sequence[DiscoveredTable],
     *,
     spark_factory: Callable[[], SparkSession],
     max_workers: int = 8,
     csv_batch: int = CSV_BATCH,
 ) -> Iterator[ProfileOutcome]:
-    """One outcome per table, yielded as each completes (in no particular order).
+    """One outcome per table, yielded as each completes (in no particular order: match them to the
+    tables by ``location``).
 
     Parquet and Delta tables come first (from a thread pool), then CSV tables, one Spark job per
     ``csv_batch`` tables. Closing the generator early cancels the tables not yet started.
@@ -106,3 +108,18 @@ def profile_tables(
                     yield ProfileOutcome(t.location, profile=res)
                 else:
                     yield ProfileOutcome(t.location, error=str(res))
+
+
+def profile_tables(
+    tables: Sequence[DiscoveredTable],
+    *,
+    spark_factory: Callable[[], SparkSession],
+    max_workers: int = 8,
+    csv_batch: int = CSV_BATCH,
+) -> list[ProfileOutcome]:
+    """All outcomes at once, in the order of ``tables`` (see :func:`iter_profile_tables` to use each
+    outcome as soon as it is ready)."""
+    rank = {t.location: i for i, t in enumerate(tables)}
+    outcomes = iter_profile_tables(tables, spark_factory=spark_factory, max_workers=max_workers,
+                                   csv_batch=csv_batch)
+    return sorted(outcomes, key=lambda o: rank[o.location])

@@ -60,7 +60,7 @@ def hash_columns(columns: Sequence[Column]) -> list[Column]:
 
 def with_row_hash(df: DataFrame, columns: Sequence[Column]) -> DataFrame:
     """``df`` plus columns ``__a``/``__b``: the canonical row hash over ``columns`` (ordered by key)."""
-    h1, h2 = (F.expr(h) if isinstance(h, str) else h for h in hashing.row_hashes(df, hash_columns(columns)))
+    h1, h2 = (F.expr(h) for h in hashing.row_hashes(df, hash_columns(columns)))
     return df.withColumns({"__a": h1, "__b": h2})
 
 
