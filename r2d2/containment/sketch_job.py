@@ -1,11 +1,13 @@
 """Stage 3 work: content sketches of many tables in few Spark jobs, each table read once.
 
-One job per batch reads every table of the batch and writes a small *hash set* to the work folder:
-``(tid, col, a, b, cnt)`` where ``col >= 0`` rows are distinct 32-bit value hashes of column ``col``
-(``a``) and ``col = -1`` rows are distinct 128-bit row hashes ``(a, b)`` with their row counts
-(children only). Two cheap jobs over that hash set then give the column MinHash signatures and each
-child's bottom-k row sample and counts. The row hash sets stay on disk for exact verification, so
-no table is read again for stage 5.
+One job per batch reads every table of the batch (same-schema Parquet tables share one scan of all
+their files). Each row becomes 32-bit value hashes of the wanted columns and, for children, its
+128-bit row hash. A Python step (Arrow batches, numpy) turns the value hashes of each batch into
+partial MinHash signatures right away — values are never shuffled — and passes the row hashes on;
+Spark counts the row hashes and writes a small *hash set* to the work folder: ``(tid, col, a, b,
+cnt, sig)`` where ``col >= 0`` rows are partial signatures of column ``col`` (merged by element-wise
+minimum on the driver) and ``col = -1`` rows are distinct row hashes ``(a, b)`` with their counts.
+The row hash sets stay on disk for the probe and exact verification, so no child is read again.
 """
 
 from __future__ import annotations
@@ -60,46 +62,91 @@ class SketchOutcome:
     jobs: int
 
 
-def _hash_entries(df: DataFrame, profile: TableProfile, columns: Sequence[str], rowset: str | None) -> str:
-    """SQL exploding each row into its value hashes and (when ``rowset`` is a condition) its row hash."""
+def _hash_columns(df: DataFrame, profile: TableProfile, columns: Sequence[str], child: str) -> list[str]:
+    """SQL of ``(tid, child, h1, h2, vals)``: the row hash (children only) and the value hashes."""
     wanted = {n.lower() for n in columns}
     cols = [c for c in hashing.ordered_columns(profile) if c.key in wanted]
-    entries = [f"named_struct('col', {i}, 'a', {v}, 'b', 0L)"
-               for i, v in enumerate(hashing.value_hashes(df, cols))]
-    if rowset is not None:
-        h1, h2 = hashing.row_hashes(df, hashing.ordered_columns(profile))
-        entries.append(f"named_struct('col', {ROW}, 'a', CASE WHEN {rowset} THEN {h1} END, 'b', {h2})")
-    return f"explode(array({', '.join(entries)})) AS e"
-
-
-def _finish(exploded: DataFrame) -> DataFrame:
-    return exploded.selectExpr("CAST(tid AS BIGINT) AS tid", "CAST(e.col AS INT) AS col", "e.a AS a", "e.b AS b",
-                               ).where("a IS NOT NULL")
+    values = hashing.value_hashes(df, cols)
+    h1, h2 = hashing.row_hashes(df, hashing.ordered_columns(profile))
+    return [
+        "CAST(`__tid` AS BIGINT) AS tid",
+        f"CAST({child} AS INT) AS child",
+        f"CASE WHEN {child} = 1 THEN {h1} END AS h1",
+        f"CASE WHEN {child} = 1 THEN {h2} END AS h2",
+        f"array({', '.join(values)}) AS vals" if values else "CAST(array() AS ARRAY<BIGINT>) AS vals",
+    ]
 
 
 def _table_hashes(spark: SparkSession, req: SketchRequest) -> DataFrame:
-    df = read_table(spark, req.profile)
-    entries = _hash_entries(df, req.profile, req.columns, "true" if req.rowset else None)
-    return _finish(df.selectExpr(f"{req.table_id} AS tid", entries))
+    df = read_table(spark, req.profile).selectExpr(f"{req.table_id} AS `__tid`", "*")
+    return df.selectExpr(*_hash_columns(df, req.profile, req.columns, "1" if req.rowset else "0"))
 
 
 def _group_hashes(spark: SparkSession, reqs: Sequence[SketchRequest]) -> DataFrame:
     """Hashes of several same-schema tables from one scan of all their files."""
-    df = read_tagged(spark, [(r.profile, {"tid": r.table_id, "child": int(r.rowset)}) for r in reqs])
-    rowset = "child = 1" if any(r.rowset for r in reqs) else None
-    return _finish(df.selectExpr("tid", _hash_entries(df, reqs[0].profile, reqs[0].columns, rowset)))
+    df = read_tagged(spark, [(r.profile, {"__tid": r.table_id, "__child": int(r.rowset)}) for r in reqs])
+    return df.selectExpr(*_hash_columns(df, reqs[0].profile, reqs[0].columns, "`__child`"))
 
 
-def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Path) -> str:
+_HASH_SET_SCHEMA = "tid long, col int, a long, b long, sig binary"
+
+
+def _sketch_rows(num_perm: int, seed: int):
+    """mapInArrow body: per Arrow batch, the MinHash partial signature of each (table, column) and
+    the row hashes of child rows. Signatures are merged later (element-wise minimum); row hashes are
+    counted by Spark. Values never leave the JVM except as 32-bit hashes, and are never shuffled."""
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        part = ctx.partitionId() if ctx is not None else 0
+        for n, batch in enumerate(batches):
+            tid = batch.column("tid").to_numpy(zero_copy_only=False)
+            out_tid, out_col, out_a, out_b, out_sig = [], [], [], [], []
+            vals = batch.column("vals")
+            for t in np.unique(tid):
+                rows = np.flatnonzero(tid == t)
+                sub = vals.take(pa.array(rows))
+                width = sub.value_lengths()[0].as_py() if len(sub) else 0
+                flat = sub.flatten()  # row-major: width values per row, nulls kept
+                hashes = flat.fill_null(0).to_numpy()
+                present = flat.is_valid().to_numpy(zero_copy_only=False)
+                for c in range(width):
+                    column = hashes[c::width][present[c::width]].astype(np.uint32)
+                    sig = mh.signature(np.unique(column), num_perm=num_perm, seed=seed)
+                    out_tid.append(int(t))
+                    out_col.append(c)
+                    out_a.append((part << 32) | n)  # unique per partial: Spark never merges two
+                    out_b.append(0)
+                    out_sig.append(sig.tobytes())
+            child = batch.column("h1").is_valid()
+            rows_tid = tid[child.to_numpy(zero_copy_only=False)]
+            # filter before converting: a null would turn the 64-bit hashes into floats
+            h1 = batch.column("h1").filter(child).to_numpy()
+            h2 = batch.column("h2").filter(child).to_numpy()
+            yield pa.RecordBatch.from_pydict({
+                "tid": pa.array(np.concatenate([np.asarray(out_tid, np.int64), rows_tid.astype(np.int64)])),
+                "col": pa.array(np.concatenate([np.asarray(out_col, np.int32),
+                                                np.full(len(rows_tid), ROW, np.int32)])),
+                "a": pa.array(np.concatenate([np.asarray(out_a, np.int64), h1.astype(np.int64)])),
+                "b": pa.array(np.concatenate([np.asarray(out_b, np.int64), h2.astype(np.int64)])),
+                "sig": pa.array(out_sig + [None] * len(rows_tid), pa.binary()),
+            })
+    return run
+
+
+def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Path, *,
+                    num_perm: int, seed: int) -> str:
     groups: dict[object, list[SketchRequest]] = {}
     for req in batch:
         key = group_key(req.profile) if groupable(req.profile) else ("single", req.table_id)
         groups.setdefault(key, []).append(req)
     frames = [_table_hashes(spark, g[0]) if len(g) == 1 else _group_hashes(spark, g) for g in groups.values()]
-    union = reduce(DataFrame.unionAll, frames)
-    grouped = union.groupBy("tid", "col", "a", "b").agg(F.count(F.lit(1)).alias("cnt"))
+    scanned = reduce(DataFrame.unionAll, frames).mapInArrow(_sketch_rows(num_perm, seed), _HASH_SET_SCHEMA)
+    grouped = scanned.groupBy("tid", "col", "a", "b").agg(F.count(F.lit(1)).alias("cnt"),
+                                                          F.first("sig").alias("sig"))
     path = str(out / f"hs-{uuid.uuid4().hex}")
-    grouped.write.parquet(path)
+    grouped.sortWithinPartitions("tid", "col").write.parquet(path)
     return path
 
 
@@ -119,29 +166,14 @@ def _align_groups(requests: Sequence[SketchRequest]) -> list[SketchRequest]:
     return sorted(aligned, key=lambda r: (repr(group_key(r.profile)) if groupable(r.profile) else "~", r.table_id))
 
 
-def _minhash_partials(num_perm: int, seed: int):
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            tid = batch.column("tid").to_numpy().astype(np.int64)
-            col = batch.column("col").to_numpy().astype(np.int64)
-            hashes = batch.column("a").to_numpy().astype(np.uint32)
-            ids, sigs = mh.grouped_signatures((tid << _GROUP_SHIFT) | col, hashes,
-                                              num_perm=num_perm, seed=seed)
-            yield pa.RecordBatch.from_pydict({
-                "gid": pa.array(ids, pa.int64()),
-                "sig": pa.array([s.tobytes() for s in sigs], pa.binary()),
-            })
-    return run
-
-
-def _collect_minhash(spark: SparkSession, path: str, num_perm: int, seed: int) -> dict[int, np.ndarray]:
-    rows = (spark.read.parquet(path).where(F.col("col") >= 0).select("tid", "col", "a")
-            .mapInArrow(_minhash_partials(num_perm, seed), "gid long, sig binary").collect())
+def _collect_minhash(spark: SparkSession, path: str) -> dict[int, np.ndarray]:
+    rows = spark.read.parquet(path).where(F.col("col") >= 0).select("tid", "col", "sig").collect()
     merged: dict[int, np.ndarray] = {}
     for row in rows:
+        gid = (row["tid"] << _GROUP_SHIFT) | row["col"]
         sig = np.frombuffer(row["sig"], dtype=np.uint32)
-        prev = merged.get(row["gid"])
-        merged[row["gid"]] = sig.copy() if prev is None else np.minimum(prev, sig)
+        prev = merged.get(gid)
+        merged[gid] = sig.copy() if prev is None else np.minimum(prev, sig)
     return merged
 
 
@@ -176,7 +208,7 @@ def compute_sketches(
     def job(batch: Sequence[SketchRequest]) -> tuple[Sequence[SketchRequest], str]:
         nonlocal jobs
         jobs += 1
-        return batch, _write_hash_set(spark, batch, work_dir)
+        return batch, _write_hash_set(spark, batch, work_dir, num_perm=num_perm, seed=seed)
 
     outcome = run_isolating(list(requests), job, batch_size=batch_size)
     failures = {req.table_id: msg for req, msg in outcome.failures}
@@ -190,7 +222,7 @@ def compute_sketches(
                                                  rowset_path=path if req.rowset else None)
         order = {req.table_id: hashing.ordered_columns(req.profile) for req in batch}
         wanted = {req.table_id: {n.lower() for n in req.columns} for req in batch}
-        signatures = _collect_minhash(spark, path, num_perm, seed)
+        signatures = _collect_minhash(spark, path)
         for gid, sig in signatures.items():
             tid, col = gid >> _GROUP_SHIFT, gid & ((1 << _GROUP_SHIFT) - 1)
             cols = [c for c in order[tid] if c.key in wanted[tid]]

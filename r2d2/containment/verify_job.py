@@ -71,9 +71,9 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
         profile = profiles[parent]
         by_name = {c.name: c for c in profile.columns}
         if len(gids) > 1 and groupable(profile):
-            df = read_tagged(spark, [(profiles[groups[g][0]], {"gid": g}) for g in gids])
+            df = read_tagged(spark, [(profiles[groups[g][0]], {"__gid": g}) for g in gids])
             h1, h2 = hashing.row_hashes(df, [by_name[n] for n in names])
-            frames.append(df.selectExpr("CAST(gid AS BIGINT) AS gid", f"{h1} AS a", f"{h2} AS b"))
+            frames.append(df.selectExpr("CAST(`__gid` AS BIGINT) AS gid", f"{h1} AS a", f"{h2} AS b"))
             continue
         df = read_table(spark, profile)
         # One scan of this parent for all of its groups (distinct child column sets).
