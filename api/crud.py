@@ -1,127 +1,123 @@
-"""Read queries the API needs that the catalog does not offer yet (counts, edges by table id).
+"""The reads and small writes of the routes, over the catalog's public repository methods.
 
-Same transaction and error handling as the catalog's repositories (it is one of them); these belong
-in :mod:`r2d2.catalog.edges` / ``runs`` and can move there unchanged.
+No SQL here: pages, counts and aggregates are :class:`~r2d2.catalog.Catalog` methods. What this layer
+adds is the combination a page needs (items and total) and a short-lived cache of totals.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, false, func, select, text
-
-from r2d2.catalog._base import RepositoryBase
-from r2d2.catalog.db import get_engine
-from r2d2.catalog.edges import _edge_select
-from r2d2.catalog.edges import _record as _edge_record
-from r2d2.catalog.models import EdgeRow, RunRow, TableRow
-from r2d2.catalog.records import EdgeRecord
-
-VERIFIED_STATES = ("verified", "inferred")
-
+from r2d2.catalog import Catalog
+from r2d2.catalog.edges import Direction
+from r2d2.catalog.journal import LIVE_STATES
+from r2d2.catalog.plans import PlanRecord
+from r2d2.catalog.records import EdgeRecord, RunRecord, TableRecord
+from r2d2.errors import NotFoundError
+from r2d2.optimize.access import AccessImport, parse_rows
 
 COUNT_TTL_S = 2.0
 
 
-class ApiQueries(RepositoryBase):
-    """Aggregates and filtered pages over the catalog.
+class ApiQueries:
+    """Pages (items and total) and aggregates for the routes.
 
     Page totals are cached for :data:`COUNT_TTL_S` per filter combination: counting 100,000 edges
-    costs a full scan, and a total a second or two old is good enough for pagination.
+    costs an index scan per request, and a total a second or two old is good enough for pagination.
     """
 
-    def __init__(self, engine: Engine, url: str) -> None:
-        super().__init__(engine, url)
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
         self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
         self._counts_lock = threading.Lock()
 
-    def _cached_count(self, key: tuple[Any, ...], stmt: Select[Any], conn: Connection) -> int:
+    def _cached_count(self, key: tuple[Any, ...], count: Callable[[], int]) -> int:
         now = time.monotonic()
         with self._counts_lock:
             hit = self._counts.get(key)
         if hit is not None and now - hit[0] < COUNT_TTL_S:
             return hit[1]
-        total = int(conn.execute(stmt).scalar_one())
+        total = count()
         with self._counts_lock:
             if len(self._counts) > 1024:
                 self._counts.clear()
             self._counts[key] = (now, total)
         return total
 
-    @classmethod
-    def for_url(cls, url: str) -> ApiQueries:
-        return cls(get_engine(url), url)
-
     def ping(self) -> None:
-        with self._read() as conn:
-            conn.execute(text("SELECT 1"))
+        self.catalog.ping()
 
-    @staticmethod
-    def _edge_filters(*, state: str | None, verified: bool | None, relation: str | None,
-                      stage: str | None, include_stale: bool, parent_id: int | None,
-                      child_id: int | None) -> list[ColumnElement[bool]]:
-        where: list[ColumnElement[bool]] = []
-        if state is not None:
-            where.append(EdgeRow.state == state)
-        if verified is not None:
-            where.append(EdgeRow.state.in_(VERIFIED_STATES) if verified
-                         else EdgeRow.state.not_in(VERIFIED_STATES))
-        if relation is not None:
-            where.append(EdgeRow.relation == relation)
-        if stage is not None:
-            where.append(EdgeRow.stage == stage)
-        if not include_stale:
-            where.append(EdgeRow.stale == false())
-        if parent_id is not None:
-            where.append(EdgeRow.parent_id == parent_id)
-        if child_id is not None:
-            where.append(EdgeRow.child_id == child_id)
-        return where
+    # --- edges and tables ---------------------------------------------------------------------------
 
     def edge_page(self, *, state: str | None = None, verified: bool | None = None,
                   relation: str | None = None, stage: str | None = None, include_stale: bool = False,
-                  parent_id: int | None = None, child_id: int | None = None,
-                  limit: int = 100, offset: int = 0) -> tuple[list[EdgeRecord], int]:
-        """One page of edges by id, and how many match in all.
-
-        The offset is applied to the edges table alone (ids only, along its primary key); only the
-        page's rows are then joined with their tables' locations.
-        """
-        where = self._edge_filters(state=state, verified=verified, relation=relation, stage=stage,
-                                   include_stale=include_stale, parent_id=parent_id, child_id=child_id)
-        ids = (select(EdgeRow.id).where(*where).order_by(EdgeRow.id).offset(offset).limit(limit)
-               .scalar_subquery())
-        page: Select[Any] = _edge_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
-        count = select(func.count()).select_from(EdgeRow).where(*where)
-        with self._read() as conn:
-            rows = [_edge_record(r) for r in conn.execute(page)]
-            key = ("edges", state, verified, relation, stage, include_stale, parent_id, child_id)
-            total = self._cached_count(key, count, conn)
+                  table_id: int | None = None, direction: Direction | None = None,
+                  after_id: int | None = None, limit: int = 100,
+                  offset: int = 0) -> tuple[list[EdgeRecord], int]:
+        """One page of edges by id, and how many match the filters in all (``after_id`` aside)."""
+        filters: dict[str, Any] = {"state": state, "verified": verified, "relation": relation, "stage": stage,
+                                   "include_stale": include_stale, "table_id": table_id,
+                                   "direction": direction}
+        rows = self.catalog.edge_page(**filters, after_id=after_id, limit=limit, offset=offset)
+        total = self._cached_count(("edges", *filters.values()), lambda: self.catalog.count_edges(**filters))
         return rows, total
 
-    def count_runs(self, *, kind: str | None = None, status: str | None = None) -> int:
-        stmt = select(func.count()).select_from(RunRow)
-        if kind is not None:
-            stmt = stmt.where(RunRow.kind == kind)
-        if status is not None:
-            stmt = stmt.where(RunRow.status == status)
-        with self._read() as conn:
-            return int(conn.execute(stmt).scalar_one())
+    def table_page(self, *, status: str | None = None, format: str | None = None, prefix: str | None = None,
+                   min_bytes: int | None = None, after_id: int | None = None, limit: int = 100,
+                   offset: int = 0) -> tuple[list[TableRecord], int]:
+        """One page of tables (by location, or by id after ``after_id``) and the total."""
+        filters: dict[str, Any] = {"status": status, "format": format, "prefix": prefix, "min_bytes": min_bytes}
+        rows = self.catalog.table_page(**filters, after_id=after_id, limit=limit, offset=offset)
+        total = self._cached_count(("tables", *filters.values()), lambda: self.catalog.count_tables(**filters))
+        return rows, total
 
-    def _group_counts(self, column: Any, *, where: Sequence[ColumnElement[bool]] = ()) -> dict[str, int]:
-        stmt = select(column, func.count()).where(*where).group_by(column)
-        with self._read() as conn:
-            return {str(k): int(n) for k, n in conn.execute(stmt)}
+    def table(self, table_id: int) -> TableRecord:
+        return self.catalog.get_table_by_id(table_id)
+
+    # --- runs, plans, deletions ---------------------------------------------------------------------
+
+    def run_page(self, *, kind: str | None = None, status: str | None = None, limit: int = 50,
+                 offset: int = 0) -> tuple[list[RunRecord], int]:
+        rows = self.catalog.list_runs(kind, status=status, limit=limit, offset=offset)
+        return rows, self.catalog.count_runs(kind, status=status)
+
+    def plan(self, plan_id: int) -> PlanRecord:
+        return self.catalog.get_plan(plan_id)
+
+    def plans(self, *, limit: int) -> list[PlanRecord]:
+        return self.catalog.list_plans(limit=limit)
+
+    def is_deleted(self, location: str) -> bool:
+        """Whether the table at ``location`` is deleted now (quarantined or purged by r2d2)."""
+        return bool(self.catalog.list_deletions(location=location, states=LIVE_STATES))
+
+    def recipe_parent(self, location: str) -> str:
+        """The parent location of the newest recipe of the table deleted from ``location``."""
+        found = self.catalog.list_deletions(location=location)
+        if not found:
+            raise NotFoundError(f"{location} has no recipe (it was never deleted by r2d2)")
+        return self.catalog.get_recipe(found[-1].recipe_id).parent_location
+
+    # --- aggregates (metrics) -------------------------------------------------------------------------
 
     def tables_by_status(self) -> dict[str, int]:
-        return self._group_counts(TableRow.status)
+        return self.catalog.tables_by_status()
 
     def edges_by_state(self) -> dict[str, int]:
         """Non-stale edges by state."""
-        return self._group_counts(EdgeRow.state, where=[EdgeRow.stale == false()])
+        return self.catalog.edges_by_state()
 
     def runs_by_status(self) -> dict[str, int]:
-        return self._group_counts(RunRow.status)
+        return self.catalog.runs_by_status()
+
+    # --- writes ---------------------------------------------------------------------------------------
+
+    def import_access(self, rows: Iterable[Mapping[str, Any]]) -> tuple[AccessImport, Sequence[str],
+                                                                          Sequence[str]]:
+        """Parse access rows (the library's rules) and store accesses per day of the known tables."""
+        parsed = parse_rows(rows)
+        updated, unknown = self.catalog.set_access_per_day(parsed.rates)
+        return parsed, updated, unknown

@@ -14,16 +14,20 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.crud import ApiQueries
+from api.jobs import RunJobs, SparkFactory
 from api.locks import Locks
 from api.metrics import RequestMetrics
 from api.problems import Problem
-from api.runner import RunJobs, RunService
+from api.runner import RunService
 from r2d2.catalog import Catalog
 from r2d2.catalog.tokens import TokenRecord
 from r2d2.config import Settings
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
+AfterId = Annotated[int | None, Query(ge=0, le=2**63 - 1,
+                                      description="Keyset pagination: only items with a larger id, "
+                                                  "in id order (start with 0; see `next_after_id`).")]
 
 ROLE_RANK = {"reader": 0, "operator": 1, "admin": 2}
 
@@ -39,6 +43,7 @@ class AppState:
     locks: Locks
     jobs: RunJobs
     metrics: RequestMetrics
+    spark: SparkFactory
 
 
 async def get_state(request: Request) -> AppState:
@@ -103,7 +108,8 @@ def exclusive(lock_name: str, holder: str) -> Callable[[StateDep], object]:
     """A dependency holding the named lock for the whole request (409 when another holds it).
 
     For synchronous destructive endpoints: ``_: Annotated[None, Depends(exclusive("destructive",
-    "apply"))]``. Background destructive runs take the same lock with ``locks.destructive.acquire``.
+    "purge"))]``. Background destructive runs hold the same lock through
+    ``runner.submit(..., hold=[locks.destructive])``.
     """
 
     def hold(state: StateDep) -> Iterator[None]:

@@ -1,7 +1,8 @@
 """Non-blocking, named operation locks: a second caller gets :class:`OperationBusy` (HTTP 409).
 
-One process holds at most one operation of each name. Destructive operations (apply, restore) take
-``destructive``; the background runner takes ``runs``. The holder's description is kept so that the
+One process holds at most one operation of each name. Destructive operations (apply, restore, check,
+recover, purge) take ``destructive``; the background runner takes ``runs``; streaming a rebuilt table
+takes ``reconstruct`` (one Spark rebuild at a time for HTTP clients). The holder's description is kept so that the
 409 response can say what is in the way.
 """
 
@@ -61,6 +62,7 @@ class Locks:
     def __init__(self) -> None:
         self.runs = OperationLock("run")
         self.destructive = OperationLock("destructive")
+        self.reconstruct = OperationLock("reconstruct")
 
     def get(self, name: str) -> OperationLock:
         lock = getattr(self, name, None)

@@ -18,10 +18,12 @@ from fastapi.routing import APIRoute
 from api import problems
 from api.crud import ApiQueries
 from api.deps import AppState
+from api.jobs import RunJobs, SparkFactory, complete_jobs, spark_factory
 from api.locks import Locks
 from api.metrics import MetricsMiddleware, RequestMetrics
-from api.routes import edges, runs, system, tables, tokens
-from api.runner import RunJobs, RunService, default_jobs
+from api.routes import access, edges, maintenance, plans, runs, system, tables, tokens, ui
+from api.runner import RunService
+from api.streaming import clear_scratch
 from r2d2.catalog import open_catalog
 from r2d2.config import Settings, get_settings
 
@@ -31,11 +33,12 @@ STALE_RUN_REASON = "interrupted: the API server that ran it stopped before it fi
 PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 
 
-def create_app(settings: Settings, *, jobs: RunJobs | None = None,
+def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkFactory | None = None,
                configure: Callable[[FastAPI], Any] | None = None) -> FastAPI:
     """A new application serving the catalog of ``settings``.
 
-    ``jobs`` replaces the scan/detect jobs (tests); ``configure`` may add routes before start-up.
+    ``jobs`` replaces background jobs (tests; those left ``None`` keep the library's); ``spark``
+    replaces the lazily created Spark session; ``configure`` may add routes before start-up.
     """
 
     @asynccontextmanager
@@ -45,12 +48,14 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None,
         stale = catalog.fail_stale_runs(STALE_RUN_REASON)
         if stale:
             log.warning("marked %d run(s) left running by a stopped server as failed", stale)
+        clear_scratch(settings)
         locks = Locks()
         runner = RunService(url, locks.runs)
         runner.start()
-        app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=ApiQueries.for_url(url),
-                                  runner=runner, locks=locks, jobs=jobs or default_jobs(settings),
-                                  metrics=metrics)
+        spark_ = spark or spark_factory(settings)
+        app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=ApiQueries(catalog),
+                                  runner=runner, locks=locks, jobs=complete_jobs(jobs, settings, spark_),
+                                  metrics=metrics, spark=spark_)
         try:
             yield
         finally:
@@ -70,7 +75,7 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None,
     )
     problems.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (system, tables, edges, runs, tokens):
+    for module in (system, tables, edges, runs, plans, access, maintenance, tokens, ui):
         app.include_router(module.router)
     if configure is not None:
         configure(app)

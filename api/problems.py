@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.locks import OperationBusy
 from api.runner import RunStartError
-from r2d2.errors import CatalogError, NotFoundError
+from r2d2.errors import CatalogError, NotFoundError, PlanError, ReconstructError, SafetyError
 
 log = logging.getLogger("r2d2.api")
 
@@ -90,6 +90,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return problem_response(404, str(exc), instance=request.url.path)
+
+    @app.exception_handler(PlanError)
+    async def _plan(request: Request, exc: PlanError) -> JSONResponse:
+        return problem_response(422, str(exc), instance=request.url.path)
+
+    @app.exception_handler(SafetyError)
+    @app.exception_handler(ReconstructError)
+    async def _refused(request: Request, exc: SafetyError | ReconstructError) -> JSONResponse:
+        return problem_response(409, str(exc), instance=request.url.path)
 
     @app.exception_handler(OperationBusy)
     async def _busy(request: Request, exc: OperationBusy) -> JSONResponse:

@@ -1,10 +1,12 @@
-"""Background runs: one worker thread per process runs scans and detects, one at a time.
+"""Background runs: one worker thread per process runs scans, detects, applies... one at a time.
 
-:meth:`RunService.submit` takes the ``run`` lock (a second submit while a run is going gets 409),
-hands the job to the worker and returns as soon as the job has recorded its run in the catalog, so
-that the caller can answer ``202`` with the run id. The job records its own run (the library's
-``scan``/``detect`` call ``catalog.start_run``); a thin catalog subclass reports the new id back.
-Progress goes to ``runs.progress`` (throttled); the library closes the run as succeeded or failed.
+:meth:`RunService.submit` takes the ``run`` lock (a second submit while a run is going gets 409) and
+any other locks the caller names (destructive runs also hold ``destructive`` until they end), hands
+the job to the worker and returns as soon as the job has recorded its run in the catalog, so that the
+caller can answer ``202`` with the run id. The job records its own run (the library's ``scan``/
+``detect`` call ``catalog.start_run``; :mod:`api.jobs` does it for apply, restore and check); a thin
+catalog subclass reports the new id back. Progress goes to ``runs.progress`` (throttled); the job
+closes the run as succeeded or failed.
 
 The worker is a daemon thread: a server that stops mid-run leaves the run ``running``, and the next
 start-up marks it failed (:meth:`r2d2.catalog.Catalog.fail_stale_runs`).
@@ -23,7 +25,6 @@ from typing import Any
 from api.locks import OperationLock
 from r2d2.catalog import Catalog
 from r2d2.catalog.db import get_engine
-from r2d2.config import Settings
 
 log = logging.getLogger("r2d2.api.runner")
 
@@ -87,6 +88,7 @@ class _TrackingCatalog(Catalog):
 class _Ticket:
     kind: str
     job: Job
+    locks: Sequence[OperationLock] = ()
     started: threading.Event = field(default_factory=threading.Event)
     run_id: int | None = None
     error: str | None = None
@@ -118,12 +120,24 @@ class RunService:
     def busy(self) -> bool:
         return self._lock.holder is not None
 
-    def submit(self, kind: str, job: Job) -> int:
-        """Run ``job`` in the background; returns its run id (409 via OperationBusy when busy)."""
+    def submit(self, kind: str, job: Job, *, hold: Sequence[OperationLock] = ()) -> int:
+        """Run ``job`` in the background; returns its run id (409 via OperationBusy when busy).
+
+        ``hold``: more locks the run keeps until it ends (taken now, after the run lock; if one is
+        busy, nothing is taken and :class:`~api.locks.OperationBusy` is raised).
+        """
         if self._thread is None:
             raise RunStartError("the run worker is not running")
-        self._lock.acquire(f"{kind} run (starting)")
-        ticket = _Ticket(kind, job)
+        taken: list[OperationLock] = []
+        try:
+            for lock in (self._lock, *hold):
+                lock.acquire(f"{kind} run (starting)")
+                taken.append(lock)
+        except BaseException:
+            for lock in reversed(taken):
+                lock.release()
+            raise
+        ticket = _Ticket(kind, job, tuple(hold))
         self._queue.put(ticket)
         if not ticket.started.wait(self._start_timeout_s):
             raise RunStartError(f"the {kind} run did not start within {self._start_timeout_s:.0f} s")
@@ -141,7 +155,8 @@ class RunService:
     def _run(self, ticket: _Ticket) -> None:
         def on_start(run_id: int, kind: str) -> None:
             ticket.run_id = context.run_id = self.current_run = run_id
-            self._lock.set_holder(f"{kind} run {run_id}")
+            for lock in (self._lock, *ticket.locks):
+                lock.set_holder(f"{kind} run {run_id}")
             ticket.started.set()
 
         try:
@@ -153,34 +168,7 @@ class RunService:
             ticket.error = type(exc).__name__
         finally:
             self.current_run = None
+            for lock in reversed(ticket.locks):
+                lock.release()
             self._lock.release()
             ticket.started.set()
-
-
-@dataclass(frozen=True)
-class RunJobs:
-    """The jobs the API can start (tests replace them with fakes)."""
-
-    scan: Callable[[Catalog, RunContext, Sequence[str]], object]
-    detect: Callable[[Catalog, RunContext], object]
-
-
-def default_jobs(settings: Settings) -> RunJobs:
-    """Jobs that call the library with a lazily created Spark session."""
-
-    def spark_factory() -> Any:
-        from r2d2.engine import get_spark
-
-        return get_spark(settings)
-
-    def scan_job(catalog: Catalog, ctx: RunContext, roots: Sequence[str]) -> object:
-        from r2d2.scan import scan
-
-        return scan(catalog, list(roots), spark_factory=spark_factory, progress=ctx.tables)
-
-    def detect_job(catalog: Catalog, ctx: RunContext) -> object:
-        from r2d2.containment.pipeline import detect
-
-        return detect(catalog, settings, spark_factory, progress=ctx.message)
-
-    return RunJobs(scan=scan_job, detect=detect_job)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from r2d2.catalog.plans import PlanRecord
 from r2d2.catalog.records import EdgeRecord, RunRecord, TableRecord
 from r2d2.catalog.tokens import TokenRecord
 
@@ -19,6 +20,7 @@ EdgeStateName = Literal["candidate", "pruned", "verified", "inferred"]
 RelationName = Literal["contains", "duplicate"]
 RunStatusName = Literal["running", "succeeded", "failed"]
 RoleName = Literal["reader", "operator", "admin"]
+MoveModeName = Literal["auto", "rename", "copy"]
 
 
 def _printable(value: str) -> str:
@@ -56,9 +58,12 @@ class ProblemDetail(BaseModel):
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
-    total: int = Field(description="Items matching the filters, over all pages.")
+    total: int = Field(description="Items matching the filters, over all pages (may be up to 2 s old).")
     limit: int
     offset: int
+    next_after_id: int | None = Field(
+        default=None, description="Keyset pagination: pass as `after_id` for the next page (ordered by id); "
+                                  "null on the last page, or when the listing is not in id order.")
 
 
 class Table(BaseModel):
@@ -182,3 +187,135 @@ class TokenCreated(Token):
 class Health(BaseModel):
     status: Literal["ok"]
     catalog: Literal["ok"] = Field(description="The catalog database answered.")
+
+
+# --- plans, apply, restore, access, maintenance ---------------------------------------------------
+
+_Money = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
+class PlanCreate(BaseModel):
+    """Inputs of the optimizer (the same as ``r2d2 plan``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    latency_limit_s: float | None = Field(
+        default=3600.0, ge=0, le=1e9, allow_inf_nan=False,
+        description="Default longest acceptable rebuild, in seconds, for tables without their own "
+                    "limit; null: no limit.")
+    access_default: float = Field(default=1.0, ge=0, le=1e9, allow_inf_nan=False,
+                                  description="Accesses per month for tables without an imported record.")
+    solver: Literal["milp", "greedy"] = "milp"
+    time_limit_s: float = Field(default=30.0, ge=0.1, le=300, allow_inf_nan=False,
+                                description="Seconds for the exact solve (the request waits for it).")
+    storage_price: _Money = Field(default=0.023, description="Money per GB-month stored.")
+    compute_price: _Money = Field(default=0.50, description="Money per hour of rebuild compute.")
+
+
+class PlanSummary(BaseModel):
+    id: int
+    created_at: datetime
+    solver: str
+    status: str
+    objective: float | str
+    bound: float | str
+    gap: float | str
+    solve_seconds: float
+    savings_bytes: int
+    savings_per_month: float | str
+    deleted_tables: int
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, r: PlanRecord) -> PlanSummary:
+        return cls(id=r.id, created_at=r.created_at, solver=r.solver, status=r.status,
+                   objective=jsonable(r.objective), bound=jsonable(r.bound), gap=jsonable(r.gap),
+                   solve_seconds=r.solve_seconds, savings_bytes=r.savings_bytes,
+                   savings_per_month=jsonable(r.savings_per_month), deleted_tables=r.deleted_tables,
+                   params=jsonable(r.params))
+
+
+class Plan(PlanSummary):
+    """A stored plan (as ``r2d2 plans ID --format json``)."""
+
+    decisions: list[dict[str, Any]] = Field(
+        description="Per table: action (keep | delete), location, parent_location, est_latency_s, ...")
+    fingerprints: dict[str, str] = Field(description="Table id → fingerprint the plan was made on.")
+
+    @classmethod
+    def of(cls, r: PlanRecord) -> Plan:
+        return cls(**PlanSummary.of(r).model_dump(), decisions=jsonable(r.plan.get("decisions", [])),
+                   fingerprints=r.fingerprints)
+
+
+class ApplyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dry_run: bool = Field(default=False, description="Check drift and list what would be deleted; change "
+                                                     "nothing. Answered at once (200), no run.")
+    prepare_only: bool = Field(default=False, description="Build and check the recipes; move nothing.")
+    move_mode: MoveModeName = "auto"
+
+
+class ApplyItem(BaseModel):
+    location: str
+    parent: str | None
+    action: str = Field(description="deleted | would-delete | prepared | refused | failed | skipped")
+    reason: str
+    recipe_id: int | None
+    deletion_id: int | None
+    selection: str | None
+    seconds: float
+
+
+class ApplyReport(BaseModel):
+    plan_id: int
+    dry_run: bool
+    items: list[ApplyItem]
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    move_mode: MoveModeName = "auto"
+
+
+class AccessRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    location: Annotated[SafeStr, Field(min_length=1, max_length=4096,
+                                       pattern=r"^(/|[A-Za-z][A-Za-z0-9+.-]*://)",
+                                       description="Absolute path or URI of the table.")]
+    count: float = Field(ge=0, le=1e15, allow_inf_nan=False, description="Accesses in the window.")
+    window_days: float | None = Field(default=None, gt=0, le=36500, allow_inf_nan=False,
+                                      description="Length of the window in days (default 30).")
+
+
+class AccessImportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: list[AccessRow] = Field(min_length=1, max_length=100_000)
+
+
+class AccessImportResult(BaseModel):
+    rows: int
+    updated: list[str] = Field(description="Catalog tables whose accesses per day were set.")
+    unknown: list[str] = Field(description="Locations not in the catalog (ignored).")
+    errors: list[str]
+    access_per_day: dict[str, float] = Field(description="Accesses per day stored, by updated location.")
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    restore_at_risk: bool = Field(default=True, description="Restore deleted tables whose parent changed.")
+
+
+class PurgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    older_than_s: float = Field(default=7 * 86400.0, ge=0, le=3650 * 86400.0, allow_inf_nan=False,
+                                description="Retention: purge tables quarantined longer than this.")
+
+
+class PurgeResult(BaseModel):
+    purged: list[str]
+    kept: list[dict[str, str]] = Field(description="location and why it was kept.")
+
+
+class RecoverResult(BaseModel):
+    actions: list[str]
+    problems: list[str]

@@ -143,6 +143,10 @@ def server(catalog_url: str, home: Path, lake: Path) -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
+        if proc.poll() is not None:  # the server died: show why before the work folder goes
+            log.flush()
+            tail = (home / "server.log").read_text(errors="replace")[-4000:]
+            print(f"server exited with {proc.returncode}; log tail:\n{tail}", file=sys.stderr, flush=True)
         proc.terminate()
         try:
             proc.wait(30)
@@ -151,7 +155,8 @@ def server(catalog_url: str, home: Path, lake: Path) -> Iterator[str]:
         log.close()
 
 
-async def _load(base: str, token: str, path: str, total: int, requests: int, max_s: float) -> dict[str, Any]:
+async def _load(base: str, token: str, path: str, total: int, requests: int, max_s: float,
+                keyset: bool = False) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     issued = 0
@@ -164,9 +169,17 @@ async def _load(base: str, token: str, path: str, total: int, requests: int, max
             nonlocal issued, errors
             while issued < requests and time.monotonic() < deadline:
                 issued += 1
-                offset = rng.randrange(max(total - PAGE, 1))
+                if keyset:  # ids are dense here: a random id well before the end gives a full page
+                    params = {"limit": PAGE, "after_id": rng.randrange(max(total - 2 * PAGE, 1))}
+                else:
+                    params = {"limit": PAGE, "offset": rng.randrange(max(total - PAGE, 1))}
                 t0 = time.perf_counter()
-                response = await client.get(path, params={"limit": PAGE, "offset": offset})
+                try:
+                    response = await client.get(path, params=params)
+                except httpx.TransportError:  # counted, not fatal: the table shows it
+                    errors += 1
+                    await asyncio.sleep(0.1)
+                    continue
                 latencies.append(time.perf_counter() - t0)
                 if response.status_code != 200 or len(response.json()["items"]) != PAGE:
                     errors += 1
@@ -177,6 +190,7 @@ async def _load(base: str, token: str, path: str, total: int, requests: int, max
     latencies.sort()
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {"requests": len(latencies), "errors": errors, "seconds": round(wall, 2),
+            "loadavg_1m": round(os.getloadavg()[0], 1),
             "rps": round(len(latencies) / wall, 1), "p50_ms": round(q[49] * 1000, 1),
             "p99_ms": round(q[98] * 1000, 1), "max_ms": round(latencies[-1] * 1000, 1)}
 
@@ -212,6 +226,11 @@ def bench_backend(name: str, url: str, work: Path, args: argparse.Namespace) -> 
             r = asyncio.run(_load(base, token, path, totals[path], args.requests, args.max_seconds))
             rows.append({"backend": name, "endpoint": f"GET {path}", "during": "idle", **r, **fill_s})
             print(rows[-1], flush=True)
+        for path in ("/edges", "/tables"):
+            r = asyncio.run(_load(base, token, path, totals[path], args.requests, args.max_seconds,
+                                  keyset=True))
+            rows.append({"backend": name, "endpoint": f"GET {path}?after_id", "during": "idle", **r, **fill_s})
+            print(rows[-1], flush=True)
         detect = httpx.post(f"{base}/runs/detect", headers=auth, timeout=60).json()
         for path in ("/edges", "/tables"):
             before = _run_status(base, token, detect["id"])["status"]
@@ -246,26 +265,30 @@ def write(rows: list[dict[str, Any]], args: argparse.Namespace, command: str) ->
         f"`{command}`", "",
         f"{args.edges:,} edges between {args.tables:,} synthetic tables (plus a ~45-table generated lake, "
         f"scanned through the API); {CLIENTS} concurrent asyncio httpx clients on loopback; each request "
-        f"is a page of {PAGE} at a random offset; bounded to {args.requests:,} requests or "
+        f"is a page of {PAGE} at a random offset (`?after_id` rows: after a random id, keyset "
+        f"pagination); bounded to {args.requests:,} requests or "
         f"{args.max_seconds:.0f} s per row. Server: `r2d2 serve` (one uvicorn process) in a subprocess. "
         f"Machine: {meta['machine']}, Python {meta['python']}.", "",
-        "| catalog | endpoint | during | requests | errors | req/s | p50 ms | p99 ms | max ms |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| catalog | endpoint | during | requests | errors | req/s | p50 ms | p99 ms | max ms | load 1m |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         during = r["during"]
         if during == "detect run":
             during += " (running throughout)" if r["detect_running_after"] else " (finished during load)"
         lines.append(f"| {r['backend']} | {r['endpoint']} | {during} | {r['requests']} | {r['errors']} | "
-                     f"{r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} |")
+                     f"{r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['loadavg_1m']} |")
     detect_rows = [r for r in rows if r["during"] == "detect run"]
     lines += ["", "Detect runs (real: Spark `local[*]` in the server process, over the generated lake): "
               + ", ".join(
         f"{r['backend']} {r['detect_status']} in {r['detect_seconds']} s" for r in detect_rows[::2]) + ".",
         "Catalog fill time (catalog API, not measured as API latency): " + ", ".join(
-        f"{r['backend']} tables {r['tables_s']} s, edges {r['edges_s']} s" for r in rows[::4]) + ".",
+        f"{r['backend']} tables {r['tables_s']} s, edges {r['edges_s']} s"
+        for r in {r["backend"]: r for r in rows}.values()) + ".",
         "", "The load generator runs on the same 2-CPU machine as the server (and Spark during detect), "
-        "so these figures include CPU contention with the clients."]
+        "so these figures include CPU contention with the clients; `load 1m` is the machine's 1-minute "
+        "load average at the end of each row (above 2, other work shared the CPUs). `errors` counts non-200 "
+        "answers, short pages and connections the server reset (counted, the load goes on)."]
     (RESULTS / "api.md").write_text("\n".join(lines) + "\n")
 
 

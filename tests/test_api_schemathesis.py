@@ -17,8 +17,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from api.jobs import RunJobs
 from api.main import create_app
-from api.runner import RunJobs
 from api.testing import live_server
 from r2d2.catalog import Catalog, open_catalog
 from r2d2.config import load_settings

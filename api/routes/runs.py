@@ -1,4 +1,4 @@
-"""Scan and detect runs: start one in the background, follow its progress."""
+"""Scan and detect runs: start one in the background, follow its progress (of any run kind)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from api.deps import CatalogDep, Limit, Offset, Operator, QueriesDep, Reader, StateDep
+from api.deps import Limit, Offset, Operator, QueriesDep, Reader, StateDep
 from api.paths import check_lake_location
 from api.schemas import DetectRequest, Page, Run, RunStatusName, ScanRequest
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
-RUN_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "Another run is in progress."}}
+RUN_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Another run (or destructive operation) is in progress."}}
 
 
-def _accepted(state: StateDep, response: Response, run_id: int) -> Run:
+def accepted(state: StateDep, response: Response, run_id: int) -> Run:
+    """The ``202`` answer of a started run: the run, and its URL in ``Location``."""
     response.headers["Location"] = f"/runs/{run_id}"
     return Run.of(state.catalog.get_run(run_id))
 
@@ -27,7 +29,7 @@ def start_scan(state: StateDep, _: Operator, body: ScanRequest, response: Respon
     roots = [check_lake_location(r, state.settings.lake_roots, field=f"roots[{i}]")
              for i, r in enumerate(body.roots)]
     run_id = state.runner.submit("scan", lambda catalog, ctx: state.jobs.scan(catalog, ctx, roots))
-    return _accepted(state, response, run_id)
+    return accepted(state, response, run_id)
 
 
 @router.post("/detect", status_code=status.HTTP_202_ACCEPTED, summary="Start a detect run",
@@ -36,21 +38,21 @@ def start_detect(state: StateDep, _: Operator, response: Response,
                  body: DetectRequest | None = None) -> Run:
     """Find containment edges among the catalog's active tables, in the background."""
     run_id = state.runner.submit("detect", state.jobs.detect)
-    return _accepted(state, response, run_id)
+    return accepted(state, response, run_id)
 
 
 @router.get("", summary="List runs")
-def list_runs(catalog: CatalogDep, queries: QueriesDep, _: Reader,
-              kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$")] = None,
+def list_runs(queries: QueriesDep, _: Reader,
+              kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$",
+                                                description="scan, detect, apply, restore, check...")] = None,
               status: RunStatusName | None = None, limit: Limit = 50, offset: Offset = 0) -> Page[Run]:
     """Runs, newest first."""
-    rows = catalog.list_runs(kind, status=status, limit=limit, offset=offset)
-    total = queries.count_runs(kind=kind, status=status)
+    rows, total = queries.run_page(kind=kind, status=status, limit=limit, offset=offset)
     return Page[Run](items=[Run.of(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{run_id}", summary="One run: status, progress, stage funnel, errors",
             responses={404: {"description": "No run with this id."}})
-def get_run(catalog: CatalogDep, _: Reader,
+def get_run(state: StateDep, _: Reader,
             run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Run:
-    return Run.of(catalog.get_run(run_id))
+    return Run.of(state.catalog.get_run(run_id))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Select, and_, delete, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from r2d2.catalog._base import RepositoryBase, chunks, utcnow
@@ -14,6 +14,8 @@ from r2d2.catalog.records import EdgeRecord, EdgeUpsert
 
 _P = aliased(TableRow, name="parent")
 _C = aliased(TableRow, name="child")
+VERIFIED_STATES = ("verified", "inferred")
+Direction = Literal["parents", "children"]
 _UPDATED = ("parent_fingerprint", "child_fingerprint", "state", "stage", "relation", "multiset",
             "evidence", "stale", "run_id", "updated_at")
 
@@ -36,6 +38,33 @@ def _record(row: Any) -> EdgeRecord:
         evidence=dict(m["evidence"] or {}), stale=bool(m["stale"]), run_id=m["run_id"],
         updated_at=m["updated_at"],
     )
+
+
+def _edge_where(*, state: str | None, verified: bool | None, relation: str | None, stage: str | None,
+                include_stale: bool, table_id: int | None, direction: Direction | None,
+                after_id: int | None) -> list[ColumnElement[bool]]:
+    """Conditions on the edges table alone (no join), for pages and counts."""
+    where: list[ColumnElement[bool]] = []
+    if state is not None:
+        where.append(EdgeRow.state == state)
+    if verified is not None:
+        where.append(EdgeRow.state.in_(VERIFIED_STATES) if verified else EdgeRow.state.not_in(VERIFIED_STATES))
+    if relation is not None:
+        where.append(EdgeRow.relation == relation)
+    if stage is not None:
+        where.append(EdgeRow.stage == stage)
+    if not include_stale:
+        where.append(EdgeRow.stale == false())
+    if table_id is not None:
+        if direction == "parents":
+            where.append(EdgeRow.child_id == table_id)
+        elif direction == "children":
+            where.append(EdgeRow.parent_id == table_id)
+        else:
+            where.append(or_(EdgeRow.parent_id == table_id, EdgeRow.child_id == table_id))
+    if after_id is not None:
+        where.append(EdgeRow.id > after_id)
+    return where
 
 
 class EdgesRepository(RepositoryBase):
@@ -122,3 +151,62 @@ class EdgesRepository(RepositoryBase):
                     delete(EdgeRow).where(or_(EdgeRow.parent_id.in_(part), EdgeRow.child_id.in_(part)))
                 ).rowcount
         return count
+
+    # --- paged listing (REST API) ---------------------------------------------------------------------
+
+    def edge_page(
+        self,
+        *,
+        state: str | None = None,
+        verified: bool | None = None,
+        relation: str | None = None,
+        stage: str | None = None,
+        include_stale: bool = False,
+        table_id: int | None = None,
+        direction: Direction | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[EdgeRecord]:
+        """One page of edges by id matching every filter.
+
+        ``verified``: True for ``verified``/``inferred`` edges, False for the rest. ``table_id`` with
+        ``direction`` ``parents`` (edges whose child is the table), ``children`` (whose parent is) or
+        None (either end). ``after_id``: keyset pagination (edges with a larger id; combine with
+        ``offset=0``). The offset is applied to the edges table alone, along an index; only the page's
+        rows are joined with their tables' locations.
+        """
+        where = _edge_where(state=state, verified=verified, relation=relation, stage=stage,
+                            include_stale=include_stale, table_id=table_id, direction=direction,
+                            after_id=after_id)
+        ids = (select(EdgeRow.id).where(*where).order_by(EdgeRow.id).offset(offset).limit(limit)
+               .scalar_subquery())
+        stmt = _edge_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
+        with self._read() as conn:
+            return [_record(r) for r in conn.execute(stmt)]
+
+    def count_edges(
+        self,
+        *,
+        state: str | None = None,
+        verified: bool | None = None,
+        relation: str | None = None,
+        stage: str | None = None,
+        include_stale: bool = False,
+        table_id: int | None = None,
+        direction: Direction | None = None,
+    ) -> int:
+        """How many edges match the filters of :meth:`edge_page` (over all pages)."""
+        where = _edge_where(state=state, verified=verified, relation=relation, stage=stage,
+                            include_stale=include_stale, table_id=table_id, direction=direction,
+                            after_id=None)
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(EdgeRow).where(*where)).scalar_one())
+
+    def edges_by_state(self, *, include_stale: bool = False) -> dict[str, int]:
+        """Edge counts by state (non-stale edges unless ``include_stale``)."""
+        stmt = select(EdgeRow.state, func.count()).group_by(EdgeRow.state)
+        if not include_stale:
+            stmt = stmt.where(EdgeRow.stale == false())
+        with self._read() as conn:
+            return {str(k): int(n) for k, n in conn.execute(stmt)}

@@ -81,7 +81,10 @@ class TableRow(Base):
     """One table of the lake, identified by its location."""
 
     __tablename__ = "tables"
-    __table_args__ = (CheckConstraint(_in("status", TABLE_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", TABLE_STATUSES), name="status"),
+        Index("ix_tables_status_id", "status", "id"),  # migration 0004: paged listing by status
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     location: Mapped[str] = mapped_column(String(2048), unique=True, index=True)
@@ -139,6 +142,7 @@ class EdgeRow(Base):
         UniqueConstraint("parent_id", "child_id"),
         CheckConstraint(_in("state", EDGE_STATES), name="state"),
         CheckConstraint(_in("relation", EDGE_RELATIONS), name="relation"),
+        Index("ix_edges_stale_id", "stale", "id"),  # migration 0004: paged listing of non-stale edges
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from r2d2.catalog._base import RepositoryBase, utcnow
 from r2d2.catalog.models import RunRow
@@ -96,3 +96,19 @@ class RunsRepository(RepositoryBase):
                     )
                 )
         return len(rows)
+
+    def count_runs(self, kind: str | None = None, *, status: str | None = None) -> int:
+        """How many runs :meth:`list_runs` would list without a limit."""
+        stmt = select(func.count()).select_from(RunRow)
+        if kind is not None:
+            stmt = stmt.where(RunRow.kind == kind)
+        if status is not None:
+            stmt = stmt.where(RunRow.status == status)
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def runs_by_status(self) -> dict[str, int]:
+        """Run counts by status."""
+        with self._read() as conn:
+            return {str(k): int(n) for k, n in
+                    conn.execute(select(RunRow.status, func.count()).group_by(RunRow.status))}

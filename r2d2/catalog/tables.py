@@ -387,3 +387,45 @@ class TablesRepository(RepositoryBase):
                 .order_by(TableRow.id)
             ).all()
         return [(int(tid), TableProfile.from_json(cast(dict[str, Any], p))) for tid, p in rows]
+
+    # --- paged listing and service queries (REST API) -------------------------------------------------
+
+    def table_page(
+        self,
+        *,
+        status: TableStatus | Sequence[str] | None = None,
+        format: str | None = None,
+        prefix: str | None = None,
+        min_bytes: int | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[TableRecord]:
+        """One page of tables without their profiles: by location, or by id after ``after_id``.
+
+        ``after_id`` is keyset pagination: tables with a larger id, in id order (start with 0).
+        Otherwise the page is ``offset`` tables into the location order. Either way the ids of the page
+        are found along an index first; only the page's rows are then read.
+        """
+        where = self._filters(status, format, prefix, min_bytes)
+        if after_id is not None:
+            where.append(TableRow.id > after_id)
+            order: Any = (TableRow.id,)
+        else:
+            order = _ORDERS["location"]
+        ids = select(TableRow.id).where(*where).order_by(*order).offset(offset).limit(limit).scalar_subquery()
+        cols = [c for c in T.c if c.name != "profile"]
+        stmt = select(*cols).where(TableRow.id.in_(ids)).order_by(*order)
+        with self._read() as conn:
+            return [_record(r, with_profile=False) for r in conn.execute(stmt)]
+
+    def tables_by_status(self) -> dict[str, int]:
+        """Table counts by status."""
+        with self._read() as conn:
+            return {str(k): int(n) for k, n in
+                    conn.execute(select(TableRow.status, func.count()).group_by(TableRow.status))}
+
+    def ping(self) -> None:
+        """Raise :class:`~r2d2.errors.CatalogError` when the catalog database does not answer."""
+        with self._read() as conn:
+            conn.execute(select(1))

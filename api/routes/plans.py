@@ -1,0 +1,80 @@
+"""Deletion plans: create one (the optimizer), read them, apply one."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from api.deps import Operator, QueriesDep, Reader, StateDep
+from api.jobs import ApplyOptions
+from api.paths import check_lake_location
+from api.routes.runs import RUN_CONFLICT, accepted
+from api.schemas import ApplyReport, ApplyRequest, Plan, PlanCreate, PlanSummary, Run
+
+router = APIRouter(prefix="/plans", tags=["plans"])
+
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Id of a stored plan.")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No plan with this id."}}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Make a plan (solve and store it)",
+             responses={422: {"description": "Invalid inputs, or the optimizer cannot plan with them."}})
+def create_plan(state: StateDep, queries: QueriesDep, _: Operator, response: Response,
+                body: PlanCreate | None = None) -> Plan:
+    """Choose the tables to delete from the verified edges, cost inputs and latency limits, and store
+    the plan. Answered when the solver is done (at most ``time_limit_s`` for the exact solve)."""
+    from r2d2.optimize.planning import PlanRequest
+    from r2d2.optimize.planning import create_plan as make_plan
+
+    b = body or PlanCreate()
+    plan_id = make_plan(state.catalog, PlanRequest(
+        latency_limit_s=math.inf if b.latency_limit_s is None else b.latency_limit_s,
+        access_default=b.access_default, solver=b.solver, time_limit_s=b.time_limit_s,
+        storage_price=b.storage_price, compute_price=b.compute_price))
+    response.headers["Location"] = f"/plans/{plan_id}"
+    return Plan.of(queries.plan(plan_id))
+
+
+@router.get("", summary="List plans (newest first, without decisions)")
+def list_plans(queries: QueriesDep, _: Reader,
+               limit: Annotated[int, Query(ge=1, le=1000, description="How many plans.")] = 20
+               ) -> list[PlanSummary]:
+    return [PlanSummary.of(p) for p in queries.plans(limit=limit)]
+
+
+@router.get("/{plan_id}", summary="One plan with its per-table decisions", responses=NOT_FOUND)
+def get_plan(queries: QueriesDep, _: Reader, plan_id: PlanId) -> Plan:
+    return Plan.of(queries.plan(plan_id))
+
+
+@router.post("/{plan_id}/apply", status_code=status.HTTP_202_ACCEPTED, response_model=Run,
+             summary="Apply a plan: delete its tables (background run), or a dry run (at once)",
+             responses={**NOT_FOUND, **RUN_CONFLICT,
+                        200: {"model": ApplyReport, "description": "Dry run: what would happen."},
+                        403: {"description": "A table of the plan is outside the lake roots."}})
+def apply_plan(state: StateDep, queries: QueriesDep, _: Operator, plan_id: PlanId, response: Response,
+               body: ApplyRequest | None = None) -> Run | JSONResponse:
+    """``dry_run``: check drift and list what would be deleted, synchronously (200, an apply report; no
+    Spark, nothing changes, no lock). Otherwise a background run of kind ``apply`` (202): re-verify,
+    write and check recipes, move each child to quarantine through the journal. It holds the
+    destructive lock: a second apply, a restore or a maintenance call meanwhile gets 409."""
+    from r2d2.reconstruct.apply import apply_plan as run_apply
+
+    b = body or ApplyRequest()
+    plan = queries.plan(plan_id)
+    for d in Plan.of(plan).decisions:
+        if d.get("action") == "delete":
+            check_lake_location(str(d.get("location")), state.settings.lake_roots, field="plan")
+    if b.dry_run:
+        report = run_apply(state.catalog, state.settings, state.spark, plan_id, dry_run=True,
+                           move_mode=b.move_mode)
+        return JSONResponse(ApplyReport.model_validate(report.to_json()).model_dump(mode="json"))
+    job = state.jobs.apply
+    assert job is not None
+    options = ApplyOptions(plan_id, b.move_mode, b.prepare_only)
+    run_id = state.runner.submit("apply", lambda catalog, ctx: job(catalog, ctx, options),
+                                 hold=[state.locks.destructive])
+    return accepted(state, response, run_id)
