@@ -209,13 +209,10 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             if not pairs:
                 continue
             say(f"verify: wave {wave + 1}, {len(pairs)} pairs")
-            t0 = time.perf_counter()
             out = verify(spark_factory(), [by_pair[p] for p in pairs], profiles=profiles, sketches=sketches,
                          work_dir=work, batch_size=settings.spark_batch_tables)
-            elapsed = time.perf_counter() - t0
-            share = out.probe_bytes / max(1, out.probe_bytes + out.exact_bytes)
-            probe.seconds += elapsed * share
-            exact.seconds += elapsed * (1 - share)
+            probe.seconds += out.probe_seconds
+            exact.seconds += out.exact_seconds
             probe.bytes_read += out.probe_bytes
             exact.bytes_read += out.exact_bytes
             probe.jobs += out.jobs

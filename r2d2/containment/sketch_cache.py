@@ -35,6 +35,7 @@ def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_p
         sk.sample = [(int(a), int(b)) for a, b in pairs]
         sk.rows, sk.distinct_rows = meta.get("rows"), meta.get("distinct_rows")
         sk.rowset_path = meta.get("rowset_path")
+        sk.rowset_bytes = int(meta.get("rowset_bytes") or 0)
     return sk
 
 
@@ -45,4 +46,5 @@ def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
     if sk.rowset_path is not None:
         payload = np.asarray(sk.sample, dtype="<i8").reshape(-1, 2).tobytes()
         catalog.put_sketches(sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (payload, {
-            "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path})})
+            "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path,
+            "rowset_bytes": sk.rowset_bytes})})

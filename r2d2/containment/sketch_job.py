@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from r2d2.containment import hashing
@@ -52,6 +52,7 @@ class TableSketch:
     rows: int | None = None
     distinct_rows: int | None = None
     rowset_path: str | None = None  # hash-set dataset holding this table's row hashes
+    rowset_bytes: int = 0  # bytes of that dataset taken by this table's row hashes
 
 
 @dataclass(frozen=True)
@@ -177,16 +178,29 @@ def _collect_minhash(spark: SparkSession, path: str) -> dict[int, np.ndarray]:
     return merged
 
 
-def _collect_samples(spark: SparkSession, path: str, k: int) -> list:
+def _collect_samples(spark: SparkSession, path: str, k: int) -> tuple[dict[int, tuple[int, int]], list]:
+    """Each child's counts ``tid -> (rows, distinct rows)`` and its bottom-k row hashes (by ``a``).
+
+    No sort of whole tables: a first job counts, then only hashes below a per-table threshold
+    (expected 2k rows, since row hashes are uniform) are collected and the k smallest kept. If the
+    threshold lets fewer than k through, the sample is the bottom of what exists below it: still a
+    deterministic set of the child's rows, so the probe stays sound.
+    """
     rows = spark.read.parquet(path).where(F.col("col") == ROW)
-    by_tid = Window.partitionBy("tid")
-    ranked = rows.select(
-        "tid", "a", "b",
-        F.row_number().over(by_tid.orderBy("a", "b")).alias("rn"),
-        F.count(F.lit(1)).over(by_tid).alias("distinct_rows"),
-        F.sum("cnt").over(by_tid).alias("rows"),
-    )
-    return ranked.where(F.col("rn") <= k).collect()
+    counts = {r["tid"]: (int(r["rows"]), int(r["distinct_rows"])) for r in rows.groupBy("tid").agg(
+        F.sum("cnt").alias("rows"), F.count(F.lit(1)).alias("distinct_rows")).collect()}
+    if not counts:
+        return counts, []
+    span = 1 << 64
+    limits = [(tid, min((1 << 63) - 1, -(1 << 63) + (span * 2 * k) // max(distinct, 1)))
+              for tid, (_, distinct) in counts.items()]
+    limit_df = spark.createDataFrame(limits, "tid long, limit long")
+    picked = rows.join(F.broadcast(limit_df), "tid").where(F.col("a") <= F.col("limit")).select("tid", "a", "b")
+    return counts, picked.collect()
+
+
+def _dataset_bytes(path: str) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*.parquet"))
 
 
 def compute_sketches(
@@ -231,14 +245,17 @@ def compute_sketches(
             for key in wanted[req.table_id]:
                 sketches[req.table_id].minhash.setdefault(key, mh.empty_signature(num_perm))
         if any(req.rowset for req in batch):
-            for row in _collect_samples(spark, path, sample_k):
-                sk = sketches[row["tid"]]
-                sk.sample.append((row["a"], row["b"]))
-                sk.rows, sk.distinct_rows = int(row["rows"]), int(row["distinct_rows"])
-            jobs += 1
+            counts, picked = _collect_samples(spark, path, sample_k)
+            size, entries = _dataset_bytes(path), sum(d for _, d in counts.values()) or 1
+            for tid, (rows, distinct) in counts.items():
+                sketches[tid].rows, sketches[tid].distinct_rows = rows, distinct
+                sketches[tid].rowset_bytes = size * distinct // entries  # this child's share of the file
+            for row in picked:
+                sketches[row["tid"]].sample.append((row["a"], row["b"]))
+            jobs += 2
         jobs += 1
     for sk in sketches.values():
-        sk.sample.sort()
+        sk.sample = sorted(sk.sample)[:sample_k]
         if sk.rowset_path is not None and sk.rows is None:
             sk.rows, sk.distinct_rows = 0, 0
     return SketchOutcome(sketches, failures, bytes_read, jobs)

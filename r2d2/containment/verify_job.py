@@ -9,6 +9,7 @@ hashes: zero missing rows means contained; comparing counts gives the multiset f
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ class VerifyOutcome:
     probe_bytes: int
     exact_bytes: int
     jobs: int
+    probe_seconds: float = 0.0
+    exact_seconds: float = 0.0
 
 
 def _dataset_bytes(path: str) -> int:
@@ -106,8 +109,10 @@ def verify(
     results: list[PairResult] = []
     failures: list[tuple[Candidate, str]] = []
     probe_bytes = exact_bytes = jobs = 0
+    probe_seconds = exact_seconds = 0.0
     for keys in chunked(list(by_group), batch_size):
         groups = dict(enumerate(keys))
+        t0 = time.perf_counter()
         try:
             path = _parent_hashes(spark, groups, profiles, work_dir)
         except Exception as exc:
@@ -118,6 +123,8 @@ def verify(
                 failures += sub.failures
                 probe_bytes, exact_bytes, jobs = (probe_bytes + sub.probe_bytes,
                                                   exact_bytes + sub.exact_bytes, jobs + sub.jobs)
+                probe_seconds += sub.probe_seconds
+                exact_seconds += sub.exact_seconds
                 continue
             from r2d2.engine.batch import short_error
 
@@ -131,12 +138,14 @@ def verify(
         survivors = _probe(spark, pairs, parent_hashes, sketches, results)
         jobs += 1
         probe_bytes += hashes_bytes
+        probe_seconds += time.perf_counter() - t0
         if survivors:
-            exact_bytes += hashes_bytes + sum(
-                _dataset_bytes(p) for p in {sketches[c.pair.child].rowset_path for _, c in survivors} if p)
+            t1 = time.perf_counter()
+            exact_bytes += hashes_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in survivors})
             _exact(spark, survivors, parent_hashes, sketches, results)
+            exact_seconds += time.perf_counter() - t1
             jobs += 1
-    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs)
+    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds)
 
 
 def _probe(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
