@@ -38,7 +38,6 @@ from pyspark.sql import functions as F
 from r2d2.containment import hashing
 from r2d2.containment.candidates import Candidate
 from r2d2.containment.report import EdgeOut
-from r2d2.engine.batch import chunked
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import Column, Family, TableProfile
 

@@ -122,7 +122,8 @@ def start_pyspy(path: Path, rate: int) -> subprocess.Popen | None:
     exe = Path(sys.executable).parent / "py-spy"
     if not exe.exists():
         return None
-    return subprocess.Popen([str(exe), "record", "--pid", str(os.getpid()), "--rate", str(rate), "--nonblocking", "--idle",
+    return subprocess.Popen([str(exe), "record", "--pid", str(os.getpid()), "--rate", str(rate),
+                             "--nonblocking", "--idle",
                              "--format", "raw", "--output", str(path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -356,6 +357,7 @@ def render(r: dict[str, Any]) -> str:
         f"Load average (1 min) at start {r['machine']['load_avg_at_start'][0]:.1f}, at end "
         f"{r['machine'].get('load_avg_at_end', [0])[0]:.1f}: the machine is shared, so absolute seconds are noisy; "
         "methods are compared inside the same run.", "",
+        *([f"**Scale:** {r['scale_note']}", ""] if r.get("scale_note") else []),
         "## Lake", "",
         f"{lk['tables']} tables, {_gb(lk['bytes'])} on disk ({_gb(full['lake_bytes'])} as profiled); "
         f"{lk['families']} families: the case family `sales` ({lk['case_family_tables']} tables, {lk['case_rows']} "
@@ -432,7 +434,8 @@ def render(r: dict[str, Any]) -> str:
                  f"{full['score']['recall']:.3f} | |")
     spy = full.get("pyspy")
     if spy:
-        lines += ["", f"## Profile of R2D2 detect (py-spy, {spy['samples']} samples, Python side)", "",
+        lines += ["", f"## Profile of R2D2 detect (py-spy --idle, {spy['samples']} samples of the main thread; "
+                  "time inside py4j calls is Spark work)", "",
                   "| share (inclusive) | frame |", "|---:|---|"]
         lines += [f"| {x['share']:.0%} | `{x['frame']}` |" for x in spy["top_inclusive_r2d2"]]
     return "\n".join(lines) + "\n"

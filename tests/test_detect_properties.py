@@ -83,7 +83,11 @@ def test_detection_equals_oracle_on_random_tables(spark, tmp_path: Path, cases) 
         result = detect(catalog, settings_, lambda: spark)
         truth = exact_oracle(tables)
         s = score(as_truth(result.edges), truth)
-        assert s.false_negatives == [], "a true edge was dropped"
+        if s.false_negatives:  # say which stage dropped it, with its evidence
+            stored = {(e.parent_location, e.child_location): e for e in catalog.list_edges(include_stale=True)}
+            why = [(fn.parent, fn.child, getattr(stored.get((fn.parent, fn.child)), "stage", "no candidate"),
+                    getattr(stored.get((fn.parent, fn.child)), "evidence", None)) for fn in s.false_negatives]
+            raise AssertionError(f"a true edge was dropped: {why}")
         assert s.false_positives == [], "a false edge survived"
         assert s.wrong_flags == []
         for i in range(len(cases)):  # every planted pair is in the truth, hence found

@@ -32,6 +32,7 @@ from r2d2.types import Column, Family
 # Expressions are built as Spark SQL text and sent in one ``selectExpr`` call: building them with
 # the Column API costs one Py4J round trip per operator, which dominated planning for many tables.
 
+HASH_VERSION = 2  # bump whenever a canonical form changes: cached sketches and decisions are then redone
 _SECOND_HASH_SALT = 0x5BD1E9955BD1E995  # seeds the second half of the 128-bit row hash
 _MASK32 = 0xFFFFFFFF
 
@@ -39,6 +40,12 @@ _MASK32 = 0xFFFFFFFF
 def ident(name: str) -> str:
     """A column reference in Spark SQL text, quoted so that any name is safe."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def _zero_unless_null(c: str) -> str:
+    # Every component of a null value must be null (hashing skips it): a bare literal would make a
+    # null hash differently depending on the physical type (found by tests/test_detect_properties).
+    return f"CASE WHEN {c} IS NULL THEN NULL ELSE 0L END"
 
 
 def components(name: str, column: Column, spark_type: T.DataType) -> list[str]:
@@ -65,8 +72,8 @@ def components(name: str, column: Column, spark_type: T.DataType) -> list[str]:
             if unit == "ns":
                 return [f"CAST(({c} - pmod({c}, 1000L)) div 1000L AS BIGINT)", f"CAST(pmod({c}, 1000L) AS BIGINT)"]
             scale = {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
-            return [f"CAST({c} AS BIGINT) * {scale}L", "0L"]
-        return [f"unix_micros(CAST({c} AS TIMESTAMP))", "0L"]
+            return [f"CAST({c} AS BIGINT) * {scale}L", _zero_unless_null(c)]
+        return [f"unix_micros(CAST({c} AS TIMESTAMP))", _zero_unless_null(c)]
     raise DetectionError(f"column {column.name!r} of family {family} cannot be hashed")
 
 

@@ -21,13 +21,14 @@ from r2d2.catalog.records import EdgeRecord, EdgeUpsert
 from r2d2.config import Settings
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
+from r2d2.containment.canonical import HASH_VERSION
 from r2d2.containment.minmax import prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
 from r2d2.containment.sketch_cache import load_cached, store
 from r2d2.containment.sketch_job import SketchRequest, TableSketch, compute_sketches
 from r2d2.containment.transitive import implied, split_waves
-from r2d2.containment.verify_job import PairResult, verify
+from r2d2.containment.verify_job import PairResult, covers_all, verify
 from r2d2.types import TableProfile
 
 CONTENT_STAGES = ("minhash", "probe", "exact", "transitive")
@@ -43,7 +44,8 @@ class _Decision:
 
 
 def _reusable(rec: EdgeRecord | None) -> bool:
-    return rec is not None and rec.stage in CONTENT_STAGES and rec.state in ("pruned", "verified", "inferred")
+    return (rec is not None and rec.stage in CONTENT_STAGES and rec.state in ("pruned", "verified", "inferred")
+            and rec.evidence.get("hash_version") == HASH_VERSION)
 
 
 def _minhash_screen(cand: Candidate, sketches: Mapping[int, TableSketch]) -> str | None:
@@ -149,9 +151,11 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
         1 for r in reused.values() if r.stage == "minhash"))
     result.stages.append(stage)
     need_cols: dict[int, set[str]] = {}
-    children: set[int] = set()
+    children: set[int] = set()  # tables whose full row-hash set stage 3 keeps
     for cand in fresh:
         children.add(cand.pair.child)
+        if covers_all(profiles[cand.pair.parent], [n for _, n in cand.column_map]):
+            children.add(cand.pair.parent)  # its full row-hash set serves verification: no re-scan
         need_cols.setdefault(cand.pair.child, set()).update(k for k, _ in cand.column_map)
         need_cols.setdefault(cand.pair.parent, set()).update(n.lower() for _, n in cand.column_map)
     sketches: dict[int, TableSketch] = {}
@@ -261,7 +265,7 @@ def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: li
             stage=d.stage,
             relation=_relation(cand.pair, decisions, profiles)  # type: ignore[arg-type]
             if d.state in ("verified", "inferred") else "contains",
-            multiset=d.multiset, evidence=d.evidence or {}, run_id=run_id))
+            multiset=d.multiset, evidence={**(d.evidence or {}), "hash_version": HASH_VERSION}, run_id=run_id))
     catalog.upsert_edges(rows)
     catalog.delete_edges_except({(c.pair.parent, c.pair.child) for c in candidates})
 

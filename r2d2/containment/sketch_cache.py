@@ -11,6 +11,7 @@ import numpy as np
 
 from r2d2.catalog import Catalog
 from r2d2.containment import minhash as mh
+from r2d2.containment.canonical import HASH_VERSION
 from r2d2.containment.sketch_job import TableSketch
 from r2d2.types import TableProfile
 
@@ -25,11 +26,11 @@ def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_p
     if not sigs and not rows:
         return None
     sk = TableSketch(table_id, profile.fingerprint)
-    for key, (payload, _meta) in sigs.items():
+    for key, (payload, meta) in sigs.items():
         sig = mh.from_bytes(payload)
-        if len(sig) == num_perm:
+        if len(sig) == num_perm and meta.get("hash_version") == HASH_VERSION:
             sk.minhash[key] = sig
-    if "" in rows:
+    if "" in rows and rows[""][1].get("hash_version") == HASH_VERSION:
         payload, meta = rows[""]
         pairs = np.frombuffer(payload, dtype="<i8").reshape(-1, 2)
         sk.sample = [(int(a), int(b)) for a, b in pairs]
@@ -40,11 +41,12 @@ def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_p
 
 
 def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
+    meta = {"seed": seed, "hash_version": HASH_VERSION}
     catalog.put_sketches(sk.table_id, sk.fingerprint, MINHASH,
-                         {key: (mh.to_bytes(sig, seed=seed), {"seed": seed, "num_perm": len(sig)})
+                         {key: (mh.to_bytes(sig, seed=seed), {**meta, "num_perm": len(sig)})
                           for key, sig in sk.minhash.items()})
     if sk.rowset_path is not None:
         payload = np.asarray(sk.sample, dtype="<i8").reshape(-1, 2).tobytes()
         catalog.put_sketches(sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (payload, {
             "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path,
-            "rowset_bytes": sk.rowset_bytes})})
+            "rowset_bytes": sk.rowset_bytes, "hash_version": HASH_VERSION})})

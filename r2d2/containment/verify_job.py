@@ -56,19 +56,36 @@ def _group_key(c: Candidate) -> tuple[int, tuple[str, ...]]:
     return c.pair.parent, tuple(parent_name for _, parent_name in c.column_map)
 
 
+def covers_all(profile: TableProfile, names: Sequence[str]) -> bool:
+    """Whether hashing ``profile`` on ``names`` is its full row hash (the hash stage 3 can keep)."""
+    return sorted(n.lower() for n in names) == sorted(c.key for c in profile.supported_columns)
+
+
+def reusable_rowset(profile: TableProfile, names: Sequence[str], sketch: TableSketch | None) -> bool:
+    return sketch is not None and sketch.rowset_path is not None and covers_all(profile, names)
+
+
 def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
-                   profiles: Mapping[int, TableProfile], out: Path) -> str:
+                   profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch], out: Path) -> str:
     """Write ``(gid, a, b, pcnt)``: each group's parent rows hashed on the group's columns, counted.
 
-    A parent is scanned once per batch whatever the number of its groups; same-schema Parquet
-    parents projected on the same columns share one scan of all their files.
+    A group on all of the parent's columns reuses the parent's row-hash set from stage 3 (no scan).
+    Otherwise a parent is scanned once per batch whatever the number of its groups, and same-schema
+    Parquet parents projected on the same columns share one scan of all their files.
     """
     shared: dict[object, list[int]] = {}
+    frames = []
     for gid, (parent, names) in groups.items():
         profile = profiles[parent]
+        sketch = sketches.get(parent)
+        if reusable_rowset(profile, names, sketch):
+            assert sketch is not None and sketch.rowset_path is not None
+            frames.append(spark.read.parquet(sketch.rowset_path)
+                          .where((F.col("col") == ROW) & (F.col("tid") == parent))
+                          .selectExpr(f"{gid}L AS gid", "a", "b", "cnt AS w"))
+            continue
         key = (group_key(profile), names) if groupable(profile) else ("single", parent)
         shared.setdefault(key, []).append(gid)
-    frames = []
     for gids in shared.values():
         parent, names = groups[gids[0]]
         profile = profiles[parent]
@@ -76,7 +93,7 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
         if len(gids) > 1 and groupable(profile):
             df = read_tagged(spark, [(profiles[groups[g][0]], {"__gid": g}) for g in gids])
             h1, h2 = hashing.row_hashes(df, [by_name[n] for n in names])
-            frames.append(df.selectExpr("CAST(`__gid` AS BIGINT) AS gid", f"{h1} AS a", f"{h2} AS b"))
+            frames.append(df.selectExpr("CAST(`__gid` AS BIGINT) AS gid", f"{h1} AS a", f"{h2} AS b", "1L AS w"))
             continue
         df = read_table(spark, profile)
         # One scan of this parent for all of its groups (distinct child column sets).
@@ -85,8 +102,8 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
             h1, h2 = hashing.row_hashes(df, [by_name[n] for n in groups[gid][1]])
             entries.append(f"named_struct('gid', {gid}L, 'a', {h1}, 'b', {h2})")
         frames.append(df.selectExpr(f"explode(array({', '.join(entries)})) AS e")
-                      .selectExpr("e.gid AS gid", "e.a AS a", "e.b AS b"))
-    grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.count(F.lit(1)).alias("pcnt"))
+                      .selectExpr("e.gid AS gid", "e.a AS a", "e.b AS b", "1L AS w"))
+    grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.sum("w").alias("pcnt"))
     path = str(out / f"ph-{uuid.uuid4().hex}")
     grouped.write.parquet(path)
     return path
@@ -114,7 +131,7 @@ def verify(
         groups = dict(enumerate(keys))
         t0 = time.perf_counter()
         try:
-            path = _parent_hashes(spark, groups, profiles, work_dir)
+            path = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
             if len(keys) > 1:  # isolate the failing parent(s)
                 sub = verify(spark, [c for k in keys for c in by_group[k]], profiles=profiles,
@@ -131,7 +148,8 @@ def verify(
             failures += [(c, short_error(exc)) for c in by_group[keys[0]]]
             continue
         jobs += 1
-        probe_bytes += sum(hashing.column_bytes(profiles[p], names) for p, names in keys)
+        probe_bytes += sum(sketches[p].rowset_bytes if reusable_rowset(profiles[p], names, sketches.get(p))
+                           else hashing.column_bytes(profiles[p], names) for p, names in keys)
         hashes_bytes = _dataset_bytes(path)
         parent_hashes = spark.read.parquet(path)
         pairs = [(gid, c) for gid, key in groups.items() for c in by_group[key]]
