@@ -77,16 +77,10 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty catalog database: a SQLite file, or a new database on the PostgreSQL server."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    base: str = request.getfixturevalue("postgres_url")
-    import sqlalchemy as sa
+    from pgdb import create_database
 
-    name = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**10}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + f"/{name}"
+    base: str = request.getfixturevalue("postgres_url")
+    return create_database(base, f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**10}")
 
 
 @pytest.fixture

@@ -120,16 +120,10 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 def _fresh_url(request: pytest.FixtureRequest, folder: Path, backend: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{folder / 'catalog.sqlite'}"
-    import sqlalchemy as sa
+    from pgdb import create_database
 
     base: str = request.getfixturevalue("postgres_url")
-    name = f"api_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(base, f"api_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}")
 
 
 # --- a shared server with a scanned lake and one edge (auth matrix, reads, errors) ------------------
