@@ -95,10 +95,10 @@ def diff(a, b) -> dict[str, Any]:
             "only_baseline": sorted(map(list, sb - sa))[:5], "n_r2d2": len(sa), "n_baseline": len(sb)}
 
 
-def load_lake(workdir: Path, tables: int, nbytes: int, seed: int):
-    name = f"lake-{tables}-{nbytes}-s{seed}"
+def load_lake(workdir: Path, tables: int, nbytes: int, seed: int, related: float = 1.0):
+    name = f"lake-{tables}-{nbytes}-s{seed}" + ("" if related == 1.0 else f"-r{related:g}")
     cache = workdir / f"{name}.pkl"
-    spec = LakeSpec.shaped(tables, nbytes)
+    spec = LakeSpec.shaped(tables, nbytes, related=related)
     if cache.exists():
         data = pickle.loads(cache.read_bytes())
         return data["lake"], spec, True
@@ -112,7 +112,8 @@ def lake_shape(lake, spec) -> dict[str, Any]:
     formats = Counter(lake.tables.values())
     return {"tables": len(lake.tables), "bytes": lake.bytes, "families": len(fam),
             "snapshot_families": spec.snapshot_families, "case_family_tables": fam.get("sales", 0),
-            "tables_per_snapshot_family": sorted(set(v for k, v in fam.items() if k != "sales")),
+            "tables_per_snapshot_family": sorted(set(v for k, v in fam.items() if k.startswith("f"))),
+            "plain_families": spec.plain_families, "plain_snapshots": spec.plain_snapshots,
             "snapshot_rows": spec.snapshot_rows, "case_rows": spec.case_rows, "formats": dict(formats),
             "truth_edges": len(lake.truth), "planted_edges": len(lake.planted),
             "near_misses": len(lake.near_misses), "generate_seconds": round(lake.seconds, 1)}
@@ -168,6 +169,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tables", type=int, default=1000)
     ap.add_argument("--bytes", type=float, default=2e9)
+    ap.add_argument("--related", type=float, default=0.2,
+                    help="share of snapshot families with derived tables; the rest are plain daily snapshots")
+    ap.add_argument("--plain-per-family", type=int, default=8,
+                    help="snapshots taken from each plain family into the naive subset")
     ap.add_argument("--naive-subset", type=int, default=200)
     ap.add_argument("--naive-threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
@@ -195,7 +200,7 @@ def main() -> None:
 
     # 1. lake + scan
     log("lake")
-    lake, spec, cached = load_lake(workdir, args.tables, nbytes, args.seed)
+    lake, spec, cached = load_lake(workdir, args.tables, nbytes, args.seed, args.related)
     root = Path(lake.root)
     RESULT["lake"] = {**lake_shape(lake, spec), "cached": cached, "root": str(root)}
     save(out)
@@ -230,6 +235,7 @@ def main() -> None:
     truth = lake.truth
     stages = stages_json(full)
     content_bytes = sum(s.bytes_read for s in full.stages if s.name in ("minhash", "probe", "exact"))
+    hashset_bytes = sum(s.hashset_bytes for s in full.stages)
     total_read = sum(s.bytes_read for s in full.stages)
     reached = set()
     for e in catalog.list_edges():
@@ -243,6 +249,8 @@ def main() -> None:
         "content_stage_bytes": content_bytes, "content_tables": len(reached),
         "content_tables_bytes": reached_bytes,
         "content_bytes_ratio": content_bytes / max(reached_bytes, 1),
+        "hashset_bytes": hashset_bytes,
+        "content_bytes_ratio_with_hashsets": (content_bytes + hashset_bytes) / max(reached_bytes, 1),
     }
     if spy is not None:
         RESULT["r2d2_full"]["pyspy"] = summarize_pyspy(prof_path)
@@ -296,11 +304,15 @@ def main() -> None:
     by_family: dict[str, list[str]] = {}
     for loc in sorted(lake.tables):
         by_family.setdefault(Path(loc).parent.name, []).append(loc)
+    # The subset keeps the lake's make-up: the case family, a few tables of every family with derived
+    # tables, then the first snapshots of plain families until it is large enough.
     subset = list(by_family.get("sales", []))
-    for fam in sorted(f for f in by_family if f != "sales"):
+    for fam in sorted(f for f in by_family if f.startswith("f")):
+        subset += [str(root / fam / n) for n in SUBSET_PER_FAMILY if str(root / fam / n) in lake.tables]
+    for fam in sorted(f for f in by_family if f.startswith("p")):
         if len(subset) >= args.naive_subset:
             break
-        subset += [str(root / fam / n) for n in SUBSET_PER_FAMILY if str(root / fam / n) in lake.tables]
+        subset += sorted(by_family[fam])[:args.plain_per_family]
     settings_s = load_settings(home=run_dir / "subset", spark_master="local[2]", spark_driver_memory="6g")
     cat_s = open_catalog(settings_s.resolved_catalog_url)
     ss = scan(cat_s, subset, spark_factory=factory)
@@ -313,7 +325,10 @@ def main() -> None:
     sub = detect(cat_s, settings_s, factory)
     t_sub = time.perf_counter() - t0
     RESULT["subset"] = {"tables": len(prof_s), "scanned": ss.found, "families": 1 + sum(
-        1 for f in by_family if f != "sales" and any(loc.startswith(str(root / f) + "/") for loc in subset)),
+        1 for f in by_family if f.startswith("f") and any(loc.startswith(str(root / f) + "/") for loc in subset)),
+        "plain_families": sum(1 for f in by_family if f.startswith("p")
+                              and any(loc.startswith(str(root / f) + "/") for loc in subset)),
+        "plain_per_family": args.plain_per_family,
         "per_snapshot_family": list(SUBSET_PER_FAMILY), "schema_pairs": len(cands_s),
         "truth_edges": len(truth_s), "r2d2": {"seconds": round(t_sub, 2), "load_avg_1m_before": load0,
                                               "stages": stages_json(sub), "edges": len(sub.edges),
@@ -361,7 +376,9 @@ def render(r: dict[str, Any]) -> str:
         "## Lake", "",
         f"{lk['tables']} tables, {_gb(lk['bytes'])} on disk ({_gb(full['lake_bytes'])} as profiled); "
         f"{lk['families']} families: the case family `sales` ({lk['case_family_tables']} tables, {lk['case_rows']} "
-        f"base rows, every named case) and {lk['snapshot_families']} snapshot families of "
+        f"base rows, every named case), {lk.get('plain_families', 0)} plain families of "
+        f"{lk.get('plain_snapshots', 0)} daily snapshots (one schema per family, different days: no containment) "
+        f"and {lk['snapshot_families']} snapshot families with derived tables, of "
         f"{lk['tables_per_snapshot_family']} tables (15-16 daily snapshots of {lk['snapshot_rows']:,} rows, team "
         "copies in Parquet and Delta, a 3-day rollup, a filter, a projection, a CSV export, and 4 near misses: "
         "same stats but one changed value, same column value sets but re-paired rows, one extra row, "
@@ -369,13 +386,15 @@ def render(r: dict[str, Any]) -> str:
         f"{lk['planted_edges']} planted, {lk['near_misses']} near misses. Generation {lk['generate_seconds']} s "
         f"(not timed); scan {r['scan']['seconds']} s.", "",
         "## R2D2 funnel (whole lake, cold: no cached sketches)", "",
-        "| stage | candidates in | out | seconds | bytes read | Spark jobs |", "|---|---:|---:|---:|---:|---:|",
+        "| stage | candidates in | out | seconds | lake bytes read | hash-set bytes read | Spark jobs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for s in full["stages"]:
         lines.append(f"| {s['name']} | {s['candidates_in']:,} | {s['candidates_out']:,} | {s['seconds']:.1f} | "
-                     f"{_gb(s['bytes_read'])} | {s['jobs']} |")
+                     f"{_gb(s['bytes_read'])} | {_gb(s.get('hashset_bytes', 0))} | {s['jobs']} |")
     lines += [
-        f"| **total** | | {full['edges']} edges | **{full['seconds']:.1f}** | {_gb(full['bytes_read'])} | |", "",
+        f"| **total** | | {full['edges']} edges | **{full['seconds']:.1f}** | {_gb(full['bytes_read'])} | "
+        f"{_gb(full.get('hashset_bytes', 0))} | |", "",
         f"Bytes read ÷ lake bytes: **{full['bytes_read_over_lake']:.3f}**.", "",
         "## Side by side", "",
         "| method | tables | seconds | bytes read | bytes ÷ lake | edges | identical to R2D2 | precision | recall "
@@ -404,7 +423,9 @@ def render(r: dict[str, Any]) -> str:
     ]
     if sub:
         lines.append(f"Subset: the case family whole plus {list(sub['per_snapshot_family'])} of each of "
-                     f"{sub['families'] - 1} snapshot families ({sub['tables']} tables, {sub['schema_pairs']:,} "
+                     f"{sub['families'] - 1} snapshot families with derived tables and the first "
+                     f"{sub.get('plain_per_family', 0)} snapshots of {sub.get('plain_families', 0)} plain families "
+                     f"({sub['tables']} tables, {sub['schema_pairs']:,} "
                      f"schema pairs, {sub['truth_edges']} truth edges)"
                      + (f"; naive: {nv['jobs']:,} Spark actions, {nv['threads']} threads, "
                         f"{nv['seconds_per_pair']:.2f} s per pair." if nv else "; naive not run."))
@@ -424,6 +445,9 @@ def render(r: dict[str, Any]) -> str:
         f"| content-stage bytes ÷ bytes of the {full['content_tables']} tables reaching them "
         f"({_gb(full['content_stage_bytes'])} ÷ {_gb(full['content_tables_bytes'])}) | "
         f"{full['content_bytes_ratio']:.2f} | {_met(full['content_bytes_ratio'], 2, False)} |",
+        *([f"| the same, counting R2D2's own hash sets read by probe and exact "
+           f"({_gb(full['hashset_bytes'])}) | {full['content_bytes_ratio_with_hashsets']:.2f} | |"]
+          if "hashset_bytes" in full else []),
         f"| incremental detect ÷ full detect | {inc['fraction_of_full_detect']:.1%} | "
         f"{_met(inc['fraction_of_full_detect'], 0.10, False)} |",
         f"| identical edges (hash join) | {hj['vs_r2d2']['identical']} | |",

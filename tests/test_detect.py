@@ -64,6 +64,19 @@ def test_funnel_shrinks_and_metadata_stages_read_nothing(lake_run) -> None:
     assert result.stage("minhash").candidates_out < result.stage("minhash").candidates_in
 
 
+def test_content_stages_read_each_table_at_most_once(lake_run) -> None:
+    """Stage 3 hashes parents on their children's projections while it reads them, so the probe and
+    exact verification read only R2D2's hash sets, never a lake table again."""
+    _, _, catalog, _, result = lake_run
+    assert result.stage("probe").bytes_read == 0
+    assert result.stage("exact").bytes_read == 0
+    assert result.stage("probe").hashset_bytes > 0
+    profiles = dict(catalog.active_profiles())
+    reached = {t for e in catalog.list_edges() if e.stage not in ("schema", "minmax")
+               for t in (e.parent_id, e.child_id)}
+    assert 0 < result.stage("minhash").bytes_read <= sum(profiles[t].num_bytes for t in reached)
+
+
 def test_json_has_exactly_the_documented_shape(lake_run) -> None:
     _, _, _, _, result = lake_run
     data = json.loads(json.dumps(result.to_json()))
@@ -114,6 +127,9 @@ def test_incremental_after_adding_tables(spark, tmp_path: Path) -> None:
     involving = [e for e in stored if new_id in (e.parent_id, e.child_id) and e.stage not in ("minmax",)]
     assert 0 < result.pairs_reexamined <= len(involving)
     assert any(e.relation == "duplicate" and str(copy) in (e.parent, e.child) for e in result.edges)
+    # only the copy is read (its relatives' row sets and projections are cached)
+    assert 0 < result.stage("minhash").bytes_read <= profiles[new_id].num_bytes
+    assert result.stage("probe").bytes_read == 0
 
 
 def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Path) -> None:

@@ -225,6 +225,22 @@ def test_shaped_spec(tmp_path: Path) -> None:
         assert not lake.truth.holds(p, c)
 
 
+def test_shaped_spec_with_plain_families(tmp_path: Path) -> None:
+    spec = LakeSpec.shaped(1000, 2 * 10**9, related=0.2)
+    sizes = spec.snapshots_per_family
+    assert isinstance(sizes, tuple)
+    assert spec.plain_families > 3 * len(sizes) > 0
+    assert 29 + sum(sizes) + 10 * len(sizes) + 25 * spec.plain_families == 1000
+    lake = generate_lake(tmp_path / "plain", LakeSpec.shaped(130, 6 * 10**6, related=0.25), seed=5)
+    assert len(lake.tables) == 130
+    plain = [loc for loc in lake.tables if Path(loc).parent.name.startswith("p")]
+    assert len(plain) == 75
+    # plain families share one schema per family, yet no table of theirs is in any true edge
+    assert not any(e.parent in plain or e.child in plain for e in lake.truth)
+    for case in SNAPSHOT_CASES:
+        assert lake.cases[case], case
+
+
 def test_tpch_lake(tmp_path: Path) -> None:
     from r2d2.gen.tpch import generate_tpch_lake
 

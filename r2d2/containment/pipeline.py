@@ -25,7 +25,7 @@ from r2d2.containment.canonical import HASH_VERSION
 from r2d2.containment.minmax import prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
-from r2d2.containment.sketch_cache import load_cached, store
+from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached, store
 from r2d2.containment.sketch_job import SketchRequest, TableSketch, compute_sketches
 from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
@@ -152,24 +152,35 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     result.stages.append(stage)
     need_cols: dict[int, set[str]] = {}
     children: set[int] = set()  # tables whose full row-hash set stage 3 keeps
+    projections: dict[int, set[tuple[str, ...]]] = {}  # parent -> projections it is compared on
     for cand in fresh:
         children.add(cand.pair.child)
-        if covers_all(profiles[cand.pair.parent], [n for _, n in cand.column_map]):
+        names = tuple(n for _, n in cand.column_map)
+        if covers_all(profiles[cand.pair.parent], names):
             children.add(cand.pair.parent)  # its full row-hash set serves verification: no re-scan
+        else:  # hashed on the child's columns while stage 3 reads it anyway: no re-scan either
+            projections.setdefault(cand.pair.parent, set()).add(names)
         need_cols.setdefault(cand.pair.child, set()).update(k for k, _ in cand.column_map)
         need_cols.setdefault(cand.pair.parent, set()).update(n.lower() for _, n in cand.column_map)
     sketches: dict[int, TableSketch] = {}
+    cached_by_id: dict[int, TableSketch] = {}
     requests: list[SketchRequest] = []
     for tid, cols in need_cols.items():
         cached = load_cached(catalog, tid, profiles[tid], num_perm=settings.minhash_num_perm)
         missing_cols = cols - set(cached.minhash) if cached else cols
         rowset_missing = tid in children and (cached is None or cached.rowset_path is None
                                               or not Path(cached.rowset_path).exists())
-        if cached is not None and not missing_cols and not rowset_missing:
+        missing_proj = {p for p in projections.get(tid, ()) if cached is None or p not in cached.projections
+                        or not Path(cached.projections[p].path).exists()}
+        if cached is not None:
             sketches[tid] = cached
+            cached_by_id[tid] = cached
+        if not missing_cols and not rowset_missing and not missing_proj:
             continue
-        names = tuple(c.name for c in profiles[tid].columns if c.key in cols)
-        requests.append(SketchRequest(tid, profiles[tid], names, rowset=tid in children))
+        # Only what the cache lacks is computed (the table is read once either way).
+        names = tuple(c.name for c in profiles[tid].columns if c.key in missing_cols)
+        requests.append(SketchRequest(tid, profiles[tid], names, rowset=rowset_missing,
+                                      projections=tuple(sorted(missing_proj))))
     failed: dict[int, str] = {}
     if requests:
         say(f"minhash: sketching {len(requests)} tables")
@@ -180,10 +191,23 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
         failed = outcome.failures
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():
-            store(catalog, sk, seed=settings.minhash_seed)
-            sketches[tid] = sk
+            merged = _merge(cached_by_id.get(tid), sk)
+            store(catalog, merged, seed=settings.minhash_seed)
+            sketches[tid] = merged
     stage.seconds = time.perf_counter() - t0
     return sketches, failed
+
+
+def _merge(cached: TableSketch | None, new: TableSketch) -> TableSketch:
+    """A cached sketch completed by what was just computed for the same fingerprint."""
+    if cached is None:
+        return new
+    cached.minhash.update(new.minhash)
+    if new.rowset_path is not None:
+        cached.rowset_path, cached.rowset_bytes = new.rowset_path, new.rowset_bytes
+        cached.sample, cached.rows, cached.distinct_rows = new.sample, new.rows, new.distinct_rows
+    cached.projections.update(new.projections)
+    return cached
 
 
 def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, survivors: list[Candidate],
@@ -219,6 +243,8 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             exact.seconds += out.exact_seconds
             probe.bytes_read += out.probe_bytes
             exact.bytes_read += out.exact_bytes
+            probe.hashset_bytes += out.probe_hashset_bytes
+            exact.hashset_bytes += out.exact_hashset_bytes
             probe.jobs += out.jobs
             for cand, error in out.failures:
                 result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
@@ -289,7 +315,7 @@ def _collect_garbage(catalog: Catalog, settings: Settings) -> None:
     root = settings.work_dir / "hashsets"
     if not root.exists():
         return
-    referenced = catalog.referenced_paths("rowsample")
+    referenced = set().union(*(catalog.referenced_paths(kind) for kind in KINDS_WITH_PATHS))
     for path in root.iterdir():
         if path.name.startswith("hs-") and str(path) not in referenced:
             shutil.rmtree(path, ignore_errors=True)

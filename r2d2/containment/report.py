@@ -14,7 +14,8 @@ class StageReport:
     candidates_in: int = 0
     candidates_out: int = 0
     seconds: float = 0.0
-    bytes_read: int = 0
+    bytes_read: int = 0  # bytes of lake tables read
+    hashset_bytes: int = 0  # bytes of R2D2's own hash sets read (work folder), not counted above
     reused: int = 0  # candidates decided at this stage by an earlier run (unchanged fingerprints)
     reexamined: int = 0  # candidates this run examined afresh at this stage
     jobs: int = 0  # Spark jobs run by this stage

@@ -2,28 +2,34 @@
 
 A changed fingerprint deletes a table's sketches (catalog), so a cached sketch always describes the
 table's current content. MinHash signatures are stored as datasketch ``LeanMinHash`` bytes; the row
-sample as little-endian int64 pairs, with the row counts and the hash-set dataset in ``meta``.
+sample as little-endian int64 pairs, with the row counts and the hash-set dataset in ``meta``; each
+projection row set as its hash-set dataset and code (key: the column names, JSON).
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from r2d2.catalog import Catalog
 from r2d2.containment import minhash as mh
 from r2d2.containment.canonical import HASH_VERSION
-from r2d2.containment.sketch_job import TableSketch
+from r2d2.containment.sketch_job import ProjectionSet, TableSketch
 from r2d2.types import TableProfile
 
 MINHASH = "minhash"
 ROWSAMPLE = "rowsample"
+PROJECTION = "projection"
+KINDS_WITH_PATHS = (ROWSAMPLE, PROJECTION)  # sketch kinds whose meta names a hash-set dataset
 
 
 def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_perm: int) -> TableSketch | None:
     """The cached sketch of the table's current fingerprint, or None when nothing is cached."""
     sigs = catalog.get_sketches(table_id, profile.fingerprint, MINHASH)
     rows = catalog.get_sketches(table_id, profile.fingerprint, ROWSAMPLE)
-    if not sigs and not rows:
+    projections = catalog.get_sketches(table_id, profile.fingerprint, PROJECTION)
+    if not sigs and not rows and not projections:
         return None
     sk = TableSketch(table_id, profile.fingerprint)
     for key, (payload, meta) in sigs.items():
@@ -37,6 +43,10 @@ def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_p
         sk.rows, sk.distinct_rows = meta.get("rows"), meta.get("distinct_rows")
         sk.rowset_path = meta.get("rowset_path")
         sk.rowset_bytes = int(meta.get("rowset_bytes") or 0)
+    for key, (_, meta) in projections.items():
+        if meta.get("hash_version") == HASH_VERSION:
+            sk.projections[tuple(json.loads(key))] = ProjectionSet(
+                str(meta["rowset_path"]), int(meta["code"]), int(meta.get("bytes") or 0))
     return sk
 
 
@@ -50,3 +60,8 @@ def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
         catalog.put_sketches(sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (payload, {
             "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path,
             "rowset_bytes": sk.rowset_bytes, "hash_version": HASH_VERSION})})
+    if sk.projections:
+        catalog.put_sketches(sk.table_id, sk.fingerprint, PROJECTION, {
+            json.dumps(list(names)): (b"", {"rowset_path": ps.path, "code": ps.code, "bytes": ps.bytes,
+                                            "hash_version": HASH_VERSION})
+            for names, ps in sk.projections.items()})

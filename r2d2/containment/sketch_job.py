@@ -1,20 +1,23 @@
 """Stage 3 work: content sketches of many tables in few Spark jobs, each table read once.
 
 One job per batch reads every table of the batch (same-schema Parquet tables share one scan of all
-their files). Each row becomes 32-bit value hashes of the wanted columns and, for children, its
-128-bit row hash. A Python step (Arrow batches, numpy) turns the value hashes of each batch into
-partial MinHash signatures right away — values are never shuffled — and passes the row hashes on;
-Spark counts the row hashes and writes a small *hash set* to the work folder: ``(tid, col, a, b,
-cnt, sig)`` where ``col >= 0`` rows are partial signatures of column ``col`` (merged by element-wise
-minimum on the driver) and ``col = -1`` rows are distinct row hashes ``(a, b)`` with their counts.
-The row hash sets stay on disk for the probe and exact verification, so no child is read again.
+their files). Each row becomes 32-bit value hashes of the wanted columns and 128-bit row hashes:
+over all columns for children (and for parents compared on all their columns), and over each
+*projection* a candidate edge compares a parent on (one per distinct child column set). A Python
+step (Arrow batches, numpy) turns the value hashes of each batch into partial MinHash signatures
+right away — values are never shuffled — and passes the row hashes on; Spark counts the row hashes
+and writes a small *hash set* to the work folder: ``(tid, col, a, b, cnt, sig)`` where ``col >= 0``
+rows are partial signatures of column ``col`` (merged by element-wise minimum on the driver),
+``col = -1`` rows are distinct full-row hashes ``(a, b)`` with their counts, and ``col <= -2`` rows
+the same for one projection. The hash sets stay on disk for the probe and exact verification, so no
+table that reaches the content stages is read more than once.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import reduce
 from pathlib import Path
 
@@ -27,20 +30,31 @@ from r2d2.containment import hashing
 from r2d2.containment import minhash as mh
 from r2d2.engine.batch import run_isolating
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
-from r2d2.types import TableProfile
+from r2d2.types import Column, TableProfile
 
-ROW = -1  # `col` value of row-hash entries in a hash set
+ROW = -1  # `col` value of full-row hash entries in a hash set; projections use -2, -3, ...
 _GROUP_SHIFT = 16  # group key = tid << 16 | col  (tables have < 65,536 columns)
 
 
 @dataclass(frozen=True)
 class SketchRequest:
-    """What stage 3 needs of one table: MinHash of ``columns``; a row set when it is a child."""
+    """What stage 3 needs of one table: MinHash of ``columns``; a row set when it is a child; and
+    a row set per projection (column names, in the hash order verification uses) it is a parent on."""
 
     table_id: int
     profile: TableProfile
     columns: tuple[str, ...]
     rowset: bool
+    projections: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectionSet:
+    """Where a table's row hashes over one projection are: dataset, ``col`` code, bytes taken."""
+
+    path: str
+    code: int
+    bytes: int = 0
 
 
 @dataclass
@@ -53,6 +67,7 @@ class TableSketch:
     distinct_rows: int | None = None
     rowset_path: str | None = None  # hash-set dataset holding this table's row hashes
     rowset_bytes: int = 0  # bytes of that dataset taken by this table's row hashes
+    projections: dict[tuple[str, ...], ProjectionSet] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,30 +78,57 @@ class SketchOutcome:
     jobs: int
 
 
-def _hash_columns(df: DataFrame, profile: TableProfile, columns: Sequence[str], child: str) -> list[str]:
-    """SQL of ``(tid, child, h1, h2, vals)``: the row hash (children only) and the value hashes."""
-    wanted = {n.lower() for n in columns}
-    cols = [c for c in hashing.ordered_columns(profile) if c.key in wanted]
-    values = hashing.value_hashes(df, cols)
-    h1, h2 = hashing.row_hashes(df, hashing.ordered_columns(profile))
+_RH_TYPE = "ARRAY<STRUCT<c: INT, a: BIGINT, b: BIGINT>>"
+
+
+def _hash_columns(df: DataFrame, reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int],
+                  shared: bool) -> list[str]:
+    """SQL of ``(tid, vals, rh)``: value hashes of the wanted columns, and the row hashes ``rh`` each
+    table needs as ``(code, h1, h2)`` structs (full row: ``ROW``; a projection: its code).
+
+    ``shared``: ``df`` holds several same-schema tables tagged by ``__tid``; entries wanted by only
+    some of them are guarded by the tag.
+    """
+    profile = reqs[0].profile
+    wanted = {n.lower() for n in reqs[0].columns}
+    by_name = {c.name: c for c in profile.columns}
+    values = hashing.value_hashes(df, [c for c in hashing.ordered_columns(profile) if c.key in wanted])
+    hashed: dict[int, tuple[list[Column], list[int]]] = {}  # code -> (columns, tables wanting it)
+    for req in reqs:
+        if req.rowset:
+            hashed.setdefault(ROW, (hashing.ordered_columns(profile), []))[1].append(req.table_id)
+        for names in req.projections:
+            hashed.setdefault(codes[names], ([by_name[n] for n in names], []))[1].append(req.table_id)
+    entries = []
+    for code, (cols, tids) in sorted(hashed.items()):
+        h1, h2 = hashing.row_hashes(df, cols)
+        entry = f"named_struct('c', {code}, 'a', {h1}, 'b', {h2})"
+        if shared and len(tids) < len(reqs):
+            entry = f"CASE WHEN `__tid` IN ({', '.join(map(str, tids))}) THEN {entry} END"
+        entries.append(entry)
+    if not entries:
+        rh = f"CAST(array() AS {_RH_TYPE})"
+    elif any(e.startswith("CASE") for e in entries):
+        rh = f"filter(array({', '.join(entries)}), x -> x IS NOT NULL)"
+    else:
+        rh = f"array({', '.join(entries)})"
     return [
         "CAST(`__tid` AS BIGINT) AS tid",
-        f"CAST({child} AS INT) AS child",
-        f"CASE WHEN {child} = 1 THEN {h1} END AS h1",
-        f"CASE WHEN {child} = 1 THEN {h2} END AS h2",
         f"array({', '.join(values)}) AS vals" if values else "CAST(array() AS ARRAY<BIGINT>) AS vals",
+        f"{rh} AS rh",
     ]
 
 
-def _table_hashes(spark: SparkSession, req: SketchRequest) -> DataFrame:
+def _table_hashes(spark: SparkSession, req: SketchRequest, codes: Mapping[tuple[str, ...], int]) -> DataFrame:
     df = read_table(spark, req.profile).selectExpr(f"{req.table_id} AS `__tid`", "*")
-    return df.selectExpr(*_hash_columns(df, req.profile, req.columns, "1" if req.rowset else "0"))
+    return df.selectExpr(*_hash_columns(df, [req], codes, shared=False))
 
 
-def _group_hashes(spark: SparkSession, reqs: Sequence[SketchRequest]) -> DataFrame:
+def _group_hashes(spark: SparkSession, reqs: Sequence[SketchRequest],
+                  codes: Mapping[tuple[str, ...], int]) -> DataFrame:
     """Hashes of several same-schema tables from one scan of all their files."""
-    df = read_tagged(spark, [(r.profile, {"__tid": r.table_id, "__child": int(r.rowset)}) for r in reqs])
-    return df.selectExpr(*_hash_columns(df, reqs[0].profile, reqs[0].columns, "`__child`"))
+    df = read_tagged(spark, [(r.profile, {"__tid": r.table_id}) for r in reqs])
+    return df.selectExpr(*_hash_columns(df, reqs, codes, shared=True))
 
 
 _HASH_SET_SCHEMA = "tid long, col int, a long, b long, sig binary"
@@ -120,20 +162,24 @@ def _sketch_rows(num_perm: int, seed: int):
                     out_a.append((part << 32) | n)  # unique per partial: Spark never merges two
                     out_b.append(0)
                     out_sig.append(sig.tobytes())
-            child = batch.column("h1").is_valid()
-            rows_tid = tid[child.to_numpy(zero_copy_only=False)]
-            # filter before converting: a null would turn the 64-bit hashes into floats
-            h1 = batch.column("h1").filter(child).to_numpy()
-            h2 = batch.column("h2").filter(child).to_numpy()
+            rh = batch.column("rh")
+            # flatten() honours the list offsets; entries are never null (xxhash64 skips nulls)
+            rows_tid = np.repeat(tid.astype(np.int64), rh.value_lengths().fill_null(0).to_numpy())
+            code, h1, h2 = (f.to_numpy(zero_copy_only=False) for f in rh.flatten().flatten())
             yield pa.RecordBatch.from_pydict({
-                "tid": pa.array(np.concatenate([np.asarray(out_tid, np.int64), rows_tid.astype(np.int64)])),
-                "col": pa.array(np.concatenate([np.asarray(out_col, np.int32),
-                                                np.full(len(rows_tid), ROW, np.int32)])),
+                "tid": pa.array(np.concatenate([np.asarray(out_tid, np.int64), rows_tid])),
+                "col": pa.array(np.concatenate([np.asarray(out_col, np.int32), code.astype(np.int32)])),
                 "a": pa.array(np.concatenate([np.asarray(out_a, np.int64), h1.astype(np.int64)])),
                 "b": pa.array(np.concatenate([np.asarray(out_b, np.int64), h2.astype(np.int64)])),
                 "sig": pa.array(out_sig + [None] * len(rows_tid), pa.binary()),
             })
     return run
+
+
+def projection_codes(batch: Sequence[SketchRequest]) -> dict[tuple[str, ...], int]:
+    """``col`` code of every distinct projection of a batch: -2, -3, ..."""
+    names = sorted({p for req in batch for p in req.projections})
+    return {p: ROW - 1 - i for i, p in enumerate(names)}
 
 
 def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Path, *,
@@ -142,7 +188,9 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     for req in batch:
         key = group_key(req.profile) if groupable(req.profile) else ("single", req.table_id)
         groups.setdefault(key, []).append(req)
-    frames = [_table_hashes(spark, g[0]) if len(g) == 1 else _group_hashes(spark, g) for g in groups.values()]
+    codes = projection_codes(batch)
+    frames = [_table_hashes(spark, g[0], codes) if len(g) == 1 else _group_hashes(spark, g, codes)
+              for g in groups.values()]
     scanned = reduce(DataFrame.unionAll, frames).mapInArrow(_sketch_rows(num_perm, seed), _HASH_SET_SCHEMA)
     grouped = scanned.groupBy("tid", "col", "a", "b").agg(F.count(F.lit(1)).alias("cnt"),
                                                           F.first("sig").alias("sig"))
@@ -161,8 +209,7 @@ def _align_groups(requests: Sequence[SketchRequest]) -> list[SketchRequest]:
     for req in requests:
         if groupable(req.profile):
             cols = union[group_key(req.profile)]
-            req = SketchRequest(req.table_id, req.profile,
-                                tuple(c.name for c in req.profile.columns if c.name in cols), req.rowset)
+            req = replace(req, columns=tuple(c.name for c in req.profile.columns if c.name in cols))
         aligned.append(req)
     return sorted(aligned, key=lambda r: (repr(group_key(r.profile)) if groupable(r.profile) else "~", r.table_id))
 
@@ -178,22 +225,25 @@ def _collect_minhash(spark: SparkSession, path: str) -> dict[int, np.ndarray]:
     return merged
 
 
-def _collect_samples(spark: SparkSession, path: str, k: int) -> tuple[dict[int, tuple[int, int]], list]:
-    """Each child's counts ``tid -> (rows, distinct rows)`` and its bottom-k row hashes (by ``a``).
+def _collect_samples(spark: SparkSession, path: str, k: int) -> tuple[dict[tuple[int, int], tuple[int, int]], list]:
+    """Counts ``(tid, col) -> (rows, distinct rows)`` of every row set (full rows and projections),
+    and each child's bottom-k full-row hashes (by ``a``).
 
     No sort of whole tables: a first job counts, then only hashes below a per-table threshold
     (expected 2k rows, since row hashes are uniform) are collected and the k smallest kept. If the
     threshold lets fewer than k through, the sample is the bottom of what exists below it: still a
     deterministic set of the child's rows, so the probe stays sound.
     """
-    rows = spark.read.parquet(path).where(F.col("col") == ROW)
-    counts = {r["tid"]: (int(r["rows"]), int(r["distinct_rows"])) for r in rows.groupBy("tid").agg(
+    sets = spark.read.parquet(path).where(F.col("col") < 0)
+    counts = {(r["tid"], r["col"]): (int(r["rows"]), int(r["distinct_rows"])) for r in sets.groupBy("tid", "col").agg(
         F.sum("cnt").alias("rows"), F.count(F.lit(1)).alias("distinct_rows")).collect()}
-    if not counts:
+    full = {tid: c for (tid, col), c in counts.items() if col == ROW}
+    if not full:
         return counts, []
+    rows = sets.where(F.col("col") == ROW)
     span = 1 << 64
     limits = [(tid, min((1 << 63) - 1, -(1 << 63) + (span * 2 * k) // max(distinct, 1)))
-              for tid, (_, distinct) in counts.items()]
+              for tid, (_, distinct) in full.items()]
     limit_df = spark.createDataFrame(limits, "tid long, limit long")
     picked = rows.join(F.broadcast(limit_df), "tid").where(F.col("a") <= F.col("limit")).select("tid", "a", "b")
     return counts, picked.collect()
@@ -229,9 +279,11 @@ def compute_sketches(
     sketches: dict[int, TableSketch] = {}
     bytes_read = 0
     for batch, path in outcome.results:
+        codes = projection_codes(batch)
         for req in batch:
-            names = [c.name for c in req.profile.supported_columns] if req.rowset else list(req.columns)
-            bytes_read += hashing.column_bytes(req.profile, names)
+            names = {c.name for c in req.profile.supported_columns} if req.rowset else set(req.columns)
+            names.update(n for p in req.projections for n in p)
+            bytes_read += hashing.column_bytes(req.profile, sorted(names))
             sketches[req.table_id] = TableSketch(req.table_id, req.profile.fingerprint,
                                                  rowset_path=path if req.rowset else None)
         order = {req.table_id: hashing.ordered_columns(req.profile) for req in batch}
@@ -244,12 +296,19 @@ def compute_sketches(
         for req in batch:  # columns with no non-null value have the empty signature
             for key in wanted[req.table_id]:
                 sketches[req.table_id].minhash.setdefault(key, mh.empty_signature(num_perm))
-        if any(req.rowset for req in batch):
+        if any(req.rowset or req.projections for req in batch):
             counts, picked = _collect_samples(spark, path, sample_k)
             size, entries = _dataset_bytes(path), sum(d for _, d in counts.values()) or 1
-            for tid, (rows, distinct) in counts.items():
-                sketches[tid].rows, sketches[tid].distinct_rows = rows, distinct
-                sketches[tid].rowset_bytes = size * distinct // entries  # this child's share of the file
+            for (tid, col), (rows, distinct) in counts.items():
+                share = size * distinct // entries  # this row set's share of the dataset's bytes
+                if col == ROW:
+                    sketches[tid].rows, sketches[tid].distinct_rows = rows, distinct
+                    sketches[tid].rowset_bytes = share
+            for req in batch:  # an empty table has an empty (absent) projection set
+                for names in req.projections:
+                    distinct = counts.get((req.table_id, codes[names]), (0, 0))[1]
+                    sketches[req.table_id].projections[names] = ProjectionSet(
+                        path, codes[names], size * distinct // entries)
             for row in picked:
                 sketches[row["tid"]].sample.append((row["a"], row["b"]))
             jobs += 2

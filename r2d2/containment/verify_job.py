@@ -1,10 +1,13 @@
 """Stages 4 and 5: row probe and exact verification, batched over parents.
 
-Each parent is scanned once per distinct child column set ("group"): its projected 128-bit row
-hashes are grouped with counts and written to the work folder. The probe joins every child's
-bottom-k sample with its group's hashes — one miss proves non-containment. Exact verification
-left-joins each surviving child's full row-hash set (written in stage 3) with the same parent
-hashes: zero missing rows means contained; comparing counts gives the multiset flag.
+Each parent is compared on one or more distinct child column sets ("groups"); a group's parent
+row hashes, with counts, normally come from the hash sets stage 3 wrote while it read the parent
+(full rows, or the projection). Only a group stage 3 did not hash (a failed or stale cache) scans
+the parent again: once per batch for all its groups, grouped and written to the work folder. The
+probe joins every child's bottom-k sample with its group's hashes — one miss proves
+non-containment. Exact verification left-joins each surviving child's full row-hash set (stage 3)
+with the same parent hashes: zero missing rows means contained; comparing counts gives the
+multiset flag.
 """
 
 from __future__ import annotations
@@ -41,11 +44,13 @@ class PairResult:
 class VerifyOutcome:
     results: list[PairResult]
     failures: list[tuple[Candidate, str]]
-    probe_bytes: int
+    probe_bytes: int  # lake bytes (parents scanned again)
     exact_bytes: int
     jobs: int
     probe_seconds: float = 0.0
     exact_seconds: float = 0.0
+    probe_hashset_bytes: int = 0  # bytes of R2D2's own hash sets read
+    exact_hashset_bytes: int = 0
 
 
 def _dataset_bytes(path: str) -> int:
@@ -65,30 +70,55 @@ def reusable_rowset(profile: TableProfile, names: Sequence[str], sketch: TableSk
     return sketch is not None and sketch.rowset_path is not None and covers_all(profile, names)
 
 
-def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
-                   profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch], out: Path) -> str:
-    """Write ``(gid, a, b, pcnt)``: each group's parent rows hashed on the group's columns, counted.
+def stored_set(profile: TableProfile, names: Sequence[str], sketch: TableSketch | None) -> tuple[str, int, int] | None:
+    """``(dataset, col code, bytes)`` of the row set stage 3 wrote for ``profile`` over ``names``."""
+    if sketch is None:
+        return None
+    if reusable_rowset(profile, names, sketch):
+        assert sketch.rowset_path is not None
+        return sketch.rowset_path, ROW, sketch.rowset_bytes
+    ps = sketch.projections.get(tuple(names))
+    return (ps.path, ps.code, ps.bytes) if ps is not None else None
 
-    A group on all of the parent's columns reuses the parent's row-hash set from stage 3 (no scan).
-    Otherwise a parent is scanned once per batch whatever the number of its groups, and same-schema
-    Parquet parents projected on the same columns share one scan of all their files.
+
+@dataclass(frozen=True)
+class _ParentHashes:
+    frame: DataFrame  # (gid, a, b, pcnt)
+    scanned_bytes: int  # lake bytes read to build groups stage 3 did not hash
+    hashset_bytes: int  # bytes of hash sets the frame reads
+
+
+def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
+                   profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
+                   out: Path) -> _ParentHashes:
+    """Each group's parent rows hashed on the group's columns, with counts.
+
+    Groups stage 3 hashed are read from its hash sets (no scan). Otherwise a parent is scanned once
+    per batch whatever the number of its groups, and same-schema Parquet parents projected on the
+    same columns share one scan of all their files; those hashes are grouped and written once.
     """
+    stored: dict[str, list[tuple[int, int, int]]] = {}  # dataset -> (tid, code, gid)
     shared: dict[object, list[int]] = {}
-    frames = []
+    hashset_bytes = scanned_bytes = 0
     for gid, (parent, names) in groups.items():
         profile = profiles[parent]
-        sketch = sketches.get(parent)
-        if reusable_rowset(profile, names, sketch):
-            assert sketch is not None and sketch.rowset_path is not None
-            frames.append(spark.read.parquet(sketch.rowset_path)
-                          .where((F.col("col") == ROW) & (F.col("tid") == parent))
-                          .selectExpr(f"{gid}L AS gid", "a", "b", "cnt AS w"))
+        found = stored_set(profile, names, sketches.get(parent))
+        if found is not None:
+            stored.setdefault(found[0], []).append((parent, found[1], gid))
+            hashset_bytes += found[2]
             continue
         key = (group_key(profile), names) if groupable(profile) else ("single", parent)
         shared.setdefault(key, []).append(gid)
+    parts = []
+    for path, entries in stored.items():
+        mapping = spark.createDataFrame(entries, "tid long, col int, gid long")
+        parts.append(spark.read.parquet(path).join(F.broadcast(mapping), ["tid", "col"])
+                     .selectExpr("gid", "a", "b", "cnt AS pcnt"))
+    frames = []
     for gids in shared.values():
         parent, names = groups[gids[0]]
         profile = profiles[parent]
+        scanned_bytes += hashing.column_bytes(profile, names)
         by_name = {c.name: c for c in profile.columns}
         if len(gids) > 1 and groupable(profile):
             df = read_tagged(spark, [(profiles[groups[g][0]], {"__gid": g}) for g in gids])
@@ -97,16 +127,19 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
             continue
         df = read_table(spark, profile)
         # One scan of this parent for all of its groups (distinct child column sets).
-        entries = []
+        entries_sql = []
         for gid in gids:
             h1, h2 = hashing.row_hashes(df, [by_name[n] for n in groups[gid][1]])
-            entries.append(f"named_struct('gid', {gid}L, 'a', {h1}, 'b', {h2})")
-        frames.append(df.selectExpr(f"explode(array({', '.join(entries)})) AS e")
+            entries_sql.append(f"named_struct('gid', {gid}L, 'a', {h1}, 'b', {h2})")
+        frames.append(df.selectExpr(f"explode(array({', '.join(entries_sql)})) AS e")
                       .selectExpr("e.gid AS gid", "e.a AS a", "e.b AS b", "1L AS w"))
-    grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.sum("w").alias("pcnt"))
-    path = str(out / f"ph-{uuid.uuid4().hex}")
-    grouped.write.parquet(path)
-    return path
+    if frames:
+        grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.sum("w").alias("pcnt"))
+        path = str(out / f"ph-{uuid.uuid4().hex}")
+        grouped.write.parquet(path)
+        hashset_bytes += _dataset_bytes(path)
+        parts.append(spark.read.parquet(path))
+    return _ParentHashes(reduce(DataFrame.unionAll, parts), scanned_bytes, hashset_bytes)
 
 
 def verify(
@@ -125,13 +158,13 @@ def verify(
         by_group.setdefault(_group_key(cand), []).append(cand)
     results: list[PairResult] = []
     failures: list[tuple[Candidate, str]] = []
-    probe_bytes = exact_bytes = jobs = 0
+    probe_bytes = exact_bytes = jobs = probe_hs = exact_hs = 0
     probe_seconds = exact_seconds = 0.0
     for keys in chunked(list(by_group), batch_size):
         groups = dict(enumerate(keys))
         t0 = time.perf_counter()
         try:
-            path = _parent_hashes(spark, groups, profiles, sketches, work_dir)
+            ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
             if len(keys) > 1:  # isolate the failing parent(s)
                 sub = verify(spark, [c for k in keys for c in by_group[k]], profiles=profiles,
@@ -142,28 +175,28 @@ def verify(
                                                   exact_bytes + sub.exact_bytes, jobs + sub.jobs)
                 probe_seconds += sub.probe_seconds
                 exact_seconds += sub.exact_seconds
+                probe_hs += sub.probe_hashset_bytes
+                exact_hs += sub.exact_hashset_bytes
                 continue
             from r2d2.engine.batch import short_error
 
             failures += [(c, short_error(exc)) for c in by_group[keys[0]]]
             continue
-        jobs += 1
-        probe_bytes += sum(sketches[p].rowset_bytes if reusable_rowset(profiles[p], names, sketches.get(p))
-                           else hashing.column_bytes(profiles[p], names) for p, names in keys)
-        hashes_bytes = _dataset_bytes(path)
-        parent_hashes = spark.read.parquet(path)
+        jobs += 1 if ph.scanned_bytes else 0
+        probe_bytes += ph.scanned_bytes
         pairs = [(gid, c) for gid, key in groups.items() for c in by_group[key]]
-        survivors = _probe(spark, pairs, parent_hashes, sketches, results)
+        survivors = _probe(spark, pairs, ph.frame, sketches, results)
         jobs += 1
-        probe_bytes += hashes_bytes
+        probe_hs += ph.hashset_bytes
         probe_seconds += time.perf_counter() - t0
         if survivors:
             t1 = time.perf_counter()
-            exact_bytes += hashes_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in survivors})
-            _exact(spark, survivors, parent_hashes, sketches, results)
+            exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in survivors})
+            _exact(spark, survivors, ph.frame, sketches, results)
             exact_seconds += time.perf_counter() - t1
             jobs += 1
-    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds)
+    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds,
+                         probe_hs, exact_hs)
 
 
 def _probe(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,

@@ -18,6 +18,9 @@ Families:
 * *snapshot* families ``fNNNN``: daily snapshots (one day each, ids overlapping by 5% between
   neighbours) plus team copies (duplicates, Parquet and Delta), a rollup of three days, a filter, a
   projection with repeated rows, a CSV export and the four near misses;
+* *plain* snapshot families ``pNNNN``: daily snapshots only — the bulk of a real lake: tables that
+  share a schema (so every pair is a schema candidate) but hold different days, so no table
+  contains another;
 * *noise* tables ``nNNN``: unrelated single tables.
 """
 
@@ -73,6 +76,8 @@ class LakeSpec:
     snapshot_families: int = 1
     snapshots_per_family: tuple[int, ...] | int = 4  # one number for all families, or one per family
     snapshot_rows: int = 2000
+    plain_families: int = 0  # families of daily snapshots with no derived tables
+    plain_snapshots: int = 25  # snapshots per plain family
     noise_tables: int = 2
     noise_rows: int = 500
     workers: int = 0  # threads; 0 = os.cpu_count()
@@ -83,19 +88,27 @@ class LakeSpec:
         return cls()
 
     @classmethod
-    def shaped(cls, num_tables: int, target_bytes: int) -> LakeSpec:
-        """About ``num_tables`` tables and ``target_bytes`` on disk, in families of >= 20 tables."""
+    def shaped(cls, num_tables: int, target_bytes: int, *, related: float = 1.0) -> LakeSpec:
+        """About ``num_tables`` tables and ``target_bytes`` on disk, in families of >= 20 tables.
+
+        ``related``: the share of families that carry derived tables (copies, rollup, filter,
+        projection, export, near misses); the others are plain daily snapshots. 1.0 is the densest
+        lake (about three quarters of all tables in a true containment).
+        """
         rest = max(num_tables - _CASE_FAMILY_TABLES, 20)
         families = max(1, rest // 25)
-        snaps_total = rest - families * _SNAPSHOT_DERIVED
-        per = [snaps_total // families + (1 if i < snaps_total % families else 0) for i in range(families)]
+        rich = max(1, min(families, round(related * families)))
+        plain = families - rich
+        plain_tables = plain * 25
+        snaps_total = rest - plain_tables - rich * _SNAPSHOT_DERIVED
+        per = [snaps_total // rich + (1 if i < snaps_total % rich else 0) for i in range(rich)]
         case_rows = 5000
         case_bytes = 3_000_000
         # in bytes, the derived tables of a family are worth about 9 snapshots (measured)
-        units = sum(per) + families * 9
+        units = sum(per) + rich * 9 + plain_tables
         rows = int(max(target_bytes - case_bytes, 0) / (units * _snapshot_bytes_per_row()))
-        return cls(case_rows=case_rows, snapshot_families=families, snapshots_per_family=tuple(per),
-                   snapshot_rows=max(rows, 200), noise_tables=0)
+        return cls(case_rows=case_rows, snapshot_families=rich, snapshots_per_family=tuple(per),
+                   snapshot_rows=max(rows, 200), plain_families=plain, plain_snapshots=25, noise_tables=0)
 
     def snapshots(self, family: int) -> int:
         s = self.snapshots_per_family
@@ -451,6 +464,11 @@ def _snapshot_family(rng: np.random.Generator, p: str, snaps: int, rows: int):
     return tables, cases, planted, near
 
 
+def _plain_family(rng: np.random.Generator, p: str, snaps: int, rows: int):
+    tables = [_Table(f"snap_{i:03d}", _snapshot(rng, p, i, rows, _EPOCH_2024 + i)) for i in range(snaps)]
+    return tables, {}, [], []
+
+
 def _noise(rng: np.random.Generator, p: str, rows: int):
     t = pa.table({f"{p}_key": rng.permutation(rows).astype(np.int64),
                   f"{p}_val": rng.normal(size=rows), f"{p}_tag": _strings("t", rng.integers(0, 50, rows))})
@@ -499,6 +517,10 @@ def generate_lake(root: Path, spec: LakeSpec, *, seed: int) -> GeneratedLake:
     for f in range(spec.snapshot_families):
         rng = np.random.default_rng(seeds.spawn(1)[0])
         jobs.append((f"f{f:04d}", partial(_snapshot_family, rng, f"f{f:04d}", spec.snapshots(f),
+                                          spec.snapshot_rows)))
+    for f in range(spec.plain_families):
+        rng = np.random.default_rng(seeds.spawn(1)[0])
+        jobs.append((f"p{f:04d}", partial(_plain_family, rng, f"p{f:04d}", spec.plain_snapshots,
                                           spec.snapshot_rows)))
     for k in range(spec.noise_tables):
         rng = np.random.default_rng(seeds.spawn(1)[0])
