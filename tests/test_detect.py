@@ -65,12 +65,16 @@ def test_funnel_shrinks_and_metadata_stages_read_nothing(lake_run) -> None:
 
 
 def test_content_stages_read_each_table_at_most_once(lake_run) -> None:
-    """Stage 3 hashes parents on their children's projections while it reads them, so the probe and
-    exact verification read only R2D2's hash sets, never a lake table again."""
+    """Stage 3 hashes parents on their children's projections while it reads them, so the probe
+    (threshold samples, on the driver) and exact verification (R2D2's hash sets) never read a lake
+    table again."""
     _, _, catalog, _, result = lake_run
     assert result.stage("probe").bytes_read == 0
+    assert result.stage("probe").jobs == 0
     assert result.stage("exact").bytes_read == 0
-    assert result.stage("probe").hashset_bytes > 0
+    assert result.stage("exact").hashset_bytes > 0
+    pruned = catalog.list_edges(state="pruned", stage="probe")
+    assert pruned and all(e.evidence["missing"] > 0 for e in pruned)
     profiles = dict(catalog.active_profiles())
     reached = {t for e in catalog.list_edges() if e.stage not in ("schema", "minmax")
                for t in (e.parent_id, e.child_id)}

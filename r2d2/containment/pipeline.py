@@ -137,7 +137,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
 
     for pair, prior in reused.items():
         decisions[pair] = _Decision(prior.state, prior.stage, prior.multiset, prior.evidence)
-    _store(catalog, decisions, candidates, profiles, run_id)
+    _store(catalog, decisions, candidates, profiles, run_id, stored)
     result.edges = _edges(decisions, profiles)
     _collect_garbage(catalog, settings)
     return result
@@ -205,7 +205,8 @@ def _merge(cached: TableSketch | None, new: TableSketch) -> TableSketch:
     cached.minhash.update(new.minhash)
     if new.rowset_path is not None:
         cached.rowset_path, cached.rowset_bytes = new.rowset_path, new.rowset_bytes
-        cached.sample, cached.rows, cached.distinct_rows = new.sample, new.rows, new.distinct_rows
+        cached.sample, cached.sample_limit = new.sample, new.sample_limit
+        cached.rows, cached.distinct_rows = new.rows, new.distinct_rows
     cached.projections.update(new.projections)
     return cached
 
@@ -243,9 +244,8 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             exact.seconds += out.exact_seconds
             probe.bytes_read += out.probe_bytes
             exact.bytes_read += out.exact_bytes
-            probe.hashset_bytes += out.probe_hashset_bytes
             exact.hashset_bytes += out.exact_hashset_bytes
-            probe.jobs += out.jobs
+            exact.jobs += out.jobs
             for cand, error in out.failures:
                 result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
             for r in out.results:
@@ -279,19 +279,25 @@ def _relation(pair: Pair, decisions: Mapping[Pair, _Decision], profiles: Mapping
 
 
 def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: list[Candidate],
-           profiles: Mapping[int, TableProfile], run_id: int) -> None:
+           profiles: Mapping[int, TableProfile], run_id: int, stored: Mapping[tuple[int, int], EdgeRecord]) -> None:
+    """Write every decision that differs from the stored one (an unchanged edge keeps the run that
+    decided it, and an incremental run writes only the pairs it touched)."""
     rows = []
     for cand in candidates:
         d = decisions.get(cand.pair) or _Decision("candidate", "minhash", evidence={"note": "not examined"})
+        relation = _relation(cand.pair, decisions, profiles) if d.state in ("verified", "inferred") else "contains"
+        evidence = {**(d.evidence or {}), "hash_version": HASH_VERSION}
+        prior = stored.get((cand.pair.parent, cand.pair.child))
+        if prior is not None and (prior.state, prior.stage, prior.relation, prior.multiset, prior.evidence) == (
+                d.state, d.stage, relation, d.multiset, evidence):
+            continue  # stored ones are valid: same fingerprints, not stale
         rows.append(EdgeUpsert(
             parent_id=cand.pair.parent, child_id=cand.pair.child,
             parent_fingerprint=profiles[cand.pair.parent].fingerprint,
             child_fingerprint=profiles[cand.pair.child].fingerprint,
             state=d.state,  # type: ignore[arg-type]
-            stage=d.stage,
-            relation=_relation(cand.pair, decisions, profiles)  # type: ignore[arg-type]
-            if d.state in ("verified", "inferred") else "contains",
-            multiset=d.multiset, evidence={**(d.evidence or {}), "hash_version": HASH_VERSION}, run_id=run_id))
+            stage=d.stage, relation=relation,  # type: ignore[arg-type]
+            multiset=d.multiset, evidence=evidence, run_id=run_id))
     catalog.upsert_edges(rows)
     catalog.delete_edges_except({(c.pair.parent, c.pair.child) for c in candidates})
 

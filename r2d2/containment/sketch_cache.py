@@ -36,18 +36,28 @@ def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_p
         sig = mh.from_bytes(payload)
         if len(sig) == num_perm and meta.get("hash_version") == HASH_VERSION:
             sk.minhash[key] = sig
-    if "" in rows and rows[""][1].get("hash_version") == HASH_VERSION:
+    # entries without a sample limit predate threshold samples: ignored, so they are recomputed
+    if "" in rows and rows[""][1].get("hash_version") == HASH_VERSION and "limit" in rows[""][1]:
         payload, meta = rows[""]
-        pairs = np.frombuffer(payload, dtype="<i8").reshape(-1, 2)
-        sk.sample = [(int(a), int(b)) for a, b in pairs]
+        sk.sample = _pairs(payload)
+        sk.sample_limit = int(meta["limit"])
         sk.rows, sk.distinct_rows = meta.get("rows"), meta.get("distinct_rows")
         sk.rowset_path = meta.get("rowset_path")
         sk.rowset_bytes = int(meta.get("rowset_bytes") or 0)
-    for key, (_, meta) in projections.items():
-        if meta.get("hash_version") == HASH_VERSION:
+    for key, (payload, meta) in projections.items():
+        if meta.get("hash_version") == HASH_VERSION and "limit" in meta:
             sk.projections[tuple(json.loads(key))] = ProjectionSet(
-                str(meta["rowset_path"]), int(meta["code"]), int(meta.get("bytes") or 0))
+                str(meta["rowset_path"]), int(meta["code"]), int(meta.get("bytes") or 0), int(meta["limit"]),
+                tuple(_pairs(payload)))
     return sk
+
+
+def _pairs(payload: bytes) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in np.frombuffer(payload, dtype="<i8").reshape(-1, 2)]
+
+
+def _payload(pairs) -> bytes:
+    return np.asarray(pairs, dtype="<i8").reshape(-1, 2).tobytes()
 
 
 def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
@@ -55,13 +65,13 @@ def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
     catalog.put_sketches(sk.table_id, sk.fingerprint, MINHASH,
                          {key: (mh.to_bytes(sig, seed=seed), {**meta, "num_perm": len(sig)})
                           for key, sig in sk.minhash.items()})
-    if sk.rowset_path is not None:
-        payload = np.asarray(sk.sample, dtype="<i8").reshape(-1, 2).tobytes()
-        catalog.put_sketches(sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (payload, {
+    if sk.rowset_path is not None and sk.sample_limit is not None:
+        catalog.put_sketches(sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (_payload(sk.sample), {
             "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path,
-            "rowset_bytes": sk.rowset_bytes, "hash_version": HASH_VERSION})})
+            "rowset_bytes": sk.rowset_bytes, "limit": sk.sample_limit, "hash_version": HASH_VERSION})})
     if sk.projections:
         catalog.put_sketches(sk.table_id, sk.fingerprint, PROJECTION, {
-            json.dumps(list(names)): (b"", {"rowset_path": ps.path, "code": ps.code, "bytes": ps.bytes,
-                                            "hash_version": HASH_VERSION})
+            json.dumps(list(names)): (_payload(ps.sample), {
+                "rowset_path": ps.path, "code": ps.code, "bytes": ps.bytes, "limit": ps.limit,
+                "hash_version": HASH_VERSION})
             for names, ps in sk.projections.items()})

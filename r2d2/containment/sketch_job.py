@@ -48,13 +48,19 @@ class SketchRequest:
     projections: tuple[tuple[str, ...], ...] = ()
 
 
+ALL = (1 << 63) - 1  # a sample limit that takes every hash
+
+
 @dataclass(frozen=True)
 class ProjectionSet:
-    """Where a table's row hashes over one projection are: dataset, ``col`` code, bytes taken."""
+    """Where a table's row hashes over one projection are (dataset, ``col`` code, bytes taken), and
+    its threshold sample: every hash of the set whose ``a`` is at most ``limit``."""
 
     path: str
     code: int
     bytes: int = 0
+    limit: int = ALL
+    sample: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -62,7 +68,8 @@ class TableSketch:
     table_id: int
     fingerprint: str
     minhash: dict[str, np.ndarray] = field(default_factory=dict)  # column key → signature
-    sample: list[tuple[int, int]] = field(default_factory=list)  # bottom-k row hashes, sorted
+    sample: list[tuple[int, int]] = field(default_factory=list)  # every row hash with a <= sample_limit, sorted
+    sample_limit: int | None = None  # None: no sample (not a child, or an old cache entry)
     rows: int | None = None
     distinct_rows: int | None = None
     rowset_path: str | None = None  # hash-set dataset holding this table's row hashes
@@ -225,27 +232,29 @@ def _collect_minhash(spark: SparkSession, path: str) -> dict[int, np.ndarray]:
     return merged
 
 
+def sample_limit(distinct: int, k: int) -> int:
+    """Threshold on ``a`` that keeps about ``2k`` of ``distinct`` uniform row hashes (all if fewer)."""
+    return min(ALL, -(1 << 63) + ((1 << 64) * 2 * k) // max(distinct, 1))
+
+
 def _collect_samples(spark: SparkSession, path: str, k: int) -> tuple[dict[tuple[int, int], tuple[int, int]], list]:
     """Counts ``(tid, col) -> (rows, distinct rows)`` of every row set (full rows and projections),
-    and each child's bottom-k full-row hashes (by ``a``).
+    and each set's threshold sample: every hash ``(tid, col, a, b)`` with ``a <= sample_limit``.
 
-    No sort of whole tables: a first job counts, then only hashes below a per-table threshold
-    (expected 2k rows, since row hashes are uniform) are collected and the k smallest kept. If the
-    threshold lets fewer than k through, the sample is the bottom of what exists below it: still a
-    deterministic set of the child's rows, so the probe stays sound.
+    No sort of whole tables: a first job counts, then only hashes below each set's threshold
+    (about 2k of them, since row hashes are uniform) are collected. A threshold sample holds *every*
+    hash of its set below the limit, which is what makes the probe sound from both sides (see
+    :mod:`r2d2.containment.verify_job`).
     """
     sets = spark.read.parquet(path).where(F.col("col") < 0)
     counts = {(r["tid"], r["col"]): (int(r["rows"]), int(r["distinct_rows"])) for r in sets.groupBy("tid", "col").agg(
         F.sum("cnt").alias("rows"), F.count(F.lit(1)).alias("distinct_rows")).collect()}
-    full = {tid: c for (tid, col), c in counts.items() if col == ROW}
-    if not full:
+    if not counts:
         return counts, []
-    rows = sets.where(F.col("col") == ROW)
-    span = 1 << 64
-    limits = [(tid, min((1 << 63) - 1, -(1 << 63) + (span * 2 * k) // max(distinct, 1)))
-              for tid, (_, distinct) in full.items()]
-    limit_df = spark.createDataFrame(limits, "tid long, limit long")
-    picked = rows.join(F.broadcast(limit_df), "tid").where(F.col("a") <= F.col("limit")).select("tid", "a", "b")
+    limits = [(tid, col, sample_limit(distinct, k)) for (tid, col), (_, distinct) in counts.items()]
+    limit_df = spark.createDataFrame(limits, "tid long, col int, limit long")
+    picked = (sets.join(F.broadcast(limit_df), ["tid", "col"]).where(F.col("a") <= F.col("limit"))
+              .select("tid", "col", "a", "b"))
     return counts, picked.collect()
 
 
@@ -299,22 +308,22 @@ def compute_sketches(
         if any(req.rowset or req.projections for req in batch):
             counts, picked = _collect_samples(spark, path, sample_k)
             size, entries = _dataset_bytes(path), sum(d for _, d in counts.values()) or 1
-            for (tid, col), (rows, distinct) in counts.items():
-                share = size * distinct // entries  # this row set's share of the dataset's bytes
-                if col == ROW:
-                    sketches[tid].rows, sketches[tid].distinct_rows = rows, distinct
-                    sketches[tid].rowset_bytes = share
-            for req in batch:  # an empty table has an empty (absent) projection set
-                for names in req.projections:
-                    distinct = counts.get((req.table_id, codes[names]), (0, 0))[1]
-                    sketches[req.table_id].projections[names] = ProjectionSet(
-                        path, codes[names], size * distinct // entries)
+            drawn: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for row in picked:
-                sketches[row["tid"]].sample.append((row["a"], row["b"]))
+                drawn.setdefault((row["tid"], row["col"]), []).append((row["a"], row["b"]))
+            for req in batch:  # an empty table has empty (absent) row sets: distinct 0, limit ALL
+                tid = req.table_id
+                if req.rowset:
+                    rows, distinct = counts.get((tid, ROW), (0, 0))
+                    sk = sketches[tid]
+                    sk.rows, sk.distinct_rows = rows, distinct
+                    sk.rowset_bytes = size * distinct // entries  # this set's share of the dataset
+                    sk.sample, sk.sample_limit = sorted(drawn.get((tid, ROW), [])), sample_limit(distinct, sample_k)
+                for names in req.projections:
+                    distinct = counts.get((tid, codes[names]), (0, 0))[1]
+                    sketches[tid].projections[names] = ProjectionSet(
+                        path, codes[names], size * distinct // entries, sample_limit(distinct, sample_k),
+                        tuple(sorted(drawn.get((tid, codes[names]), []))))
             jobs += 2
         jobs += 1
-    for sk in sketches.values():
-        sk.sample = sorted(sk.sample)[:sample_k]
-        if sk.rowset_path is not None and sk.rows is None:
-            sk.rows, sk.distinct_rows = 0, 0
     return SketchOutcome(sketches, failures, bytes_read, jobs)

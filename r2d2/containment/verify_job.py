@@ -3,11 +3,17 @@
 Each parent is compared on one or more distinct child column sets ("groups"); a group's parent
 row hashes, with counts, normally come from the hash sets stage 3 wrote while it read the parent
 (full rows, or the projection). Only a group stage 3 did not hash (a failed or stale cache) scans
-the parent again: once per batch for all its groups, grouped and written to the work folder. The
-probe joins every child's bottom-k sample with its group's hashes — one miss proves
-non-containment. Exact verification left-joins each surviving child's full row-hash set (stage 3)
-with the same parent hashes: zero missing rows means contained; comparing counts gives the
-multiset flag.
+the parent again: once per batch for all its groups, grouped and written to the work folder.
+
+The probe runs on the driver, with no Spark job: stage 3 kept a *threshold sample* of every row-hash
+set S, ``sample(S) = {h in S : a(h) <= limit(S)}`` (all of them, about 2k). If child C is contained
+in parent P (projected), every hash of C is a hash of P; so every h in sample(C) with
+``a(h) <= min(limit(C), limit(P))`` is in P with ``a(h) <= limit(P)``, hence in sample(P). One such
+h missing from sample(P) proves non-containment: the probe cannot drop a true edge. (It checks about
+2k · |C| / |P| hashes: fewer when the child is much smaller than the parent.)
+
+Exact verification left-joins each surviving child's full row-hash set with its group's parent
+hashes: zero missing rows means contained; comparing counts gives the multiset flag.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
-import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -49,8 +54,7 @@ class VerifyOutcome:
     jobs: int
     probe_seconds: float = 0.0
     exact_seconds: float = 0.0
-    probe_hashset_bytes: int = 0  # bytes of R2D2's own hash sets read
-    exact_hashset_bytes: int = 0
+    exact_hashset_bytes: int = 0  # bytes of R2D2's own hash sets read (the probe reads none)
 
 
 def _dataset_bytes(path: str) -> int:
@@ -158,68 +162,77 @@ def verify(
         by_group.setdefault(_group_key(cand), []).append(cand)
     results: list[PairResult] = []
     failures: list[tuple[Candidate, str]] = []
-    probe_bytes = exact_bytes = jobs = probe_hs = exact_hs = 0
+    probe_bytes = exact_bytes = jobs = exact_hs = 0
     probe_seconds = exact_seconds = 0.0
-    for keys in chunked(list(by_group), batch_size):
+    t0 = time.perf_counter()
+    alive: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}
+    for key, cands in by_group.items():
+        passed = _probe(key, cands, profiles, sketches, results)
+        if passed:
+            alive[key] = passed
+    probe_seconds += time.perf_counter() - t0
+    for keys in chunked(list(alive), batch_size):
         groups = dict(enumerate(keys))
-        t0 = time.perf_counter()
+        t1 = time.perf_counter()
         try:
             ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
             if len(keys) > 1:  # isolate the failing parent(s)
-                sub = verify(spark, [c for k in keys for c in by_group[k]], profiles=profiles,
+                sub = verify(spark, [c for k in keys for c in alive[k]], profiles=profiles,
                              sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2))
                 results += sub.results
                 failures += sub.failures
                 probe_bytes, exact_bytes, jobs = (probe_bytes + sub.probe_bytes,
                                                   exact_bytes + sub.exact_bytes, jobs + sub.jobs)
-                probe_seconds += sub.probe_seconds
                 exact_seconds += sub.exact_seconds
-                probe_hs += sub.probe_hashset_bytes
                 exact_hs += sub.exact_hashset_bytes
                 continue
             from r2d2.engine.batch import short_error
 
-            failures += [(c, short_error(exc)) for c in by_group[keys[0]]]
+            failures += [(c, short_error(exc)) for c in alive[keys[0]]]
             continue
         jobs += 1 if ph.scanned_bytes else 0
-        probe_bytes += ph.scanned_bytes
-        pairs = [(gid, c) for gid, key in groups.items() for c in by_group[key]]
-        survivors = _probe(spark, pairs, ph.frame, sketches, results)
+        exact_bytes += ph.scanned_bytes
+        pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
+        exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in pairs})
+        _exact(spark, pairs, ph.frame, sketches, results)
+        exact_seconds += time.perf_counter() - t1
         jobs += 1
-        probe_hs += ph.hashset_bytes
-        probe_seconds += time.perf_counter() - t0
-        if survivors:
-            t1 = time.perf_counter()
-            exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in survivors})
-            _exact(spark, survivors, ph.frame, sketches, results)
-            exact_seconds += time.perf_counter() - t1
-            jobs += 1
-    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds,
-                         probe_hs, exact_hs)
+    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds, exact_hs)
 
 
-def _probe(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
-           sketches: Mapping[int, TableSketch], results: list[PairResult]) -> list[tuple[int, Candidate]]:
-    cols: dict[str, list[int]] = {"pair": [], "gid": [], "a": [], "b": []}
-    for i, (gid, cand) in enumerate(pairs):
-        for a, b in sketches[cand.pair.child].sample:
-            cols["pair"].append(i)
-            cols["gid"].append(gid)
-            cols["a"].append(a)
-            cols["b"].append(b)
-    table = pa.table({k: pa.array(v, pa.int64()) for k, v in cols.items()})
-    samples = spark.createDataFrame(table.to_pandas())
-    hits = (samples.join(parent_hashes, ["gid", "a", "b"], "left")
-            .groupBy("pair").agg(F.count(F.lit(1)).alias("n"), F.count("pcnt").alias("found")).collect())
-    found = {r["pair"]: (r["n"], r["found"]) for r in hits}
+def _parent_sample(profile: TableProfile, names: Sequence[str],
+                   sketch: TableSketch | None) -> tuple[int, frozenset[tuple[int, int]]] | None:
+    """``(limit, hashes)`` of the threshold sample of the parent's set over ``names``, if stage 3 kept one."""
+    if sketch is None:
+        return None
+    if reusable_rowset(profile, names, sketch) and sketch.sample_limit is not None:
+        return sketch.sample_limit, frozenset(sketch.sample)
+    ps = sketch.projections.get(tuple(names))
+    return (ps.limit, frozenset(ps.sample)) if ps is not None else None
+
+
+def _probe(key: tuple[int, tuple[str, ...]], cands: list[Candidate], profiles: Mapping[int, TableProfile],
+           sketches: Mapping[int, TableSketch], results: list[PairResult]) -> list[Candidate]:
+    """The candidates of one group that the threshold samples cannot rule out (module docstring)."""
+    parent, names = key
+    found = _parent_sample(profiles[parent], names, sketches.get(parent))
+    if found is None:
+        return list(cands)  # nothing to look up: exact verification decides
+    limit_p, hashes_p = found
     survivors = []
-    for i, (gid, cand) in enumerate(pairs):
-        n, hit = found.get(i, (0, 0))
-        if hit < n:
-            results.append(PairResult(cand, "probe", False, None, {"sample": n, "missing": n - hit}))
+    for cand in cands:
+        child = sketches[cand.pair.child]
+        if child.sample_limit is None:
+            survivors.append(cand)
+            continue
+        limit = min(limit_p, child.sample_limit)
+        checked = [h for h in child.sample if h[0] <= limit]
+        missing = sum(1 for h in checked if h not in hashes_p)
+        if missing:
+            results.append(PairResult(cand, "probe", False, None, {"checked": len(checked), "missing": missing}))
         else:
-            survivors.append((gid, cand))
+            survivors.append(cand)
     return survivors
 
 
