@@ -113,12 +113,9 @@ def _hash_columns(df: DataFrame, reqs: Sequence[SketchRequest], codes: Mapping[t
         if shared and len(tids) < len(reqs):
             entry = f"CASE WHEN `__tid` IN ({', '.join(map(str, tids))}) THEN {entry} END"
         entries.append(entry)
-    if not entries:
-        rh = f"CAST(array() AS {_RH_TYPE})"
-    elif any(e.startswith("CASE") for e in entries):
-        rh = f"filter(array({', '.join(entries)}), x -> x IS NOT NULL)"
-    else:
-        rh = f"array({', '.join(entries)})"
+    # Entries a table does not want are null; the Python step drops them (a `filter` lambda here
+    # would not be code-generated and made the whole projection several times slower).
+    rh = f"array({', '.join(entries)})" if entries else f"CAST(array() AS {_RH_TYPE})"
     return [
         "CAST(`__tid` AS BIGINT) AS tid",
         f"array({', '.join(values)}) AS vals" if values else "CAST(array() AS ARRAY<BIGINT>) AS vals",
@@ -170,9 +167,14 @@ def _sketch_rows(num_perm: int, seed: int):
                     out_b.append(0)
                     out_sig.append(sig.tobytes())
             rh = batch.column("rh")
-            # flatten() honours the list offsets; entries are never null (xxhash64 skips nulls)
+            # flatten() honours the list offsets; null entries are row sets this row's table does not
+            # keep (the hashes themselves are never null: xxhash64 skips nulls)
             rows_tid = np.repeat(tid.astype(np.int64), rh.value_lengths().fill_null(0).to_numpy())
-            code, h1, h2 = (f.to_numpy(zero_copy_only=False) for f in rh.flatten().flatten())
+            entries = rh.flatten()
+            if entries.null_count:
+                keep = entries.is_valid()
+                entries, rows_tid = entries.filter(keep), rows_tid[keep.to_numpy(zero_copy_only=False)]
+            code, h1, h2 = (f.to_numpy(zero_copy_only=False) for f in entries.flatten())
             yield pa.RecordBatch.from_pydict({
                 "tid": pa.array(np.concatenate([np.asarray(out_tid, np.int64), rows_tid])),
                 "col": pa.array(np.concatenate([np.asarray(out_col, np.int32), code.astype(np.int32)])),
