@@ -32,6 +32,7 @@ from r2d2.engine.batch import run_isolating
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import Column, TableProfile
 
+HASHSET_ROW_GROUP = 4 << 20  # bytes per Parquet row group of a hash set
 ROW = -1  # `col` value of full-row hash entries in a hash set; projections use -2, -3, ...
 _GROUP_SHIFT = 16  # group key = tid << 16 | col  (tables have < 65,536 columns)
 
@@ -204,7 +205,9 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     grouped = scanned.groupBy("tid", "col", "a", "b").agg(F.count(F.lit(1)).alias("cnt"),
                                                           F.first("sig").alias("sig"))
     path = str(out / f"hs-{uuid.uuid4().hex}")
-    grouped.sortWithinPartitions("tid", "col").write.parquet(path)
+    # Sorted by table and small row groups: a later run that needs a few tables' sets skips the rest
+    # of the file through row-group statistics on `tid` (verification filters on it).
+    grouped.sortWithinPartitions("tid", "col").write.option("parquet.block.size", HASHSET_ROW_GROUP).parquet(path)
     return path
 
 
@@ -223,15 +226,24 @@ def _align_groups(requests: Sequence[SketchRequest]) -> list[SketchRequest]:
     return sorted(aligned, key=lambda r: (repr(group_key(r.profile)) if groupable(r.profile) else "~", r.table_id))
 
 
-def _collect_minhash(spark: SparkSession, path: str) -> dict[int, np.ndarray]:
-    rows = spark.read.parquet(path).where(F.col("col") >= 0).select("tid", "col", "sig").collect()
+Counts = dict[tuple[int, int], tuple[int, int]]  # (tid, col) -> (rows, distinct rows)
+
+
+def _collect_summary(spark: SparkSession, path: str) -> tuple[dict[int, np.ndarray], Counts]:
+    """One job over a hash set: the partial MinHash signatures, merged per (table, column), and the
+    counts ``(tid, col) -> (rows, distinct rows)`` of every row set (full rows and projections)."""
+    rows = spark.read.parquet(path).groupBy("tid", "col").agg(
+        F.sum("cnt").alias("rows"), F.count(F.lit(1)).alias("distinct_rows"),
+        F.collect_list("sig").alias("sigs")).collect()  # sig is null on row-set entries: not collected
     merged: dict[int, np.ndarray] = {}
+    counts: dict[tuple[int, int], tuple[int, int]] = {}
     for row in rows:
-        gid = (row["tid"] << _GROUP_SHIFT) | row["col"]
-        sig = np.frombuffer(row["sig"], dtype=np.uint32)
-        prev = merged.get(gid)
-        merged[gid] = sig.copy() if prev is None else np.minimum(prev, sig)
-    return merged
+        if row["col"] < 0:
+            counts[(row["tid"], row["col"])] = (int(row["rows"]), int(row["distinct_rows"]))
+            continue
+        sigs = [np.frombuffer(sig, dtype=np.uint32) for sig in row["sigs"]]
+        merged[(row["tid"] << _GROUP_SHIFT) | row["col"]] = np.minimum.reduce(sigs)
+    return merged, counts
 
 
 def sample_limit(distinct: int, k: int) -> int:
@@ -239,25 +251,23 @@ def sample_limit(distinct: int, k: int) -> int:
     return min(ALL, -(1 << 63) + ((1 << 64) * 2 * k) // max(distinct, 1))
 
 
-def _collect_samples(spark: SparkSession, path: str, k: int) -> tuple[dict[tuple[int, int], tuple[int, int]], list]:
-    """Counts ``(tid, col) -> (rows, distinct rows)`` of every row set (full rows and projections),
-    and each set's threshold sample: every hash ``(tid, col, a, b)`` with ``a <= sample_limit``.
+def _collect_samples(spark: SparkSession, path: str, counts: Mapping[tuple[int, int], tuple[int, int]],
+                     k: int) -> list:
+    """Each row set's threshold sample: every hash ``(tid, col, a, b)`` with ``a <= sample_limit``.
 
-    No sort of whole tables: a first job counts, then only hashes below each set's threshold
+    No sort of whole tables: with the distinct counts known, only hashes below each set's threshold
     (about 2k of them, since row hashes are uniform) are collected. A threshold sample holds *every*
     hash of its set below the limit, which is what makes the probe sound from both sides (see
     :mod:`r2d2.containment.verify_job`).
     """
-    sets = spark.read.parquet(path).where(F.col("col") < 0)
-    counts = {(r["tid"], r["col"]): (int(r["rows"]), int(r["distinct_rows"])) for r in sets.groupBy("tid", "col").agg(
-        F.sum("cnt").alias("rows"), F.count(F.lit(1)).alias("distinct_rows")).collect()}
     if not counts:
-        return counts, []
+        return []
+    sets = spark.read.parquet(path).where(F.col("col") < 0)
     limits = [(tid, col, sample_limit(distinct, k)) for (tid, col), (_, distinct) in counts.items()]
     limit_df = spark.createDataFrame(limits, "tid long, col int, limit long")
     picked = (sets.join(F.broadcast(limit_df), ["tid", "col"]).where(F.col("a") <= F.col("limit"))
               .select("tid", "col", "a", "b"))
-    return counts, picked.collect()
+    return picked.collect()
 
 
 def _dataset_bytes(path: str) -> int:
@@ -299,7 +309,7 @@ def compute_sketches(
                                                  rowset_path=path if req.rowset else None)
         order = {req.table_id: hashing.ordered_columns(req.profile) for req in batch}
         wanted = {req.table_id: {n.lower() for n in req.columns} for req in batch}
-        signatures = _collect_minhash(spark, path)
+        signatures, counts = _collect_summary(spark, path)
         for gid, sig in signatures.items():
             tid, col = gid >> _GROUP_SHIFT, gid & ((1 << _GROUP_SHIFT) - 1)
             cols = [c for c in order[tid] if c.key in wanted[tid]]
@@ -308,7 +318,7 @@ def compute_sketches(
             for key in wanted[req.table_id]:
                 sketches[req.table_id].minhash.setdefault(key, mh.empty_signature(num_perm))
         if any(req.rowset or req.projections for req in batch):
-            counts, picked = _collect_samples(spark, path, sample_k)
+            picked = _collect_samples(spark, path, counts, sample_k)
             size, entries = _dataset_bytes(path), sum(d for _, d in counts.values()) or 1
             drawn: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for row in picked:
@@ -326,6 +336,6 @@ def compute_sketches(
                     sketches[tid].projections[names] = ProjectionSet(
                         path, codes[names], size * distinct // entries, sample_limit(distinct, sample_k),
                         tuple(sorted(drawn.get((tid, codes[names]), []))))
-            jobs += 2
+            jobs += 1
         jobs += 1
     return SketchOutcome(sketches, failures, bytes_read, jobs)

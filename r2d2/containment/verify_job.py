@@ -116,7 +116,8 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
     parts = []
     for path, entries in stored.items():
         mapping = spark.createDataFrame(entries, "tid long, col int, gid long")
-        parts.append(spark.read.parquet(path).join(F.broadcast(mapping), ["tid", "col"])
+        tids = sorted({tid for tid, _, _ in entries})  # pushed down: row groups of other tables are skipped
+        parts.append(spark.read.parquet(path).where(F.col("tid").isin(tids)).join(F.broadcast(mapping), ["tid", "col"])
                      .selectExpr("gid", "a", "b", "cnt AS pcnt"))
     frames = []
     for gids in shared.values():
