@@ -168,17 +168,14 @@ def test_unreadable_folder(tmp_path: Path) -> None:
         shutil.rmtree(base)
 
 
-def test_many_small_tables_fast(tmp_path: Path) -> None:
-    import time
-
+def test_many_small_tables_are_each_one_table(tmp_path: Path) -> None:
+    # discovery speed is measured by bench/scan_bench.py, not asserted on a shared machine
     for i in range(300):
         d = tmp_path / f"ns{i % 10}" / f"t{i}"
         d.mkdir(parents=True)
         (d / "part-0.parquet").write_bytes(b"x")
-    start = time.perf_counter()
     d = discover([str(tmp_path)])
     assert len(d.tables) == 300
-    assert time.perf_counter() - start < 2.0
 
 
 @pytest.mark.parametrize("uri", [True, False])
