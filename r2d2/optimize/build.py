@@ -76,7 +76,10 @@ def build_problem(catalog: Catalog, *, prices: Prices | None = None, defaults: C
                   throughput: ThroughputModel | None = None) -> BuiltProblem:
     defaults = defaults or CostDefaults()
     model, source = (throughput, "given") if throughput is not None else current_model(catalog)
-    records = [r for r in catalog.list_tables(status="active") if r.profile is not None and r.fingerprint]
+    # Ordered by location, not id: two catalogs of the same lake (ids follow scan order) give the
+    # same problem, so the solver breaks ties (e.g. which of two duplicates to keep) the same way.
+    records = sorted((r for r in catalog.list_tables(status="active") if r.profile is not None and r.fingerprint),
+                     key=lambda r: r.location)
     by_id = {r.id: r for r in records}
     protected = {catalog.get_recipe(d.recipe_id).parent_id for d in catalog.list_deletions(states=LIVE_STATES)}
     tables = []
@@ -97,7 +100,7 @@ def build_problem(catalog: Catalog, *, prices: Prices | None = None, defaults: C
                 direct.setdefault((e.child_id, e.parent_id), e)
     pairs = transitive_closure(direct)
     edges = []
-    for parent, child in sorted(pairs):
+    for parent, child in sorted(pairs, key=lambda pc: (by_id[pc[0]].location, by_id[pc[1]].location)):
         if child in protected:
             continue
         pp, cp = by_id[parent].profile, by_id[child].profile
