@@ -164,3 +164,27 @@ def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Pa
     found = {(e.parent, e.child) for e in result.edges}
     assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
     assert not any(str(tmp_path / "lake" / "bad") in pair for pair in found)
+
+
+def test_deleted_hash_sets_are_rebuilt_not_trusted(spark, tmp_path: Path) -> None:
+    """A cached sketch whose hash-set dataset is gone (work folder wiped) is recomputed by reading
+    the table again; verification never reads a missing dataset and the edges stay right."""
+    lake = generate_lake(tmp_path / "lake", LakeSpec.small(), seed=5)
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(lake.root)], spark_factory=lambda: spark)
+    first = detect(catalog, settings, lambda: spark)
+    shutil.rmtree(settings.work_dir / "hashsets")
+    source = next(loc for loc, fmt in sorted(lake.tables.items()) if fmt == "parquet" and loc.endswith("/base"))
+    copy = Path(source).parent / "zz_added_copy"
+    shutil.copytree(source, copy)
+    scan(catalog, [str(lake.root)], spark_factory=lambda: spark)
+    again = detect(catalog, settings, lambda: spark)
+    assert again.errors == first.errors
+    profiles = dict(catalog.active_profiles())
+    new_id = next(tid for tid, p in profiles.items() if p.location == str(copy))
+    # more than the copy is read: its relatives' row sets had to be rebuilt
+    assert again.stage("minhash").bytes_read > profiles[new_id].num_bytes
+    found = {(e.parent, e.child) for e in again.edges}
+    assert {(e.parent, e.child) for e in first.edges} <= found
+    assert any(str(copy) in (e.parent, e.child) and e.relation == "duplicate" for e in again.edges)
