@@ -239,7 +239,8 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
                 continue
             say(f"verify: wave {wave + 1}, {len(pairs)} pairs")
             out = verify(spark_factory(), [by_pair[p] for p in pairs], profiles=profiles, sketches=sketches,
-                         work_dir=work, batch_size=settings.spark_batch_tables)
+                         work_dir=work, batch_size=settings.spark_batch_tables,
+                         local_bytes=settings.exact_local_bytes)
             probe.seconds += out.probe_seconds
             exact.seconds += out.exact_seconds
             probe.bytes_read += out.probe_bytes

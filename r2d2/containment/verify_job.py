@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from r2d2.containment import hashing
 from r2d2.containment.candidates import Candidate
+from r2d2.containment.exact_local import PairStats, exact_stats
 from r2d2.containment.sketch_job import ROW, TableSketch
 from r2d2.engine.batch import chunked
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
@@ -155,8 +157,13 @@ def verify(
     sketches: Mapping[int, TableSketch],
     work_dir: Path,
     batch_size: int,
+    local_bytes: int = 0,
 ) -> VerifyOutcome:
-    """Probe, then exactly verify, every candidate; parents batched ``batch_size`` groups per job."""
+    """Probe, then exactly verify, every candidate; parents batched ``batch_size`` groups per job.
+
+    A batch whose hash sets total at most ``local_bytes`` is verified on the driver with Arrow
+    (no Spark job); larger ones, and parents stage 3 did not hash, by a Spark join.
+    """
     work_dir.mkdir(parents=True, exist_ok=True)
     by_group: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}
     for cand in candidates:
@@ -175,12 +182,25 @@ def verify(
     for keys in chunked(list(alive), batch_size):
         groups = dict(enumerate(keys))
         t1 = time.perf_counter()
+        pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
+        local = _local_sets(groups, pairs, profiles, sketches, local_bytes)
+        if local is not None:
+            try:
+                stats = exact_stats([(g, c.pair.child) for g, c in pairs], local[0], local[1])
+            except (OSError, pa.ArrowException):  # a set gone missing: the Spark path re-scans what it must
+                pass
+            else:
+                _record(pairs, stats, results)
+                exact_hs += local[2]
+                exact_seconds += time.perf_counter() - t1
+                continue
         try:
             ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
             if len(keys) > 1:  # isolate the failing parent(s)
                 sub = verify(spark, [c for k in keys for c in alive[k]], profiles=profiles,
-                             sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2))
+                             sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2),
+                             local_bytes=local_bytes)
                 results += sub.results
                 failures += sub.failures
                 probe_bytes, exact_bytes, jobs = (probe_bytes + sub.probe_bytes,
@@ -194,7 +214,6 @@ def verify(
             continue
         jobs += 1 if ph.scanned_bytes else 0
         exact_bytes += ph.scanned_bytes
-        pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
         exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in pairs})
         _exact(spark, pairs, ph.frame, sketches, results)
         exact_seconds += time.perf_counter() - t1
@@ -251,11 +270,34 @@ def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashe
         F.sum(F.when(F.col("pcnt").isNull(), 1).otherwise(0)).alias("missing"),
         F.sum(F.when(F.col("cnt") > F.coalesce(F.col("pcnt"), F.lit(0)), 1).otherwise(0)).alias("over"),
     ).collect()
-    by_pair = {r["pair"]: r for r in stats}
+    _record(pairs, {r["pair"]: (int(r["distinct_rows"]), int(r["missing"]), int(r["over"])) for r in stats}, results)
+
+
+def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], results: list[PairResult]) -> None:
     for i, (_, cand) in enumerate(pairs):
-        r = by_pair.get(i)
-        missing = int(r["missing"]) if r else 0
-        over = int(r["over"]) if r else 0
-        evidence = {"distinct_rows": int(r["distinct_rows"]) if r else 0, "missing": missing,
-                    "rows_over_count": over}
+        distinct, missing, over = stats.get(i, (0, 0, 0))
+        evidence = {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
         results.append(PairResult(cand, "exact", missing == 0, over == 0 if missing == 0 else None, evidence))
+
+
+def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[tuple[int, Candidate]],
+                profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch], limit: int,
+                ) -> tuple[dict[int, tuple[str, int, int]], dict[int, tuple[str, int]], int] | None:
+    """Where every set of a batch is, if stage 3 wrote them all and they total at most ``limit``
+    bytes: then the batch is verified on the driver (:mod:`r2d2.containment.exact_local`)."""
+    parent_sets: dict[int, tuple[str, int, int]] = {}
+    child_sets: dict[int, tuple[str, int]] = {}
+    total = 0
+    for gid, (parent, names) in groups.items():
+        found = stored_set(profiles[parent], names, sketches.get(parent))
+        if found is None:
+            return None
+        parent_sets[gid] = (found[0], parent, found[1])
+        total += found[2]
+    for child in {c.pair.child for _, c in pairs}:
+        sk = sketches[child]
+        if sk.rowset_path is None:
+            return None
+        child_sets[child] = (sk.rowset_path, ROW)
+        total += sk.rowset_bytes
+    return (parent_sets, child_sets, total) if total <= limit else None
