@@ -38,10 +38,11 @@ class Settings(BaseSettings):
     minhash_seed: int = Field(default=1)
     row_sample_k: int = Field(default=256, ge=1, le=100_000)
     spark_batch_tables: int = Field(default=128, ge=1, description="Tables per batched Spark job.")
-    exact_local_bytes: int = Field(
+    local_hashset_bytes: int = Field(
         default=256 << 20, ge=0,
-        description="Exact verification runs on the driver (Arrow) when a batch's hash sets total at most "
-                    "this many bytes (driver memory: about 4x); larger batches use a Spark join. 0: always Spark.")
+        description="Hash sets of at most this many bytes are read on the driver with Arrow (stage 3's "
+                    "summary, exact verification of a batch) instead of by Spark jobs; driver memory needed: "
+                    "about 4x. 0: always Spark.")
 
     @field_validator("catalog_url")
     @classmethod

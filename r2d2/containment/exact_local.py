@@ -5,7 +5,7 @@ pair, left-join the child's distinct full-row hashes (with counts) to its group'
 the 128-bit hash and count the child rows with no parent match (``missing``) and those whose count
 exceeds the parent's (``over``). Both read the same hash sets that stage 3 wrote; only the engine
 differs. A Spark shuffle join costs about a microsecond per row and a few seconds per job on a
-small cluster, so when the sets of a batch are small (``Settings.exact_local_bytes``) Arrow's
+small cluster, so when the sets of a batch are small (``Settings.local_hashset_bytes``) Arrow's
 multi-threaded hash join on the driver is several times faster. Large batches stay on Spark: they
 would not fit the driver's memory. ``tests/test_exact_local.py`` checks both paths agree.
 """

@@ -187,7 +187,8 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
         outcome = compute_sketches(
             spark_factory(), requests, work_dir=settings.work_dir / "hashsets",
             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
-            sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables)
+            sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables,
+            local_bytes=settings.local_hashset_bytes)
         failed = outcome.failures
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():
@@ -240,7 +241,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             say(f"verify: wave {wave + 1}, {len(pairs)} pairs")
             out = verify(spark_factory(), [by_pair[p] for p in pairs], profiles=profiles, sketches=sketches,
                          work_dir=work, batch_size=settings.spark_batch_tables,
-                         local_bytes=settings.exact_local_bytes)
+                         local_bytes=settings.local_hashset_bytes)
             probe.seconds += out.probe_seconds
             exact.seconds += out.exact_seconds
             probe.bytes_read += out.probe_bytes

@@ -30,13 +30,13 @@ from pyspark.sql import functions as F
 
 from r2d2.containment import hashing
 from r2d2.containment import minhash as mh
+from r2d2.containment.summary_local import summarize
 from r2d2.engine.batch import run_isolating
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import Column, TableProfile
 
 HASHSET_ROW_GROUP = 4 << 20  # bytes per Parquet row group of a hash set
 ROW = -1  # `col` value of full-row hash entries in a hash set; projections use -2, -3, ...
-_GROUP_SHIFT = 16  # group key = tid << 16 | col  (tables have < 65,536 columns)
 
 
 @dataclass(frozen=True)
@@ -236,20 +236,20 @@ def _align_groups(requests: Sequence[SketchRequest]) -> list[SketchRequest]:
 Counts = dict[tuple[int, int], tuple[int, int]]  # (tid, col) -> (rows, distinct rows)
 
 
-def _collect_summary(spark: SparkSession, path: str) -> tuple[dict[int, np.ndarray], Counts]:
+def _collect_summary(spark: SparkSession, path: str) -> tuple[dict[tuple[int, int], np.ndarray], Counts]:
     """One job over a hash set: the partial MinHash signatures, merged per (table, column), and the
     counts ``(tid, col) -> (rows, distinct rows)`` of every row set (full rows and projections)."""
     rows = spark.read.parquet(path).groupBy("tid", "col").agg(
         F.sum("cnt").alias("rows"), F.count(F.lit(1)).alias("distinct_rows"),
         F.collect_list("sig").alias("sigs")).collect()  # sig is null on row-set entries: not collected
-    merged: dict[int, np.ndarray] = {}
+    merged: dict[tuple[int, int], np.ndarray] = {}
     counts: dict[tuple[int, int], tuple[int, int]] = {}
     for row in rows:
         if row["col"] < 0:
             counts[(row["tid"], row["col"])] = (int(row["rows"]), int(row["distinct_rows"]))
             continue
         sigs = [np.frombuffer(sig, dtype=np.uint32) for sig in row["sigs"]]
-        merged[(row["tid"] << _GROUP_SHIFT) | row["col"]] = np.minimum.reduce(sigs)
+        merged[(row["tid"], row["col"])] = np.minimum.reduce(sigs)
     return merged, counts
 
 
@@ -259,7 +259,7 @@ def sample_limit(distinct: int, k: int) -> int:
 
 
 def _collect_samples(spark: SparkSession, path: str, counts: Mapping[tuple[int, int], tuple[int, int]],
-                     k: int) -> list:
+                     k: int) -> list[tuple[int, int, int, int]]:
     """Each row set's threshold sample: every hash ``(tid, col, a, b)`` with ``a <= sample_limit``.
 
     No sort of whole tables: with the distinct counts known, only hashes below each set's threshold
@@ -274,7 +274,19 @@ def _collect_samples(spark: SparkSession, path: str, counts: Mapping[tuple[int, 
     limit_df = spark.createDataFrame(limits, "tid long, col int, limit long")
     picked = (sets.join(F.broadcast(limit_df), ["tid", "col"]).where(F.col("a") <= F.col("limit"))
               .select("tid", "col", "a", "b"))
-    return picked.collect()
+    return [(r["tid"], r["col"], r["a"], r["b"]) for r in picked.collect()]
+
+
+def _summarize(spark: SparkSession, path: str, k: int, local_bytes: int
+               ) -> tuple[dict[tuple[int, int], np.ndarray], Counts, list[tuple[int, int, int, int]], int]:
+    """Signatures, row-set counts, threshold samples and Spark jobs run: a small hash set is read on
+    the driver (:mod:`r2d2.containment.summary_local`), a large one by two Spark jobs."""
+    if _dataset_bytes(path) <= local_bytes:
+        return (*summarize(path, lambda distinct: sample_limit(distinct, k)), 0)
+    signatures, counts = _collect_summary(spark, path)
+    if not any(col < 0 for _, col in counts):
+        return signatures, counts, [], 1
+    return signatures, counts, _collect_samples(spark, path, counts, k), 2
 
 
 def _dataset_bytes(path: str) -> int:
@@ -290,8 +302,11 @@ def compute_sketches(
     seed: int,
     sample_k: int,
     batch_size: int,
+    local_bytes: int = 0,
 ) -> SketchOutcome:
-    """Sketch every requested table; tables whose read fails are reported in ``failures``."""
+    """Sketch every requested table; tables whose read fails are reported in ``failures``.
+
+    A batch's hash set of at most ``local_bytes`` is summarised on the driver (no Spark job)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     jobs = 0
 
@@ -316,20 +331,19 @@ def compute_sketches(
                                                  rowset_path=path if req.rowset else None)
         order = {req.table_id: hashing.ordered_columns(req.profile) for req in batch}
         wanted = {req.table_id: {n.lower() for n in req.columns} for req in batch}
-        signatures, counts = _collect_summary(spark, path)
-        for gid, sig in signatures.items():
-            tid, col = gid >> _GROUP_SHIFT, gid & ((1 << _GROUP_SHIFT) - 1)
+        signatures, counts, picked, summary_jobs = _summarize(spark, path, sample_k, local_bytes)
+        jobs += summary_jobs
+        for (tid, col), sig in signatures.items():
             cols = [c for c in order[tid] if c.key in wanted[tid]]
             sketches[tid].minhash[cols[col].key] = sig
         for req in batch:  # columns with no non-null value have the empty signature
             for key in wanted[req.table_id]:
                 sketches[req.table_id].minhash.setdefault(key, mh.empty_signature(num_perm))
         if any(req.rowset or req.projections for req in batch):
-            picked = _collect_samples(spark, path, counts, sample_k)
             size, entries = _dataset_bytes(path), sum(d for _, d in counts.values()) or 1
             drawn: dict[tuple[int, int], list[tuple[int, int]]] = {}
-            for row in picked:
-                drawn.setdefault((row["tid"], row["col"]), []).append((row["a"], row["b"]))
+            for tid, col, a, b in picked:
+                drawn.setdefault((tid, col), []).append((a, b))
             for req in batch:  # an empty table has empty (absent) row sets: distinct 0, limit ALL
                 tid = req.table_id
                 if req.rowset:
@@ -343,6 +357,4 @@ def compute_sketches(
                     sketches[tid].projections[names] = ProjectionSet(
                         path, codes[names], size * distinct // entries, sample_limit(distinct, sample_k),
                         tuple(sorted(drawn.get((tid, codes[names]), []))))
-            jobs += 1
-        jobs += 1
     return SketchOutcome(sketches, failures, bytes_read, jobs)
