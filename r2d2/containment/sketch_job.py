@@ -180,6 +180,7 @@ def projection_codes(batch: Sequence[SketchRequest]) -> dict[tuple[str, ...], in
     return {p: ROW - 1 - i for i, p in enumerate(names)}
 
 
+REDUCE_BYTES = 32 << 20  # lake bytes per reduce task of the hash-set aggregation
 ARROW_BATCH_ROWS = 50_000  # rows per Arrow batch into the Python step: fewer, larger numpy calls
 
 
@@ -194,8 +195,14 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     # `sig` is part of the key, not an aggregate: a binary aggregation buffer (first(sig)) forces a
     # sort-based aggregation of every row hash; as a key it keeps the hash aggregation (each partial
     # signature is already unique by its `a`).
-    grouped = reduce(DataFrame.unionAll, frames).groupBy("tid", "col", "a", "b", "sig").agg(
-        F.count(F.lit(1)).alias("cnt"))
+    keys = ("tid", "col", "a", "b", "sig")
+    # As many reduce tasks as the batch's size calls for (a small incremental batch: one or two), not
+    # the session's fixed count: each task costs a file and scheduling. The aggregation reuses this
+    # partitioning, so it is the only shuffle.
+    size = sum(req.profile.num_bytes for req in batch)
+    parts = max(2, min(int(spark.conf.get("spark.sql.shuffle.partitions") or 8), -(-size // REDUCE_BYTES)))
+    grouped = (reduce(DataFrame.unionAll, frames).repartition(parts, *keys).groupBy(*keys)
+               .agg(F.count(F.lit(1)).alias("cnt")))
     path = str(out / f"hs-{uuid.uuid4().hex}")
     # Sorted by table and small row groups: a later run that needs a few tables' sets skips the rest
     # of the file through row-group statistics on `tid` (verification filters on it). Uncompressed:
