@@ -188,3 +188,46 @@ def test_deleted_hash_sets_are_rebuilt_not_trusted(spark, tmp_path: Path) -> Non
     found = {(e.parent, e.child) for e in again.edges}
     assert {(e.parent, e.child) for e in first.edges} <= found
     assert any(str(copy) in (e.parent, e.child) and e.relation == "duplicate" for e in again.edges)
+
+
+def test_spark_paths_find_the_same_edges(lake_run, spark, tmp_path: Path) -> None:
+    """With ``local_hashset_bytes=0`` stage 3's summary and exact verification run as Spark jobs
+    instead of on the driver: the same edges, with the same multiset flags."""
+    lake, _, _, _, first = lake_run
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]", spark_batch_tables=16,
+                             local_hashset_bytes=0)
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(lake.root)], spark_factory=lambda: spark)
+    result = detect(catalog, settings, lambda: spark)
+    assert result.stage("exact").jobs > 0 and first.stage("exact").jobs == 0
+    assert [(e.parent, e.child, e.relation, e.multiset) for e in result.edges] == [
+        (e.parent, e.child, e.relation, e.multiset) for e in first.edges]
+
+
+@pytest.mark.parametrize("local_bytes", [0, 256 << 20], ids=["spark", "driver"])
+def test_changed_child_is_verified_on_its_new_rows_only(spark, tmp_path: Path, local_bytes: int) -> None:
+    """A changed table's old row set can still be on disk, in a dataset that an unchanged table's
+    cached set lives in. Verifying both against a new parent in one batch must read the changed
+    table's new rows only (the old ones are not in the new parent: they would be reported missing)."""
+    import lakes
+    import pyarrow as pa
+
+    def ids(values: list[int]) -> pa.Table:
+        return pa.table({"id": pa.array(values, pa.int64()), "v": pa.array([f"v{i}" for i in values])})
+
+    root = tmp_path / "lake"
+    lakes.parquet(root / "p1", ids(list(range(1, 11))))
+    lakes.parquet(root / "x", ids(list(range(1, 6))))
+    lakes.parquet(root / "y", ids([2, 3, 4]))
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]", local_hashset_bytes=local_bytes)
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(root)], spark_factory=lambda: spark)
+    first = detect(catalog, settings, lambda: spark)
+    assert {(Path(e.parent).name, Path(e.child).name) for e in first.edges} == {("p1", "x"), ("p1", "y"), ("x", "y")}
+    (root / "x" / "part-0.parquet").unlink()
+    lakes.parquet(root / "x", ids(list(range(20, 26))), name="part-1.parquet")
+    lakes.parquet(root / "p2", ids([2, 3, 4, *range(20, 26)]))
+    scan(catalog, [str(root)], spark_factory=lambda: spark)
+    again = detect(catalog, settings, lambda: spark)
+    assert {(Path(e.parent).name, Path(e.child).name) for e in again.edges} == {
+        ("p1", "y"), ("p2", "x"), ("p2", "y")}

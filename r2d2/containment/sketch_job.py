@@ -34,7 +34,7 @@ from r2d2.containment import minhash as mh
 from r2d2.containment.summary_local import summarize
 from r2d2.engine.batch import run_isolating
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
-from r2d2.types import Column, TableProfile
+from r2d2.types import TableProfile
 
 HASHSET_ROW_GROUP = 4 << 20  # bytes per Parquet row group of a hash set
 ROW = -1  # `col` value of full-row hash entries in a hash set; projections use -2, -3, ...
@@ -91,60 +91,79 @@ class SketchOutcome:
 
 def _hash_columns(df: DataFrame, reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int],
                   shared: bool) -> tuple[list[str], list[int]]:
-    """SQL of ``(tid, v0.., r1a, r1b, r2a, r2b, ..)`` and the row-set codes: one 32-bit value hash
+    """SQL of ``([tid], v0.., r1a, r1b, r2a, r2b, ..)`` and the row-set codes: one 32-bit value hash
     column per wanted column, and the two halves of each row hash a table needs (full row: code
     ``ROW``, column ``r1a``/``r1b``; projection code ``-n``: ``rNa``/``rNb``).
 
-    Flat columns, not arrays of structs: Arrow hands them to Python as plain buffers, which made the
-    whole stage about a third faster. ``shared``: ``df`` holds several same-schema tables tagged by
-    ``__tid``; row hashes wanted by only some of them are null for the others.
+    Flat columns, not arrays of structs: Arrow hands them to Python as plain buffers. ``shared``:
+    ``df`` holds several same-schema tables tagged by ``__tid`` and, per row set, ``__wN`` (1 when
+    the row's table keeps set ``-N``): a set kept by only some of them is null for the others.
+    Table ids are never literals in this SQL (a single table's id is added by the Python step):
+    Spark inlines literals into generated code, so every table would compile its own plan, while
+    same-schema tables now share one.
     """
     profile = reqs[0].profile
     wanted = {n.lower() for n in reqs[0].columns}
     by_name = {c.name: c for c in profile.columns}
     values = hashing.value_hashes(df, [c for c in hashing.ordered_columns(profile) if c.key in wanted])
-    hashed: dict[int, tuple[list[Column], list[int]]] = {}  # code -> (columns, tables wanting it)
-    for req in reqs:
-        if req.rowset:
-            hashed.setdefault(ROW, (hashing.ordered_columns(profile), []))[1].append(req.table_id)
-        for names in req.projections:
-            hashed.setdefault(codes[names], ([by_name[n] for n in names], []))[1].append(req.table_id)
-    out = ["CAST(`__tid` AS BIGINT) AS tid", *(f"{v} AS v{i}" for i, v in enumerate(values))]
-    for code, (cols, tids) in sorted(hashed.items(), reverse=True):
+    hashed = _rowsets(reqs, codes)
+    out = [*(["CAST(`__tid` AS BIGINT) AS tid"] if shared else []), *(f"{v} AS v{i}" for i, v in enumerate(values))]
+    for code, tids in hashed.items():
+        cols = hashing.ordered_columns(profile) if code == ROW else [by_name[n] for n in _names(codes, code)]
         h1, h2 = hashing.row_hashes(df, cols)
         if shared and len(tids) < len(reqs):
-            guard = f"`__tid` IN ({', '.join(map(str, tids))})"
+            guard = f"`__w{-code}` = 1"
             h1, h2 = f"CASE WHEN {guard} THEN {h1} END", f"CASE WHEN {guard} THEN {h2} END"
         out += [f"{h1} AS r{-code}a", f"{h2} AS r{-code}b"]
-    return out, sorted(hashed, reverse=True)
+    return out, list(hashed)
+
+
+def _rowsets(reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int]) -> dict[int, list[int]]:
+    """Row-set code -> the tables of ``reqs`` that keep it (full rows first, then projections)."""
+    hashed: dict[int, list[int]] = {}
+    for req in reqs:
+        if req.rowset:
+            hashed.setdefault(ROW, []).append(req.table_id)
+        for names in req.projections:
+            hashed.setdefault(codes[names], []).append(req.table_id)
+    return dict(sorted(hashed.items(), reverse=True))
+
+
+def _names(codes: Mapping[tuple[str, ...], int], code: int) -> tuple[str, ...]:
+    return next(names for names, c in codes.items() if c == code)
 
 
 def _frame(spark: SparkSession, reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int], *,
            num_perm: int, seed: int) -> DataFrame:
     """One scan unit (a table, or same-schema tables sharing one scan) as hash-set entries."""
-    if len(reqs) == 1:
-        df = read_table(spark, reqs[0].profile).selectExpr(f"{reqs[0].table_id} AS `__tid`", "*")
+    single = reqs[0].table_id if len(reqs) == 1 else None
+    if single is not None:
+        df = read_table(spark, reqs[0].profile)
     else:
-        df = read_tagged(spark, [(r.profile, {"__tid": r.table_id}) for r in reqs])
-    exprs, rowsets = _hash_columns(df, reqs, codes, shared=len(reqs) > 1)
-    width = len(exprs) - 1 - 2 * len(rowsets)
-    return df.selectExpr(*exprs).mapInArrow(_sketch_rows(width, rowsets, num_perm, seed), _HASH_SET_SCHEMA)
+        keeps = _rowsets(reqs, codes)
+        df = read_tagged(spark, [(r.profile, {"__tid": r.table_id, **{
+            f"__w{-code}": int(r.table_id in tids) for code, tids in keeps.items()}}) for r in reqs])
+    exprs, rowsets = _hash_columns(df, reqs, codes, shared=single is None)
+    width = len(exprs) - (single is None) - 2 * len(rowsets)
+    return df.selectExpr(*exprs).mapInArrow(_sketch_rows(width, rowsets, num_perm, seed, single), _HASH_SET_SCHEMA)
 
 
 _HASH_SET_SCHEMA = "tid long, col int, a long, b long, sig binary"
 
 
-def _sketch_rows(width: int, rowsets: Sequence[int], num_perm: int, seed: int):
+def _sketch_rows(width: int, rowsets: Sequence[int], num_perm: int, seed: int, table_id: int | None = None):
     """mapInArrow body: per Arrow batch, the MinHash partial signature of each (table, column) and
-    the row hashes of every row set. Signatures are merged later (element-wise minimum); row hashes
-    are counted by Spark. Values never leave the JVM except as 32-bit hashes, and are never shuffled."""
+    the row hashes of every row set (``table_id``: the batches are one table's, with no ``tid``
+    column). Signatures are merged later (element-wise minimum); row hashes are counted by Spark.
+    Values never leave the JVM except as 32-bit hashes, and are never shuffled."""
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
 
         ctx = TaskContext.get()
         part = ctx.partitionId() if ctx is not None else 0
         for n, batch in enumerate(batches):
-            tid = batch.column("tid").to_numpy()
+            tid = (np.full(batch.num_rows, table_id, np.int64) if table_id is not None
+                   else batch.column("tid").to_numpy())
             out_tid, out_col, out_sig = [], [], []
             for c in range(width):
                 values = batch.column(f"v{c}")

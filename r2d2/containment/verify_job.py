@@ -260,10 +260,15 @@ def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashe
            sketches: Mapping[int, TableSketch], results: list[PairResult]) -> None:
     mapping = spark.createDataFrame(
         [(i, gid, cand.pair.child) for i, (gid, cand) in enumerate(pairs)], "pair long, gid long, tid long")
-    paths = sorted({p for _, c in pairs if (p := sketches[c.pair.child].rowset_path)})
-    children = {c.pair.child for _, c in pairs}
-    rows = (spark.read.parquet(*paths).where((F.col("col") == ROW) & F.col("tid").isin(list(children)))
-            .select("tid", "a", "b", "cnt"))
+    by_path: dict[str, set[int]] = {}
+    for _, c in pairs:
+        if (path := sketches[c.pair.child].rowset_path) is not None:
+            by_path.setdefault(path, set()).add(c.pair.child)
+    # Each child's rows from its own set only: an older set of a changed table may still be on disk,
+    # in a dataset another child's set lives in, and must not be read with it.
+    rows = reduce(DataFrame.unionAll, [
+        spark.read.parquet(path).where((F.col("col") == ROW) & F.col("tid").isin(sorted(tids)))
+        .select("tid", "a", "b", "cnt") for path, tids in sorted(by_path.items())])
     joined = rows.join(F.broadcast(mapping), "tid").join(parent_hashes, ["gid", "a", "b"], "left")
     stats = joined.groupBy("pair").agg(
         F.count(F.lit(1)).alias("distinct_rows"),

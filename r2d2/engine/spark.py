@@ -32,6 +32,9 @@ BASE_CONF: dict[str, str] = {
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.files.ignoreMissingFiles": "false",
     "spark.ui.showConsoleProgress": "false",
+    # Generated classes without the codegen stage id in their names: tables of the same schema hash
+    # with the same code, and Spark's compile cache can then serve every one after the first.
+    "spark.sql.codegen.useIdInClassName": "false",
     "spark.driver.extraJavaOptions": "-Dio.netty.tryReflectionSetAccessible=true",
 }
 
