@@ -18,7 +18,7 @@ time shows as waiting in py4j). Writes ``<out>/detect.json`` (after every step) 
 
 Reproduce::
 
-    .venv/bin/python bench/detect_bench.py --tables 1000 --bytes 2e9 --naive-subset 200 \\
+    .venv/bin/python bench/detect_bench.py --tables 1000 --bytes 2.2e9 --naive-subset 200 \\
         --workdir /tmp/r2d2-detect-bench --out bench/results
 """
 
