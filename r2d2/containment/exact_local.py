@@ -62,8 +62,8 @@ def exact_stats(pairs: Sequence[tuple[int, int]],
     pair_map = pa.table({"pair": pa.array(range(len(pairs)), pa.int64()),
                          "gid": pa.array([g for g, _ in pairs], pa.int64()),
                          "tid": pa.array([c for _, c in pairs], pa.int64())})
-    for path, entries in by_child_path.items():
-        rows = _read(path, entries).select(["tid", "a", "b", "cnt"])
+    for path, sets in by_child_path.items():
+        rows = _read(path, sets).select(["tid", "a", "b", "cnt"])
         kids.append(rows.join(pair_map, "tid", join_type="inner").select(["pair", "gid", "a", "b", "cnt"]))
     if not kids:
         return {}

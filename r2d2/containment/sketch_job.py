@@ -164,7 +164,9 @@ def _sketch_rows(width: int, rowsets: Sequence[int], num_perm: int, seed: int, t
         for n, batch in enumerate(batches):
             tid = (np.full(batch.num_rows, table_id, np.int64) if table_id is not None
                    else batch.column("tid").to_numpy())
-            out_tid, out_col, out_sig = [], [], []
+            out_tid: list[int] = []
+            out_col: list[int] = []
+            out_sig: list[bytes] = []
             for c in range(width):
                 values = batch.column(f"v{c}")
                 present = values.is_valid().to_numpy(zero_copy_only=False)
@@ -241,7 +243,7 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
 @contextmanager
 def arrow_batch_rows(spark: SparkSession, rows: int) -> Iterator[None]:
     key = "spark.sql.execution.arrow.maxRecordsPerBatch"
-    old = spark.conf.get(key)
+    old = spark.conf.get(key) or "10000"  # 10000: Spark's default
     spark.conf.set(key, str(rows))
     try:
         yield
@@ -383,9 +385,9 @@ def compute_sketches(
                     sk.rows, sk.distinct_rows = rows, distinct
                     sk.rowset_bytes = size * distinct // entries  # this set's share of the dataset
                     sk.sample, sk.sample_limit = sorted(drawn.get((tid, ROW), [])), sample_limit(distinct, sample_k)
-                for names in req.projections:
-                    distinct = counts.get((tid, codes[names]), (0, 0))[1]
-                    sketches[tid].projections[names] = ProjectionSet(
-                        path, codes[names], size * distinct // entries, sample_limit(distinct, sample_k),
-                        tuple(sorted(drawn.get((tid, codes[names]), []))))
+                for proj in req.projections:
+                    distinct = counts.get((tid, codes[proj]), (0, 0))[1]
+                    sketches[tid].projections[proj] = ProjectionSet(
+                        path, codes[proj], size * distinct // entries, sample_limit(distinct, sample_k),
+                        tuple(sorted(drawn.get((tid, codes[proj]), []))))
     return SketchOutcome(sketches, failures, bytes_read, jobs)
