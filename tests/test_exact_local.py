@@ -84,3 +84,24 @@ def test_local_exact_matches_spark(spark, proj, full, c1, c2, other) -> None:
         distinct, missing, over = local.get(i, (0, 0, 0))
         assert r.evidence == {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
         assert r.contained == (missing == 0)
+
+
+def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:
+    """A hash set deleted behind the catalog's back: the driver path gives up, the Spark path fails
+    too, and the pair comes back as a failure naming the reason — verification itself does not raise."""
+    from r2d2.containment.verify_job import verify
+    from r2d2.types import Column, Family, TableProfile
+
+    def profile(tid: int) -> TableProfile:
+        return TableProfile(location=f"{tmp_path}/t{tid}", format="parquet", fingerprint=f"fp{tid}",
+                            columns=(Column(name="x", physical_type="int64", family=Family.INTEGER),),
+                            stats={}, num_rows=1, num_bytes=1, files=())
+
+    gone = str(tmp_path / "hs-gone")
+    sketches = {t: TableSketch(t, f"fp{t}", rowset_path=gone) for t in (PARENT, CHILD1)}
+    cand = Candidate(Pair(PARENT, CHILD1), (("x", "x"),))
+    out = verify(spark, [cand], profiles={PARENT: profile(PARENT), CHILD1: profile(CHILD1)}, sketches=sketches,
+                 work_dir=tmp_path / "work", batch_size=8, local_bytes=256 << 20)
+    assert out.results == []
+    assert [c for c, _ in out.failures] == [cand]
+    assert "hs-gone" in out.failures[0][1] or "PATH_NOT_FOUND" in out.failures[0][1]

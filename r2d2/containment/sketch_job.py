@@ -90,8 +90,9 @@ class SketchOutcome:
 
 
 def _hash_columns(df: DataFrame, reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int],
-                  shared: bool) -> tuple[list[str], list[int]]:
-    """SQL of ``([tid], v0.., r1a, r1b, r2a, r2b, ..)`` and the row-set codes: one 32-bit value hash
+                  shared: bool) -> tuple[list[str], int, list[int]]:
+    """SQL of ``([tid], v0.., r1a, r1b, r2a, r2b, ..)``, the number of ``v`` columns and the row-set
+    codes: one 32-bit value hash
     column per wanted column, and the two halves of each row hash a table needs (full row: code
     ``ROW``, column ``r1a``/``r1b``; projection code ``-n``: ``rNa``/``rNb``).
 
@@ -107,15 +108,16 @@ def _hash_columns(df: DataFrame, reqs: Sequence[SketchRequest], codes: Mapping[t
     by_name = {c.name: c for c in profile.columns}
     values = hashing.value_hashes(df, [c for c in hashing.ordered_columns(profile) if c.key in wanted])
     hashed = _rowsets(reqs, codes)
+    names_of = {code: names for names, code in codes.items()}
     out = [*(["CAST(`__tid` AS BIGINT) AS tid"] if shared else []), *(f"{v} AS v{i}" for i, v in enumerate(values))]
     for code, tids in hashed.items():
-        cols = hashing.ordered_columns(profile) if code == ROW else [by_name[n] for n in _names(codes, code)]
+        cols = hashing.ordered_columns(profile) if code == ROW else [by_name[n] for n in names_of[code]]
         h1, h2 = hashing.row_hashes(df, cols)
         if shared and len(tids) < len(reqs):
             guard = f"`__w{-code}` = 1"
             h1, h2 = f"CASE WHEN {guard} THEN {h1} END", f"CASE WHEN {guard} THEN {h2} END"
         out += [f"{h1} AS r{-code}a", f"{h2} AS r{-code}b"]
-    return out, list(hashed)
+    return out, len(values), list(hashed)
 
 
 def _rowsets(reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int]) -> dict[int, list[int]]:
@@ -129,10 +131,6 @@ def _rowsets(reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int]
     return dict(sorted(hashed.items(), reverse=True))
 
 
-def _names(codes: Mapping[tuple[str, ...], int], code: int) -> tuple[str, ...]:
-    return next(names for names, c in codes.items() if c == code)
-
-
 def _frame(spark: SparkSession, reqs: Sequence[SketchRequest], codes: Mapping[tuple[str, ...], int], *,
            num_perm: int, seed: int) -> DataFrame:
     """One scan unit (a table, or same-schema tables sharing one scan) as hash-set entries."""
@@ -143,8 +141,7 @@ def _frame(spark: SparkSession, reqs: Sequence[SketchRequest], codes: Mapping[tu
         keeps = _rowsets(reqs, codes)
         df = read_tagged(spark, [(r.profile, {"__tid": r.table_id, **{
             f"__w{-code}": int(r.table_id in tids) for code, tids in keeps.items()}}) for r in reqs])
-    exprs, rowsets = _hash_columns(df, reqs, codes, shared=single is None)
-    width = len(exprs) - (single is None) - 2 * len(rowsets)
+    exprs, width, rowsets = _hash_columns(df, reqs, codes, shared=single is None)
     return df.selectExpr(*exprs).mapInArrow(_sketch_rows(width, rowsets, num_perm, seed, single), _HASH_SET_SCHEMA)
 
 
@@ -310,11 +307,11 @@ def _collect_samples(spark: SparkSession, path: str, counts: Mapping[tuple[int, 
     return [(r["tid"], r["col"], r["a"], r["b"]) for r in picked.collect()]
 
 
-def _summarize(spark: SparkSession, path: str, k: int, local_bytes: int
+def _summarize(spark: SparkSession, path: str, size: int, k: int, local_bytes: int
                ) -> tuple[dict[tuple[int, int], np.ndarray], Counts, list[tuple[int, int, int, int]], int]:
     """Signatures, row-set counts, threshold samples and Spark jobs run: a small hash set is read on
     the driver (:mod:`r2d2.containment.summary_local`), a large one by two Spark jobs."""
-    if _dataset_bytes(path) <= local_bytes:
+    if size <= local_bytes:
         return (*summarize(path, lambda distinct: sample_limit(distinct, k)), 0)
     signatures, counts = _collect_summary(spark, path)
     if not any(col < 0 for _, col in counts):
@@ -364,7 +361,8 @@ def compute_sketches(
                                                  rowset_path=path if req.rowset else None)
         order = {req.table_id: hashing.ordered_columns(req.profile) for req in batch}
         wanted = {req.table_id: {n.lower() for n in req.columns} for req in batch}
-        signatures, counts, picked, summary_jobs = _summarize(spark, path, sample_k, local_bytes)
+        size = _dataset_bytes(path)
+        signatures, counts, picked, summary_jobs = _summarize(spark, path, size, sample_k, local_bytes)
         jobs += summary_jobs
         for (tid, col), sig in signatures.items():
             cols = [c for c in order[tid] if c.key in wanted[tid]]
@@ -373,7 +371,7 @@ def compute_sketches(
             for key in wanted[req.table_id]:
                 sketches[req.table_id].minhash.setdefault(key, mh.empty_signature(num_perm))
         if any(req.rowset or req.projections for req in batch):
-            size, entries = _dataset_bytes(path), sum(d for _, d in counts.values()) or 1
+            entries = sum(d for _, d in counts.values()) or 1
             drawn: dict[tuple[int, int], list[tuple[int, int]]] = {}
             for tid, col, a, b in picked:
                 drawn.setdefault((tid, col), []).append((a, b))
