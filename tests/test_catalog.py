@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -430,6 +432,23 @@ def test_upsert_edges_many_rows(cat: Catalog) -> None:
     assert len(decided) == 20_000 and {e.state for e in decided.values()} == {"pruned"}
 
 
+def test_pair_decision_evidence_round_trips_and_compares(cat: Catalog) -> None:
+    """Evidence is handed over as stored text, decoded on use (non-finite floats included), and
+    compared by value when the text differs (as a JSONB rendering would)."""
+    for name in ("p", "c"):
+        cat.save_profile(make_profile(f"/w/{name}"), seen_at=T0)
+    p, c = (cat.get_table(f"/w/{n}").id for n in "pc")
+    evidence = {"rows": [1, 2], "ratio": float("nan"), "note": "x", "hash_version": 2}
+    cat.upsert_edges([_edge(p, c, evidence=evidence, multiset=True)])
+    got = cat.valid_pair_decisions()[(p, c)]
+    assert (got.state, got.stage, got.relation, got.multiset) == ("verified", "exact", "contains", True)
+    assert got.evidence["rows"] == [1, 2] and math.isnan(got.evidence["ratio"])
+    assert got.same_evidence({"rows": [1, 2], "ratio": float("nan"), "note": "x", "hash_version": 2})
+    assert replace(got, evidence_json='{"note": "x", "rows": [1, 2], "hash_version": 2}').same_evidence(
+        {"rows": [1, 2], "note": "x", "hash_version": 2})
+    assert not got.same_evidence({**evidence, "note": "y"})
+
+
 def test_valid_pair_decisions_fingerprint_drift(cat: Catalog) -> None:
     for name in ("p", "c", "d", "e"):
         cat.save_profile(make_profile(f"/v/{name}"), seen_at=T0)
@@ -440,7 +459,7 @@ def test_valid_pair_decisions_fingerprint_drift(cat: Catalog) -> None:
     cat.save_profile(make_profile("/v/d", "fp2"), seen_at=T1)  # d drifts: its edges are stale
     decided = cat.valid_pair_decisions()
     assert set(decided) == {(p, c)}
-    assert decided[(p, c)].parent_location == "/v/p" and decided[(p, c)].child_location == "/v/c"
+    assert (decided[(p, c)].state, decided[(p, c)].stage) == ("verified", "exact")
 
     # re-deciding with the new fingerprint makes the edge valid (and fresh) again
     cat.upsert_edges([_edge(p, d, cfp="fp2")])

@@ -28,11 +28,26 @@ def test_grouped_signatures_equal_per_group_signatures() -> None:
     n = 3 * (1 << 16) + 123  # spans several blocks, groups straddle block borders
     groups = rng.integers(0, 5, size=n)
     hashes = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
-    ids, sigs = mh.grouped_signatures(groups, hashes, num_perm=32, seed=1)
+    ids, sigs = mh.grouped_signatures(groups, hashes, mh.permutations(32, 1))
     assert ids.tolist() == [0, 1, 2, 3, 4]
     for gid, sig in zip(ids, sigs, strict=True):
         expected = mh.signature(hashes[groups == gid], num_perm=32, seed=1)
         assert np.array_equal(sig, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2**32 - 1) | st.sampled_from([0, 7, 2**32 - 1])),
+                min_size=1, max_size=300))
+def test_grouped_signatures_are_set_signatures(entries: list[tuple[int, int]]) -> None:
+    """Duplicates and group order do not matter, and one group (no sort) agrees with many."""
+    groups = np.array([g for g, _ in entries], dtype=np.int64)
+    hashes = np.array([h for _, h in entries], dtype=np.uint64).astype(np.uint32)
+    ids, sigs = mh.grouped_signatures(groups, hashes, mh.permutations(16, 2))
+    assert ids.tolist() == sorted(set(groups.tolist()))
+    for gid, sig in zip(ids, sigs, strict=True):
+        distinct = np.unique(hashes[groups == gid])
+        assert np.array_equal(sig, mh.signature(distinct, num_perm=16, seed=2))
+        assert np.array_equal(sig, _datasketch([int(v) for v in distinct], 16, 2))
 
 
 def test_lean_bytes_round_trip() -> None:
@@ -61,3 +76,24 @@ def test_values_outside_the_parent_are_detected() -> None:
     child = np.concatenate([parent[:500], outside[:20]])
     p_sig = mh.signature(parent, num_perm=64, seed=1)
     assert not mh.dominated(p_sig, mh.signature(child, num_perm=64, seed=1))
+
+
+def test_stage3_worker_closure_loads_without_heavy_imports() -> None:
+    """A new Spark Python worker unpickles stage 3's closure; what that imports is paid per worker
+    (datasketch pulls in scipy: ~0.5 s), so only numpy-level modules may come with it."""
+    import subprocess
+    import sys
+
+    from pyspark import cloudpickle
+
+    from r2d2.containment.sketch_job import _sketch_rows
+
+    data = cloudpickle.dumps(_sketch_rows(2, [-1], mh.permutations(16, 1), 5))
+    code = ("import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('datasketch', 'scipy', 'pandas', 'r2d2'))))")
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, check=True)
+    loaded = set(out.stdout.decode().split())
+    assert "r2d2.containment.minhash" in loaded  # the closure really was loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("datasketch", "scipy", "pandas")}
+    assert "r2d2.containment.sketch_job" not in loaded

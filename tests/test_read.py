@@ -55,3 +55,20 @@ def test_read_all_formats(spark, tmp_path: Path) -> None:
     rows = sorted(df.collect())
     assert rows[0]["s"] is None and rows[1]["t"] is None and rows[1]["s"] == "x"
     assert read_table(spark, p["ts"]).count() == 1
+
+
+def test_local_frame_is_a_local_relation_with_its_types(spark) -> None:
+    """Mappings broadcast by stage 3 and verification: typed values, and planned as a local relation
+    (no RDD of pickled rows, so reading it runs no Spark job and no Python worker)."""
+    import pyarrow as pa
+
+    from r2d2.engine.local import local_frame
+
+    df = local_frame(spark, [("file:/a b", 7, 1), ("file:/c", 2**40, 0)],
+                     [("__file", pa.string()), ("tid", pa.int64()), ("col", pa.int32())])
+    assert [tuple(r) for r in df.orderBy("tid").collect()] == [("file:/a b", 7, 1), ("file:/c", 2**40, 0)]
+    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
+        ("__file", "string"), ("tid", "bigint"), ("col", "int")]
+    assert "LocalTableScan" in df._jdf.queryExecution().executedPlan().toString()
+    empty = local_frame(spark, [], [("tid", pa.int64())])
+    assert empty.count() == 0 and empty.schema.fields[0].dataType.simpleString() == "bigint"

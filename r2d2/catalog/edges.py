@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from r2d2.catalog._base import RepositoryBase, chunks, utcnow
 from r2d2.catalog.models import EdgeRow, TableRow
-from r2d2.catalog.records import EdgeRecord, EdgeUpsert
+from r2d2.catalog.records import EdgeRecord, EdgeUpsert, PairDecision
 
 _P = aliased(TableRow, name="parent")
 _C = aliased(TableRow, name="child")
@@ -120,16 +120,25 @@ class EdgesRepository(RepositoryBase):
         with self._read() as conn:
             return [_record(r) for r in conn.execute(stmt)]
 
-    def valid_pair_decisions(self) -> dict[tuple[int, int], EdgeRecord]:
-        """Non-stale edges between active tables whose stored fingerprints are both still current."""
-        stmt = _edge_select().where(
-            EdgeRow.stale == false(),
-            _P.status == "active",
-            _C.status == "active",
-            and_(EdgeRow.parent_fingerprint == _P.fingerprint, EdgeRow.child_fingerprint == _C.fingerprint),
+    def valid_pair_decisions(self) -> dict[tuple[int, int], PairDecision]:
+        """Decisions of non-stale edges between active tables whose stored fingerprints are both still
+        current. Only the decision's columns, and the evidence as stored text (CAST: no driver or
+        SQLAlchemy decodes it)."""
+        stmt = (
+            select(EdgeRow.parent_id, EdgeRow.child_id, EdgeRow.state, EdgeRow.stage, EdgeRow.relation,
+                   EdgeRow.multiset, cast(EdgeRow.evidence, Text))
+            .join(_P, _P.id == EdgeRow.parent_id)
+            .join(_C, _C.id == EdgeRow.child_id)
+            .where(
+                EdgeRow.stale == false(),
+                _P.status == "active",
+                _C.status == "active",
+                and_(EdgeRow.parent_fingerprint == _P.fingerprint, EdgeRow.child_fingerprint == _C.fingerprint),
+            )
         )
         with self._read() as conn:
-            return {(r.parent_id, r.child_id): r for r in map(_record, conn.execute(stmt))}
+            return {(r[0], r[1]): PairDecision(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "{}")
+                    for r in conn.execute(stmt)}
 
     def delete_edges_except(self, keep: Iterable[tuple[int, int]]) -> int:
         """Delete every edge whose ``(parent_id, child_id)`` is not in ``keep``; returns how many."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
+from r2d2.catalog.db import json_dumps, json_loads
 from r2d2.types import TableProfile
 
 TableStatus = Literal["active", "gone", "error"]
@@ -72,6 +74,31 @@ class EdgeRecord:
     stale: bool
     run_id: int | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PairDecision:
+    """The stored decision about one ordered pair, as a detection run reuses or compares it.
+
+    The evidence stays the stored JSON text until it is read: a lake has tens of thousands of
+    metadata-pruned pairs whose evidence a re-run only compares with what it decided again, and
+    decoding all of it cost more than the rest of the query."""
+
+    parent_id: int
+    child_id: int
+    state: EdgeState
+    stage: str
+    relation: EdgeRelation
+    multiset: bool | None
+    evidence_json: str
+
+    @cached_property
+    def evidence(self) -> dict[str, Any]:
+        return dict(json_loads(self.evidence_json) or {})
+
+    def same_evidence(self, evidence: dict[str, Any]) -> bool:
+        # Equal text is equal evidence; other text (another key order, a JSONB rendering) is decoded.
+        return json_dumps(evidence) == self.evidence_json or self.evidence == evidence
 
 
 @dataclass(frozen=True)

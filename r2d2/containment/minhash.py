@@ -7,6 +7,10 @@ element-wise minimum over its values. Computing this with numpy on whole arrays 
 hash values ``datasketch.MinHash.update`` would (see ``tests/test_minhash.py``), without a Python
 call per value; signatures are stored as ``LeanMinHash`` bytes.
 
+This module is imported by every new Spark Python worker of stage 3, so it imports only numpy:
+datasketch (which pulls in scipy, ~0.5 s per worker) is imported by the driver-side functions that
+need it, and the workers get the permutation parameters from the driver.
+
 Dominance (the sound pruning rule): if X ⊆ Y then for every permutation, min over Y ≤ min over X.
 So ``sig(parent)[i] > sig(child)[i]`` for any ``i`` proves the child's value set is not contained.
 This holds whatever the hash function, collisions included, so the screen has no false negatives.
@@ -17,8 +21,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash
-from datasketch.minhash import _fmix  # datasketch's own pre-mix; tested against MinHash.update
+
+Perms = tuple[np.ndarray, np.ndarray]  # permutation parameters (a, b), uint32 arrays of num_perm
 
 SCHEME = "affine32"
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's empty-sketch value for affine32
@@ -26,8 +30,10 @@ _CHUNK = 1 << 16  # values per block: keeps the (values x permutations) matrix s
 
 
 @lru_cache(maxsize=8)
-def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def permutations(num_perm: int, seed: int) -> Perms:
     """datasketch's permutation parameters ``(a, b)`` (uint32 arrays) for ``num_perm`` and ``seed``."""
+    from datasketch import MinHash
+
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
     return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
 
@@ -36,10 +42,20 @@ def empty_signature(num_perm: int) -> np.ndarray:
     return np.full(num_perm, EMPTY, dtype=np.uint32)
 
 
+def _fmix(hv: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, datasketch's pre-mix (``datasketch.minhash._fmix(hv, 32)``)."""
+    with np.errstate(over="ignore"):  # uint32 multiplication wraps: mod 2^32
+        hv = hv ^ (hv >> np.uint32(16))
+        hv = hv * np.uint32(0x85EBCA6B)
+        hv = hv ^ (hv >> np.uint32(13))
+        hv = hv * np.uint32(0xC2B2AE35)
+        return hv ^ (hv >> np.uint32(16))
+
+
 def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(num_perm, n)`` matrix of permuted hashes: one row per permutation, so that the minimum runs
     over contiguous memory (about 15x faster than the ``(n, num_perm)`` layout) and is done in place."""
-    mixed = _fmix(hashes.astype(np.uint32, copy=False), 32)
+    mixed = _fmix(hashes.astype(np.uint32, copy=False))
     block = np.empty((len(a), len(mixed)), dtype=np.uint32)
     with np.errstate(over="ignore"):  # uint32 arithmetic wraps: mod 2^32
         np.multiply(a[:, None], mixed[None, :], out=block)
@@ -49,22 +65,30 @@ def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def signature(hashes: np.ndarray, *, num_perm: int, seed: int) -> np.ndarray:
     """MinHash signature of the set of 32-bit ``hashes`` (values in [0, 2^32))."""
-    a, b = permutations(num_perm, seed)
-    sig = empty_signature(num_perm)
+    return _signature(hashes, permutations(num_perm, seed))
+
+
+def _signature(hashes: np.ndarray, perms: Perms) -> np.ndarray:
+    # Duplicates are permuted too: they do not change a minimum, and dropping them first (a sort)
+    # costs several times more than permuting them.
+    a, b = perms
+    sig = empty_signature(len(a))
     for start in range(0, len(hashes), _CHUNK):
         block = _permuted(hashes[start : start + _CHUNK], a, b)
         np.minimum(sig, block.min(axis=1), out=sig)
     return sig
 
 
-def grouped_signatures(
-    groups: np.ndarray, hashes: np.ndarray, *, num_perm: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Signatures of many sets at once: ``groups[i]`` names the set that ``hashes[i]`` belongs to.
+def grouped_signatures(groups: np.ndarray, hashes: np.ndarray, perms: Perms) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures of many sets at once: ``groups[i]`` names the set that ``hashes[i]`` belongs to;
+    ``perms``: :func:`permutations` (computed on the driver, passed to workers).
 
     Returns ``(group_ids, signatures)`` with one row of ``signatures`` per distinct group id.
     """
-    a, b = permutations(num_perm, seed)
+    a, b = perms
+    num_perm = len(a)
+    if len(groups) and groups[0] == groups[-1] and bool((groups == groups[0]).all()):
+        return groups[:1].copy(), _signature(hashes, perms)[None, :]  # one set, the usual batch: no sort
     order = np.argsort(groups, kind="stable")
     groups, hashes = groups[order], hashes[order]
     ids, starts = np.unique(groups, return_index=True)
@@ -91,6 +115,8 @@ def dominated(parent_sig: np.ndarray, child_sig: np.ndarray) -> bool:
 
 def to_bytes(sig: np.ndarray, *, seed: int) -> bytes:
     """Serialise as datasketch ``LeanMinHash`` bytes."""
+    from datasketch import LeanMinHash
+
     lean = LeanMinHash(seed=seed, hashvalues=sig, scheme=SCHEME)
     buf = bytearray(lean.bytesize())
     lean.serialize(buf)
@@ -99,4 +125,6 @@ def to_bytes(sig: np.ndarray, *, seed: int) -> bytes:
 
 def from_bytes(data: bytes) -> np.ndarray:
     """Signature array from ``LeanMinHash`` bytes."""
+    from datasketch import LeanMinHash
+
     return np.asarray(LeanMinHash.deserialize(data).hashvalues, dtype=np.uint32)

@@ -17,7 +17,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
-from r2d2.catalog.records import EdgeRecord, EdgeUpsert
+from r2d2.catalog.records import EdgeUpsert, PairDecision
 from r2d2.config import Settings
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
@@ -43,7 +43,7 @@ class _Decision:
     evidence: dict | None = None
 
 
-def _reusable(rec: EdgeRecord | None) -> bool:
+def _reusable(rec: PairDecision | None) -> bool:
     return (rec is not None and rec.stage in CONTENT_STAGES and rec.state in ("pruned", "verified", "inferred")
             and rec.evidence.get("hash_version") == HASH_VERSION)
 
@@ -108,7 +108,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     # Reuse content decisions of pairs whose tables are unchanged.
     stored = catalog.valid_pair_decisions()
     fresh: list[Candidate] = []
-    reused: dict[Pair, EdgeRecord] = {}
+    reused: dict[Pair, PairDecision] = {}
     for cand in kept:
         prior = stored.get((cand.pair.parent, cand.pair.child))
         if prior is not None and _reusable(prior):
@@ -145,7 +145,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
 
 def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
                    fresh: list[Candidate], profiles: Mapping[int, TableProfile], result: DetectResult,
-                   reused: Mapping[Pair, EdgeRecord], say: Progress) -> tuple[dict[int, TableSketch], dict[int, str]]:
+                   reused: Mapping[Pair, PairDecision], say: Progress) -> tuple[dict[int, TableSketch], dict[int, str]]:
     t0 = time.perf_counter()
     stage = StageReport("minhash", candidates_in=len(fresh) + len(reused), reused=sum(
         1 for r in reused.values() if r.stage == "minhash"))
@@ -214,7 +214,7 @@ def _merge(cached: TableSketch | None, new: TableSketch) -> TableSketch:
 
 def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, survivors: list[Candidate],
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
-                reused: Mapping[Pair, EdgeRecord], decisions: dict[Pair, _Decision], result: DetectResult,
+                reused: Mapping[Pair, PairDecision], decisions: dict[Pair, _Decision], result: DetectResult,
                 say: Progress) -> None:
     probe = StageReport("probe", reused=sum(1 for r in reused.values() if r.stage == "probe"))
     exact = StageReport("exact", reused=sum(1 for r in reused.values() if r.stage in ("exact", "transitive")))
@@ -281,7 +281,7 @@ def _relation(pair: Pair, decisions: Mapping[Pair, _Decision], profiles: Mapping
 
 
 def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: list[Candidate],
-           profiles: Mapping[int, TableProfile], run_id: int, stored: Mapping[tuple[int, int], EdgeRecord]) -> None:
+           profiles: Mapping[int, TableProfile], run_id: int, stored: Mapping[tuple[int, int], PairDecision]) -> None:
     """Write every decision that differs from the stored one (an unchanged edge keeps the run that
     decided it, and an incremental run writes only the pairs it touched)."""
     rows = []
@@ -290,8 +290,8 @@ def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: li
         relation = _relation(cand.pair, decisions, profiles) if d.state in ("verified", "inferred") else "contains"
         evidence = {**(d.evidence or {}), "hash_version": HASH_VERSION}
         prior = stored.get((cand.pair.parent, cand.pair.child))
-        if prior is not None and (prior.state, prior.stage, prior.relation, prior.multiset, prior.evidence) == (
-                d.state, d.stage, relation, d.multiset, evidence):
+        if prior is not None and (prior.state, prior.stage, prior.relation, prior.multiset) == (
+                d.state, d.stage, relation, d.multiset) and prior.same_evidence(evidence):
             continue  # stored ones are valid: same fingerprints, not stale
         rows.append(EdgeUpsert(
             parent_id=cand.pair.parent, child_id=cand.pair.child,

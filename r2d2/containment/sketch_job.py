@@ -33,6 +33,7 @@ from r2d2.containment import hashing
 from r2d2.containment import minhash as mh
 from r2d2.containment.summary_local import summarize
 from r2d2.engine.batch import run_isolating
+from r2d2.engine.local import local_frame
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
 
@@ -142,17 +143,21 @@ def _frame(spark: SparkSession, reqs: Sequence[SketchRequest], codes: Mapping[tu
         df = read_tagged(spark, [(r.profile, {"__tid": r.table_id, **{
             f"__w{-code}": int(r.table_id in tids) for code, tids in keeps.items()}}) for r in reqs])
     exprs, width, rowsets = _hash_columns(df, reqs, codes, shared=single is None)
-    return df.selectExpr(*exprs).mapInArrow(_sketch_rows(width, rowsets, num_perm, seed, single), _HASH_SET_SCHEMA)
+    perms = mh.permutations(num_perm, seed)
+    return df.selectExpr(*exprs).mapInArrow(_sketch_rows(width, rowsets, perms, single), _HASH_SET_SCHEMA)
 
 
 _HASH_SET_SCHEMA = "tid long, col int, a long, b long, sig binary"
 
 
-def _sketch_rows(width: int, rowsets: Sequence[int], num_perm: int, seed: int, table_id: int | None = None):
+def _sketch_rows(width: int, rowsets: Sequence[int], perms: mh.Perms, table_id: int | None = None):
     """mapInArrow body: per Arrow batch, the MinHash partial signature of each (table, column) and
     the row hashes of every row set (``table_id``: the batches are one table's, with no ``tid``
     column). Signatures are merged later (element-wise minimum); row hashes are counted by Spark.
-    Values never leave the JVM except as 32-bit hashes, and are never shuffled."""
+    Values never leave the JVM except as 32-bit hashes, and are never shuffled.
+
+    A closure pickled by value: a worker imports only the modules it names (numpy, pyarrow and the
+    numpy-only :mod:`r2d2.containment.minhash`), not this module and its driver-side imports."""
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
 
@@ -165,12 +170,13 @@ def _sketch_rows(width: int, rowsets: Sequence[int], num_perm: int, seed: int, t
             out_col: list[int] = []
             out_sig: list[bytes] = []
             for c in range(width):
-                values = batch.column(f"v{c}")
-                present = values.is_valid().to_numpy(zero_copy_only=False)
-                # distinct (table, value) keys: the permutations run once per distinct value
-                keys = np.unique((tid[present] << 32) | values.fill_null(0).to_numpy()[present])
-                ids, sigs = mh.grouped_signatures(keys >> 32, (keys & 0xFFFFFFFF).astype(np.uint32),
-                                                  num_perm=num_perm, seed=seed)
+                values = batch.column(f"v{c}")  # bigint hashes in [0, 2^32), null for null values
+                if values.null_count:
+                    present = values.is_valid().to_numpy(zero_copy_only=False)
+                    ids, sigs = mh.grouped_signatures(tid[present], values.fill_null(0).to_numpy()[present]
+                                                      .astype(np.uint32), perms)
+                else:
+                    ids, sigs = mh.grouped_signatures(tid, values.to_numpy().astype(np.uint32), perms)
                 out_tid.extend(ids.tolist())
                 out_col.extend([c] * len(ids))
                 out_sig.extend(sig.tobytes() for sig in sigs)
@@ -301,7 +307,7 @@ def _collect_samples(spark: SparkSession, path: str, counts: Mapping[tuple[int, 
         return []
     sets = spark.read.parquet(path).where(F.col("col") < 0)
     limits = [(tid, col, sample_limit(distinct, k)) for (tid, col), (_, distinct) in counts.items()]
-    limit_df = spark.createDataFrame(limits, "tid long, col int, limit long")
+    limit_df = local_frame(spark, limits, [("tid", pa.int64()), ("col", pa.int32()), ("limit", pa.int64())])
     picked = (sets.join(F.broadcast(limit_df), ["tid", "col"]).where(F.col("a") <= F.col("limit"))
               .select("tid", "col", "a", "b"))
     return [(r["tid"], r["col"], r["a"], r["b"]) for r in picked.collect()]

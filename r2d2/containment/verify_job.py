@@ -34,6 +34,7 @@ from r2d2.containment.candidates import Candidate
 from r2d2.containment.exact_local import PairStats, exact_stats
 from r2d2.containment.sketch_job import ROW, TableSketch
 from r2d2.engine.batch import chunked
+from r2d2.engine.local import local_frame
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
 
@@ -117,7 +118,7 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
         shared.setdefault(key, []).append(gid)
     parts = []
     for path, entries in stored.items():
-        mapping = spark.createDataFrame(entries, "tid long, col int, gid long")
+        mapping = local_frame(spark, entries, [("tid", pa.int64()), ("col", pa.int32()), ("gid", pa.int64())])
         tids = sorted({tid for tid, _, _ in entries})  # pushed down: row groups of other tables are skipped
         parts.append(spark.read.parquet(path).where(F.col("tid").isin(tids)).join(F.broadcast(mapping), ["tid", "col"])
                      .selectExpr("gid", "a", "b", "cnt AS pcnt"))
@@ -258,8 +259,8 @@ def _probe(key: tuple[int, tuple[str, ...]], cands: list[Candidate], profiles: M
 
 def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
            sketches: Mapping[int, TableSketch], results: list[PairResult]) -> None:
-    mapping = spark.createDataFrame(
-        [(i, gid, cand.pair.child) for i, (gid, cand) in enumerate(pairs)], "pair long, gid long, tid long")
+    mapping = local_frame(spark, [(i, gid, cand.pair.child) for i, (gid, cand) in enumerate(pairs)],
+                          [("pair", pa.int64()), ("gid", pa.int64()), ("tid", pa.int64())])
     by_path: dict[str, set[int]] = {}
     for _, c in pairs:
         if (path := sketches[c.pair.child].rowset_path) is not None:

@@ -14,6 +14,9 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+import pyarrow as pa
+
+from r2d2.engine.local import local_frame
 from r2d2.errors import TableReadError
 from r2d2.lake import fs as lakefs
 from r2d2.lake.csv import read_csv
@@ -122,7 +125,7 @@ def read_tagged(spark, members: Sequence[tuple[TableProfile, Mapping[str, int]]]
         for path in _paths(profile):
             files.append(path)
             rows.append(("file:" + path, *(int(tags[t]) for t in tag_names)))
-    mapping = spark.createDataFrame(rows, ", ".join(["`__file` string", *(f"`{t}` long" for t in tag_names)]))
+    mapping = local_frame(spark, rows, [("__file", pa.string()), *((t, pa.int64()) for t in tag_names)])
     df = spark.read.schema(schema).parquet(*files).selectExpr("*", "_metadata.file_path AS `__file`")
     joined = df.join(F.broadcast(mapping), "__file", "left")
     checked = [f"CASE WHEN `{t}` IS NULL THEN raise_error(concat('file matched no table: ', `__file`)) "
