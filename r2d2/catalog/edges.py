@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, Literal
+from typing import cast as cast_type
 
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
 from r2d2.catalog._base import RepositoryBase, chunks, utcnow
 from r2d2.catalog.models import EdgeRow, TableRow
-from r2d2.catalog.records import EdgeRecord, EdgeUpsert, PairDecision
+from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
 
 _P = aliased(TableRow, name="parent")
 _C = aliased(TableRow, name="child")
@@ -126,7 +127,7 @@ class EdgesRepository(RepositoryBase):
         SQLAlchemy decodes it)."""
         stmt = (
             select(EdgeRow.parent_id, EdgeRow.child_id, EdgeRow.state, EdgeRow.stage, EdgeRow.relation,
-                   EdgeRow.multiset, cast(EdgeRow.evidence, Text))
+                   EdgeRow.multiset, cast(EdgeRow.evidence, Text).label("evidence_json"))
             .join(_P, _P.id == EdgeRow.parent_id)
             .join(_C, _C.id == EdgeRow.child_id)
             .where(
@@ -137,8 +138,10 @@ class EdgesRepository(RepositoryBase):
             )
         )
         with self._read() as conn:
-            return {(r[0], r[1]): PairDecision(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "{}")
-                    for r in conn.execute(stmt)}
+            rows = conn.execute(stmt).all()
+        return {(p, c): PairDecision(p, c, cast_type(EdgeState, state), stage, cast_type(EdgeRelation, relation),
+                                     multiset, evidence or "{}")
+                for p, c, state, stage, relation, multiset, evidence in rows}
 
     def delete_edges_except(self, keep: Iterable[tuple[int, int]]) -> int:
         """Delete every edge whose ``(parent_id, child_id)`` is not in ``keep``; returns how many."""
