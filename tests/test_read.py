@@ -72,3 +72,39 @@ def test_local_frame_is_a_local_relation_with_its_types(spark) -> None:
     assert "LocalTableScan" in df._jdf.queryExecution().executedPlan().toString()
     empty = local_frame(spark, [], [("tid", pa.int64())])
     assert empty.count() == 0 and empty.schema.fields[0].dataType.simpleString() == "bigint"
+
+
+def test_footer_schema_is_what_spark_infers(spark, tmp_path: Path) -> None:
+    """The driver-side footer read gives Spark's own inferred schema, type by type (nanosecond and
+    zone-less timestamps, decimals, unsigned and small ints, nested, dictionary strings, and a file
+    Spark wrote with its schema in the footer); an unreadable file still fails with Spark's error."""
+    import pytest
+    from pyspark.errors import AnalysisException
+
+    from r2d2.lake.footer_schema import parquet_schema
+
+    table = pa.table({
+        "ns": pa.array([1, None], pa.timestamp("ns")),
+        "ms_tz": pa.array([1, 2], pa.timestamp("ms", tz="Europe/Paris")),
+        "us": pa.array([1, 2], pa.timestamp("us")),
+        "d": pa.array([dt.date(2020, 1, 1), None]),
+        "dec": pa.array([None, None], pa.decimal128(20, 3)),
+        "u32": pa.array([1, 2], pa.uint32()),
+        "i8": pa.array([1, 2], pa.int8()),
+        "f": pa.array([1.5, None], pa.float32()),
+        "s": pa.array(["a", "b"]).dictionary_encode(),
+        "b": pa.array([b"x", None]),
+        "flag": pa.array([True, None]),
+        "l": pa.array([[1], None], pa.list_(pa.int64())),
+        "st": pa.array([{"x": 1}, None], pa.struct([("x", pa.int32())])),
+        "Mixed Case.name": pa.array([1, 2]),
+    })
+    files = [lakes.parquet(tmp_path / "arrow", table, name="a.parquet") / "a.parquet"]
+    written = tmp_path / "spark"
+    spark.createDataFrame([(1, "x", dt.datetime(2020, 1, 1))], "id int, s string, t timestamp").write.parquet(
+        str(written))
+    files += sorted(written.glob("*.parquet"))
+    for path in files:
+        assert parquet_schema(spark, str(path)) == spark.read.parquet(str(path)).schema, path
+    with pytest.raises(AnalysisException, match=r"missing\.parquet"):
+        parquet_schema(spark, str(tmp_path / "missing.parquet"))

@@ -20,6 +20,7 @@ from r2d2.engine.local import local_frame
 from r2d2.errors import TableReadError
 from r2d2.lake import fs as lakefs
 from r2d2.lake.csv import read_csv
+from r2d2.lake.footer_schema import parquet_schema
 from r2d2.lake.sparkschema import spark_type_of, spark_type_of_arrow, struct_of
 from r2d2.types import TableProfile
 
@@ -41,7 +42,8 @@ def _read_parquet(spark, profile: TableProfile):
     paths = _paths(profile)
     parts = {p.lower() for p in profile.partition_columns}
     if not parts:
-        return _select(spark.read.parquet(*paths), profile)
+        # The profiler has checked that every file has the same schema: the first one's is the table's.
+        return _select(spark.read.schema(parquet_schema(spark, paths[0])).parquet(*paths), profile)
     inferred = spark.read.option("basePath", profile.location).parquet(*paths).schema
     fields = [(f.name, f.dataType) for f in inferred.fields if f.name.lower() not in parts]
     fields += [(c.name, spark_type_of(c.physical_type)) for c in profile.columns if c.key in parts]
@@ -118,7 +120,8 @@ def read_tagged(spark, members: Sequence[tuple[TableProfile, Mapping[str, int]]]
     from pyspark.sql import functions as F
 
     first = members[0][0]
-    schema = _select(spark.read.parquet(_paths(first)[0]), first).schema
+    path = _paths(first)[0]
+    schema = _select(spark.read.schema(parquet_schema(spark, path)).parquet(path), first).schema
     tag_names = sorted(members[0][1])
     rows, files = [], []
     for profile, tags in members:
