@@ -166,6 +166,42 @@ def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Pa
     assert not any(str(tmp_path / "lake" / "bad") in pair for pair in found)
 
 
+def test_hash_set_unreadable_after_write_fails_only_its_table(spark, tmp_path: Path, monkeypatch) -> None:
+    """Reading a batch's hash set back is isolated like the write: a set that cannot be read (fault
+    injected at the driver-side reader, for every set holding the bad table) fails that table alone,
+    named with the set's path, and detection completes for the rest."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from r2d2.containment import sketch_job
+
+    data = pa.table({"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]})
+    for name, table in (("parent", data), ("child", data.slice(0, 300)), ("bad", data.slice(0, 200))):
+        (tmp_path / "lake" / name).mkdir(parents=True)
+        pq.write_table(table, tmp_path / "lake" / name / "part-0.parquet")
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=lambda: spark)
+    bad_id = next(t for t, p in catalog.active_profiles() if p.location.endswith("/bad"))
+    real = sketch_job.summarize
+
+    def flaky(path, limit_of):
+        tids = set(pq.read_table(path, columns=["tid"]).column("tid").to_pylist())
+        if bad_id in tids:
+            raise OSError(f"simulated unreadable file in {path}")
+        return real(path, limit_of)
+
+    monkeypatch.setattr(sketch_job, "summarize", flaky)
+    result = detect(catalog, settings, lambda: spark)
+    errors = {e["location"]: e["error"] for e in result.errors}
+    bad = str(tmp_path / "lake" / "bad")
+    assert list(errors) == [bad]
+    assert "could not be read back" in errors[bad] and "simulated unreadable" in errors[bad]
+    found = {(e.parent, e.child) for e in result.edges}
+    assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
+    assert not any(bad in pair for pair in found)
+
+
 def test_deleted_hash_sets_are_rebuilt_not_trusted(spark, tmp_path: Path) -> None:
     """A cached sketch whose hash-set dataset is gone (work folder wiped) is recomputed by reading
     the table again; verification never reads a missing dataset and the edges stay right."""

@@ -97,3 +97,4 @@ def test_stage3_worker_closure_loads_without_heavy_imports() -> None:
     assert "r2d2.containment.minhash" in loaded  # the closure really was loaded
     assert not {m for m in loaded if m.split(".")[0] in ("datasketch", "scipy", "pandas")}
     assert "r2d2.containment.sketch_job" not in loaded
+

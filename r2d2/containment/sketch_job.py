@@ -32,8 +32,9 @@ from pyspark.sql import functions as F
 from r2d2.containment import hashing
 from r2d2.containment import minhash as mh
 from r2d2.containment.summary_local import summarize
-from r2d2.engine.batch import run_isolating
+from r2d2.engine.batch import run_isolating, short_error
 from r2d2.engine.local import local_frame
+from r2d2.errors import DetectionError
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
 
@@ -225,11 +226,10 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     # sort-based aggregation of every row hash; as a key it keeps the hash aggregation (each partial
     # signature is already unique by its `a`).
     keys = ("tid", "col", "a", "b", "sig")
-    # As many reduce tasks as the batch's size calls for (a small incremental batch: one or two), not
-    # the session's fixed count: each task costs a file and scheduling. The aggregation reuses this
-    # partitioning, so it is the only shuffle.
-    size = sum(req.profile.num_bytes for req in batch)
-    parts = max(2, min(int(spark.conf.get("spark.sql.shuffle.partitions") or 8), -(-size // REDUCE_BYTES)))
+    # The aggregation reuses this partitioning, so it is the only shuffle.
+    parts = _reduce_tasks(sum(req.profile.num_bytes for req in batch),
+                          int(spark.conf.get("spark.sql.shuffle.partitions") or 8),
+                          spark.sparkContext.defaultParallelism)
     grouped = (reduce(DataFrame.unionAll, frames).repartition(parts, *keys).groupBy(*keys)
                .agg(F.count(F.lit(1)).alias("cnt")))
     path = str(out / f"hs-{uuid.uuid4().hex}")
@@ -241,6 +241,16 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     with arrow_batch_rows(spark, ARROW_BATCH_ROWS):
         writer.parquet(path)
     return path
+
+
+def _reduce_tasks(size: int, most: int, cores: int) -> int:
+    """Reduce tasks for a batch of ``size`` lake bytes: as many as its size calls for (a small
+    incremental batch: one per core), not the session's fixed count, since each task costs a file
+    and scheduling; and a whole number of waves over the cores (3 tasks on 2 cores would run the
+    last one alone, as long as the first two)."""
+    cores = max(1, cores)
+    needed = max(cores, -(-size // REDUCE_BYTES))
+    return max(1, min(most, -(-needed // cores) * cores))
 
 
 @contextmanager
@@ -313,8 +323,10 @@ def _collect_samples(spark: SparkSession, path: str, counts: Mapping[tuple[int, 
     return [(r["tid"], r["col"], r["a"], r["b"]) for r in picked.collect()]
 
 
-def _summarize(spark: SparkSession, path: str, size: int, k: int, local_bytes: int
-               ) -> tuple[dict[tuple[int, int], np.ndarray], Counts, list[tuple[int, int, int, int]], int]:
+_Summary = tuple[dict[tuple[int, int], np.ndarray], Counts, list[tuple[int, int, int, int]], int]
+
+
+def _summarize(spark: SparkSession, path: str, size: int, k: int, local_bytes: int) -> _Summary:
     """Signatures, row-set counts, threshold samples and Spark jobs run: a small hash set is read on
     the driver (:mod:`r2d2.containment.summary_local`), a large one by two Spark jobs."""
     if size <= local_bytes:
@@ -348,16 +360,25 @@ def compute_sketches(
 
     requests = _align_groups(requests)
 
-    def job(batch: Sequence[SketchRequest]) -> tuple[Sequence[SketchRequest], str]:
+    def job(batch: Sequence[SketchRequest]) -> tuple[Sequence[SketchRequest], str, int, _Summary]:
+        # Reading the hash set back is part of the batch's work: when it fails, the batch is split
+        # and retried like a failed write, and only the tables that still fail are reported.
         nonlocal jobs
         jobs += 1
-        return batch, _write_hash_set(spark, batch, work_dir, num_perm=num_perm, seed=seed)
+        path = _write_hash_set(spark, batch, work_dir, num_perm=num_perm, seed=seed)
+        size = _dataset_bytes(path)
+        try:
+            summary = _summarize(spark, path, size, sample_k, local_bytes)
+        except Exception as exc:
+            raise DetectionError(f"hash set {path} could not be read back: {short_error(exc)}") from exc
+        jobs += summary[3]
+        return batch, path, size, summary
 
     outcome = run_isolating(list(requests), job, batch_size=batch_size)
     failures = {req.table_id: msg for req, msg in outcome.failures}
     sketches: dict[int, TableSketch] = {}
     bytes_read = 0
-    for batch, path in outcome.results:
+    for batch, path, size, (signatures, counts, picked, _) in outcome.results:
         codes = projection_codes(batch)
         for req in batch:
             names = {c.name for c in req.profile.supported_columns} if req.rowset else set(req.columns)
@@ -367,9 +388,6 @@ def compute_sketches(
                                                  rowset_path=path if req.rowset else None)
         order = {req.table_id: hashing.ordered_columns(req.profile) for req in batch}
         wanted = {req.table_id: {n.lower() for n in req.columns} for req in batch}
-        size = _dataset_bytes(path)
-        signatures, counts, picked, summary_jobs = _summarize(spark, path, size, sample_k, local_bytes)
-        jobs += summary_jobs
         for (tid, col), sig in signatures.items():
             cols = [c for c in order[tid] if c.key in wanted[tid]]
             sketches[tid].minhash[cols[col].key] = sig
