@@ -136,9 +136,8 @@ def test_incremental_after_adding_tables(spark, tmp_path: Path) -> None:
     assert result.stage("probe").bytes_read == 0
 
 
-def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Path) -> None:
-    import os
-
+def _parent_child_bad_lake(spark, tmp_path: Path):
+    """Three scanned Parquet tables: ``parent`` holds ``child`` and ``bad`` (row subsets)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -149,6 +148,13 @@ def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Pa
     settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
     catalog = open_catalog(settings.resolved_catalog_url)
     assert scan(catalog, [str(tmp_path / "lake")], spark_factory=lambda: spark).failed == 0
+    return settings, catalog
+
+
+def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Path) -> None:
+    import os
+
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
     # Corrupt the data pages of one table behind the catalog's back (same size and mtime, so the
     # fingerprint does not change): only reading its data can find out.
     bad = tmp_path / "lake" / "bad" / "part-0.parquet"
@@ -170,18 +176,11 @@ def test_hash_set_unreadable_after_write_fails_only_its_table(spark, tmp_path: P
     """Reading a batch's hash set back is isolated like the write: a set that cannot be read (fault
     injected at the driver-side reader, for every set holding the bad table) fails that table alone,
     named with the set's path, and detection completes for the rest."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from r2d2.containment import sketch_job
 
-    data = pa.table({"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]})
-    for name, table in (("parent", data), ("child", data.slice(0, 300)), ("bad", data.slice(0, 200))):
-        (tmp_path / "lake" / name).mkdir(parents=True)
-        pq.write_table(table, tmp_path / "lake" / name / "part-0.parquet")
-    settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
-    catalog = open_catalog(settings.resolved_catalog_url)
-    scan(catalog, [str(tmp_path / "lake")], spark_factory=lambda: spark)
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
     bad_id = next(t for t, p in catalog.active_profiles() if p.location.endswith("/bad"))
     real = sketch_job.summarize
 
