@@ -27,9 +27,10 @@ def parquet_schema(spark: SparkSession, path: str) -> StructType:
     from py4j.protocol import Py4JError
     from pyspark.sql.types import StructType
 
+    jvm = spark._jvm
+    if jvm is None:  # no JVM on this side (Spark Connect): inference it is
+        return spark.read.parquet(path).schema
     try:
-        jvm = spark._jvm
-        assert jvm is not None
         jpath = jvm.org.apache.hadoop.fs.Path(path)
         skip_row_groups = jvm.org.apache.parquet.format.converter.ParquetMetadataConverter.SKIP_ROW_GROUPS
         meta = jvm.org.apache.parquet.hadoop.ParquetFileReader.readFooter(
