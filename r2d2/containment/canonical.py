@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pyspark.sql import types as T
 
 from r2d2.errors import DetectionError
+from r2d2.lake.sparkschema import quoted as ident  # any column name is safe in SQL text
 from r2d2.types import Column, Family
 
 # Expressions are built as Spark SQL text and sent in one ``selectExpr`` call: building them with
@@ -35,11 +36,6 @@ from r2d2.types import Column, Family
 HASH_VERSION = 2  # bump whenever a canonical form changes: cached sketches and decisions are then redone
 _SECOND_HASH_SALT = 0x5BD1E9955BD1E995  # seeds the second half of the 128-bit row hash
 _MASK32 = 0xFFFFFFFF
-
-
-def ident(name: str) -> str:
-    """A column reference in Spark SQL text, quoted so that any name is safe."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _zero_unless_null(c: str) -> str:

@@ -21,7 +21,7 @@ from r2d2.errors import TableReadError
 from r2d2.lake import fs as lakefs
 from r2d2.lake.csv import read_csv
 from r2d2.lake.footer_schema import parquet_schema
-from r2d2.lake.sparkschema import spark_type_of, spark_type_of_arrow, struct_of
+from r2d2.lake.sparkschema import quoted, spark_type_of, spark_type_of_arrow, struct_of
 from r2d2.types import TableProfile
 
 
@@ -29,13 +29,9 @@ def _paths(profile: TableProfile) -> list[str]:
     return [lakefs.join(profile.location, f.path) for f in profile.files]
 
 
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def _select(df, profile: TableProfile):
     # one selectExpr call: a Column object per name costs a Py4J round trip each (~4 ms)
-    return df.selectExpr(*[_quoted(c.name) for c in profile.columns])
+    return df.selectExpr(*[quoted(c.name) for c in profile.columns])
 
 
 def _read_parquet(spark, profile: TableProfile):
@@ -73,7 +69,7 @@ def _read_delta_files(spark, profile: TableProfile):
         for name, raw in zip(parts, key, strict=True):
             dtype = spark_type_of_arrow(by_name[name].type)
             df = df.withColumn(name, F.lit(raw).cast("string").cast(dtype))
-        frames.append(df.selectExpr(*[_quoted(f.name) for f in full.fields]))
+        frames.append(df.selectExpr(*[quoted(f.name) for f in full.fields]))
     return _select(functools.reduce(lambda a, b: a.unionByName(b), frames), profile)
 
 
@@ -120,8 +116,8 @@ def read_tagged(spark, members: Sequence[tuple[TableProfile, Mapping[str, int]]]
     from pyspark.sql import functions as F
 
     first = members[0][0]
-    path = _paths(first)[0]
-    schema = _select(spark.read.schema(parquet_schema(spark, path)).parquet(path), first).schema
+    first_file = _paths(first)[0]
+    schema = _select(spark.read.schema(parquet_schema(spark, first_file)).parquet(first_file), first).schema
     tag_names = sorted(members[0][1])
     rows, files = [], []
     for profile, tags in members:
@@ -133,4 +129,4 @@ def read_tagged(spark, members: Sequence[tuple[TableProfile, Mapping[str, int]]]
     joined = df.join(F.broadcast(mapping), "__file", "left")
     checked = [f"CASE WHEN `{t}` IS NULL THEN raise_error(concat('file matched no table: ', `__file`)) "
                f"ELSE `{t}` END AS `{t}`" for t in tag_names]
-    return joined.selectExpr(*[_quoted(c.name) for c in first.columns], *checked)
+    return joined.selectExpr(*[quoted(c.name) for c in first.columns], *checked)

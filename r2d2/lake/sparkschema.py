@@ -42,8 +42,13 @@ def struct_of(fields: list[tuple[str, T.DataType]]) -> T.StructType:
     return T.StructType([T.StructField(name, dtype, True) for name, dtype in fields])
 
 
+def quoted(name: str) -> str:
+    """A column name as a Spark SQL identifier: any name is safe (dots, spaces, backticks)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def qcol(name: str):
     """A Spark column by exact name (dots and backticks in names are quoted)."""
     from pyspark.sql import functions as F
 
-    return F.col("`" + name.replace("`", "``") + "`")
+    return F.col(quoted(name))
