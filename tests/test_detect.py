@@ -266,3 +266,24 @@ def test_changed_child_is_verified_on_its_new_rows_only(spark, tmp_path: Path, l
     again = detect(catalog, settings, lambda: spark)
     assert {(Path(e.parent).name, Path(e.child).name) for e in again.edges} == {
         ("p1", "y"), ("p2", "x"), ("p2", "y")}
+
+
+def test_caller_heap_is_frozen_only_while_detect_runs(spark, tmp_path: Path, monkeypatch) -> None:
+    import gc
+
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    assert gc.get_freeze_count() == 0
+    seen: list[int] = []
+    detect(catalog, settings, lambda: spark, progress=lambda _msg: seen.append(gc.get_freeze_count()))
+    assert seen and min(seen) > 0  # the objects alive before detect sat out its collections
+    assert gc.get_freeze_count() == 0  # and were handed back
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("stage 3 broke")
+
+    monkeypatch.setattr("r2d2.containment.pipeline.compute_sketches", fail)
+    (tmp_path / "lake" / "child" / "part-0.parquet").touch()  # changed: stage 3 must run again
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=lambda: spark)
+    with pytest.raises(RuntimeError, match="stage 3 broke"):
+        detect(catalog, settings, lambda: spark)
+    assert gc.get_freeze_count() == 0  # handed back on failure too

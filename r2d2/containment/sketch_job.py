@@ -34,6 +34,7 @@ from r2d2.containment import minhash as mh
 from r2d2.containment.summary_local import summarize
 from r2d2.engine.batch import run_isolating, short_error
 from r2d2.engine.local import local_frame
+from r2d2.engine.warm import warm_python_workers
 from r2d2.errors import DetectionError
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
@@ -357,6 +358,7 @@ def compute_sketches(
     A batch's hash set of at most ``local_bytes`` is summarised on the driver (no Spark job)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     jobs = 0
+    warm = warm_python_workers(spark) if requests else None  # while the driver plans the first batch
 
     requests = _align_groups(requests)
 
@@ -374,7 +376,11 @@ def compute_sketches(
         jobs += summary[3]
         return batch, path, size, summary
 
-    outcome = run_isolating(list(requests), job, batch_size=batch_size)
+    try:
+        outcome = run_isolating(list(requests), job, batch_size=batch_size)
+    finally:
+        if warm is not None:
+            warm.join()  # long done by now: no job of this call outlives it
     failures = {req.table_id: msg for req, msg in outcome.failures}
     sketches: dict[int, TableSketch] = {}
     bytes_read = 0

@@ -57,6 +57,8 @@ def _build(settings: Settings) -> SparkSession:
     if master is not None and master.startswith("local"):
         conf.setdefault("spark.ui.enabled", "false")
         conf.setdefault("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
+        # Workers run this driver's interpreter, which has R2D2: fork them with its imports done.
+        conf.setdefault("spark.python.daemon.module", "r2d2.engine.pydaemon")
     conf.update(settings.spark_conf)
     for key, value in conf.items():
         builder = builder.config(key, value)
