@@ -370,6 +370,24 @@ def test_sketches_upsert_and_fingerprint(cat: Catalog) -> None:
     assert cat.get_sketches(tid, "fp1", "rowsample") == {"": (b"\x00\xff", {"k": 256})}
 
 
+def test_sketches_of_many_tables_in_one_call(cat: Catalog) -> None:
+    ids = []
+    for n in range(5):
+        cat.save_profile(make_profile(f"/m{n}"), seen_at=T0)
+        ids.append(cat.get_table(f"/m{n}").id)
+        cat.put_sketches(ids[-1], f"fp{n}", "minhash", {"id": (bytes([n]), {"n": n}), "x": (b"x", {})})
+        cat.put_sketches(ids[-1], f"fp{n}", "rowsample", {"": (b"r", {"k": n})})
+    cat.put_sketches(ids[4], "fp4", "other", {"": (b"o", {})})
+    wanted = {ids[0]: "fp0", ids[1]: "stale-fp", ids[2]: "fp2", ids[4]: "fp4"}
+    got = cat.get_sketches_many(wanted, ("minhash", "rowsample"))
+    assert got == {(tid, kind): cat.get_sketches(tid, fp, kind) for tid, fp in wanted.items()
+                   for kind in ("minhash", "rowsample") if cat.get_sketches(tid, fp, kind)}
+    assert set(got) == {(ids[0], "minhash"), (ids[0], "rowsample"), (ids[2], "minhash"), (ids[2], "rowsample"),
+                        (ids[4], "minhash"), (ids[4], "rowsample")}  # stale fingerprint, other kind: left out
+    assert got[(ids[2], "minhash")]["id"] == (b"\x02", {"n": 2})
+    assert cat.get_sketches_many({}, ("minhash",)) == {}
+
+
 def test_referenced_paths(cat: Catalog) -> None:
     cat.save_profile(make_profile("/s1"), seen_at=T0)
     cat.save_profile(make_profile("/s2"), seen_at=T0)

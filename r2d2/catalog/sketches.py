@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from r2d2.catalog._base import RepositoryBase, chunks, utcnow
 from r2d2.catalog.models import SketchRow
@@ -27,6 +27,23 @@ class SketchesRepository(RepositoryBase):
                 )
             )
             return {key: (bytes(payload), dict(meta or {})) for key, payload, meta in rows}
+
+    def get_sketches_many(
+        self, tables: Mapping[int, str], kinds: tuple[str, ...]
+    ) -> dict[tuple[int, str], dict[str, tuple[bytes, dict[str, Any]]]]:
+        """``(table, kind) → key → (payload, meta)`` for many tables at once (``tables``: id →
+        fingerprint), in a few queries instead of one per table and kind: a detect run loads the
+        sketches of every table in a fresh pair."""
+        out: dict[tuple[int, str], dict[str, tuple[bytes, dict[str, Any]]]] = {}
+        with self._read() as conn:
+            for part in chunks(sorted(tables.items())):
+                rows = conn.execute(
+                    select(SketchRow.table_id, SketchRow.kind, SketchRow.key, SketchRow.payload, SketchRow.meta)
+                    .where(tuple_(SketchRow.table_id, SketchRow.fingerprint).in_(list(part)),
+                           SketchRow.kind.in_(kinds)))
+                for tid, kind, key, payload, meta in rows:
+                    out.setdefault((tid, kind), {})[key] = (bytes(payload), dict(meta or {}))
+        return out
 
     def referenced_paths(self, kind: str, *, meta_key: str = "rowset_path") -> set[str]:
         """The ``meta[meta_key]`` values (e.g. hash-set dataset paths) of every stored sketch of ``kind``."""

@@ -12,7 +12,7 @@ would not fit the driver's memory. ``tests/test_exact_local.py`` checks both pat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,17 +22,23 @@ import pyarrow.dataset as ds
 PairStats = tuple[int, int, int]
 
 
-def _read(path: str, wanted: Sequence[tuple[int, int]]) -> pa.Table:
-    """Rows ``(tid, col, a, b, cnt)`` of a hash-set dataset for the ``(tid, col)`` pairs wanted."""
+def _read(path: str, wanted: Iterable[tuple[int, int]]) -> pa.Table:
+    """Rows ``(tid, col, a, b, cnt)`` of a hash-set dataset for (at least) the ``(tid, col)`` sets wanted.
+
+    The filters prune row groups (sets are written sorted by tid, col); joins on ``(tid, col)`` then
+    keep exactly the sets each side needs."""
     tids = sorted({t for t, _ in wanted})
     cols = sorted({c for _, c in wanted})
-    # tid / col filters prune row groups (sets are written sorted by tid, col); the join keeps exactly `wanted`
-    table = ds.dataset(path, format="parquet").to_table(
+    return ds.dataset(path, format="parquet").to_table(
         columns=["tid", "col", "a", "b", "cnt"],
         filter=pc.field("tid").isin(tids) & pc.field("col").isin(cols))
-    keys = pa.table({"tid": pa.array([t for t, _ in wanted], pa.int64()),
-                     "col": pa.array([c for _, c in wanted], pa.int32())})
-    return table.join(keys, ["tid", "col"], join_type="inner")
+
+
+def _keys(rows: Sequence[tuple[int, ...]], *names: str) -> pa.Table:
+    """``(tid, col, *names)`` rows as a join table (``col`` int32 as in hash sets, the rest int64)."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(2 + len(names))]
+    return pa.table({name: pa.array(list(values), pa.int32() if name == "col" else pa.int64())
+                     for name, values in zip(("tid", "col", *names), columns, strict=True)})
 
 
 def exact_stats(pairs: Sequence[tuple[int, int]],
@@ -42,29 +48,27 @@ def exact_stats(pairs: Sequence[tuple[int, int]],
 
     ``parent_sets[gid] = (dataset, tid, col)`` locates the parent hashes of group ``gid``;
     ``child_sets[child] = (dataset, col)`` the child's full row set. A pair whose child has no row
-    (an empty set) is absent from the result, as in the Spark path.
+    (an empty set) is absent from the result, as in the Spark path. Each dataset is read once for
+    both sides (a table's set often serves as a parent and as a child).
     """
-    parents = []
-    by_path: dict[str, list[tuple[int, int, int]]] = {}
+    parents_at: dict[str, list[tuple[int, int, int]]] = {}  # dataset -> (tid, col, gid)
     for gid, (path, tid, col) in parent_sets.items():
-        by_path.setdefault(path, []).append((tid, col, gid))
-    for path, entries in by_path.items():
-        rows = _read(path, [(t, c) for t, c, _ in entries])
-        gids = pa.table({"tid": pa.array([t for t, _, _ in entries], pa.int64()),
-                         "col": pa.array([c for _, c, _ in entries], pa.int32()),
-                         "gid": pa.array([g for _, _, g in entries], pa.int64())})
-        parents.append(rows.join(gids, ["tid", "col"], join_type="inner")
-                       .select(["gid", "a", "b", "cnt"]).rename_columns(["gid", "a", "b", "pcnt"]))
-    kids = []
-    by_child_path: dict[str, list[tuple[int, int]]] = {}
-    for child, (path, col) in child_sets.items():
-        by_child_path.setdefault(path, []).append((child, col))
-    pair_map = pa.table({"pair": pa.array(range(len(pairs)), pa.int64()),
-                         "gid": pa.array([g for g, _ in pairs], pa.int64()),
-                         "tid": pa.array([c for _, c in pairs], pa.int64())})
-    for path, sets in by_child_path.items():
-        rows = _read(path, sets).select(["tid", "a", "b", "cnt"])
-        kids.append(rows.join(pair_map, "tid", join_type="inner").select(["pair", "gid", "a", "b", "cnt"]))
+        parents_at.setdefault(path, []).append((tid, col, gid))
+    children_at: dict[str, list[tuple[int, int, int, int]]] = {}  # dataset -> (child tid, col, pair, gid)
+    for i, (gid, child) in enumerate(pairs):
+        if child in child_sets:
+            path, col = child_sets[child]
+            children_at.setdefault(path, []).append((child, col, i, gid))
+    parents, kids = [], []
+    for path in sorted(parents_at.keys() | children_at.keys()):
+        p_keys, c_keys = parents_at.get(path, []), children_at.get(path, [])
+        rows = _read(path, [(k[0], k[1]) for k in (*p_keys, *c_keys)])
+        if p_keys:
+            parents.append(rows.join(_keys(p_keys, "gid"), ["tid", "col"], join_type="inner")
+                           .select(["gid", "a", "b", "cnt"]).rename_columns(["gid", "a", "b", "pcnt"]))
+        if c_keys:  # one row per (pair, child hash): a child in several pairs is repeated
+            kids.append(rows.join(_keys(c_keys, "pair", "gid"), ["tid", "col"], join_type="inner")
+                        .select(["pair", "gid", "a", "b", "cnt"]))
     if not kids:
         return {}
     child = pa.concat_tables(kids)

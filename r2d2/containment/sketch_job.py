@@ -16,6 +16,7 @@ table that reaches the content stages is read more than once.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from pyspark.sql import functions as F
 
 from r2d2.containment import hashing
 from r2d2.containment import minhash as mh
+from r2d2.containment.hashset_local import ENTRY_BYTES, aggregate_hash_set
 from r2d2.containment.summary_local import summarize
 from r2d2.engine.batch import run_isolating, short_error
 from r2d2.engine.local import local_frame
@@ -213,7 +215,9 @@ ARROW_BATCH_ROWS = 50_000  # rows per Arrow batch into the Python step: fewer, l
 
 
 def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Path, *,
-                    num_perm: int, seed: int) -> str:
+                    num_perm: int, seed: int, local_bytes: int = 0) -> str:
+    """Write the batch's hash set; returns its path. Counted by Spark, or on the driver when its
+    entries take at most ``local_bytes`` (:mod:`r2d2.containment.hashset_local`)."""
     groups: dict[object, list[SketchRequest]] = {}
     for req in batch:
         key = group_key(req.profile) if groupable(req.profile) else ("single", req.table_id)
@@ -223,6 +227,17 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     # ~0.2 s each): done by a few threads at once, it no longer adds up over the batch's scan units.
     with ThreadPoolExecutor(PLAN_THREADS) as pool:
         frames = list(pool.map(lambda g: _frame(spark, g, codes, num_perm=num_perm, seed=seed), groups.values()))
+    entries = reduce(DataFrame.unionAll, frames)
+    path = str(out / f"hs-{uuid.uuid4().hex}")
+    if _entry_bytes(batch) <= local_bytes:
+        raw = f"{path}-raw"  # named hs-*: swept by detect's garbage collection if a crash leaves it
+        try:
+            with arrow_batch_rows(spark, ARROW_BATCH_ROWS):
+                entries.write.option("compression", "none").parquet(raw)
+            aggregate_hash_set(raw, path, row_group_bytes=HASHSET_ROW_GROUP)
+        finally:
+            shutil.rmtree(raw, ignore_errors=True)
+        return path
     # `sig` is part of the key, not an aggregate: a binary aggregation buffer (first(sig)) forces a
     # sort-based aggregation of every row hash; as a key it keeps the hash aggregation (each partial
     # signature is already unique by its `a`).
@@ -231,9 +246,7 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     parts = _reduce_tasks(sum(req.profile.num_bytes for req in batch),
                           int(spark.conf.get("spark.sql.shuffle.partitions") or 8),
                           spark.sparkContext.defaultParallelism)
-    grouped = (reduce(DataFrame.unionAll, frames).repartition(parts, *keys).groupBy(*keys)
-               .agg(F.count(F.lit(1)).alias("cnt")))
-    path = str(out / f"hs-{uuid.uuid4().hex}")
+    grouped = entries.repartition(parts, *keys).groupBy(*keys).agg(F.count(F.lit(1)).alias("cnt"))
     # Sorted by table and small row groups: a later run that needs a few tables' sets skips the rest
     # of the file through row-group statistics on `tid` (verification filters on it). Uncompressed:
     # row hashes are random bits, and compressing them only costs time.
@@ -242,6 +255,13 @@ def _write_hash_set(spark: SparkSession, batch: Sequence[SketchRequest], out: Pa
     with arrow_batch_rows(spark, ARROW_BATCH_ROWS):
         writer.parquet(path)
     return path
+
+
+def _entry_bytes(batch: Sequence[SketchRequest]) -> int:
+    """Driver memory the batch's row-set entries take in Arrow: one entry per row and row set (a
+    table of unknown row count, CSV say, is taken to have a row per two bytes: an upper bound)."""
+    return ENTRY_BYTES * sum((req.profile.num_rows if req.profile.num_rows is not None else req.profile.num_bytes // 2)
+                             * (int(req.rowset) + len(req.projections)) for req in batch)
 
 
 def _reduce_tasks(size: int, most: int, cores: int) -> int:
@@ -367,7 +387,7 @@ def compute_sketches(
         # and retried like a failed write, and only the tables that still fail are reported.
         nonlocal jobs
         jobs += 1
-        path = _write_hash_set(spark, batch, work_dir, num_perm=num_perm, seed=seed)
+        path = _write_hash_set(spark, batch, work_dir, num_perm=num_perm, seed=seed, local_bytes=local_bytes // 4)
         size = _dataset_bytes(path)
         try:
             summary = _summarize(spark, path, size, sample_k, local_bytes)
