@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     local_hashset_bytes: int = Field(
         default=256 << 20, ge=0,
         description="Hash sets of at most this many bytes are read on the driver with Arrow (stage 3's "
-                    "summary, exact verification of a batch) instead of by Spark jobs; driver memory needed: "
-                    "about 4x. 0: always Spark.")
+                    "summary, exact verification of a batch) instead of by Spark jobs, and stage-3 batches "
+                    "whose row hashes take at most a quarter of it are counted there instead of by a Spark "
+                    "shuffle; driver memory needed: about 4x. 0: always Spark.")
 
     @field_validator("catalog_url")
     @classmethod

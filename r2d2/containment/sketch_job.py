@@ -7,7 +7,8 @@ over all columns for children (and for parents compared on all their columns), a
 *projection* a candidate edge compares a parent on (one per distinct child column set). A Python
 step (Arrow batches, numpy) turns the value hashes of each batch into partial MinHash signatures
 right away — values are never shuffled — and passes the row hashes on; Spark counts the row hashes
-and writes a small *hash set* to the work folder: ``(tid, col, a, b, cnt, sig)`` where ``col >= 0``
+(or, for a small batch, the driver: :mod:`r2d2.containment.hashset_local`) and writes a small
+*hash set* to the work folder: ``(tid, col, a, b, cnt, sig)`` where ``col >= 0``
 rows are partial signatures of column ``col`` (merged by element-wise minimum on the driver),
 ``col = -1`` rows are distinct full-row hashes ``(a, b)`` with their counts, and ``col <= -2`` rows
 the same for one projection. The hash sets stay on disk for the probe and exact verification, so no
@@ -375,7 +376,9 @@ def compute_sketches(
 ) -> SketchOutcome:
     """Sketch every requested table; tables whose read fails are reported in ``failures``.
 
-    A batch's hash set of at most ``local_bytes`` is summarised on the driver (no Spark job)."""
+    A batch's hash set of at most ``local_bytes`` is summarised on the driver (no Spark job), and a
+    batch whose row-set entries take at most a quarter of it in memory is counted there too (no
+    shuffle): reading, counting and sorting it takes about four times its size."""
     work_dir.mkdir(parents=True, exist_ok=True)
     jobs = 0
     warm = warm_python_workers(spark) if requests else None  # while the driver plans the first batch
