@@ -23,6 +23,16 @@ def test_signature_equals_datasketch_update() -> None:
     assert np.array_equal(ours, _datasketch([int(v) for v in values], 64, 3))
 
 
+def test_reused_block_buffer_gives_datasketch_values_across_chunks_and_widths() -> None:
+    rng = np.random.default_rng(11)
+    values = rng.integers(0, 2**32, size=2 * mh._CHUNK + 777, dtype=np.uint64)  # a short last block
+    expected = {n: _datasketch([int(v) for v in values], n, 5) for n in (64, 16)}
+    for num_perm in (64, 16, 64):  # the thread's buffer is replaced when the width changes
+        assert np.array_equal(mh.signature(values.astype(np.uint32), num_perm=num_perm, seed=5), expected[num_perm])
+    small = values[:100].astype(np.uint32)  # a block narrower than the buffer: a view of it
+    assert np.array_equal(mh.signature(small, num_perm=64, seed=5), _datasketch([int(v) for v in small], 64, 5))
+
+
 def test_grouped_signatures_equal_per_group_signatures() -> None:
     rng = np.random.default_rng(1)
     n = 3 * (1 << 16) + 123  # spans several blocks, groups straddle block borders

@@ -18,6 +18,7 @@ This holds whatever the hash function, collisions included, so the screen has no
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -52,11 +53,26 @@ def _fmix(hv: np.ndarray) -> np.ndarray:
         return hv ^ (hv >> np.uint32(16))
 
 
+_scratch = threading.local()  # per thread: the block buffer below
+
+
+def _block(num_perm: int, n: int) -> np.ndarray:
+    """A ``(num_perm, n)`` view of this thread's reused block buffer (``n <= _CHUNK``).
+
+    A fresh 8 MB array per chunk comes from newly mapped memory, and its page faults cost two to
+    three times the arithmetic done in it; the buffer is allocated once per thread instead."""
+    buf = getattr(_scratch, "block", None)
+    if buf is None or buf.shape[0] != num_perm or buf.shape[1] < n:
+        buf = _scratch.block = np.empty((num_perm, max(n, _CHUNK)), dtype=np.uint32)
+    return buf[:, :n]
+
+
 def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(num_perm, n)`` matrix of permuted hashes: one row per permutation, so that the minimum runs
-    over contiguous memory (about 15x faster than the ``(n, num_perm)`` layout) and is done in place."""
+    """``(num_perm, n)`` matrix of permuted hashes (``n <= _CHUNK``): one row per permutation, so that
+    the minimum runs over contiguous memory (about 15x faster than the ``(n, num_perm)`` layout).
+    The matrix is the thread's reused buffer: valid until the next call."""
     mixed = _fmix(hashes.astype(np.uint32, copy=False))
-    block = np.empty((len(a), len(mixed)), dtype=np.uint32)
+    block = _block(len(a), len(mixed))
     with np.errstate(over="ignore"):  # uint32 arithmetic wraps: mod 2^32
         np.multiply(a[:, None], mixed[None, :], out=block)
         np.add(block, b[:, None], out=block)
