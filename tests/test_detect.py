@@ -201,6 +201,34 @@ def test_hash_set_unreadable_after_write_fails_only_its_table(spark, tmp_path: P
     assert not any(bad in pair for pair in found)
 
 
+def test_driver_count_failure_fails_only_its_table_and_leaves_no_map_output(spark, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    """A small batch's map output is counted on the driver: when that fails (fault injected for every
+    batch holding the bad table), the batch is split like a failed write, only the bad table is
+    reported, and no map output is left in the work folder."""
+    import pyarrow.parquet as pq
+
+    from r2d2.containment import sketch_job
+
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    bad_id = next(t for t, p in catalog.active_profiles() if p.location.endswith("/bad"))
+    real = sketch_job.aggregate_hash_set
+
+    def flaky(raw, path, *, row_group_bytes):
+        if bad_id in set(pq.read_table(raw, columns=["tid"]).column("tid").to_pylist()):
+            raise OSError(f"simulated unreadable map output {raw}")
+        return real(raw, path, row_group_bytes=row_group_bytes)
+
+    monkeypatch.setattr(sketch_job, "aggregate_hash_set", flaky)
+    result = detect(catalog, settings, lambda: spark)
+    errors = {e["location"]: e["error"] for e in result.errors}
+    bad = str(tmp_path / "lake" / "bad")
+    assert list(errors) == [bad] and "simulated unreadable map output" in errors[bad]
+    found = {(e.parent, e.child) for e in result.edges}
+    assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
+    assert not list((settings.work_dir / "hashsets").glob("*-raw"))
+
+
 def test_deleted_hash_sets_are_rebuilt_not_trusted(spark, tmp_path: Path) -> None:
     """A cached sketch whose hash-set dataset is gone (work folder wiped) is recomputed by reading
     the table again; verification never reads a missing dataset and the edges stay right."""

@@ -46,3 +46,18 @@ def test_warm_up_starts_the_workers_the_next_job_uses(spark) -> None:
     assert warm.pids  # it ran, in real workers
     used = {pid for pid, _ in _probe(spark, spark.sparkContext.defaultParallelism)}
     assert used <= warm.pids  # same worker pool: the job waited for no new worker
+
+
+def test_failed_warm_up_is_ignored(spark, monkeypatch) -> None:
+    import r2d2.engine.warm as warm_module
+
+    def broken(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        raise RuntimeError("worker could not start")
+        yield  # a generator, as mapInArrow expects
+
+    monkeypatch.setattr(warm_module, "_touch", broken)  # a closure here: pickled by value, fails in the worker
+    warm = warm_python_workers(spark)
+    warm.join(timeout=120)
+    assert warm.thread is not None and not warm.thread.is_alive()
+    assert warm.pids == set()  # the failure stayed in the background thread
+    assert {pid for pid, _ in _probe(spark, 2)}  # and the session still runs Python tasks

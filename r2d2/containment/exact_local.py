@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from r2d2.engine.local import arrow_rows
+
 # (distinct child rows, rows missing from the parent, rows whose count exceeds the parent's)
 PairStats = tuple[int, int, int]
 
@@ -36,9 +38,7 @@ def _read(path: str, wanted: Iterable[tuple[int, int]]) -> pa.Table:
 
 def _keys(rows: Sequence[tuple[int, ...]], *names: str) -> pa.Table:
     """``(tid, col, *names)`` rows as a join table (``col`` int32 as in hash sets, the rest int64)."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(2 + len(names))]
-    return pa.table({name: pa.array(list(values), pa.int32() if name == "col" else pa.int64())
-                     for name, values in zip(("tid", "col", *names), columns, strict=True)})
+    return arrow_rows(rows, [("tid", pa.int64()), ("col", pa.int32()), *((n, pa.int64()) for n in names)])
 
 
 def exact_stats(pairs: Sequence[tuple[int, int]],

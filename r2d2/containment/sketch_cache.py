@@ -25,11 +25,6 @@ PROJECTION = "projection"
 KINDS_WITH_PATHS = (ROWSAMPLE, PROJECTION)  # sketch kinds whose meta names a hash-set dataset
 
 
-def load_cached(catalog: Catalog, table_id: int, profile: TableProfile, *, num_perm: int) -> TableSketch | None:
-    """The cached sketch of the table's current fingerprint, or None when nothing is cached."""
-    return load_cached_many(catalog, {table_id: profile}, num_perm=num_perm).get(table_id)
-
-
 def load_cached_many(catalog: Catalog, profiles: Mapping[int, TableProfile], *,
                      num_perm: int) -> dict[int, TableSketch]:
     """The cached sketch of each table's current fingerprint (tables with nothing cached are absent)."""

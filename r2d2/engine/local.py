@@ -17,10 +17,14 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
+def arrow_rows(rows: Sequence[Sequence[object]], fields: Sequence[tuple[str, pa.DataType]]) -> pa.Table:
+    """``rows`` (tuples in the order of ``fields``: name and Arrow type) as an Arrow table."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
+    return pa.table({name: pa.array(list(values), type=dtype)
+                     for (name, dtype), values in zip(fields, columns, strict=True)})
+
+
 def local_frame(spark: SparkSession, rows: Sequence[Sequence[object]],
                 fields: Sequence[tuple[str, pa.DataType]]) -> DataFrame:
     """``rows`` (tuples in the order of ``fields``: name and Arrow type) as a local-relation DataFrame."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
-    table = pa.table({name: pa.array(list(values), type=dtype)
-                      for (name, dtype), values in zip(fields, columns, strict=True)})
-    return spark.createDataFrame(table)
+    return spark.createDataFrame(arrow_rows(rows, fields))
