@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -104,12 +104,14 @@ Operator = Annotated[TokenRecord, Depends(require("operator"))]
 Admin = Annotated[TokenRecord, Depends(require("admin"))]
 
 
-def exclusive(lock_name: str, holder: str) -> Callable[[StateDep], object]:
-    """A dependency holding the named lock for the whole request (409 when another holds it).
+def exclusive(lock_name: str, holder: str) -> Any:
+    """A dependency marker holding the named lock for the call of the endpoint (409 when another holds it).
 
-    For synchronous destructive endpoints: ``_: Annotated[None, Depends(exclusive("destructive",
-    "purge"))]``. Background destructive runs hold the same lock through
-    ``runner.submit(..., hold=[locks.destructive])``.
+    For synchronous destructive endpoints: ``_: Annotated[None, exclusive("destructive", "purge")]``.
+    Background destructive runs hold the same lock through ``runner.submit(..., hold=[locks.destructive])``.
+    The lock is released when the endpoint returns, before the response is sent (``scope="function"``):
+    with FastAPI's default request scope, a client that got its answer and at once called the next
+    destructive operation could still find the lock held and get a spurious 409.
     """
 
     def hold(state: StateDep) -> Iterator[None]:
@@ -120,4 +122,4 @@ def exclusive(lock_name: str, holder: str) -> Callable[[StateDep], object]:
         finally:
             lock.release()
 
-    return hold
+    return Depends(hold, scope="function")

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+FINISHING_WAIT_S = 10.0
+
 
 class OperationBusy(Exception):
     """Another operation holds the lock."""
@@ -29,20 +31,33 @@ class OperationLock:
         self.name = name
         self._lock = threading.Lock()
         self._holder: str | None = None
+        self._finishing = False
 
     @property
     def holder(self) -> str | None:
         return self._holder
 
     def acquire(self, holder: str) -> None:
-        """Take the lock for ``holder`` or raise :class:`OperationBusy` at once."""
-        if not self._lock.acquire(blocking=False):
+        """Take the lock for ``holder`` or raise :class:`OperationBusy` at once.
+
+        A holder that has :meth:`finishing` (its run's end is already recorded) is waited for, up to
+        :data:`FINISHING_WAIT_S`: a client that saw the run end and at once starts the next must not get
+        a 409 for the moment the worker needs to return.
+        """
+        if not self._lock.acquire(blocking=False) and not (
+                self._finishing and self._lock.acquire(timeout=FINISHING_WAIT_S)):
             raise OperationBusy(self.name, self._holder or "unknown")
         self._holder = holder
+        self._finishing = False
 
     def release(self) -> None:
         self._holder = None
+        self._finishing = False
         self._lock.release()
+
+    def finishing(self) -> None:
+        """The holder's work is over and recorded; it releases the lock as soon as it returns."""
+        self._finishing = True
 
     def set_holder(self, holder: str) -> None:
         self._holder = holder

@@ -70,18 +70,27 @@ Job = Callable[[Catalog, RunContext], object]
 
 
 class _TrackingCatalog(Catalog):
-    """A catalog that reports the id of the first run its job starts."""
+    """A catalog that reports the id of the first run its job starts, and when that run's end is recorded."""
 
-    def __init__(self, url: str, on_start: Callable[[int, str], None]) -> None:
+    def __init__(self, url: str, on_start: Callable[[int, str], None], on_finish: Callable[[], None]) -> None:
         super().__init__(get_engine(url), url)
         self._on_start: Callable[[int, str], None] | None = on_start
+        self._on_finish = on_finish
+        self._run_id: int | None = None
 
     def start_run(self, kind: str, *, params: Mapping[str, Any] | None = None) -> int:
         run_id = super().start_run(kind, params=params)
         callback, self._on_start = self._on_start, None
         if callback is not None:
+            self._run_id = run_id
             callback(run_id, kind)
         return run_id
+
+    def finish_run(self, run_id: int, *, status: str, summary: Mapping[str, Any] | None = None,
+                   errors: Sequence[Mapping[str, Any]] | None = None) -> None:
+        super().finish_run(run_id, status=status, summary=summary, errors=errors)
+        if run_id == self._run_id:
+            self._on_finish()
 
 
 @dataclass
@@ -159,8 +168,12 @@ class RunService:
                 lock.set_holder(f"{kind} run {run_id}")
             ticket.started.set()
 
+        def on_finish() -> None:
+            for lock in (self._lock, *ticket.locks):
+                lock.finishing()
+
         try:
-            catalog = _TrackingCatalog(self._url, on_start)
+            catalog = _TrackingCatalog(self._url, on_start, on_finish)
             context = RunContext(catalog)
             ticket.job(catalog, context)
         except Exception as exc:  # the library has recorded it in the run already

@@ -16,10 +16,11 @@ from typing import Any
 import httpx
 import lakes
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from api.deps import exclusive
 from api.jobs import ApplyOptions, RunJobs
+from api.locks import OperationLock
 from api.main import STALE_RUN_REASON, create_app
 from api.runner import RunContext
 from api.testing import live_server
@@ -71,9 +72,10 @@ def serve(settings: Settings, **kwargs: Any) -> Iterator[Api]:
 class Gate:
     """Fake scan/detect/apply jobs that record real runs; detect and apply wait until the gate opens."""
 
-    def __init__(self) -> None:
+    def __init__(self, linger_s: float = 0.0) -> None:
         self.open = threading.Event()
         self.entered = threading.Event()
+        self.linger_s = linger_s  # detect's time between recording its end and returning
 
     def jobs(self) -> RunJobs:
         def scan_job(catalog: Catalog, ctx: RunContext, roots: Sequence[str]) -> None:
@@ -89,6 +91,7 @@ class Gate:
             catalog.finish_run(run_id, status="succeeded", summary={"stages": [
                 {"name": "schema", "candidates_in": 6, "candidates_out": 2, "seconds": 0.0,
                  "bytes_read": 0}]})
+            time.sleep(self.linger_s)
 
         def apply_job(catalog: Catalog, ctx: RunContext, opts: ApplyOptions) -> None:
             run_id = catalog.start_run("apply", params={"plan_id": opts.plan_id})
@@ -477,7 +480,7 @@ def test_reads_stay_fast_during_a_run_and_second_run_gets_409(catalog_url: str, 
     lake = make_lake(tmp_path / "lake")
     settings = load_settings(home=tmp_path / "home", catalog_url=catalog_url, lake_roots=(str(lake),))
     scan(open_catalog(catalog_url), [str(lake)], spark_factory=no_spark)
-    gate = Gate()
+    gate = Gate(linger_s=0.5)
     with serve(settings, jobs=gate.jobs()) as api, api.client("operator") as c:
         run_id = c.post("/runs/detect").json()["id"]
         assert gate.entered.wait(10)
@@ -502,7 +505,7 @@ def test_reads_stay_fast_during_a_run_and_second_run_gets_409(catalog_url: str, 
         gate.open.set()
         done = wait_run(c, run_id)
         assert done["status"] == "succeeded" and done["stages"][0]["candidates_out"] == 2
-        time.sleep(0.1)
+        # The run's end is recorded but its worker is still returning: the next run waits, no 409.
         assert c.post("/runs/scan", json={"roots": [str(lake)]}).status_code == 202
 
 
@@ -524,7 +527,7 @@ def test_stale_runs_are_failed_at_startup(catalog_url: str, tmp_path: Path) -> N
 
 def _test_routes(release: threading.Event, entered: threading.Event) -> Callable[[FastAPI], None]:
     def configure(app: FastAPI) -> None:
-        @app.post("/_test/destructive", dependencies=[Depends(exclusive("destructive", "fake apply"))])
+        @app.post("/_test/destructive", dependencies=[exclusive("destructive", "fake apply")])
         def fake_destructive() -> dict[str, str]:
             entered.set()
             assert release.wait(30)
@@ -537,8 +540,16 @@ def _test_routes(release: threading.Event, entered: threading.Event) -> Callable
     return configure
 
 
-def test_destructive_operations_are_serialized(tmp_path: Path) -> None:
+def test_destructive_operations_are_serialized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     release, entered = threading.Event(), threading.Event()
+    slow_release = OperationLock.release
+
+    def release_late(self: OperationLock) -> None:
+        # A lock released after the response was sent would make the next call below a 409.
+        time.sleep(0.5)
+        slow_release(self)
+
+    monkeypatch.setattr(OperationLock, "release", release_late)
     settings = load_settings(home=tmp_path, catalog_url=f"sqlite:///{tmp_path / 'c.sqlite'}")
     with serve(settings, configure=_test_routes(release, entered)) as api, api.client() as c:
         with ThreadPoolExecutor(1) as pool:
@@ -549,7 +560,7 @@ def test_destructive_operations_are_serialized(tmp_path: Path) -> None:
             assert body["holder"] == "fake apply" and second.headers["retry-after"]
             release.set()
             assert first.result().status_code == 200
-        assert c.post("/_test/destructive").status_code == 200  # the lock was released
+        assert c.post("/_test/destructive").status_code == 200  # released before the answer was sent
 
 
 def test_internal_error_is_a_generic_problem(tmp_path: Path) -> None:

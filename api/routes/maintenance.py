@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 
 from api.deps import Admin, StateDep, exclusive
 from api.routes.runs import RUN_CONFLICT, accepted
@@ -33,7 +33,7 @@ def check(state: StateDep, _: Admin, response: Response, body: CheckRequest | No
 @router.post("/recover", responses=RUN_CONFLICT,
              summary="Finish or roll back interrupted deletions, restores and purges")
 def recover(state: StateDep, _: Admin,
-            __: Annotated[None, Depends(exclusive("destructive", "recover"))]) -> RecoverResult:
+            __: Annotated[None, exclusive("destructive", "recover")]) -> RecoverResult:
     from r2d2.reconstruct.restore import recover as run
 
     report = run(state.catalog, state.settings)
@@ -42,7 +42,7 @@ def recover(state: StateDep, _: Admin,
 
 @router.post("/purge", responses=RUN_CONFLICT,
              summary="Remove quarantined files after the retention period")
-def purge(state: StateDep, _: Admin, __: Annotated[None, Depends(exclusive("destructive", "purge"))],
+def purge(state: StateDep, _: Admin, __: Annotated[None, exclusive("destructive", "purge")],
           body: PurgeRequest | None = None) -> PurgeResult:
     """Only tables whose recipe was checked, is in the recipe store, and whose pinned parent content
     is still readable are purged; the others are listed in ``kept`` with the reason."""
