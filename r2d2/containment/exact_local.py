@@ -1,24 +1,23 @@
-"""Exact verification of small hash sets on the driver, with Arrow instead of a Spark join.
+"""Exact verification of small hash sets on the driver, with Arrow and numpy instead of a Spark join.
 
 Same question and same answer as the Spark path in :mod:`r2d2.containment.verify_job`: for every
-pair, left-join the child's distinct full-row hashes (with counts) to its group's parent hashes on
-the 128-bit hash and count the child rows with no parent match (``missing``) and those whose count
-exceeds the parent's (``over``). Both read the same hash sets that stage 3 wrote; only the engine
-differs. A Spark shuffle join costs about a microsecond per row and a few seconds per job on a
-small cluster, so when the sets of a batch are small (``Settings.local_hashset_bytes``) Arrow's
-multi-threaded hash join on the driver is several times faster. Large batches stay on Spark: they
-would not fit the driver's memory. ``tests/test_exact_local.py`` checks both paths agree.
+pair, look up each of the child's distinct full-row hashes (with counts) among its group's parent
+hashes on the 128-bit hash, and count the child rows with no parent match (``missing``) and those
+whose count exceeds the parent's (``over``). Both read the same hash sets that stage 3 wrote; only
+the engine differs. A Spark shuffle join costs about a microsecond per row and a few seconds per job
+on a small cluster, so when the sets of a batch are small (``Settings.local_hashset_bytes``) the
+driver is several times faster. Large batches stay on Spark: they would not fit the driver's
+memory. ``tests/test_exact_local.py`` checks both paths agree, on sets with colliding ``a`` halves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-
-from r2d2.engine.local import arrow_rows
 
 # (distinct child rows, rows missing from the parent, rows whose count exceeds the parent's)
 PairStats = tuple[int, int, int]
@@ -27,8 +26,8 @@ PairStats = tuple[int, int, int]
 def _read(path: str, wanted: Iterable[tuple[int, int]]) -> pa.Table:
     """Rows ``(tid, col, a, b, cnt)`` of a hash-set dataset for (at least) the ``(tid, col)`` sets wanted.
 
-    The filters prune row groups (sets are written sorted by tid, col); joins on ``(tid, col)`` then
-    keep exactly the sets each side needs."""
+    The filters prune row groups (sets are written sorted by tid, col); rows of other sets that pass
+    them are ignored."""
     tids = sorted({t for t, _ in wanted})
     cols = sorted({c for _, c in wanted})
     return ds.dataset(path, format="parquet").to_table(
@@ -36,9 +35,69 @@ def _read(path: str, wanted: Iterable[tuple[int, int]]) -> pa.Table:
         filter=pc.field("tid").isin(tids) & pc.field("col").isin(cols))
 
 
-def _keys(rows: Sequence[tuple[int, ...]], *names: str) -> pa.Table:
-    """``(tid, col, *names)`` rows as a join table (``col`` int32 as in hash sets, the rest int64)."""
-    return arrow_rows(rows, [("tid", pa.int64()), ("col", pa.int32()), *((n, pa.int64()) for n in names)])
+_Set = tuple[np.ndarray, np.ndarray, np.ndarray]  # (a, b, cnt) of one row set
+_EMPTY: _Set = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+
+
+def _split_sets(rows: pa.Table) -> dict[tuple[int, int], _Set]:
+    """The rows of a dataset as ``(tid, col) -> (a, b, cnt)``.
+
+    No sort: each file of a hash set is sorted by ``(tid, col)``, so a set is a few runs of rows (one
+    per file holding part of it), found where ``(tid, col)`` changes."""
+    tid = rows.column("tid").to_numpy()
+    col = rows.column("col").to_numpy()
+    a, b, cnt = (rows.column(n).to_numpy() for n in ("a", "b", "cnt"))
+    cuts = np.flatnonzero((tid[1:] != tid[:-1]) | (col[1:] != col[:-1])) + 1
+    runs: dict[tuple[int, int], list[slice]] = {}
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(tid)], strict=True):
+        if hi > lo:
+            runs.setdefault((int(tid[lo]), int(col[lo])), []).append(slice(lo, hi))
+    def take(arr: np.ndarray, parts: list[slice]) -> np.ndarray:
+        return arr[parts[0]] if len(parts) == 1 else np.concatenate([arr[r] for r in parts])
+
+    return {key: (take(a, parts), take(b, parts), take(cnt, parts)) for key, parts in runs.items()}
+
+
+class _Parent:
+    """A parent set prepared for lookups: by hash on ``a`` when its ``a`` values are distinct (always,
+    but for a 64-bit collision), else sorted by ``a`` for the exact row-by-row path."""
+
+    def __init__(self, rows: _Set) -> None:
+        self.a, self.b, self.cnt = rows
+        self.keys = pa.array(self.a)
+        # Each `a` looked up in the set itself finds its own position unless an earlier row has it
+        # too (a hash table build and probe: several times cheaper than count_distinct).
+        first = pc.index_in(self.keys, value_set=self.keys).to_numpy()
+        self.distinct = bool((first == np.arange(len(self.a))).all())
+        if not self.distinct:
+            order = np.argsort(self.a, kind="stable")
+            self.a, self.b, self.cnt = self.a[order], self.b[order], self.cnt[order]
+
+    def compare(self, child: _Set) -> PairStats:
+        """``(child rows, missing, over)``: each child hash looked up on ``a``, then ``b`` compared."""
+        ca, cb, ccnt = child
+        if not len(self.a):
+            return len(ca), len(ca), len(ca)  # every count exceeds the parent's 0
+        if self.distinct:
+            found = pc.index_in(pa.array(ca), value_set=self.keys)
+            at = found.fill_null(0).to_numpy()
+            hit = found.is_valid().to_numpy(zero_copy_only=False) & (self.b[at] == cb)
+        else:
+            at, hit = self._search(ca, cb)
+        matched = np.where(hit, self.cnt[at], 0)
+        return len(ca), int(len(ca) - hit.sum()), int((ccnt > matched).sum())
+
+    def _search(self, ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Binary search on the sorted ``a``; the rows sharing an ``a`` are checked one by one."""
+        left = np.searchsorted(self.a, ca, side="left")
+        width = np.searchsorted(self.a, ca, side="right") - left
+        at = np.minimum(left, len(self.a) - 1)
+        hit = (width == 1) & (self.b[at] == cb)
+        for i in np.flatnonzero(width > 1).tolist():
+            same_b = np.flatnonzero(self.b[left[i]:left[i] + width[i]] == cb[i])
+            if len(same_b):
+                hit[i], at[i] = True, left[i] + same_b[0]
+        return at, hit
 
 
 def exact_stats(pairs: Sequence[tuple[int, int]],
@@ -49,38 +108,29 @@ def exact_stats(pairs: Sequence[tuple[int, int]],
     ``parent_sets[gid] = (dataset, tid, col)`` locates the parent hashes of group ``gid``;
     ``child_sets[child] = (dataset, col)`` the child's full row set. A pair whose child has no row
     (an empty set) is absent from the result, as in the Spark path. Each dataset is read once for
-    both sides (a table's set often serves as a parent and as a child).
+    both sides (a table's set often serves as a parent and as a child), and each child hash is looked
+    up in its parent set's hash table (Arrow ``index_in``) instead of joining (pair, hash) rows: on
+    a 2.3M-row comparison (52 pairs), 0.09 s instead of 0.6 s.
     """
-    parents_at: dict[str, list[tuple[int, int, int]]] = {}  # dataset -> (tid, col, gid)
-    for gid, (path, tid, col) in parent_sets.items():
-        parents_at.setdefault(path, []).append((tid, col, gid))
-    children_at: dict[str, list[tuple[int, int, int, int]]] = {}  # dataset -> (child tid, col, pair, gid)
-    for i, (gid, child) in enumerate(pairs):
+    wanted: dict[str, set[tuple[int, int]]] = {}
+    for path, tid, col in parent_sets.values():
+        wanted.setdefault(path, set()).add((tid, col))
+    for _, child in pairs:
         if child in child_sets:
             path, col = child_sets[child]
-            children_at.setdefault(path, []).append((child, col, i, gid))
-    parents, kids = [], []
-    for path in sorted(parents_at.keys() | children_at.keys()):
-        p_keys, c_keys = parents_at.get(path, []), children_at.get(path, [])
-        rows = _read(path, [(k[0], k[1]) for k in (*p_keys, *c_keys)])
-        if p_keys:
-            parents.append(rows.join(_keys(p_keys, "gid"), ["tid", "col"], join_type="inner")
-                           .select(["gid", "a", "b", "cnt"]).rename_columns(["gid", "a", "b", "pcnt"]))
-        if c_keys:  # one row per (pair, child hash): a child in several pairs is repeated
-            kids.append(rows.join(_keys(c_keys, "pair", "gid"), ["tid", "col"], join_type="inner")
-                        .select(["pair", "gid", "a", "b", "cnt"]))
-    if not kids:
-        return {}
-    child = pa.concat_tables(kids)
-    parent = pa.concat_tables(parents) if parents else pa.table({
-        "gid": pa.array([], pa.int64()), "a": pa.array([], pa.int64()), "b": pa.array([], pa.int64()),
-        "pcnt": pa.array([], pa.int64())})
-    joined = child.join(parent, ["gid", "a", "b"], join_type="left outer")
-    pcnt = joined.column("pcnt")
-    missing = pc.cast(pc.is_null(pcnt), pa.int64())
-    over = pc.cast(pc.greater(joined.column("cnt"), pc.fill_null(pcnt, 0)), pa.int64())
-    stats = (pa.table({"pair": joined.column("pair"), "missing": missing, "over": over})
-             .group_by("pair").aggregate([("pair", "count"), ("missing", "sum"), ("over", "sum")]))
-    return {p: (n, m, o) for p, n, m, o in zip(stats.column("pair").to_pylist(), stats.column("pair_count").to_pylist(),
-                                              stats.column("missing_sum").to_pylist(),
-                                              stats.column("over_sum").to_pylist(), strict=True)}
+            wanted.setdefault(path, set()).add((child, col))
+    sets = {(path, *key): rows for path in sorted(wanted)
+            for key, rows in _split_sets(_read(path, wanted[path])).items()}
+    parents: dict[int, _Parent] = {}
+    stats: dict[int, PairStats] = {}
+    for i, (gid, child) in enumerate(pairs):
+        if child not in child_sets:
+            continue
+        path, col = child_sets[child]
+        kid = sets.get((path, child, col), _EMPTY)
+        if not len(kid[0]):
+            continue
+        if gid not in parents:
+            parents[gid] = _Parent(sets.get(parent_sets[gid], _EMPTY) if gid in parent_sets else _EMPTY)
+        stats[i] = parents[gid].compare(kid)
+    return stats
