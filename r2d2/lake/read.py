@@ -13,6 +13,7 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -24,6 +25,9 @@ from r2d2.lake.footer_schema import parquet_schema
 from r2d2.lake.sparkschema import quoted, spark_type_of, spark_type_of_arrow, struct_of
 from r2d2.types import TableProfile
 
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
 
 def _paths(profile: TableProfile) -> list[str]:
     return [lakefs.join(profile.location, f.path) for f in profile.files]
@@ -34,12 +38,29 @@ def _select(df, profile: TableProfile):
     return df.selectExpr(*[quoted(c.name) for c in profile.columns])
 
 
+def _selected(schema: StructType, profile: TableProfile) -> StructType | None:
+    """The fields of ``schema`` named by the profile's columns, in its order, when each is there
+    under its exact name (what ``_select`` would resolve, without a DataFrame to analyse); else None.
+    Nullability does not matter: file sources read every column as nullable."""
+    from pyspark.sql.types import StructType
+
+    by_name = {f.name: f for f in schema.fields}
+    if any(c.name not in by_name for c in profile.columns):
+        return None
+    return StructType([by_name[c.name] for c in profile.columns])
+
+
 def _read_parquet(spark, profile: TableProfile):
     paths = _paths(profile)
     parts = {p.lower() for p in profile.partition_columns}
     if not parts:
         # The profiler has checked that every file has the same schema: the first one's is the table's.
-        return _select(spark.read.schema(parquet_schema(spark, paths[0])).parquet(*paths), profile)
+        # Reading only the profile's columns needs no projection on top (one analysis less).
+        schema = parquet_schema(spark, paths[0])
+        selected = _selected(schema, profile)
+        if selected is not None:
+            return spark.read.schema(selected).parquet(*paths)
+        return _select(spark.read.schema(schema).parquet(*paths), profile)
     inferred = spark.read.option("basePath", profile.location).parquet(*paths).schema
     fields = [(f.name, f.dataType) for f in inferred.fields if f.name.lower() not in parts]
     fields += [(c.name, spark_type_of(c.physical_type)) for c in profile.columns if c.key in parts]
@@ -117,7 +138,8 @@ def read_tagged(spark, members: Sequence[tuple[TableProfile, Mapping[str, int]]]
 
     first = members[0][0]
     first_file = _paths(first)[0]
-    schema = _select(spark.read.schema(parquet_schema(spark, first_file)).parquet(first_file), first).schema
+    schema = _selected(parquet_schema(spark, first_file), first) or _select(
+        spark.read.schema(parquet_schema(spark, first_file)).parquet(first_file), first).schema
     tag_names = sorted(members[0][1])
     rows, files = [], []
     for profile, tags in members:
