@@ -105,3 +105,15 @@ def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:
     assert out.results == []
     assert [c for c, _ in out.failures] == [cand]
     assert "hs-gone" in out.failures[0][1] or "PATH_NOT_FOUND" in out.failures[0][1]
+
+
+def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:
+    """Two parent hashes sharing their first 64 bits: each child hash matches the one with its `b`,
+    with that row's count (the hash-table path would only see the first of the two)."""
+    sets = {(PARENT, ROW): {(5, 1): 1, (5, 2): 3, (9, 0): 1},
+            (CHILD1, ROW): {(5, 2): 2, (9, 0): 2},  # (5, 2) within the parent's count, (9, 0) over it
+            (CHILD2, ROW): {(5, 3): 1}}  # same `a` as two parent rows, no `b` matches
+    path = _write(tmp_path / "hs", sets)
+    stats = exact_stats([(1, CHILD1), (1, CHILD2)], {1: (path, PARENT, ROW)},
+                        {CHILD1: (path, ROW), CHILD2: (path, ROW)})
+    assert stats == {0: (2, 0, 1), 1: (1, 1, 1)}
