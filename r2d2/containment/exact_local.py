@@ -42,8 +42,9 @@ _EMPTY: _Set = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int
 def _split_sets(rows: pa.Table) -> dict[tuple[int, int], _Set]:
     """The rows of a dataset as ``(tid, col) -> (a, b, cnt)``.
 
-    No sort: each file of a hash set is sorted by ``(tid, col)``, so a set is a few runs of rows (one
-    per file holding part of it), found where ``(tid, col)`` changes."""
+    No sort: the rows of a set are gathered from the runs where ``(tid, col)`` stays the same, in any
+    order. Each file of a hash set is sorted by ``(tid, col)``, so a set is a few runs (one per file
+    holding part of it)."""
     tid = rows.column("tid").to_numpy()
     col = rows.column("col").to_numpy()
     a, b, cnt = (rows.column(n).to_numpy() for n in ("a", "b", "cnt"))
@@ -52,6 +53,7 @@ def _split_sets(rows: pa.Table) -> dict[tuple[int, int], _Set]:
     for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(tid)], strict=True):
         if hi > lo:
             runs.setdefault((int(tid[lo]), int(col[lo])), []).append(slice(lo, hi))
+
     def take(arr: np.ndarray, parts: list[slice]) -> np.ndarray:
         return arr[parts[0]] if len(parts) == 1 else np.concatenate([arr[r] for r in parts])
 
