@@ -9,7 +9,9 @@ pairs that involve new or changed tables. Every decision is stored with its evid
 from __future__ import annotations
 
 import gc
+import os
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -158,7 +160,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
         decisions[pair] = _Decision(prior.state, prior.stage, prior.multiset, prior.evidence)
     _store(catalog, decisions, candidates, profiles, run_id, stored)
     result.edges = _edges(decisions, profiles)
-    _collect_garbage(catalog, settings)
+    _collect_garbage(catalog, settings, run_id)
     return result
 
 
@@ -338,13 +340,44 @@ def _edges(decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProf
     return sorted(out, key=lambda e: (e.parent, e.child))
 
 
-def _collect_garbage(catalog: Catalog, settings: Settings) -> None:
-    """Delete hash-set datasets that no cached sketch refers to any more."""
+CLOCK_SLACK_S = 120.0  # run start times come from the runs' hosts; file times from the file system
+
+
+def _collect_garbage(catalog: Catalog, settings: Settings, run_id: int) -> None:
+    """Delete hash-set datasets that no cached sketch refers to any more.
+
+    Another detect sharing this work folder may be writing a dataset it has not stored yet: only
+    datasets last changed before every detect still running began (this one included) are deleted.
+    A running detect recorded by a process of this host that no longer exists (killed, crashed) does
+    not count; one of another host always does. Anything younger waits for a later run's sweep.
+    """
     root = settings.work_dir / "hashsets"
     if not root.exists():
         return
+    starts = [r.started_at for r in catalog.list_runs("detect", status="running", limit=None)
+              if r.id == run_id or not _dead_here(r.host, r.pid)]
+    cutoff = min((s.timestamp() for s in starts), default=time.time()) - CLOCK_SLACK_S
     referenced = set().union(*(catalog.referenced_paths(kind) for kind in KINDS_WITH_PATHS))
     for path in root.iterdir():
-        if path.name.startswith("hs-") and str(path) not in referenced:
+        if not path.name.startswith("hs-") or str(path) in referenced:
+            continue
+        try:
+            changed = path.stat().st_mtime
+        except FileNotFoundError:  # swept by another run meanwhile
+            continue
+        if changed < cutoff:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _dead_here(host: str | None, pid: int | None) -> bool:
+    """Whether ``pid`` of ``host`` is known to be gone: only checkable on this host."""
+    if host != socket.gethostname() or pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 

@@ -1,0 +1,80 @@
+"""detect's sweep of unreferenced hash sets spares what another running detect may still store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from r2d2.catalog import Catalog, open_catalog
+from r2d2.config import Settings, load_settings
+from r2d2.containment.pipeline import _collect_garbage
+
+HOUR = 3600.0
+
+
+def _dataset(root: Path, name: str, age_s: float) -> Path:
+    path = root / name
+    path.mkdir(parents=True)
+    (path / "part-00000.parquet").write_bytes(b"PAR1")
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def _setup(catalog_url: str, tmp_path: Path) -> tuple[Catalog, Settings, Path, int]:
+    settings = load_settings(home=tmp_path / "home", catalog_url=catalog_url)
+    root = settings.work_dir / "hashsets"
+    root.mkdir(parents=True)
+    catalog = open_catalog(catalog_url)
+    return catalog, settings, root, catalog.start_run("detect")
+
+
+def _other_detect(catalog: Catalog, *, started_s_ago: float, host: str, pid: int) -> None:
+    run_id = catalog.start_run("detect")
+    catalog._update(run_id, started_at=datetime.now(UTC) - timedelta(seconds=started_s_ago), host=host, pid=pid)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_alone_old_garbage_goes_and_new_sets_stay(catalog_url: str, tmp_path: Path) -> None:
+    catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
+    old, old_raw = _dataset(root, "hs-old", 2 * HOUR), _dataset(root, "hs-old-raw", 2 * HOUR)
+    new = _dataset(root, "hs-new", 0)  # written after this run began: maybe a failed batch's, maybe not
+    other = _dataset(root, "notes", 2 * HOUR)  # not a hash set
+    _collect_garbage(catalog, settings, run_id)
+    assert not old.exists() and not old_raw.exists()
+    assert new.exists() and other.exists()
+
+
+def test_sets_younger_than_a_live_detect_are_kept(catalog_url: str, tmp_path: Path) -> None:
+    catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
+    _other_detect(catalog, started_s_ago=HOUR, host=socket.gethostname(), pid=os.getpid())
+    theirs = _dataset(root, "hs-theirs", HOUR / 2)  # written by the other detect, not stored yet
+    stale = _dataset(root, "hs-stale", 3 * HOUR)
+    _collect_garbage(catalog, settings, run_id)
+    assert theirs.exists() and not stale.exists()
+
+
+def test_a_detect_of_a_dead_process_here_does_not_hold_the_sweep(catalog_url: str, tmp_path: Path) -> None:
+    catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
+    _other_detect(catalog, started_s_ago=HOUR, host=socket.gethostname(), pid=_dead_pid())
+    orphan = _dataset(root, "hs-orphan", HOUR / 2)
+    _collect_garbage(catalog, settings, run_id)
+    assert not orphan.exists()
+
+
+def test_a_detect_of_another_host_holds_the_sweep(catalog_url: str, tmp_path: Path) -> None:
+    catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
+    _other_detect(catalog, started_s_ago=HOUR, host="another-host.invalid", pid=os.getpid())
+    theirs = _dataset(root, "hs-theirs", HOUR / 2)
+    _collect_garbage(catalog, settings, run_id)
+    assert theirs.exists()
