@@ -108,3 +108,22 @@ def test_footer_schema_is_what_spark_infers(spark, tmp_path: Path) -> None:
         assert parquet_schema(spark, str(path)) == spark.read.parquet(str(path)).schema, path
     with pytest.raises(AnalysisException, match=r"missing\.parquet"):
         parquet_schema(spark, str(tmp_path / "missing.parquet"))
+
+
+def test_a_profile_column_gone_from_the_file_fails_the_read(spark, tmp_path: Path) -> None:
+    """A file rewritten behind a stale profile: the read names the missing column instead of
+    returning nulls for it (the schema comes from the footer only when every profile column is there)."""
+    import pytest
+    from pyspark.errors import AnalysisException
+
+    from r2d2.lake.read import read_tagged
+
+    lakes.parquet(tmp_path / "t1", {"x": [1, 2], "y": ["a", "b"]})
+    lakes.parquet(tmp_path / "t2", {"x": [3], "y": ["c"]})
+    profiles = _profiles(spark, tmp_path)
+    for name in ("t1", "t2"):
+        lakes.parquet(tmp_path / name, {"x": [1], "renamed": ["z"]})  # same file name, new schema
+    with pytest.raises(AnalysisException, match="`y`"):
+        read_table(spark, profiles["t1"]).collect()
+    with pytest.raises(AnalysisException, match="`y`"):
+        read_tagged(spark, [(profiles["t1"], {"tid": 1}), (profiles["t2"], {"tid": 2})]).collect()
