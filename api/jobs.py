@@ -89,7 +89,8 @@ def default_jobs(settings: Settings, spark: SparkFactory | None = None) -> RunJo
     def scan_job(catalog: Catalog, ctx: RunContext, roots: Sequence[str]) -> object:
         from r2d2.scan import scan
 
-        return scan(catalog, list(roots), spark_factory=spark, progress=ctx.tables)
+        return scan(catalog, list(roots), spark_factory=spark, progress=ctx.tables,
+                    local_bytes=settings.local_read_bytes, threads=settings.local_threads)
 
     def detect_job(catalog: Catalog, ctx: RunContext) -> object:
         from r2d2.containment.pipeline import detect

@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> None:
 
         settings = settings_from(args)
         catalog = open_catalog(settings.resolved_catalog_url)
-        summary = scan(catalog, args.roots, spark_factory=lambda: get_spark(settings))
+        summary = scan(catalog, args.roots, spark_factory=lambda: get_spark(settings),
+                       local_bytes=settings.local_read_bytes, threads=settings.local_threads)
         data = summary.to_json()
         data["text"] = (f"scan run {summary.run_id}: {summary.found} tables, {summary.new} new, "
                         f"{summary.changed} changed, {summary.gone} gone, {summary.failed} failed")

@@ -6,6 +6,7 @@ Nothing here runs at import time: call :func:`load_settings` (cached by :func:`g
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,16 @@ class Settings(BaseSettings):
                     "summary, exact verification of a batch) instead of by Spark jobs, and stage-3 batches "
                     "whose row hashes take at most a quarter of it are counted there instead of by a Spark "
                     "shuffle; driver memory needed: about 4x. 0: always Spark.")
+
+    local_read_bytes: int = Field(
+        default=256 << 20, ge=0,
+        description="Content work (stage-3 reads and hashing, CSV profiling) whose data files total at most "
+                    "this many bytes runs on the driver with pyarrow and numpy, without Spark (a detect or scan "
+                    "that needs no more does not start Spark at all); larger work runs as Spark jobs over "
+                    "file work items. Same results either way. 0: always Spark.")
+    local_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1,
+        description="Driver threads for work run on the driver (default: the machine's cores).")
 
     @field_validator("catalog_url")
     @classmethod

@@ -45,7 +45,8 @@ def run_demo(directory: Path, settings: Settings, *, seed: int, echo: Callable[[
     def spark_factory():
         return get_spark(settings)
 
-    summary = scan(catalog, [str(lake.root)], spark_factory=spark_factory)
+    summary = scan(catalog, [str(lake.root)], spark_factory=spark_factory, local_bytes=settings.local_read_bytes,
+                   threads=settings.local_threads)
     echo(f"scan: {summary.found} tables, {summary.failed} failed, read {human_bytes(summary.bytes_read)} "
          f"[{summary.seconds:.1f} s]")
     for err in summary.errors:

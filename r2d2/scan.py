@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from r2d2.catalog import Catalog
 from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
-from r2d2.profile.profiler import iter_profile_tables
+from r2d2.profile.profiler import LOCAL_BYTES, iter_profile_tables
 from r2d2.types import TableProfile
 
 Progress = Callable[[int, int], None]  # (done, total) tables profiled
@@ -54,15 +54,16 @@ def _under(location: str, root: str) -> bool:
 
 
 def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], SparkSession],
-         progress: Progress | None = None) -> ScanSummary:
-    """Scan ``roots`` into ``catalog`` and return what changed."""
+         progress: Progress | None = None, local_bytes: int = LOCAL_BYTES, threads: int = 2) -> ScanSummary:
+    """Scan ``roots`` into ``catalog`` and return what changed (CSV files totalling at most
+    ``local_bytes`` are profiled on the driver with ``threads`` threads, without Spark)."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     roots = [normalize_location(r) for r in roots]
     summary = ScanSummary()
     summary.run_id = catalog.start_run("scan", params={"roots": list(roots)})
     try:
-        _scan(catalog, roots, spark_factory, progress, now, summary)
+        _scan(catalog, roots, spark_factory, progress, now, summary, local_bytes, threads)
     except Exception as exc:
         catalog.finish_run(summary.run_id, status="failed", summary={},
                            errors=[{"location": ",".join(roots), "error": str(exc)}])
@@ -76,7 +77,7 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
 
 
 def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], SparkSession],
-          progress: Progress | None, now: datetime, summary: ScanSummary) -> None:
+          progress: Progress | None, now: datetime, summary: ScanSummary, local_bytes: int, threads: int) -> None:
     found = discover(roots)
     known = catalog.fingerprints()
     summary.found = len(found.tables)
@@ -100,7 +101,7 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
         pending.clear()
 
     done = 0
-    for outcome in iter_profile_tables(todo, spark_factory=spark_factory):
+    for outcome in iter_profile_tables(todo, spark_factory=spark_factory, local_bytes=local_bytes, threads=threads):
         done += 1
         if progress:
             progress(done, len(todo))

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import lakes
 
+from r2d2.engine.items import map_local
 from r2d2.errors import TableReadError
 from r2d2.lake.discover import discover
-from r2d2.profile.csv import profile_csv_batch
+from r2d2.profile.csv import file_stats, profile_csv_tables
 from r2d2.profile.profiler import profile_tables
 from r2d2.types import Family, TableProfile
 
@@ -25,7 +26,8 @@ def test_csv_batch_with_failures(spark, tmp_path: Path) -> None:
     lakes.csv(tmp_path / "empty", "")
     d = discover([str(tmp_path)])
     tables = sorted(d.tables, key=lambda t: t.location)
-    res = {Path(t.location).name: r for t, r in zip(tables, profile_csv_batch(spark, tables), strict=True)}
+    results = profile_csv_tables(tables, lambda works: map_local(works, file_stats, threads=2))
+    res = {Path(t.location).name: r for t, r in zip(tables, results, strict=True)}
     good = res["good"]
     assert isinstance(good, TableProfile), good
     assert good.num_rows == 4 and good.data_read and good.bytes_read == good.num_bytes

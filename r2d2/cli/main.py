@@ -87,14 +87,15 @@ def _progress() -> Progress:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_obj
 def scan(obj: Context, paths: tuple[str, ...], fmt: str) -> None:
-    """Discover and profile the tables under PATHS (metadata only; CSV needs one Spark pass)."""
+    """Discover and profile the tables under PATHS (metadata only; CSV files are read once)."""
     from r2d2.scan import scan as run_scan
 
     def body() -> int:
         with _progress() as bar:
             task = bar.add_task("profiling", total=None)
             summary = run_scan(obj.catalog, list(paths), spark_factory=obj.spark_factory(),
-                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+                               progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               local_bytes=obj.settings.local_read_bytes, threads=obj.settings.local_threads)
         if fmt == "json":
             click.echo(json.dumps(summary.to_json(), indent=2))
         else:

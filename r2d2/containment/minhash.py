@@ -84,6 +84,11 @@ def signature(hashes: np.ndarray, *, num_perm: int, seed: int) -> np.ndarray:
     return _signature(hashes, permutations(num_perm, seed))
 
 
+def signature_of(hashes: np.ndarray, perms: Perms) -> np.ndarray:
+    """MinHash signature of the set of 32-bit ``hashes`` with ``perms`` (:func:`permutations`)."""
+    return _signature(hashes, perms)
+
+
 def _signature(hashes: np.ndarray, perms: Perms) -> np.ndarray:
     # Duplicates are permuted too: they do not change a minimum, and dropping them first (a sort)
     # costs several times more than permuting them.

@@ -1,11 +1,14 @@
-"""CSV tables: schema inference (pyarrow, first block of the first file) and the one Spark reader.
+"""CSV tables: schema inference (pyarrow, first block of the first file).
 
-The CSV rule, applied everywhere (profiling, reading, rebuilding): a header row is required; an
-empty field, quoted (``""``) or not, is null for every column type. Types are inferred by pyarrow from
-the first block of the table's first file and mapped to a small set (int64, double, bool, date,
-timestamp with zone UTC -- naive values are UTC wall-clock -- or string); the whole table is then read
-by Spark with that explicit schema in FAILFAST mode, so a value that does not parse, or a row with the
-wrong number of fields, fails the table instead of becoming a silent null.
+The CSV rule, applied everywhere (profiling, reading, rebuilding; :mod:`r2d2.lake.arrow_read` reads
+every CSV file, on the driver or in Spark's Python workers): a header row is required; an empty
+field, quoted (``""``) or not, is null for every column type; quoting follows RFC 4180 (``""`` inside
+a quoted field is one quote). Types are inferred by pyarrow from the first block of the table's
+first file and mapped to a small set (int64, double, bool, date, timestamp with zone UTC -- naive
+values are UTC wall-clock -- or string; a column with no value in that block is a string); every
+file is then read with that explicit schema, so a value that does not parse, or a row with the wrong
+number of fields, fails the table instead of becoming a silent null. A file with a header and no row
+is a table of zero rows.
 """
 
 from __future__ import annotations
@@ -18,18 +21,10 @@ import pyarrow.types as pat
 
 from r2d2.errors import TableReadError
 from r2d2.lake import fs as lakefs
-from r2d2.types import Column, FileEntry
+from r2d2.lake.arrow_read import FALSE_VALUES, TRUE_VALUES
+from r2d2.types import FileEntry
 
 BLOCK_SIZE = 1 << 20
-TRUE_VALUES = ["true", "True", "TRUE"]
-FALSE_VALUES = ["false", "False", "FALSE"]
-SPARK_OPTIONS = {
-    "header": "true",
-    "mode": "FAILFAST",
-    "nullValue": "",
-    "multiLine": "false",
-    "enforceSchema": "true",
-}
 
 
 def _mapped(dtype: pa.DataType) -> pa.DataType:
@@ -93,27 +88,3 @@ def infer_schema(location: str, first: FileEntry) -> pa.Schema:
         ) from exc
     _check_header(location, schema.names)
     return pa.schema([pa.field(f.name, _mapped(f.type)) for f in schema])
-
-
-def read_csv(
-    spark,
-    location: str,
-    files: Sequence[FileEntry],
-    columns: Sequence[Column],
-    partition_columns: Sequence[str] = (),
-):
-    """Spark DataFrame of a CSV table under the CSV rule; ``columns`` are all columns (data first)."""
-    from pyspark.sql import functions as F
-
-    from r2d2.lake.sparkschema import qcol, spark_type_of, struct_of
-
-    schema = struct_of([(c.name, spark_type_of(c.physical_type)) for c in columns])
-    reader = spark.read.schema(schema).options(**SPARK_OPTIONS)
-    if partition_columns:
-        reader = reader.option("basePath", location)
-    df = reader.csv([lakefs.join(location, f.path) for f in files])
-    parts = {p.lower() for p in partition_columns}
-    for c in columns:
-        if c.physical_type == "string" and c.key not in parts:  # quoted "" is null too
-            df = df.withColumn(c.name, F.when(qcol(c.name) == "", F.lit(None)).otherwise(qcol(c.name)))
-    return df.select(*[qcol(c.name) for c in columns])

@@ -7,6 +7,7 @@ their statistics; data files are read elsewhere with pyarrow or Spark.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -88,6 +89,25 @@ def _struct_dict(row: dict[str, Any], key: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+def _partition_text(value: Any) -> str | None:
+    """A partition value as the log writes it (text): delta-rs hands them over typed."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # the zone, if any, is UTC
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+def _partition_values(row: dict[str, Any]) -> dict[str, str | None]:
+    return {k: _partition_text(v) for k, v in _struct_dict(row, "partition").items()}
+
+
 def _decode_path(path: str) -> str:
     return path if lakefs.is_uri(path) else unquote(path)
 
@@ -114,7 +134,7 @@ def snapshot(location: str, version: int | None = None) -> DeltaSnapshot:
                 path=_decode_path(row["path"]),
                 size=int(row["size_bytes"]),
                 modification_time_ms=int(row["modification_time"]),
-                partition_values=_struct_dict(row, "partition"),
+                partition_values=_partition_values(row),
                 num_records=row.get("num_records"),
                 min_values=_struct_dict(row, "min"),
                 max_values=_struct_dict(row, "max"),

@@ -2,7 +2,8 @@
 
 * Parquet: the profile's file list (stray files are ignored), ``basePath`` for hive partitions, with
   partition columns typed as the profile says (not as Spark would infer them).
-* CSV: the shared reader of :mod:`r2d2.lake.csv` (same schema and null rule as profiling).
+* CSV: the files read by pyarrow in Spark's Python workers (:mod:`r2d2.lake.arrow_read`: the one CSV
+  rule of every path).
 * Delta: the Delta data source when the session has it; else the snapshot's files listed by delta-rs,
   read as Parquet with the log's schema, partition values added from the log as typed literals.
 """
@@ -20,7 +21,6 @@ import pyarrow as pa
 from r2d2.engine.local import local_frame
 from r2d2.errors import TableReadError
 from r2d2.lake import fs as lakefs
-from r2d2.lake.csv import read_csv
 from r2d2.lake.footer_schema import parquet_schema
 from r2d2.lake.sparkschema import quoted, spark_type_of, spark_type_of_arrow, struct_of
 from r2d2.types import TableProfile
@@ -94,6 +94,28 @@ def _read_delta_files(spark, profile: TableProfile):
     return _select(functools.reduce(lambda a, b: a.unionByName(b), frames), profile)
 
 
+FILES_PER_TASK = 8  # files one task of read_in_workers reads
+
+
+def read_in_workers(spark, profile: TableProfile):
+    """The table's files read by pyarrow in Spark's Python workers, as a DataFrame of its columns."""
+    from r2d2.engine.items import items_frame
+    from r2d2.lake.arrow_read import ReadColumn, file_reads, read_file
+
+    items = file_reads(profile)
+    columns = [ReadColumn(c.name, c.physical_type) for c in profile.columns]
+    schema = struct_of([(c.name, spark_type_of(c.physical_type)) for c in profile.columns])
+
+    def batches(item):
+        for table in read_file(item, columns):
+            yield from table.to_batches()
+
+    if not items:
+        return spark.createDataFrame([], schema)
+    return items_frame(spark, items, batches, schema, weights=[1] * len(items),
+                       weight_per_task=FILES_PER_TASK)
+
+
 def read_table(spark, profile: TableProfile):
     """A Spark DataFrame with exactly ``profile``'s columns (names as in the profile)."""
     from r2d2.engine import delta_source_available
@@ -101,7 +123,7 @@ def read_table(spark, profile: TableProfile):
     if profile.format == "parquet":
         return _read_parquet(spark, profile)
     if profile.format == "csv":
-        return read_csv(spark, profile.location, profile.files, profile.columns, profile.partition_columns)
+        return read_in_workers(spark, profile)
     if profile.format == "delta":
         if delta_source_available(spark):
             df = spark.read.format("delta")

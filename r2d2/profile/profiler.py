@@ -1,6 +1,8 @@
-"""Profile discovered tables: Parquet and Delta from metadata in a thread pool, CSV in batched Spark jobs.
+"""Profile discovered tables: Parquet and Delta from metadata in a thread pool, CSV from one read of each file.
 
-Spark is started (through ``spark_factory``) only when there is a CSV table. Every table gets one
+CSV files are read with pyarrow on the driver when their bytes are at most ``local_bytes``, else by one
+Spark job per round over file work items (:mod:`r2d2.profile.csv`); Spark is started (through
+``spark_factory``) only then. Every table gets one
 :class:`ProfileOutcome`: a profile, or the error that kept it from being profiled.
 :func:`iter_profile_tables` yields outcomes as they complete (not in the order of the input), so that a
 caller can store them while the other tables are still being profiled; :func:`profile_tables` returns
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from r2d2.errors import R2D2Error
 from r2d2.lake.discover import DiscoveredTable
-from r2d2.profile.csv import profile_csv_batch
+from r2d2.profile import csv as csv_profile
 from r2d2.profile.delta import profile_delta
 from r2d2.profile.parquet import profile_parquet
 from r2d2.types import TableProfile
@@ -24,7 +26,9 @@ from r2d2.types import TableProfile
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-CSV_BATCH = 64
+CSV_BATCH = 256  # CSV tables per profiling round (their first files, then their other files)
+LOCAL_BYTES = 256 << 20  # default of Settings.local_read_bytes
+CSV_BYTES_PER_TASK = 32 << 20  # CSV bytes per Spark task
 # Threads reading the footers of one many-file table (tables of few files are read in the caller's
 # thread: see r2d2.profile.parquet.SEQUENTIAL_FILES).
 FILE_WORKERS = 4
@@ -77,30 +81,46 @@ def _metadata_outcomes(tables: Sequence[DiscoveredTable], max_workers: int) -> I
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _csv_runner(spark_factory: Callable[[], SparkSession], local: bool, threads: int) -> csv_profile.Runner:
+    from r2d2.engine.items import map_local, map_spark
+
+    def run(works: Sequence[csv_profile.CsvFileWork]) -> list:
+        if local:
+            return map_local(works, csv_profile.file_stats, threads=threads)
+        return map_spark(spark_factory(), works, csv_profile.file_stats,
+                         weights=[csv_profile.weight(w) for w in works], weight_per_task=CSV_BYTES_PER_TASK)
+
+    return run
+
+
 def iter_profile_tables(
     tables: Sequence[DiscoveredTable],
     *,
     spark_factory: Callable[[], SparkSession],
     max_workers: int = 8,
     csv_batch: int = CSV_BATCH,
+    local_bytes: int = LOCAL_BYTES,
+    threads: int = 2,
 ) -> Iterator[ProfileOutcome]:
     """One outcome per table, yielded as each completes (in no particular order: match them to the
     tables by ``location``).
 
-    Parquet and Delta tables come first (from a thread pool), then CSV tables, one Spark job per
-    ``csv_batch`` tables. Closing the generator early cancels the tables not yet started.
+    Parquet and Delta tables come first (from a thread pool), then CSV tables, ``csv_batch`` at a
+    time: read on the driver (``threads`` threads) when all CSV bytes are at most ``local_bytes``,
+    else by Spark. Closing the generator early cancels the tables not yet started.
     """
     meta = [t for t in tables if t.format != "csv"]
     csv = [t for t in tables if t.format == "csv"]
     if meta:
         yield from _metadata_outcomes(meta, max_workers)
     if csv:
-        spark = spark_factory()
+        local = sum(f.size for t in csv for f in t.files) <= local_bytes
+        run = _csv_runner(spark_factory, local, threads)
         size = max(1, csv_batch)
         for start in range(0, len(csv), size):
             chunk = csv[start : start + size]
             try:
-                results: Sequence[TableProfile | Exception] = profile_csv_batch(spark, chunk)
+                results: Sequence[TableProfile | Exception] = csv_profile.profile_csv_tables(chunk, run)
             except Exception as exc:
                 results = [exc] * len(chunk)
             for t, res in zip(chunk, results, strict=True):
@@ -116,10 +136,11 @@ def profile_tables(
     spark_factory: Callable[[], SparkSession],
     max_workers: int = 8,
     csv_batch: int = CSV_BATCH,
+    local_bytes: int = LOCAL_BYTES,
 ) -> list[ProfileOutcome]:
     """All outcomes at once, in the order of ``tables`` (see :func:`iter_profile_tables` to use each
     outcome as soon as it is ready)."""
     rank = {t.location: i for i, t in enumerate(tables)}
     outcomes = iter_profile_tables(tables, spark_factory=spark_factory, max_workers=max_workers,
-                                   csv_batch=csv_batch)
+                                   csv_batch=csv_batch, local_bytes=local_bytes)
     return sorted(outcomes, key=lambda o: rank[o.location])

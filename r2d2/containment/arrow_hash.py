@@ -1,0 +1,196 @@
+"""Canonical hashes of Arrow columns with numpy: the same bits as the Spark SQL of :mod:`canonical`.
+
+:mod:`r2d2.containment.canonical` defines the canonical components of a value and the two hashes
+built on them (a 32-bit value hash for MinHash, a 128-bit row hash) as Spark SQL; this module
+computes the very same numbers from Arrow arrays, with :mod:`r2d2.containment.xxh64`, so a table read
+by pyarrow (on the driver, or in a Spark Python worker) hashes exactly as one read by Spark's own
+reader. ``tests/test_arrow_hash.py`` checks every family against Spark.
+
+Per family, the components (each hashed as Spark hashes its SQL type):
+
+========== ===================================================================================
+integer    int64 (8 bytes)
+float      float64 bits, with every NaN as Java's canonical NaN and -0.0 as 0.0 (8 bytes)
+decimal    the plain decimal text without trailing fractional zeros, "-0" as "0" (UTF-8 bytes)
+string     UTF-8 bytes; binary: the bytes; boolean: 1 or 0 (4 bytes)
+date       days since 1970-01-01 as int64
+timestamp  (microseconds since the epoch, nanoseconds within the microsecond) as two int64
+========== ===================================================================================
+
+Imported by Spark's Python workers: numpy, pyarrow and the xxh64 module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.types as pat
+
+from r2d2.containment import xxh64
+
+SECOND_HASH_SALT = 0x5BD1E9955BD1E995  # must equal canonical._SECOND_HASH_SALT
+_JAVA_NAN = np.uint64(0x7FF8000000000000)  # Double.doubleToLongBits(NaN)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What hashing needs of a column: its family and, for raw-integer timestamps, the unit."""
+
+    family: str  # a :class:`r2d2.types.Family` value
+    unit: str | None = None
+
+
+@dataclass
+class Canon:
+    """A column's canonical components and where its values are present (None: no null)."""
+
+    valid: np.ndarray | None
+    parts: list[tuple[str, object]]  # ("long", uint64 array) | ("int", uint32 array) | ("bytes", binary array)
+
+
+def _plain(arr: pa.Array) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pat.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr
+
+
+def _int64(arr: pa.Array) -> np.ndarray:
+    return arr.cast(pa.int64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64)
+
+
+def _decimal_text(arr: pa.Array) -> pa.Array:
+    """Plain decimal text without trailing fractional zeros ("1.50" -> "1.5", "2.00" -> "2", never an
+    exponent): what Spark's ``CAST(d AS STRING)`` and the regexes of :mod:`canonical` give."""
+    t = arr.type
+    if t.scale < 0:
+        raise ValueError(f"decimal type {t} has a negative scale: not supported")
+    if t.precision > 18:
+        return pa.array([None if v is None else _plain_decimal(v) for v in arr.to_pylist()], pa.string())
+    scale = t.scale
+    raw = _unscaled_int64(arr)
+    neg = raw < 0
+    mag = np.abs(raw)
+    zeros = np.zeros(len(raw), np.int64)
+    for k in range(1, scale + 1):  # trailing fractional zeros: k of them when 10^k divides the value
+        zeros[(mag % (10**k)) == 0] = k
+    digits = scale - zeros
+    mag //= np.power(10, zeros)
+    unit = np.power(10, digits)
+    whole, frac = np.divmod(mag, unit)
+    text = pc.cast(pa.array(whole), pa.string())
+    # the fraction zero-padded to its digits: 10^digits + frac without its leading "1"
+    frac_text = pc.utf8_slice_codeunits(pc.cast(pa.array(unit + frac), pa.string()), 1)
+    dot = pc.if_else(pa.array(digits > 0), ".", "")
+    sign = pc.if_else(pa.array(neg & (mag != 0)), "-", "")
+    return pc.binary_join_element_wise(sign, text, dot, frac_text, "")
+
+
+def _unscaled_int64(arr: pa.Array) -> np.ndarray:
+    """The unscaled integers of a decimal array of precision <= 18 (nulls read as 0)."""
+    arr = arr.cast(pa.decimal128(arr.type.precision, arr.type.scale))
+    words = np.frombuffer(arr.buffers()[1], dtype="<i8")[2 * arr.offset: 2 * (arr.offset + len(arr))]
+    out = words[0::2].copy()  # low 64 bits: the value itself, two's complement, when it fits
+    if arr.null_count:
+        out[~arr.is_valid().to_numpy(zero_copy_only=False)] = 0
+    return out
+
+
+def _plain_decimal(value: object) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def canon(spec: ColumnSpec, arr: pa.Array) -> Canon:
+    """The canonical components of one column's values (see the module docstring)."""
+    arr = _plain(arr)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else None
+    fam = spec.family
+    if fam == "integer":
+        return Canon(valid, [("long", _int64(arr))])
+    if fam == "float":
+        d = arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+        bits = (d + 0.0).view(np.uint64).copy()  # + 0.0 turns -0.0 into 0.0
+        bits[np.isnan(d)] = _JAVA_NAN
+        return Canon(valid, [("long", bits)])
+    if fam == "decimal":
+        return Canon(valid, [("bytes", _decimal_text(arr))])
+    if fam in ("string", "binary"):
+        return Canon(valid, [("bytes", arr)])
+    if fam == "boolean":
+        return Canon(valid, [("int", arr.cast(pa.uint32()).fill_null(0).to_numpy(zero_copy_only=False))])
+    if fam == "date":
+        days = arr.cast(pa.date32()).cast(pa.int32()) if not pat.is_date32(arr.type) else arr.cast(pa.int32())
+        return Canon(valid, [("long", _int64(days))])
+    if fam == "timestamp":
+        if pat.is_timestamp(arr.type):
+            unit = arr.type.unit
+            raw = arr.cast(pa.int64())
+        else:  # raw integers (Spark reads nanosecond Parquet timestamps as long): the profile's unit
+            unit = spec.unit or "ns"
+            raw = arr.cast(pa.int64())
+        values = raw.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if unit == "ns":
+            micros, nanos = np.divmod(values, 1000)
+        else:
+            micros, nanos = values * (_UNIT_NS[unit] // 1000), np.zeros(len(values), np.int64)
+        return Canon(valid, [("long", micros.view(np.uint64)), ("long", nanos.view(np.uint64))])
+    raise ValueError(f"family {fam} cannot be hashed")
+
+
+def _step(kind: str, part: object, seed: np.ndarray) -> np.ndarray:
+    if kind == "long":
+        return xxh64.hash_long(part, seed)  # type: ignore[arg-type]
+    if kind == "int":
+        return xxh64.hash_int(part, seed)  # type: ignore[arg-type]
+    return xxh64.hash_bytes(part, seed)
+
+
+def _chain(c: Canon, seed: np.ndarray) -> np.ndarray:
+    """Spark's ``xxhash64(components...)`` continued from ``seed`` (rows x k), nulls skipped."""
+    h = seed
+    for kind, part in c.parts:
+        nxt = _step(kind, part, h)
+        h = nxt if c.valid is None else np.where(c.valid, nxt, h)
+    return h
+
+
+def value_hashes(c: Canon) -> pa.Array:
+    """Spark's ``xxhash64(components) & 0xFFFFFFFF`` of each value (uint32), null where the value is."""
+    n = len(c.valid) if c.valid is not None else _rows(c)
+    h = _chain(Canon(None, c.parts), xxh64.seeds(n)) & _MASK32
+    mask = None if c.valid is None else ~c.valid
+    return pa.array(h.astype(np.uint32), mask=mask)
+
+
+def _rows(c: Canon) -> int:
+    return len(c.parts[0][1])  # type: ignore[arg-type]
+
+
+def row_hashes(columns: Sequence[Canon], rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 128-bit row hash ``(a, b)`` (two int64) over ``columns``, in the order given.
+
+    ``a`` is ``xxhash64((c IS NULL), components of c, ...)`` from Spark's seed, ``b`` the same chain
+    started from the hash of the salt (Spark's ``xxhash64(salt, ...)``)."""
+    start = xxh64.seeds(rows)
+    salted = xxh64.hash_long(np.full(rows, SECOND_HASH_SALT, np.uint64), start)
+    h = np.stack([start, salted])
+    for c in columns:
+        flag = np.zeros(rows, np.uint32) if c.valid is None else (~c.valid).astype(np.uint32)
+        h = xxh64.hash_int(flag, h)
+        h = _chain(c, h)
+    return h[0].view(np.int64), h[1].view(np.int64)
+
+
+def canon_all(specs: Mapping[str, ColumnSpec], table: pa.Table) -> dict[str, Canon]:
+    """Components of every column of ``specs`` (by name) in ``table``."""
+    return {name: canon(spec, table.column(name)) for name, spec in specs.items()}

@@ -1,0 +1,137 @@
+"""Run a Python function over many small work items: on the driver, or in one Spark job.
+
+The unit of work is an item (a data file, say), not a table: a lake holds thousands of small tables,
+and per-table Spark plans cost more than the work. Both paths run the same function on the same
+items, so their results are the same:
+
+* :func:`map_local`: a thread pool on the driver (pyarrow and numpy release the GIL in their loops),
+  for small work — no Spark session needed at all;
+* :func:`map_spark`: one job over ``spark.range(tasks)``; task ``k`` runs the items assigned to it
+  (balanced by weight, e.g. bytes), so the physical plan has one branch however many items there are,
+  and it runs unchanged on a cluster. Results come back pickled through ``collect``;
+* :func:`items_frame`: the same job as a DataFrame of Arrow batches, for results Spark should
+  aggregate or write (row hashes) rather than collect.
+
+A failing item becomes an :class:`ItemFailure` with a one-line reason (``map_*``); the others go on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import pickle
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ItemFailure(Generic[T]):
+    item: T
+    message: str
+
+
+def reason(exc: BaseException) -> str:
+    """One line: the error's message (R2D2 errors name their table and file), else its type and message."""
+    from r2d2.errors import R2D2Error
+
+    text = (str(exc).strip().splitlines() or [""])[0][:500]
+    if isinstance(exc, R2D2Error) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _attempt(fn: Callable[[T], R], item: T) -> R | ItemFailure[T]:
+    try:
+        return fn(item)
+    except Exception as exc:
+        return ItemFailure(item, reason(exc))
+
+
+def map_local(items: Sequence[T], fn: Callable[[T], R], *, threads: int) -> list[R | ItemFailure[T]]:
+    """``fn`` of each item, in order, on a pool of ``threads`` driver threads."""
+    if threads <= 1 or len(items) <= 1:
+        return [_attempt(fn, it) for it in items]
+    with ThreadPoolExecutor(threads, thread_name_prefix="r2d2-item") as pool:
+        return list(pool.map(lambda it: _attempt(fn, it), items))
+
+
+def balanced(weights: Sequence[int], tasks: int) -> list[list[int]]:
+    """Item indexes per task, heaviest first to the least loaded task (LPT); no empty task."""
+    tasks = max(1, min(tasks, len(weights)))
+    heap = [(0, k) for k in range(tasks)]
+    out: list[list[int]] = [[] for _ in range(tasks)]
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        load, k = heapq.heappop(heap)
+        out[k].append(i)
+        heapq.heappush(heap, (load + max(1, weights[i]), k))
+    return [sorted(part) for part in out if part]
+
+
+def task_count(spark: SparkSession, total_weight: int, *, weight_per_task: int, items: int) -> int:
+    """Enough tasks for the work (``weight_per_task`` each), at least one wave over the cores."""
+    cores = max(1, spark.sparkContext.defaultParallelism)
+    wanted = max(cores, -(-total_weight // max(1, weight_per_task)))
+    return max(1, min(items, -(-wanted // cores) * cores))
+
+
+def _task_frame(spark: SparkSession, parts: list[list[int]]) -> DataFrame:
+    return spark.range(len(parts), numPartitions=len(parts))
+
+
+def map_spark(spark: SparkSession, items: Sequence[T], fn: Callable[[T], R], *, weights: Sequence[int],
+              weight_per_task: int) -> list[R | ItemFailure[T]]:
+    """``fn`` of each item, in order, computed by one Spark job (results pickled back)."""
+
+    if not items:
+        return []
+    parts = balanced(weights, task_count(spark, sum(weights), weight_per_task=weight_per_task, items=len(items)))
+    chosen = [[items[i] for i in part] for part in parts]
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pickle as pk
+
+        import pyarrow as arrow
+
+        for batch in batches:
+            for k in batch.column("id").to_pylist():
+                out = [pk.dumps(_attempt(fn, it)) for it in chosen[k]]
+                yield arrow.RecordBatch.from_pydict({"k": arrow.array([k] * len(out), arrow.int64()),
+                                                     "j": arrow.array(range(len(out)), arrow.int64()),
+                                                     "payload": arrow.array(out, arrow.binary())})
+
+    rows = _task_frame(spark, parts).mapInArrow(run, "k long, j long, payload binary").collect()
+    results: list[R | ItemFailure[T] | None] = [None] * len(items)
+    for row in rows:
+        results[parts[row["k"]][row["j"]]] = pickle.loads(row["payload"])
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:  # never expected: a task that returned fewer rows than items
+        raise RuntimeError(f"{len(missing)} work items returned no result")
+    return results  # type: ignore[return-value]
+
+
+def items_frame(spark: SparkSession, items: Sequence[T], fn: Callable[[T], Iterator[pa.RecordBatch]],
+                schema: object, *, weights: Sequence[int], weight_per_task: int) -> DataFrame:
+    """A DataFrame of the Arrow batches ``fn`` yields for each item (one Spark job when acted on);
+    ``schema``: a DDL string or a ``StructType``.
+
+    An item that raises fails the job: callers isolate it (:func:`r2d2.engine.batch.run_isolating`)."""
+    if not items:
+        raise ValueError("items_frame needs at least one item")
+    parts = balanced(weights, task_count(spark, sum(weights), weight_per_task=weight_per_task, items=len(items)))
+    chosen = [[items[i] for i in part] for part in parts]
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for k in batch.column("id").to_pylist():
+                for it in chosen[k]:
+                    yield from fn(it)
+
+    return _task_frame(spark, parts).mapInArrow(run, schema)  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""numpy XXH64: the xxhash package's digests, and Spark's ``xxhash64`` chains, bit for bit."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from r2d2.containment import xxh64
+
+
+def _ref(data: bytes, seed: int) -> int:
+    return xxhash.xxh64_intdigest(data, seed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.binary(max_size=80), st.binary(min_size=1000, max_size=1100)), max_size=60),
+       seed=st.integers(0, 2**64 - 1))
+def test_bytes_match_the_xxhash_package(values: list[bytes], seed: int) -> None:
+    seeds = np.full(len(values), seed, np.uint64)
+    got = xxh64.hash_bytes(pa.array(values, pa.binary()), seeds)
+    assert got.tolist() == [_ref(v, seed) for v in values]
+
+
+@pytest.mark.parametrize("length", [*range(0, 70), 95, 96, 97, 128, 1023, 1024, 1025, 5000])
+def test_every_length_and_a_seed_per_row(length: int) -> None:
+    rng = random.Random(length)
+    values = [rng.randbytes(length) for _ in range(5)]
+    seeds = np.array([rng.getrandbits(64) for _ in values], np.uint64)
+    got = xxh64.hash_bytes(pa.array(values, pa.binary()), seeds)
+    assert got.tolist() == [_ref(v, int(s)) for v, s in zip(values, seeds, strict=True)]
+
+
+def test_many_seeds_at_once_slices_and_string_types() -> None:
+    rng = random.Random(3)
+    texts = ["", "a", "é", "x" * 40, "mixed 🙂 text", *(rng.choice(["ab", "cde" * 20]) for _ in range(3000))]
+    arr = pa.array(texts, pa.string()).slice(2)  # a sliced array: offsets do not start at 0
+    seeds = np.stack([np.full(len(arr), 1, np.uint64), np.arange(len(arr), dtype=np.uint64)])
+    got = xxh64.hash_bytes(arr, seeds)
+    for k in range(2):
+        assert got[k].tolist() == [_ref(t.encode(), int(s)) for t, s in zip(texts[2:], seeds[k], strict=True)]
+    for typ in (pa.large_string(), pa.string_view()):
+        assert xxh64.hash_bytes(arr.cast(typ), seeds).tolist() == got.tolist()
+
+
+def test_long_and_int_match_the_xxhash_package() -> None:
+    rng = random.Random(5)
+    values = np.array([rng.getrandbits(64) for _ in range(500)], np.uint64)
+    seeds = np.array([rng.getrandbits(64) for _ in range(500)], np.uint64)
+    assert xxh64.hash_long(values, seeds).tolist() == [
+        _ref(int(v).to_bytes(8, "little"), int(s)) for v, s in zip(values, seeds, strict=True)]
+    small = values & np.uint64(0xFFFFFFFF)
+    assert xxh64.hash_int(small, seeds).tolist() == [
+        _ref(int(v).to_bytes(4, "little"), int(s)) for v, s in zip(small, seeds, strict=True)]
+
+
+def test_chains_match_spark(spark) -> None:
+    rows = [(1, "a", True), (-5, "", False), (2**62, "long string " * 9, True), (0, "é", False)]
+    df = spark.createDataFrame(rows, "x long, s string, f boolean")
+    expected = [r[0] for r in df.selectExpr("xxhash64(x, s, f)").collect()]
+    n = len(rows)
+    h = xxh64.hash_long(np.array([r[0] for r in rows], np.int64).view(np.uint64), xxh64.seeds(n))
+    h = xxh64.hash_bytes(pa.array([r[1] for r in rows]), h)
+    h = xxh64.hash_int(np.array([int(r[2]) for r in rows], np.uint32), h)
+    assert h.view(np.int64).tolist() == expected
