@@ -169,7 +169,7 @@ def hash_join_all(spark: SparkSession, profiles: Mapping[int, TableProfile], can
                         cols.update(names)
                 for tid in unit:
                     n_projections += len(projections[tid])
-                    bytes_read += hashing.column_bytes(profiles[tid], sorted(cols))
+                    bytes_read += profiles[tid].scan_bytes(sorted(cols))
         t_hash = time.perf_counter() - t0
 
         # containment: each child's distinct rows joined with its group's hash sets
@@ -224,7 +224,7 @@ def naive_pairwise(spark: SparkSession, profiles: Mapping[int, TableProfile], ca
         cnames = [c.name for c in hashing.ordered_columns(child)]
         pnames = [n for _, n in cand.column_map]
         ch, ph = hashes(child, cnames), hashes(parent, pnames)
-        read = hashing.column_bytes(child, cnames) + hashing.column_bytes(parent, pnames)
+        read = child.scan_bytes(cnames) + parent.scan_bytes(pnames)
         if ch.join(ph, ["a", "b"], "left_anti").limit(1).count() > 0:
             return cand, False, None, read, 1
         cc = ch.groupBy("a", "b").agg(F.count(F.lit(1)).alias("c"))

@@ -158,7 +158,7 @@ def column_sketch_baseline(spark: SparkSession, profiles: Mapping[int, TableProf
         jobs += 1
         for unit in batch:
             for tid in unit:
-                bytes_read += hashing.column_bytes(profiles[tid], [c.name for c in profiles[tid].supported_columns])
+                bytes_read += profiles[tid].scan_bytes([c.name for c in profiles[tid].supported_columns])
     t_sketch = time.perf_counter() - t0
 
     # (table id, column key) -> (LeanMinHash, distinct-count estimate); no entry for a column without values

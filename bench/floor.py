@@ -5,7 +5,7 @@ next to each method. Every active table is read once with its profile's reader
 (:func:`r2d2.lake.read.read_table`); same-schema plain Parquet tables are read by one scan of all
 their files, as R2D2 and the baselines do (no tagging join: the floor needs no table ids). Rows are
 materialised into Spark's ``noop`` sink, which decodes every selected column and writes nothing.
-Bytes read are counted like :mod:`bench.baselines` (:func:`r2d2.containment.hashing.column_bytes`).
+Bytes read are counted like :mod:`bench.baselines` (:meth:`r2d2.types.TableProfile.scan_bytes`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import DataFrame, SparkSession
 
 from bench.baselines import BaselineResult
-from r2d2.containment import hashing
 from r2d2.lake import fs as lakefs
 from r2d2.lake.read import group_key, groupable, read_table
 from r2d2.lake.sparkschema import qcol
@@ -57,7 +56,7 @@ def read_all_floor(spark: SparkSession, profiles: Mapping[int, TableProfile], *,
     def run(item: tuple[DataFrame, list[int]]) -> int:
         df, unit = item
         df.write.format("noop").mode("overwrite").save()
-        return sum(hashing.column_bytes(profiles[t], [c.name for c in profiles[t].supported_columns]) for t in unit)
+        return sum(profiles[t].scan_bytes([c.name for c in profiles[t].supported_columns]) for t in unit)
 
     with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
         bytes_read = sum(pool.map(run, frames))

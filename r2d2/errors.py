@@ -61,3 +61,12 @@ class SafetyError(R2D2Error):
 
 class ReconstructError(R2D2Error):
     """A table cannot be rebuilt from its recipe, or the rebuilt content does not match."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a per-table error: an R2D2 error's message (it names its table and file), else
+    the exception's type and first line."""
+    text = (str(exc).strip().splitlines() or [""])[0][:500]
+    if isinstance(exc, R2D2Error) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

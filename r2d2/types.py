@@ -22,7 +22,7 @@ days since 1970-01-01 (``int``) and timestamps as nanoseconds since the epoch, U
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -123,6 +123,14 @@ class TableProfile:
             if col.key == key:
                 return col
         raise KeyError(key)
+
+    def scan_bytes(self, names: Sequence[str]) -> int:
+        """Bytes a read of the columns ``names`` takes: their column chunks when the profile knows
+        them (Parquet, Delta), else the whole table (CSV)."""
+        if self.format == "csv" or not self.column_bytes:
+            return self.num_bytes
+        keys = {n.lower() for n in names}
+        return sum(size for key, size in self.column_bytes.items() if key in keys)
 
     @property
     def supported_columns(self) -> tuple[Column, ...]:

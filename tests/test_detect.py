@@ -172,61 +172,59 @@ def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Pa
     assert not any(str(tmp_path / "lake" / "bad") in pair for pair in found)
 
 
-def test_hash_set_unreadable_after_write_fails_only_its_table(spark, tmp_path: Path, monkeypatch) -> None:
-    """Reading a batch's hash set back is isolated like the write: a set that cannot be read (fault
-    injected at the driver-side reader, for every set holding the bad table) fails that table alone,
-    named with the set's path, and detection completes for the rest."""
+@pytest.mark.parametrize("local", [True, False], ids=["driver", "spark"])
+def test_hash_set_unreadable_after_write_fails_only_its_table(spark, tmp_path: Path, monkeypatch,
+                                                              local: bool) -> None:
+    """A batch that fails as a whole after its files were read (its hash set cannot be summarised:
+    fault injected for every batch holding the bad table) is split like a failed Spark job: the bad
+    table alone is reported, named with the reason, and detection completes for the rest."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from r2d2.containment import sketch_job
+    from r2d2.containment import sketch_job, sketch_spark
 
     settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    if not local:
+        settings = settings.model_copy(update={"local_read_bytes": 0})
     bad_id = next(t for t, p in catalog.active_profiles() if p.location.endswith("/bad"))
     real = sketch_job.summarize
 
-    def flaky(path, limit_of):
-        tids = set(pq.read_table(path, columns=["tid"]).column("tid").to_pylist())
-        if bad_id in tids:
-            raise OSError(f"simulated unreadable file in {path}")
-        return real(path, limit_of)
+    def flaky(source, limit_of):
+        table = source if isinstance(source, pa.Table) else pq.read_table(source)
+        if bad_id in set(table.column("tid").to_pylist()):
+            raise OSError("simulated unreadable hash set")
+        return real(source, limit_of)
 
     monkeypatch.setattr(sketch_job, "summarize", flaky)
+    monkeypatch.setattr(sketch_spark, "summarize", flaky)
     result = detect(catalog, settings, lambda: spark)
     errors = {e["location"]: e["error"] for e in result.errors}
     bad = str(tmp_path / "lake" / "bad")
     assert list(errors) == [bad]
-    assert "could not be read back" in errors[bad] and "simulated unreadable" in errors[bad]
+    assert "simulated unreadable hash set" in errors[bad]
     found = {(e.parent, e.child) for e in result.edges}
     assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
     assert not any(bad in pair for pair in found)
 
 
-def test_driver_count_failure_fails_only_its_table_and_leaves_no_map_output(spark, tmp_path: Path,
-                                                                           monkeypatch) -> None:
-    """A small batch's map output is counted on the driver: when that fails (fault injected for every
-    batch holding the bad table), the batch is split like a failed write, only the bad table is
-    reported, and no map output is left in the work folder."""
-    import pyarrow.parquet as pq
-
-    from r2d2.containment import sketch_job
-
+def test_unreadable_file_fails_its_table_without_failing_the_batch(spark, tmp_path: Path) -> None:
+    """A data file that cannot be read in stage 3 (corrupted after the scan) is an error entry of
+    its table: one Spark job, the table reported with its file, the others decided."""
     settings, catalog = _parent_child_bad_lake(spark, tmp_path)
-    bad_id = next(t for t, p in catalog.active_profiles() if p.location.endswith("/bad"))
-    real = sketch_job.aggregate_hash_set
+    settings = settings.model_copy(update={"local_read_bytes": 0})
+    bad = tmp_path / "lake" / "bad"
+    data = next(bad.glob("*.parquet"))
+    stat = data.stat()
+    data.write_bytes(b"not parquet".ljust(stat.st_size, b"\0"))
+    import os
 
-    def flaky(raw, path, *, row_group_bytes):
-        if bad_id in set(pq.read_table(raw, columns=["tid"]).column("tid").to_pylist()):
-            raise OSError(f"simulated unreadable map output {raw}")
-        return real(raw, path, row_group_bytes=row_group_bytes)
-
-    monkeypatch.setattr(sketch_job, "aggregate_hash_set", flaky)
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same fingerprint: the scan keeps its profile
     result = detect(catalog, settings, lambda: spark)
     errors = {e["location"]: e["error"] for e in result.errors}
-    bad = str(tmp_path / "lake" / "bad")
-    assert list(errors) == [bad] and "simulated unreadable map output" in errors[bad]
+    assert list(errors) == [str(bad)] and data.name in errors[str(bad)]
+    assert result.stage("minhash").jobs == 1
     found = {(e.parent, e.child) for e in result.edges}
     assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
-    assert not list((settings.work_dir / "hashsets").glob("*-raw"))
 
 
 def test_deleted_hash_sets_are_rebuilt_not_trusted(spark, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import exact_stats
-from r2d2.containment.sketch_job import ROW, TableSketch
+from r2d2.containment.sketches import ROW, TableSketch
 from r2d2.containment.verify_job import PairResult, _exact
 
 # few distinct a / b values so that sets overlap, and (a, b) pairs share an `a`
@@ -100,7 +100,7 @@ def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:
     gone = str(tmp_path / "hs-gone")
     sketches = {t: TableSketch(t, f"fp{t}", rowset_path=gone) for t in (PARENT, CHILD1)}
     cand = Candidate(Pair(PARENT, CHILD1), (("x", "x"),))
-    out = verify(spark, [cand], profiles={PARENT: profile(PARENT), CHILD1: profile(CHILD1)}, sketches=sketches,
+    out = verify(lambda: spark, [cand], profiles={PARENT: profile(PARENT), CHILD1: profile(CHILD1)}, sketches=sketches,
                  work_dir=tmp_path / "work", batch_size=8, local_bytes=256 << 20)
     assert out.results == []
     assert [c for c, _ in out.failures] == [cand]

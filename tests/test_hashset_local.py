@@ -1,75 +1,83 @@
-"""Stage 3's hash set counted on the driver (small batches) equals the one Spark's aggregation writes."""
+"""Stage 3 writes the same hash set whichever path made it: driver only, Spark counting on the driver,
+Spark counting with a shuffle (and Spark's summary jobs); the sketches built on them are equal too."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import lakes
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pytest
 
-from r2d2.containment.sketch_job import SketchRequest, _entry_bytes, _write_hash_set
+from r2d2.containment.sketch_job import compute_sketches, entry_bytes
+from r2d2.containment.sketches import ERROR, SketchRequest
 from r2d2.lake.discover import discover
 from r2d2.profile.profiler import profile_tables
 
-KEYS = ["tid", "col", "a", "b", "cnt"]
+PATHS = {"driver": (1 << 30, 1 << 30), "spark-collect": (0, 1 << 30), "spark-shuffle": (0, 0)}
 
 
-def _content(path: str) -> tuple[pa.Table, pa.Table]:
-    """(row-set entries, signature entries) of a hash-set dataset, in one order whatever wrote it."""
-    table = ds.dataset(path, format="parquet").to_table()
-    order = [(k, "ascending") for k in KEYS]
-    sets = table.filter(pc.field("col") < 0).select(KEYS).sort_by(order)
-    sigs = table.filter(pc.field("col") >= 0).select([*KEYS, "sig"]).sort_by(order)
-    return sets, sigs
-
-
-def _sorted_by_table(path: str) -> bool:
-    tids = ds.dataset(path, format="parquet").to_table(columns=["tid", "col"])
-    keys = list(zip(tids.column("tid").to_pylist(), tids.column("col").to_pylist(), strict=True))
-    return keys == sorted(keys)
-
-
-def test_driver_aggregation_writes_the_same_hash_set_as_spark(spark, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def requests(spark, tmp_path_factory: pytest.TempPathFactory) -> list[SketchRequest]:
+    root = tmp_path_factory.mktemp("hs") / "lake"
     rng = np.random.default_rng(3)
-    # Same schema (one shared scan, where only some tables keep a projection set), duplicate rows
-    # (counts above 1), nulls, an empty table, and a table of another schema.
-    for i, n in enumerate((4000, 700, 0, 900)):
+    for i, n in enumerate((4000, 700, 0)):  # duplicates (counts above 1), nulls, an empty table
         x = rng.integers(0, 300, n)
-        lakes.parquet(tmp_path / "lake" / f"t{i}", {"x": x, "y": np.where(x % 7 == 0, None, x % 5)})
-    lakes.parquet(tmp_path / "lake" / "u", {"z": rng.integers(0, 50, 2000), "w": rng.random(2000)})
-    found = discover([str(tmp_path / "lake")])
+        lakes.parquet(root / f"t{i}", {"x": x, "y": np.where(x % 7 == 0, None, x % 5)})
+    lakes.parquet(root / "t0", {"x": rng.integers(0, 300, 50), "y": rng.integers(0, 5, 50)}, name="part-1.parquet")
+    lakes.csv(root / "c", "x,y\n1,2\n1,2\n3,\n", name="a.csv")
+    lakes.csv(root / "c", "x,y\n4,5\n", name="b.csv")
+    lakes.delta(root / "d", pa.table({"x": [1, 2, 3], "day": [dt.date(2024, 1, 1), None, dt.date(2024, 1, 2)]}),
+                partition_by=["day"])
+    lakes.partitioned(root / "h", pa.table({"x": [1, 2, 3, 4], "y": [7, 7, None, 8]}), ["y"])
+    found = discover([str(root)])
     by_name = {Path(o.location).name: o.profile for o in profile_tables(found.tables, spark_factory=lambda: spark)}
-    reqs = [SketchRequest(1, by_name["t0"], ("x", "y"), rowset=True, projections=(("x",),)),
+    return [SketchRequest(1, by_name["t0"], ("x", "y"), rowset=True, projections=(("x",),)),
             SketchRequest(2, by_name["t1"], ("x", "y"), rowset=True),
             SketchRequest(3, by_name["t2"], ("x", "y"), rowset=True, projections=(("x",),)),
-            SketchRequest(4, by_name["t3"], ("x", "y"), rowset=False, projections=(("y",), ("x",))),
-            SketchRequest(5, by_name["u"], ("z", "w"), rowset=True)]
-    size = _entry_bytes(reqs)
-    assert size > 0
-    by_spark = _write_hash_set(spark, reqs, tmp_path / "hs", num_perm=16, seed=1, local_bytes=size - 1)
-    on_driver = _write_hash_set(spark, reqs, tmp_path / "hs", num_perm=16, seed=1, local_bytes=size)
-    assert len(list(Path(by_spark).glob("*.parquet"))) >= 1
-    assert [p.name for p in Path(on_driver).iterdir()] == ["part-00000.parquet"]  # one file, no leftovers
-    assert not list((tmp_path / "hs").glob("*-raw"))  # the map output is removed once counted
-    sets, sigs = _content(by_spark)
-    l_sets, l_sigs = _content(on_driver)
-    assert l_sets.equals(sets)
-    assert sets.num_rows > 0 and pc.max(sets.column("cnt")).as_py() > 1  # duplicates were counted
-    assert {(-1, 1), (-2, 1), (-2, 4), (-3, 4), (-1, 5)} <= set(zip(sets.column("col").to_pylist(),
-                                                                    sets.column("tid").to_pylist(), strict=True))
-    # Partial signatures: one row each on both paths, but which rows depends on Spark's batching.
-    merged = {}
-    for table in (sigs, l_sigs):
-        per_set: dict[tuple[int, int], np.ndarray] = {}
-        for tid, col, sig in zip(table.column("tid").to_pylist(), table.column("col").to_pylist(),
-                                 table.column("sig").to_pylist(), strict=True):
-            part = np.frombuffer(sig, dtype=np.uint32)
-            per_set[(tid, col)] = part if (tid, col) not in per_set else np.minimum(per_set[(tid, col)], part)
-        merged[id(table)] = per_set
-    a, b = merged.values()
-    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
-    assert set(l_sigs.column("cnt").to_pylist()) == {1}
-    assert _sorted_by_table(on_driver)
+            SketchRequest(4, by_name["c"], ("x",), rowset=False, projections=(("y",), ("x",))),
+            SketchRequest(5, by_name["d"], ("x", "day"), rowset=True),
+            SketchRequest(6, by_name["h"], ("y",), rowset=True, projections=(("x",),))]
+
+
+def _content(paths: set[str]) -> list[tuple]:
+    rows: list[tuple] = []
+    for path in sorted(paths):
+        t = ds.dataset(path, format="parquet").to_table(columns=["tid", "col", "a", "b", "sig", "cnt"])
+        rows += zip(*(t.column(n).to_pylist() for n in t.column_names), strict=True)
+    return sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3], r[4] or b""))
+
+
+def test_every_path_writes_the_same_hash_set(spark, tmp_path: Path, requests: list[SketchRequest]) -> None:
+    assert entry_bytes(requests[0]) > 0
+    got = {}
+    for name, (read_bytes, local_bytes) in PATHS.items():
+        out = compute_sketches(requests, spark_factory=lambda: spark, work_dir=tmp_path / name, num_perm=16, seed=1,
+                               sample_k=20, batch_size=100, local_bytes=local_bytes, local_read_bytes=read_bytes,
+                               threads=2)
+        assert out.failures == {}
+        assert out.local == (name == "driver") and (out.jobs == 0) == (name == "driver")
+        paths = {sk.rowset_path for sk in out.sketches.values() if sk.rowset_path}
+        paths |= {ps.path for sk in out.sketches.values() for ps in sk.projections.values()}
+        got[name] = (_content(paths), out.sketches)
+    content, sketches = got["driver"]
+    assert content and max(r[5] for r in content) > 1  # duplicates were counted
+    assert {r[1] for r in content} >= {-1, -2, -3, 0, 1} and ERROR not in {r[1] for r in content}
+    assert sum(1 for r in content if r[0] == 4 and r[1] == -3) == 3  # CSV: distinct x of both files
+    for name in ("spark-collect", "spark-shuffle"):
+        other_content, other = got[name]
+        assert other_content == content, name
+        assert other.keys() == sketches.keys()
+        for tid, sk in sketches.items():
+            o = other[tid]
+            assert (o.rows, o.distinct_rows, o.sample, o.sample_limit) == (
+                sk.rows, sk.distinct_rows, sk.sample, sk.sample_limit), (name, tid)
+            assert o.minhash.keys() == sk.minhash.keys()
+            assert all(np.array_equal(o.minhash[k], sk.minhash[k]) for k in sk.minhash)
+            assert {p: (s.limit, s.sample) for p, s in o.projections.items()} == {
+                p: (s.limit, s.sample) for p, s in sk.projections.items()}
+    assert sketches[1].rows == 4050 and 0 < len(sketches[1].sample) < sketches[1].distinct_rows
+    assert sketches[3].rows == 0 and sketches[3].sample == []

@@ -88,23 +88,35 @@ def test_values_outside_the_parent_are_detected() -> None:
     assert not mh.dominated(p_sig, mh.signature(child, num_perm=64, seed=1))
 
 
-def test_stage3_worker_closure_loads_without_heavy_imports() -> None:
-    """A new Spark Python worker unpickles stage 3's closure; what that imports is paid per worker
-    (datasketch pulls in scipy: ~0.5 s), so only numpy-level modules may come with it."""
+def test_stage3_worker_closure_loads_without_heavy_imports(tmp_path) -> None:
+    """A new Spark Python worker unpickles stage 3's task body; what that imports is paid per worker
+    (datasketch pulls in scipy: ~0.5 s; pydantic and SQLAlchemy come with R2D2's settings and
+    catalog), so only numpy-level modules may come with it. (pandas is left out of the check:
+    pyarrow imports it on its first conversion to numpy, and the local worker daemon has it.)"""
     import subprocess
     import sys
 
+    import lakes
     from pyspark import cloudpickle
 
-    from r2d2.containment.sketch_job import _sketch_rows
+    from r2d2.containment.filework import work_entries
+    from r2d2.containment.sketch_job import plan_works
+    from r2d2.containment.sketches import SketchRequest
+    from r2d2.lake.discover import discover
+    from r2d2.profile.profiler import profile_tables
 
-    data = cloudpickle.dumps(_sketch_rows(2, [-1], mh.permutations(16, 1), 5))
-    code = ("import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+    lakes.parquet(tmp_path / "t", {"x": [1, 2]})
+    (outcome,) = profile_tables(discover([str(tmp_path / "t")]).tables, spark_factory=lambda: None)  # type: ignore[arg-type,return-value]
+    works = plan_works([SketchRequest(1, outcome.profile, ("x",), rowset=True)])
+    perms = mh.permutations(16, 1)
+    data = cloudpickle.dumps((lambda w: work_entries(w, perms), works))
+    code = ("import pickle, sys; fn, works = pickle.loads(sys.stdin.buffer.read()); "
+            "batch = list(fn(works[0]))[0]; assert batch.num_rows == 3, batch; "
             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('datasketch', 'scipy', 'pandas', 'r2d2'))))")
+            "('datasketch', 'scipy', 'pydantic', 'sqlalchemy', 'r2d2'))))")
     out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, check=True)
     loaded = set(out.stdout.decode().split())
-    assert "r2d2.containment.minhash" in loaded  # the closure really was loaded
-    assert not {m for m in loaded if m.split(".")[0] in ("datasketch", "scipy", "pandas")}
+    assert "r2d2.containment.filework" in loaded  # the closure really was loaded and run
+    # (pyspark itself unpickles the closure: a worker has it, SQL layer included, in any case)
+    assert not {m for m in loaded if m.split(".")[0] in ("datasketch", "scipy", "pydantic", "sqlalchemy")}
     assert "r2d2.containment.sketch_job" not in loaded
-

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from r2d2.containment.candidates import Candidate, Pair
-from r2d2.containment.sketch_job import ProjectionSet, TableSketch, sample_limit
+from r2d2.containment.sketches import ProjectionSet, TableSketch, sample_limit
 from r2d2.containment.verify_job import PairResult, _probe
 from r2d2.types import Column, Family, TableProfile
 

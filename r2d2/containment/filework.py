@@ -9,14 +9,16 @@ so a hash set does not depend on the path that made it.
 As hash-set entries (:func:`entries`), a file gives rows ``(tid, col, a, b, sig, cnt)``: for each
 value column ``col >= 0`` one partial signature (``a`` the file's number in its table, ``b = 0``,
 ``cnt = 1``), and for each row set ``col < 0`` one row per data row with ``sig`` null and ``cnt = 1``;
-the aggregation then counts equal row hashes.
+the aggregation then counts equal row hashes (:mod:`r2d2.containment.sketches`). A file that cannot be
+read gives one ``col = ERROR`` row carrying the reason instead, so one bad file fails its table, not
+the Spark job.
 
 Imported by Spark's Python workers: numpy, pyarrow and numpy-only R2D2 modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +26,8 @@ import pyarrow as pa
 
 from r2d2.containment import arrow_hash as ah
 from r2d2.containment import minhash as mh
+from r2d2.containment.sketches import ERROR
+from r2d2.errors import describe
 from r2d2.lake.arrow_read import FileRead, ReadColumn, read_file
 
 ENTRY_SCHEMA = pa.schema([("tid", pa.int64()), ("col", pa.int32()), ("a", pa.int64()), ("b", pa.int64()),
@@ -104,7 +108,22 @@ def entries(result: FileResult) -> pa.RecordBatch:
         schema=ENTRY_SCHEMA)
 
 
-def run_works(works: Sequence[FileWork], perms: mh.Perms) -> Iterator[pa.RecordBatch]:
-    """Entries of each work item in turn (the body of a Spark task, or of the driver's loop)."""
-    for work in works:
-        yield entries(sketch_file(work, perms))
+def failure(work: FileWork, message: str) -> pa.RecordBatch:
+    """The one entry that reports a failed work item."""
+    return pa.RecordBatch.from_arrays(
+        [pa.array([work.table.tid], pa.int64()), pa.array([ERROR], pa.int32()), pa.array([work.index], pa.int64()),
+         pa.array([0], pa.int64()), pa.array([message.encode("utf-8", "replace")], pa.binary()),
+         pa.array([1], pa.int64())], schema=ENTRY_SCHEMA)
+
+
+def file_entries(work: FileWork, perms: mh.Perms) -> pa.RecordBatch:
+    """Entries of one work item, or its failure (the driver's loop)."""
+    try:
+        return entries(sketch_file(work, perms))
+    except Exception as exc:
+        return failure(work, describe(exc))
+
+
+def work_entries(work: FileWork, perms: mh.Perms) -> Iterator[pa.RecordBatch]:
+    """:func:`file_entries` as a Spark task's generator."""
+    yield file_entries(work, perms)

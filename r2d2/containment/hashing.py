@@ -37,11 +37,3 @@ def row_hashes(df: DataFrame, columns: Sequence[Column]) -> tuple[str, str]:
 def value_hashes(df: DataFrame, columns: Sequence[Column]) -> list[str]:
     """SQL of one 32-bit value hash per column; null where the value is null."""
     return [canonical.value_hash32(name, comps) for name, comps in _parts(df, columns)]
-
-
-def column_bytes(profile: TableProfile, names: Sequence[str]) -> int:
-    """Bytes a scan of ``names`` reads: column chunks when known, else the whole table."""
-    if profile.format == "csv" or not profile.column_bytes:
-        return profile.num_bytes
-    keys = {n.lower() for n in names}
-    return sum(size for key, size in profile.column_bytes.items() if key in keys)

@@ -30,7 +30,8 @@ from r2d2.containment.minmax import prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
 from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached_many, store
-from r2d2.containment.sketch_job import SketchRequest, TableSketch, compute_sketches
+from r2d2.containment.sketch_job import compute_sketches
+from r2d2.containment.sketches import SketchRequest, TableSketch
 from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
 from r2d2.types import TableProfile
@@ -207,10 +208,11 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     if requests:
         say(f"minhash: sketching {len(requests)} tables")
         outcome = compute_sketches(
-            spark_factory(), requests, work_dir=settings.work_dir / "hashsets",
+            requests, spark_factory=spark_factory, work_dir=settings.work_dir / "hashsets",
             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
             sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables,
-            local_bytes=settings.local_hashset_bytes)
+            local_bytes=settings.local_hashset_bytes, local_read_bytes=settings.local_read_bytes,
+            threads=settings.local_threads)
         failed = outcome.failures
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():
@@ -261,7 +263,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             if not pairs:
                 continue
             say(f"verify: wave {wave + 1}, {len(pairs)} pairs")
-            out = verify(spark_factory(), [by_pair[p] for p in pairs], profiles=profiles, sketches=sketches,
+            out = verify(spark_factory, [by_pair[p] for p in pairs], profiles=profiles, sketches=sketches,
                          work_dir=work, batch_size=settings.spark_batch_tables,
                          local_bytes=settings.local_hashset_bytes)
             probe.seconds += out.probe_seconds

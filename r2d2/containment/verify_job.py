@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 from r2d2.containment import hashing
 from r2d2.containment.candidates import Candidate
 from r2d2.containment.exact_local import PairStats, exact_stats
-from r2d2.containment.sketch_job import ROW, TableSketch
+from r2d2.containment.sketches import ROW, TableSketch
 from r2d2.engine.batch import chunked
 from r2d2.engine.local import local_frame
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
@@ -126,7 +126,7 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
     for gids in shared.values():
         parent, names = groups[gids[0]]
         profile = profiles[parent]
-        scanned_bytes += hashing.column_bytes(profile, names)
+        scanned_bytes += profile.scan_bytes(names)
         by_name = {c.name: c for c in profile.columns}
         if len(gids) > 1 and groupable(profile):
             df = read_tagged(spark, [(profiles[groups[g][0]], {"__gid": g}) for g in gids])
@@ -151,7 +151,7 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
 
 
 def verify(
-    spark: SparkSession,
+    spark_factory: Callable[[], SparkSession],
     candidates: Sequence[Candidate],
     *,
     profiles: Mapping[int, TableProfile],
@@ -163,7 +163,8 @@ def verify(
     """Probe, then exactly verify, every candidate; parents batched ``batch_size`` groups per job.
 
     A batch whose hash sets total at most ``local_bytes`` is verified on the driver with Arrow
-    (no Spark job); larger ones, and parents stage 3 did not hash, by a Spark join.
+    (no Spark job, and no session is started for it); larger ones, and parents stage 3 did not hash,
+    by a Spark join.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     by_group: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}
@@ -195,11 +196,12 @@ def verify(
                 exact_hs += local[2]
                 exact_seconds += time.perf_counter() - t1
                 continue
+        spark = spark_factory()
         try:
             ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
             if len(keys) > 1:  # isolate the failing parent(s)
-                sub = verify(spark, [c for k in keys for c in alive[k]], profiles=profiles,
+                sub = verify(spark_factory, [c for k in keys for c in alive[k]], profiles=profiles,
                              sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2),
                              local_bytes=local_bytes)
                 results += sub.results

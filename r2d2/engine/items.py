@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from r2d2.errors import describe
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
@@ -38,21 +40,11 @@ class ItemFailure(Generic[T]):
     message: str
 
 
-def reason(exc: BaseException) -> str:
-    """One line: the error's message (R2D2 errors name their table and file), else its type and message."""
-    from r2d2.errors import R2D2Error
-
-    text = (str(exc).strip().splitlines() or [""])[0][:500]
-    if isinstance(exc, R2D2Error) and text:
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _attempt(fn: Callable[[T], R], item: T) -> R | ItemFailure[T]:
     try:
         return fn(item)
     except Exception as exc:
-        return ItemFailure(item, reason(exc))
+        return ItemFailure(item, describe(exc))
 
 
 def map_local(items: Sequence[T], fn: Callable[[T], R], *, threads: int) -> list[R | ItemFailure[T]]:

@@ -24,7 +24,6 @@ from typing import Any
 
 from r2d2.catalog import Catalog
 from r2d2.catalog.journal import LIVE_STATES
-from r2d2.containment import hashing
 from r2d2.optimize.model import CostDefaults, EdgeCost, Prices, Problem, TableCost, ThroughputModel
 from r2d2.optimize.plan import Plan
 from r2d2.types import TableProfile
@@ -108,7 +107,7 @@ def build_problem(catalog: Catalog, *, prices: Prices | None = None, defaults: C
         names = [pp.column(c.key).name for c in cp.columns if _has(pp, c.key)]
         if len(names) != len(cp.columns):
             continue  # cannot happen for a true containment; never serve from such a parent
-        edges.append(EdgeCost(parent, child, hashing.column_bytes(pp, names),
+        edges.append(EdgeCost(parent, child, pp.scan_bytes(names),
                               _recipe_bytes(direct.get((parent, child)), pp, cp, catalog, child)))
     problem = Problem(tables=tuple(tables), edges=tuple(edges), prices=prices or Prices(), throughput=model)
     return BuiltProblem(problem, {r.id: r.profile for r in records if r.profile},

@@ -27,7 +27,6 @@ from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
 from r2d2.config import Settings
-from r2d2.containment import hashing
 from r2d2.optimize.model import ThroughputModel
 from r2d2.reconstruct.rebuild import write_rebuilt
 from r2d2.reconstruct.recipe import column_json
@@ -59,7 +58,7 @@ def calibration_recipe(profile: TableProfile, work: Path) -> tuple[dict[str, Any
               "parent": {"profile": profile.to_json()},
               "projection": [{"child": c.name, "parent": c.name} for c in chosen],
               "selection": selection, "store": str(work)}
-    return recipe, hashing.column_bytes(profile, [c.name for c in chosen])
+    return recipe, profile.scan_bytes([c.name for c in chosen])
 
 
 def time_rebuild(spark: SparkSession, profile: TableProfile, work: Path) -> tuple[int, float]:
