@@ -60,6 +60,31 @@ def test_grouped_signatures_are_set_signatures(entries: list[tuple[int, int]]) -
         assert np.array_equal(sig, _datasketch([int(v) for v in distinct], 16, 2))
 
 
+def test_lean_bytes_are_datasketch_bytes() -> None:
+    from datasketch import LeanMinHash
+
+    sig = mh.signature(np.arange(50, dtype=np.uint32), num_perm=16, seed=7)
+    lean = LeanMinHash(seed=7, hashvalues=sig, scheme=mh.SCHEME)
+    buf = bytearray(lean.bytesize())
+    lean.serialize(buf)
+    assert mh.to_bytes(sig, seed=7) == bytes(buf)  # ours are datasketch's bytes
+    assert np.array_equal(LeanMinHash.deserialize(mh.to_bytes(sig, seed=7)).hashvalues, sig)
+    assert np.array_equal(mh.from_bytes(bytes(buf)), sig)
+
+
+def test_permutations_are_cached_per_machine(tmp_path) -> None:
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=24, seed=9, scheme=mh.SCHEME).permutations
+    first = mh.permutations(24, 9, cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("affine32-24-9-datasketch*.npy")
+    mh._perms.clear()  # a new process: only the file remains
+    again = mh.permutations(24, 9, cache_dir=tmp_path)
+    for got in (first, again):
+        assert np.array_equal(got[0], np.asarray(a, np.uint32)) and np.array_equal(got[1], np.asarray(b, np.uint32))
+    assert cached.stat().st_size > 0
+
+
 def test_lean_bytes_round_trip() -> None:
     sig = mh.signature(np.arange(100, dtype=np.uint32), num_perm=16, seed=1)
     assert np.array_equal(mh.from_bytes(mh.to_bytes(sig, seed=1)), sig)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select, tuple_
@@ -55,10 +55,19 @@ class SketchesRepository(RepositoryBase):
         self, table_id: int, fingerprint: str, kind: str, items: Mapping[str, tuple[bytes, Mapping[str, Any]]]
     ) -> None:
         """Insert or replace sketches of ``kind`` (one per key) for the table's ``fingerprint``."""
+        self.put_sketches_many([(table_id, fingerprint, kind, items)])
+
+    def put_sketches_many(
+        self, batches: Sequence[tuple[int, str, str, Mapping[str, tuple[bytes, Mapping[str, Any]]]]]
+    ) -> None:
+        """:meth:`put_sketches` for many ``(table, fingerprint, kind, items)`` in one transaction (a
+        detect stores the sketches of every table it read: one commit each would cost more than
+        computing them)."""
         now = utcnow()
         rows = [
             {"table_id": table_id, "fingerprint": fingerprint, "kind": kind, "key": key,
              "payload": bytes(payload), "meta": dict(meta), "created_at": now}
+            for table_id, fingerprint, kind, items in batches
             for key, (payload, meta) in items.items()
         ]
         if not rows:

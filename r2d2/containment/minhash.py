@@ -5,11 +5,13 @@ pre-mixed with the MurmurHash3 finalizer, then permutation ``i`` maps it to ``a_
 2^32 with datasketch's own parameters ``(a, b)`` for the seed. The signature of a set is the
 element-wise minimum over its values. Computing this with numpy on whole arrays gives exactly the
 hash values ``datasketch.MinHash.update`` would (see ``tests/test_minhash.py``), without a Python
-call per value; signatures are stored as ``LeanMinHash`` bytes.
+call per value; signatures are stored as ``LeanMinHash`` bytes (datasketch's documented format, read
+and written here with ``struct``; ``tests/test_minhash.py`` checks datasketch reads ours and we read
+its own).
 
 This module is imported by every new Spark Python worker of stage 3, so it imports only numpy:
-datasketch (which pulls in scipy, ~0.5 s per worker) is imported by the driver-side functions that
-need it, and the workers get the permutation parameters from the driver.
+datasketch (which pulls in scipy, ~0.5-1 s) is imported only to get the permutation parameters,
+once per machine when they are cached (:func:`permutations`); the workers get them from the driver.
 
 Dominance (the sound pruning rule): if X ⊆ Y then for every permutation, min over Y ≤ min over X.
 So ``sig(parent)[i] > sig(child)[i]`` for any ``i`` proves the child's value set is not contained.
@@ -18,8 +20,11 @@ This holds whatever the hash function, collisions included, so the screen has no
 
 from __future__ import annotations
 
+import os
+import struct
 import threading
-from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 
@@ -30,13 +35,39 @@ EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's empty-sketch value for affine32
 _CHUNK = 1 << 14  # values per block: the (permutations x values) block, 8 MB, stays in cache (1.5x faster than 4x that)
 
 
-@lru_cache(maxsize=8)
-def permutations(num_perm: int, seed: int) -> Perms:
-    """datasketch's permutation parameters ``(a, b)`` (uint32 arrays) for ``num_perm`` and ``seed``."""
+def permutations(num_perm: int, seed: int, *, cache_dir: Path | None = None) -> Perms:
+    """datasketch's permutation parameters ``(a, b)`` (uint32 arrays) for ``num_perm`` and ``seed``.
+
+    Importing datasketch pulls in scipy (about a second): with ``cache_dir``, the parameters are kept
+    in a file named by scheme, size, seed and datasketch's version, so that later processes (a CLI
+    run, a detect in a fresh service) get them without the import."""
+    key = (num_perm, seed)
+    if key in _perms:
+        return _perms[key]
+    path = None
+    if cache_dir is not None:
+        path = cache_dir / f"{SCHEME}-{num_perm}-{seed}-datasketch{version('datasketch')}.npy"
+        if path.exists():
+            try:
+                both = np.load(path)
+            except (OSError, ValueError):  # a torn write of another process: recomputed below
+                both = None
+            if both is not None and both.shape == (2, num_perm):
+                _perms[key] = (both[0].astype(np.uint32), both[1].astype(np.uint32))
+                return _perms[key]
     from datasketch import MinHash
 
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+    _perms[key] = (np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")
+        np.save(tmp, np.stack(_perms[key]))
+        os.replace(tmp, path)  # atomic: readers see the whole file or none
+    return _perms[key]
+
+
+_perms: dict[tuple[int, int], Perms] = {}
 
 
 def empty_signature(num_perm: int) -> np.ndarray:
@@ -134,18 +165,25 @@ def dominated(parent_sig: np.ndarray, child_sig: np.ndarray) -> bool:
     return bool(np.all(parent_sig <= child_sig))
 
 
-def to_bytes(sig: np.ndarray, *, seed: int) -> bytes:
-    """Serialise as datasketch ``LeanMinHash`` bytes."""
-    from datasketch import LeanMinHash
+# datasketch's LeanMinHash byte format for the affine schemes: seed, the negated number of values, a
+# scheme code (1: affine32), then the values, native byte order and alignment (its ``serialize``).
+_AFFINE32_CODE = 1
 
-    lean = LeanMinHash(seed=seed, hashvalues=sig, scheme=SCHEME)
-    buf = bytearray(lean.bytesize())
-    lean.serialize(buf)
-    return bytes(buf)
+
+def _lean_format(n: int) -> str:
+    return f"@qiB{n}I"
+
+
+def to_bytes(sig: np.ndarray, *, seed: int) -> bytes:
+    """Serialise as datasketch ``LeanMinHash`` bytes (its format, written without importing it)."""
+    return struct.pack(_lean_format(len(sig)), seed, -len(sig), _AFFINE32_CODE, *sig.tolist())
 
 
 def from_bytes(data: bytes) -> np.ndarray:
-    """Signature array from ``LeanMinHash`` bytes."""
-    from datasketch import LeanMinHash
-
-    return np.asarray(LeanMinHash.deserialize(data).hashvalues, dtype=np.uint32)
+    """Signature array from ``LeanMinHash`` bytes of the affine32 scheme."""
+    _, negated, code = struct.unpack_from("@qiB", data, 0)
+    if negated >= 0 or code != _AFFINE32_CODE:
+        raise ValueError(f"not an affine32 LeanMinHash (values {negated}, scheme code {code})")
+    n = -negated
+    offset = struct.calcsize(_lean_format(n)) - 4 * n
+    return np.frombuffer(data, dtype=np.uint32, count=n, offset=offset).copy()

@@ -29,7 +29,7 @@ from r2d2.containment.canonical import HASH_VERSION
 from r2d2.containment.minmax import prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
-from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached_many, store
+from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached_many, store_many
 from r2d2.containment.sketch_job import compute_sketches
 from r2d2.containment.sketches import SketchRequest, TableSketch
 from r2d2.containment.transitive import implied, split_waves
@@ -216,9 +216,8 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
         failed = outcome.failures
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():
-            merged = _merge(cached_by_id.get(tid), sk)
-            store(catalog, merged, seed=settings.minhash_seed)
-            sketches[tid] = merged
+            sketches[tid] = _merge(cached_by_id.get(tid), sk)
+        store_many(catalog, [sketches[tid] for tid in outcome.sketches], seed=settings.minhash_seed)
     stage.seconds = time.perf_counter() - t0
     return sketches, failed
 

@@ -9,7 +9,7 @@ projection row set as its hash-set dataset and code (key: the column names, JSON
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -73,17 +73,25 @@ def _payload(pairs) -> bytes:
 
 
 def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
+    store_many(catalog, [sk], seed=seed)
+
+
+def store_many(catalog: Catalog, sketches: Sequence[TableSketch], *, seed: int) -> None:
+    """Cache the sketches of many tables, in one catalog transaction."""
     meta = {"seed": seed, "hash_version": HASH_VERSION}
-    catalog.put_sketches(sk.table_id, sk.fingerprint, MINHASH,
-                         {key: (mh.to_bytes(sig, seed=seed), {**meta, "num_perm": len(sig)})
-                          for key, sig in sk.minhash.items()})
-    if sk.rowset_path is not None and sk.sample_limit is not None:
-        catalog.put_sketches(sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (_payload(sk.sample), {
-            "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path,
-            "rowset_bytes": sk.rowset_bytes, "limit": sk.sample_limit, "hash_version": HASH_VERSION})})
-    if sk.projections:
-        catalog.put_sketches(sk.table_id, sk.fingerprint, PROJECTION, {
-            json.dumps(list(names)): (_payload(ps.sample), {
-                "rowset_path": ps.path, "code": ps.code, "bytes": ps.bytes, "limit": ps.limit,
-                "hash_version": HASH_VERSION})
-            for names, ps in sk.projections.items()})
+    batches: list[tuple[int, str, str, dict[str, tuple[bytes, dict]]]] = []
+    for sk in sketches:
+        batches.append((sk.table_id, sk.fingerprint, MINHASH,
+                        {key: (mh.to_bytes(sig, seed=seed), {**meta, "num_perm": len(sig)})
+                         for key, sig in sk.minhash.items()}))
+        if sk.rowset_path is not None and sk.sample_limit is not None:
+            batches.append((sk.table_id, sk.fingerprint, ROWSAMPLE, {"": (_payload(sk.sample), {
+                "rows": sk.rows, "distinct_rows": sk.distinct_rows, "rowset_path": sk.rowset_path,
+                "rowset_bytes": sk.rowset_bytes, "limit": sk.sample_limit, "hash_version": HASH_VERSION})}))
+        if sk.projections:
+            batches.append((sk.table_id, sk.fingerprint, PROJECTION, {
+                json.dumps(list(names)): (_payload(ps.sample), {
+                    "rowset_path": ps.path, "code": ps.code, "bytes": ps.bytes, "limit": ps.limit,
+                    "hash_version": HASH_VERSION})
+                for names, ps in sk.projections.items()}))
+    catalog.put_sketches_many(batches)

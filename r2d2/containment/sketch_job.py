@@ -153,7 +153,7 @@ def compute_sketches(
     at most ``local_bytes`` (module docstring); else Spark jobs of ``batch_size`` tables, counted on
     the driver when a batch's entries take at most a quarter of ``local_bytes``."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    perms = mh.permutations(num_perm, seed)
+    perms = mh.permutations(num_perm, seed, cache_dir=work_dir.parent / "minhash")
     requests = sorted(requests, key=lambda r: r.table_id)
     local = (sum(read_bytes(r) for r in requests) <= local_read_bytes
              and all(entry_bytes(r) <= local_bytes for r in requests))

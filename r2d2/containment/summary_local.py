@@ -35,16 +35,27 @@ def summarize(source: str | pa.Table, limit_of: Callable[[int], int]) -> Summary
         part = np.frombuffer(sig, dtype=np.uint32)
         key = (tid, c)
         signatures[key] = part if key not in signatures else np.minimum(signatures[key], part)
-    sets = table.filter(pc.and_(pc.less(col, 0), pc.not_equal(col, ERROR))).select(["tid", "col", "a", "b", "cnt"])
-    agg = sets.group_by(["tid", "col"], use_threads=False).aggregate([("cnt", "sum"), ("cnt", "count")])
-    distinct = agg.column("cnt_count").to_pylist()
-    counts: Counts = {(t, c): (r, d) for t, c, r, d in zip(
-        agg.column("tid").to_pylist(), agg.column("col").to_pylist(), agg.column("cnt_sum").to_pylist(),
-        distinct, strict=True)}
-    limits = pa.table({"tid": agg.column("tid"), "col": agg.column("col"),
-                       "limit": pa.array([limit_of(d) for d in distinct], pa.int64())})
-    picked = sets.join(limits, ["tid", "col"], join_type="inner", use_threads=False)
-    picked = picked.filter(pc.less_equal(picked.column("a"), picked.column("limit")))
-    samples = list(zip(picked.column("tid").to_pylist(), picked.column("col").to_pylist(),
-                       picked.column("a").to_pylist(), picked.column("b").to_pylist(), strict=True))
+    sets = table.filter(pc.and_(pc.less(col, 0), pc.not_equal(col, ERROR)))
+    tid, c, a, b, cnt = (sets.column(n).to_numpy() for n in ("tid", "col", "a", "b", "cnt"))
+    if len(tid) > 1 and not _grouped(tid, c):  # a set split over files (a Spark-written dataset)
+        order = np.lexsort((c, tid))
+        tid, c, a, b, cnt = tid[order], c[order], a[order], b[order], cnt[order]
+    starts = np.flatnonzero(np.concatenate(([True], (tid[1:] != tid[:-1]) | (c[1:] != c[:-1])))) if len(tid) else \
+        np.empty(0, np.int64)
+    lengths = np.diff(np.append(starts, len(tid)))
+    rows = np.add.reduceat(cnt, starts) if len(starts) else np.empty(0, np.int64)
+    counts: Counts = {}
+    limits = np.empty(len(starts), np.int64)
+    for i, (t, k, r, d) in enumerate(zip(tid[starts].tolist(), c[starts].tolist(), rows.tolist(),
+                                          lengths.tolist(), strict=True)):
+        counts[(t, k)] = (r, d)
+        limits[i] = limit_of(d)
+    picked = a <= np.repeat(limits, lengths)
+    samples = list(zip(tid[picked].tolist(), c[picked].tolist(), a[picked].tolist(), b[picked].tolist(),
+                       strict=True))
     return signatures, counts, samples
+
+
+def _grouped(tid: np.ndarray, col: np.ndarray) -> bool:
+    """Whether each ``(tid, col)`` set is one run (sorted by table and set, as the driver writes it)."""
+    return bool(np.all((tid[1:] > tid[:-1]) | ((tid[1:] == tid[:-1]) & (col[1:] >= col[:-1]))))

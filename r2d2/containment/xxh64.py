@@ -32,12 +32,23 @@ def _rotl(x: np.ndarray, r: int) -> np.ndarray:
     return (x << _U64(r)) | (x >> _U64(64 - r))
 
 
+def _rotl_(x: np.ndarray, r: int, tmp: np.ndarray) -> None:
+    """Rotate ``x`` left by ``r`` in place (``tmp``: scratch of the same shape)."""
+    np.right_shift(x, _U64(64 - r), out=tmp)
+    x <<= _U64(r)
+    x |= tmp
+
+
 def _fmix(h: np.ndarray) -> np.ndarray:
-    h ^= h >> _U64(33)
+    """XXH64's avalanche, in place (``h`` is the caller's own array)."""
+    tmp = h >> _U64(33)
+    h ^= tmp
     h *= P2
-    h ^= h >> _U64(29)
+    np.right_shift(h, _U64(29), out=tmp)
+    h ^= tmp
     h *= P3
-    h ^= h >> _U64(32)
+    np.right_shift(h, _U64(32), out=tmp)
+    h ^= tmp
     return h
 
 
@@ -57,22 +68,34 @@ def seeds(n: int, seed: int = SPARK_SEED) -> np.ndarray:
 
 
 def hash_long(values: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """XXH64 of each 64-bit value (8 little-endian bytes) with its row's seed (Spark ``hashLong``)."""
+    """XXH64 of each 64-bit value (8 little-endian bytes) with its row's seed (Spark ``hashLong``).
+
+    Written with in-place operations: each step is one pass over arrays that stay in cache."""
     with np.errstate(over="ignore"):
-        v = values.astype(np.uint64, copy=False)
-        h = seed + (P5 + _U64(8))
-        h ^= _rotl(v * P2, 31) * P1
-        h = _rotl(h, 27) * P1 + P4
+        k = values.astype(np.uint64, copy=True)
+        k *= P2
+        tmp = np.empty_like(k)
+        _rotl_(k, 31, tmp)
+        k *= P1
+        h = seed + (P5 + _U64(8))  # broadcasts to seed's shape (one chain per row, or several)
+        h ^= k
+        tmp = np.empty_like(h) if h.shape != k.shape else tmp
+        _rotl_(h, 27, tmp)
+        h *= P1
+        h += P4
         return _fmix(h)
 
 
 def hash_int(values: np.ndarray, seed: np.ndarray) -> np.ndarray:
     """XXH64 of each 32-bit value (4 little-endian bytes) with its row's seed (Spark ``hashInt``)."""
     with np.errstate(over="ignore"):
-        v = values.astype(np.uint32, copy=False).astype(np.uint64)
+        k = values.astype(np.uint32, copy=False).astype(np.uint64)
+        k *= P1
         h = seed + (P5 + _U64(4))
-        h ^= v * P1
-        h = _rotl(h, 23) * P2 + P3
+        h ^= k
+        _rotl_(h, 23, np.empty_like(h))
+        h *= P2
+        h += P3
         return _fmix(h)
 
 

@@ -111,10 +111,14 @@ def iter_profile_tables(
     """
     meta = [t for t in tables if t.format != "csv"]
     csv = [t for t in tables if t.format == "csv"]
+    local = sum(f.size for t in csv for f in t.files) <= local_bytes
+    if csv and not local:  # Spark will read the CSV files: start it while the footers are read
+        from r2d2.engine.prestart import Prestarted
+
+        spark_factory = Prestarted(spark_factory)
     if meta:
         yield from _metadata_outcomes(meta, max_workers)
     if csv:
-        local = sum(f.size for t in csv for f in t.files) <= local_bytes
         run = _csv_runner(spark_factory, local, threads)
         size = max(1, csv_batch)
         for start in range(0, len(csv), size):
