@@ -81,3 +81,53 @@ def test_every_path_writes_the_same_hash_set(spark, tmp_path: Path, requests: li
                 p: (s.limit, s.sample) for p, s in sk.projections.items()}
     assert sketches[1].rows == 4050 and 0 < len(sketches[1].sample) < sketches[1].distinct_rows
     assert sketches[3].rows == 0 and sketches[3].sample == []
+
+
+def _entries(rows: list[tuple[int, int, int, int]]) -> pa.Table:
+    tid, col, a, b = (list(x) for x in zip(*rows, strict=True))
+    n = len(rows)
+    return pa.table({"tid": pa.array(tid, pa.int64()), "col": pa.array(col, pa.int32()),
+                     "a": pa.array(a, pa.int64()), "b": pa.array(b, pa.int64()),
+                     "sig": pa.nulls(n, pa.binary()), "cnt": pa.array([1] * n, pa.int64())})
+
+
+def _counted(table: pa.Table) -> dict[tuple[int, int, int, int], int]:
+    return {(t, c, a, b): n for t, c, a, b, n in zip(*(table.column(k).to_pylist()
+                                                      for k in ("tid", "col", "a", "b", "cnt")), strict=True)}
+
+
+def test_counting_is_exact_when_the_shortcut_key_collides() -> None:
+    """The driver counts row hashes by one mixed 64-bit key; rows that share that key but differ
+    (same ``a`` and another ``b``; or ``a`` values chosen so that two sets' keys coincide) must still
+    be counted apart, and repeated rows together."""
+    from r2d2.containment import hashset_local as hl
+
+    def mix(tid: int, col: int) -> int:
+        m = (tid * int(hl._MIX_TID) + (col % 2**64) * int(hl._MIX_COL)) % 2**64
+        return m
+
+    def signed(u: int) -> int:
+        return u - 2**64 if u >= 2**63 else u
+
+    a1 = 123456789
+    a2 = signed((a1 ^ mix(1, -1) ^ mix(2, -1)) % 2**64)  # table 2's key equals table 1's
+    rows = [(1, -1, a1, 5), (1, -1, a1, 5), (1, -1, a1, 6), (2, -1, a2, 5), (1, -2, 7, 7)]
+    table, failures = hl.aggregate(_entries(rows))
+    assert failures == {}
+    assert _counted(table) == {(1, -1, a1, 5): 2, (1, -1, a1, 6): 1, (2, -1, a2, 5): 1, (1, -2, 7, 7): 1}
+    assert table.column("tid").to_pylist() == sorted(table.column("tid").to_pylist())
+    # and the shortcut itself (no collision) gives the same counts
+    plain, _ = hl.aggregate(_entries([(1, -1, a1, 5), (1, -1, a1, 5), (1, -2, 7, 7)]))
+    assert _counted(plain) == {(1, -1, a1, 5): 2, (1, -2, 7, 7): 1}
+
+
+def test_error_entries_fail_their_table_only() -> None:
+    from r2d2.containment import hashset_local as hl
+
+    good = _entries([(1, -1, 10, 10), (2, -1, 11, 11)])
+    error = pa.table({"tid": pa.array([2], pa.int64()), "col": pa.array([ERROR], pa.int32()),
+                      "a": pa.array([0], pa.int64()), "b": pa.array([0], pa.int64()),
+                      "sig": pa.array([b"t2: cannot read file f.parquet"]), "cnt": pa.array([1], pa.int64())})
+    table, failures = hl.aggregate(pa.concat_tables([good, error]))
+    assert failures == {2: "t2: cannot read file f.parquet"}
+    assert _counted(table) == {(1, -1, 10, 10): 1}
