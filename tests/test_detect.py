@@ -172,46 +172,41 @@ def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Pa
     assert not any(str(tmp_path / "lake" / "bad") in pair for pair in found)
 
 
-@pytest.mark.parametrize("local", [True, False], ids=["driver", "spark"])
-def test_hash_set_unreadable_after_write_fails_only_its_table(spark, tmp_path: Path, monkeypatch,
-                                                              local: bool) -> None:
-    """A batch that fails as a whole after its files were read (its hash set cannot be summarised:
-    fault injected for every batch holding the bad table) is split like a failed Spark job: the bad
-    table alone is reported, named with the reason, and detection completes for the rest."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from r2d2.containment import sketch_job, sketch_spark
+def test_group_failing_as_a_whole_is_retried_table_by_table(spark, tmp_path: Path, monkeypatch) -> None:
+    """Stage 3 counts tables in groups, each writing one part file. A group that fails as a whole
+    after its files were read (fault injected when the bad table's rows are written) is retried one
+    table per group: the bad table alone is reported, named with the reason, and detection completes."""
+    from r2d2.containment import tablework
 
     settings, catalog = _parent_child_bad_lake(spark, tmp_path)
-    if not local:
-        settings = settings.model_copy(update={"local_read_bytes": 0})
+    settings = settings.model_copy(update={"local_threads": 1})  # one group holds all three tables
     bad_id = next(t for t, p in catalog.active_profiles() if p.location.endswith("/bad"))
-    real = sketch_job.summarize
+    real = tablework._rows
 
-    def flaky(source, limit_of):
-        table = source if isinstance(source, pa.Table) else pq.read_table(source)
-        if bad_id in set(table.column("tid").to_pylist()):
-            raise OSError("simulated unreadable hash set")
-        return real(source, limit_of)
+    def flaky(tid, sets):
+        if tid == bad_id:
+            raise OSError("simulated unwritable part file")
+        return real(tid, sets)
 
-    monkeypatch.setattr(sketch_job, "summarize", flaky)
-    monkeypatch.setattr(sketch_spark, "summarize", flaky)
+    monkeypatch.setattr(tablework, "_rows", flaky)
     result = detect(catalog, settings, lambda: spark)
     errors = {e["location"]: e["error"] for e in result.errors}
     bad = str(tmp_path / "lake" / "bad")
     assert list(errors) == [bad]
-    assert "simulated unreadable hash set" in errors[bad]
+    assert "simulated unwritable part file" in errors[bad]
     found = {(e.parent, e.child) for e in result.edges}
     assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
     assert not any(bad in pair for pair in found)
 
 
-def test_unreadable_file_fails_its_table_without_failing_the_batch(spark, tmp_path: Path) -> None:
-    """A data file that cannot be read in stage 3 (corrupted after the scan) is an error entry of
-    its table: one Spark job, the table reported with its file, the others decided."""
+@pytest.mark.parametrize("path", ["tasks", "shuffle"])
+def test_unreadable_file_fails_its_table_without_failing_the_batch(spark, tmp_path: Path, path: str) -> None:
+    """A data file that cannot be read in stage 3 (corrupted after the scan) fails its table, not the
+    Spark job (whole-table tasks, or file items counted by a shuffle): one job, the table reported
+    with its file, the others decided."""
     settings, catalog = _parent_child_bad_lake(spark, tmp_path)
-    settings = settings.model_copy(update={"local_read_bytes": 0})
+    update = {"local_read_bytes": 0} if path == "tasks" else {"local_read_bytes": 0, "local_hashset_bytes": 0}
+    settings = settings.model_copy(update=update)
     bad = tmp_path / "lake" / "bad"
     data = next(bad.glob("*.parquet"))
     stat = data.stat()
@@ -222,7 +217,7 @@ def test_unreadable_file_fails_its_table_without_failing_the_batch(spark, tmp_pa
     result = detect(catalog, settings, lambda: spark)
     errors = {e["location"]: e["error"] for e in result.errors}
     assert list(errors) == [str(bad)] and data.name in errors[str(bad)]
-    assert result.stage("minhash").jobs == 1
+    assert result.stage("minhash").jobs == (1 if path == "tasks" else 3)  # shuffle: count, summary, samples
     found = {(e.parent, e.child) for e in result.edges}
     assert (str(tmp_path / "lake" / "parent"), str(tmp_path / "lake" / "child")) in found
 

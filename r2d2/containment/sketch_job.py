@@ -8,9 +8,10 @@ projection a candidate edge compares a parent on. The counted row hashes form a 
 work folder (:mod:`r2d2.containment.sketches`), which the probe and exact verification use without
 reading the table again.
 
-Small work runs on the driver (threads; no Spark at all): when the files to read total at most
-``local_read_bytes`` and every table's row hashes fit ``local_bytes`` of driver memory. Larger work
-runs as Spark jobs, one per batch of tables, over the same work items
+A table whose row hashes fit ``local_bytes`` is counted whole by one task
+(:mod:`r2d2.containment.tablework`): tasks run in driver threads, without Spark at all, when the files
+to read total at most ``local_read_bytes``, else as one Spark job over the tasks; the few tables too
+large for one task are counted by a Spark shuffle over their file work items
 (:mod:`r2d2.containment.sketch_spark`). The hash sets hold the same rows whichever path made them.
 """
 
@@ -20,13 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
+import numpy as np
+import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
 from r2d2.containment import arrow_hash as ah
 from r2d2.containment import minhash as mh
-from r2d2.containment.filework import ENTRY_SCHEMA, FileWork, TableWork, file_entries
-from r2d2.containment.hashset_local import ENTRY_BYTES, aggregate, write
+from r2d2.containment.filework import FileWork, TableWork
+from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA
 from r2d2.containment.sketches import (
     ROW,
     ProjectionSet,
@@ -36,9 +38,10 @@ from r2d2.containment.sketches import (
     projection_codes,
     sample_limit,
 )
-from r2d2.containment.summary_local import Summary, summarize
+from r2d2.containment.summary_local import Summary
+from r2d2.containment.tablework import TableSummary, TableTask, run_group
 from r2d2.engine.batch import run_isolating
-from r2d2.engine.items import map_local
+from r2d2.engine.items import ItemFailure, balanced, map_local
 from r2d2.lake.arrow_read import ReadColumn, file_reads
 from r2d2.types import Column, TableProfile
 
@@ -52,27 +55,7 @@ def _ordered(profile: TableProfile) -> list[Column]:
 
 def plan_works(batch: Sequence[SketchRequest]) -> list[FileWork]:
     """One work item per data file of each table of ``batch``."""
-    codes = projection_codes(batch)
-    works: list[FileWork] = []
-    for req in batch:
-        profile = req.profile
-        by_name = {c.name: c for c in profile.columns}
-        ordered = _ordered(profile)
-        wanted = {n.lower() for n in req.columns}
-        values = [c for c in ordered if c.key in wanted]
-        rowsets = [(ROW, ordered)] if req.rowset else []
-        rowsets += [(codes[names], [by_name[n] for n in names]) for names in req.projections]
-        read = [c for c in ordered if c in values or any(c in cols for _, cols in rowsets)]
-        index = {c.name: i for i, c in enumerate(read)}
-        table = TableWork(
-            req.table_id,
-            tuple(ReadColumn(c.name, c.physical_type) for c in read),
-            tuple(ah.ColumnSpec(c.family.value, c.unit) for c in read),
-            tuple(index[c.name] for c in values),
-            tuple((code, tuple(index[c.name] for c in cols)) for code, cols in rowsets))
-        for i, (item, entry) in enumerate(zip(file_reads(profile), profile.files, strict=True)):
-            works.append(FileWork(table, item, i, entry.size))
-    return works
+    return [work for task in plan_tasks(batch) for work in task.files]
 
 
 def _read_names(req: SketchRequest) -> set[str]:
@@ -92,14 +75,7 @@ def entry_bytes(req: SketchRequest) -> int:
     return ENTRY_BYTES * rows * (int(req.rowset) + len(req.projections))
 
 
-@dataclass(frozen=True)
-class _Batch:
-    requests: Sequence[SketchRequest]
-    path: str
-    size: int  # bytes of the hash-set dataset
-    summary: Summary
-    failures: dict[int, str]
-    jobs: int
+GROUP_BYTES = 32 << 20  # file bytes per group of tables (one part file each)
 
 
 def _new_path(work_dir: Path) -> str:
@@ -108,30 +84,90 @@ def _new_path(work_dir: Path) -> str:
     return new_path(work_dir)
 
 
-def _local_batch(batch: Sequence[SketchRequest], work_dir: Path, *, perms: mh.Perms, sample_k: int,
-                 threads: int) -> _Batch:
-    works = plan_works(batch)
-    parts = map_local(works, lambda w: file_entries(w, perms), threads=threads)
-    entries = pa.Table.from_batches([p for p in parts if isinstance(p, pa.RecordBatch)], schema=ENTRY_SCHEMA)
-    table, failures = aggregate(entries)
-    path = _new_path(work_dir)
-    write(table, path)
-    size = sum(p.stat().st_size for p in Path(path).glob("*.parquet"))
-    return _Batch(batch, path, size, summarize(table, lambda d: sample_limit(d, sample_k)), failures, 0)
+def plan_tasks(batch: Sequence[SketchRequest]) -> list[TableTask]:
+    """One task per table of ``batch``, with a work item per data file (projection codes are shared
+    by the batch, which is one dataset)."""
+    codes = projection_codes(batch)
+    tasks = []
+    for req in batch:
+        table = plan_table(req, codes)
+        files = zip(file_reads(req.profile), req.profile.files, strict=True)
+        tasks.append(TableTask(table, tuple(FileWork(table, item, i, entry.size)
+                                            for i, (item, entry) in enumerate(files))))
+    return tasks
 
 
-def _local_batches(requests: Sequence[SketchRequest], cap: int) -> list[list[SketchRequest]]:
-    """Consecutive batches whose row-set entries take at most ``cap`` bytes each (or one table)."""
-    out: list[list[SketchRequest]] = [[]]
-    size = 0
-    for req in requests:
-        need = entry_bytes(req)
-        if out[-1] and size + need > cap:
-            out.append([])
-            size = 0
-        out[-1].append(req)
-        size += need
-    return [b for b in out if b]
+def plan_table(req: SketchRequest, codes: dict[tuple[str, ...], int]) -> TableWork:
+    profile = req.profile
+    by_name = {c.name: c for c in profile.columns}
+    ordered = _ordered(profile)
+    wanted = {n.lower() for n in req.columns}
+    values = [c for c in ordered if c.key in wanted]
+    rowsets = [(ROW, ordered)] if req.rowset else []
+    rowsets += [(codes[names], [by_name[n] for n in names]) for names in req.projections]
+    read = [c for c in ordered if c in values or any(c in cols for _, cols in rowsets)]
+    index = {c.name: i for i, c in enumerate(read)}
+    return TableWork(
+        req.table_id,
+        tuple(ReadColumn(c.name, c.physical_type) for c in read),
+        tuple(ah.ColumnSpec(c.family.value, c.unit) for c in read),
+        tuple(index[c.name] for c in values),
+        tuple((code, tuple(index[c.name] for c in cols)) for code, cols in rowsets))
+
+
+def _start_dataset(path: str) -> None:
+    """The dataset folder with an empty part that carries the schema: readers of a run whose tables
+    had no row at all still find a (zero-row) hash set."""
+    from r2d2.lake import fs as lakefs
+
+    fs, where = lakefs.resolve(path)
+    fs.create_dir(where, recursive=True)
+    with fs.open_output_stream(lakefs.join(where, "part-schema.parquet")) as out:
+        pq.write_table(SCHEMA.empty_table(), out)
+
+
+def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Callable[[], SparkSession] | None,
+                  perms: mh.Perms, sample_k: int, threads: int) -> tuple[list[TableSummary], int]:
+    """Run the tasks in groups, on the driver (``spark_factory`` None) or as one Spark job; the
+    summaries and the Spark jobs run."""
+    from r2d2.engine.items import map_spark
+
+    _start_dataset(path)
+    weights = [max(1, t.size) for t in tasks]
+    wanted = max(threads * 2, -(-sum(weights) // GROUP_BYTES))
+    groups = [[tasks[i] for i in part] for part in balanced(weights, wanted)]
+    numbered = list(enumerate(groups))
+
+    def run(item: tuple[int, list[TableTask]]) -> list[TableSummary]:
+        part, group = item
+        return run_group(group, path, part, perms=perms, sample_k=sample_k)
+
+    if spark_factory is None:
+        results = map_local(numbered, run, threads=threads)
+        jobs = 0
+    else:
+        results = map_spark(spark_factory(), numbered, run, weights=[sum(t.size for t in g) for g in groups],
+                            weight_per_task=GROUP_BYTES)
+        jobs = 1
+    summaries: list[TableSummary] = []
+    retry: list[TableTask] = []
+    for (_, group), res in zip(numbered, results, strict=True):
+        if isinstance(res, ItemFailure):  # the group as a whole failed (its part file, say)
+            if len(group) == 1:
+                summaries.append(TableSummary(group[0].table.tid, failure=res.message))
+            else:
+                retry += group
+        else:
+            summaries += res
+    if retry:  # one table per group: only the tables that fail alone are reported
+        alone = list(enumerate(([t] for t in retry), start=len(numbered)))
+        for (_, group), res in zip(alone, map_local(alone, run, threads=threads) if spark_factory is None else
+                                   map_spark(spark_factory(), alone, run, weights=[t.size for t in retry],
+                                             weight_per_task=GROUP_BYTES), strict=True):
+            summaries += ([TableSummary(group[0].table.tid, failure=res.message)]
+                          if isinstance(res, ItemFailure) else res)
+        jobs += 0 if spark_factory is None else 1
+    return summaries, jobs
 
 
 def compute_sketches(
@@ -149,40 +185,73 @@ def compute_sketches(
 ) -> SketchOutcome:
     """Sketch every requested table; tables whose read fails are reported in ``failures``.
 
-    On the driver when the reads total at most ``local_read_bytes`` and each table's row hashes take
-    at most ``local_bytes`` (module docstring); else Spark jobs of ``batch_size`` tables, counted on
-    the driver when a batch's entries take at most a quarter of ``local_bytes``."""
+    A table whose row hashes take at most ``local_bytes`` is counted whole by a task; tasks run on
+    the driver when the reads total at most ``local_read_bytes`` and no table is larger, else in one
+    Spark job. Larger tables go through Spark jobs of ``batch_size`` tables and a shuffle."""
     work_dir.mkdir(parents=True, exist_ok=True)
     perms = mh.permutations(num_perm, seed, cache_dir=work_dir.parent / "minhash")
     requests = sorted(requests, key=lambda r: r.table_id)
-    local = (sum(read_bytes(r) for r in requests) <= local_read_bytes
-             and all(entry_bytes(r) <= local_bytes for r in requests))
-    batches: list[_Batch] = []
-    failures: dict[int, str] = {}
-    if local:
-        def job(batch: Sequence[SketchRequest]) -> _Batch:
-            return _local_batch(batch, work_dir, perms=perms, sample_k=sample_k, threads=threads)
-
-        for chunk in _local_batches(requests, local_bytes):
-            # A failing file fails its table (an error entry); a batch failing as a whole (its
-            # hash set cannot be written, say) is split like a failed Spark job.
-            outcome = run_isolating(chunk, job, batch_size=len(chunk))
-            batches += outcome.results
-            failures.update({req.table_id: msg for req, msg in outcome.failures})
-    elif requests:
-        batches, failures = _spark_batches(spark_factory(), requests, work_dir, perms=perms, sample_k=sample_k,
-                                           batch_size=batch_size, local_bytes=local_bytes)
+    whole = [r for r in requests if entry_bytes(r) <= local_bytes]
+    large = [r for r in requests if entry_bytes(r) > local_bytes]
+    local = not large and sum(read_bytes(r) for r in requests) <= local_read_bytes
     sketches: dict[int, TableSketch] = {}
+    failures: dict[int, str] = {}
     bytes_read = jobs = 0
-    for b in batches:
-        failures.update(b.failures)
-        jobs += b.jobs
-        drawn = _drawn(b)
-        for req in b.requests:
-            if req.table_id not in b.failures:
-                bytes_read += read_bytes(req)
-                sketches[req.table_id] = _sketch(req, b, drawn, num_perm=num_perm, sample_k=sample_k)
+    if whole:
+        path = _new_path(work_dir)
+        summaries, jobs = _whole_tables(plan_tasks(whole), path, spark_factory=None if local else spark_factory,
+                                        perms=perms, sample_k=sample_k, threads=threads)
+        codes = projection_codes(whole)
+        by_id = {r.table_id: r for r in whole}
+        for s in summaries:
+            req = by_id[s.tid]
+            if s.failure is not None:
+                failures[s.tid] = s.failure
+                continue
+            bytes_read += read_bytes(req)
+            sketches[s.tid] = _sketch(req, s, path, codes, num_perm=num_perm, sample_k=sample_k)
+    if large:
+        batches, failed = _spark_batches(spark_factory(), large, work_dir, perms=perms, sample_k=sample_k,
+                                         batch_size=batch_size, local_bytes=local_bytes)
+        failures.update(failed)
+        for b in batches:
+            failures.update(b.failures)
+            jobs += b.jobs
+            codes = projection_codes(b.requests)
+            summaries = _split(b)
+            for req in b.requests:
+                if req.table_id not in b.failures:
+                    bytes_read += read_bytes(req)
+                    sketches[req.table_id] = _sketch(req, summaries[req.table_id], b.path, codes,
+                                                     num_perm=num_perm, sample_k=sample_k)
     return SketchOutcome(sketches, failures, bytes_read, jobs, local=local)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    requests: Sequence[SketchRequest]
+    path: str
+    size: int  # bytes of the hash-set dataset
+    summary: Summary
+    failures: dict[int, str]
+    jobs: int
+
+
+def _split(b: _Batch) -> dict[int, TableSummary]:
+    """A shuffled batch's summary, table by table."""
+    signatures, counts, picked = b.summary
+    by_id = {req.table_id: TableSummary(req.table_id) for req in b.requests}
+    for (tid, col), sig in signatures.items():
+        by_id[tid].signatures[col] = sig
+    for (tid, col), (rows, distinct) in counts.items():
+        by_id[tid].counts[col] = (rows, distinct)
+        by_id[tid].bytes += ENTRY_BYTES * distinct
+    drawn: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for tid, col, a, bb in picked:
+        drawn.setdefault((tid, col), []).append((a, bb))
+    for (tid, col), pairs in drawn.items():
+        by_id[tid].samples[col] = np.asarray(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    return by_id
 
 
 def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_dir: Path, *, perms: mh.Perms,
@@ -197,10 +266,9 @@ def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_
         # A failing file is a failed table (an error entry), not a failed job; a job that fails
         # anyway (an executor lost, a set unreadable) is split and retried by run_isolating.
         path = _new_path(work_dir)
-        collect = sum(entry_bytes(r) for r in batch) <= local_bytes // 4
         try:
             summary, failed, jobs = run_batch(spark, plan_works(batch), path, perms=perms, sample_k=sample_k,
-                                              collect=collect, local_bytes=local_bytes)
+                                              local_bytes=local_bytes)
         except Exception as exc:
             from r2d2.engine.batch import short_error
 
@@ -214,40 +282,29 @@ def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_
     return outcome.results, {req.table_id: msg for req, msg in outcome.failures}
 
 
-def _drawn(b: _Batch) -> dict[tuple[int, int], list[tuple[int, int]]]:
-    """The batch's threshold samples by row set ``(tid, col)``, sorted."""
-    out: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for tid, col, a, bb in b.summary[2]:
-        out.setdefault((tid, col), []).append((a, bb))
-    for sample in out.values():
-        sample.sort()
-    return out
+def _pairs(arr: np.ndarray | None) -> list[tuple[int, int]]:
+    if arr is None or not len(arr):
+        return []
+    return list(zip(arr[:, 0].tolist(), arr[:, 1].tolist(), strict=True))
 
 
-def _sketch(req: SketchRequest, b: _Batch, drawn: dict[tuple[int, int], list[tuple[int, int]]], *,
+def _sketch(req: SketchRequest, s: TableSummary, path: str, codes: dict[tuple[str, ...], int], *,
             num_perm: int, sample_k: int) -> TableSketch:
-    signatures, counts, _ = b.summary
     tid = req.table_id
-    sk = TableSketch(tid, req.profile.fingerprint, rowset_path=b.path if req.rowset else None)
+    sk = TableSketch(tid, req.profile.fingerprint, rowset_path=path if req.rowset else None)
     wanted = {n.lower() for n in req.columns}
     cols = [c for c in _ordered(req.profile) if c.key in wanted]
     for i, c in enumerate(cols):  # a column with no non-null value has the empty signature
-        sig = signatures.get((tid, i))
+        sig = s.signatures.get(i)
         sk.minhash[c.key] = sig if sig is not None else mh.empty_signature(num_perm)
-    if not req.rowset and not req.projections:
-        return sk
-    entries = sum(d for _, d in counts.values()) or 1
-    if req.rowset:  # an empty table has empty (absent) row sets: distinct 0, limit ALL
-        rows, distinct = counts.get((tid, ROW), (0, 0))
+    if req.rowset:  # an empty table has empty row sets: distinct 0, limit ALL
+        rows, distinct = s.counts.get(ROW, (0, 0))
         sk.rows, sk.distinct_rows = rows, distinct
-        sk.rowset_bytes = b.size * distinct // entries  # this set's share of the dataset
-        sk.sample, sk.sample_limit = drawn.get((tid, ROW), []), sample_limit(distinct, sample_k)
-    codes = projection_codes(b.requests)
+        sk.rowset_bytes = ENTRY_BYTES * distinct
+        sk.sample, sk.sample_limit = _pairs(s.samples.get(ROW)), sample_limit(distinct, sample_k)
     for proj in req.projections:
         code = codes[proj]
-        distinct = counts.get((tid, code), (0, 0))[1]
-        sk.projections[proj] = ProjectionSet(b.path, code, b.size * distinct // entries,
-                                             sample_limit(distinct, sample_k), tuple(drawn.get((tid, code), ())))
+        distinct = s.counts.get(code, (0, 0))[1]
+        sk.projections[proj] = ProjectionSet(path, code, ENTRY_BYTES * distinct, sample_limit(distinct, sample_k),
+                                             tuple(_pairs(s.samples.get(code))))
     return sk
-
-

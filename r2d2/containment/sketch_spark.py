@@ -1,11 +1,11 @@
-"""Stage 3 on Spark: one job over a batch's file work items, then the hash set counted and summarised.
+"""Stage 3 for tables too large to count in one task: a Spark job over their file work items, a shuffle.
 
 The job's input is ``spark.range(tasks)``; each task reads and hashes its share of the batch's files
 with :func:`r2d2.containment.filework.work_entries` (balanced by bytes), so the plan has one branch
-however many tables the batch holds. Its entries are counted by a Spark shuffle into the hash set
-(sorted by table, small row groups), or — when they fit the driver — collected as Arrow and counted
-there (:mod:`r2d2.containment.hashset_local`); either way the dataset holds the same rows as the
-driver-only path's.
+however many tables the batch holds. Spark counts the entries into the hash set (sorted by table,
+small row groups): the same row sets a whole-table task writes (:mod:`r2d2.containment.tablework`),
+plus the partial signatures, merged by the summary (on the driver when the set is small, else by two
+Spark jobs).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from r2d2.containment import minhash as mh
 from r2d2.containment.filework import FileWork, work_entries
-from r2d2.containment.hashset_local import ROW_GROUP_BYTES, aggregate, write
+from r2d2.containment.hashset_local import ROW_GROUP_BYTES
 from r2d2.containment.sketches import ERROR, sample_limit
 from r2d2.containment.summary_local import Counts, Summary, summarize
 from r2d2.engine.items import items_frame
@@ -57,17 +57,13 @@ def reduce_tasks(size: int, most: int, cores: int) -> int:
 
 
 def run_batch(spark: SparkSession, works: Sequence[FileWork], path: str, *, perms: mh.Perms, sample_k: int,
-              collect: bool, local_bytes: int) -> tuple[Summary, dict[int, str], int]:
-    """Hash set of the batch at ``path``: ``(summary, failures, Spark jobs)``. ``collect``: count on
-    the driver; ``local_bytes``: a written hash set at most this big is summarised on the driver."""
+              local_bytes: int) -> tuple[Summary, dict[int, str], int]:
+    """Hash set of the batch at ``path``: ``(summary, failures, Spark jobs)``; a written hash set of
+    at most ``local_bytes`` is summarised on the driver."""
     frame = items_frame(spark, works, lambda w: work_entries(w, perms), ENTRIES,
                         weights=[w.size for w in works], weight_per_task=TASK_BYTES)
     limit = _limit(sample_k)
     with arrow_batch_rows(spark, ARROW_BATCH_ROWS):
-        if collect:
-            table, failures = aggregate(frame.toArrow())
-            write(table, path)
-            return summarize(table, limit), failures, 1
         keys = ("tid", "col", "a", "b", "sig")  # sig a key, not an aggregate: keeps a hash aggregation
         parts = reduce_tasks(sum(w.size for w in works), int(spark.conf.get("spark.sql.shuffle.partitions") or 8),
                              spark.sparkContext.defaultParallelism)

@@ -77,6 +77,11 @@ def join(location: str, relpath: str) -> str:
     return posixpath.join(location, relpath)
 
 
+def parent(path: str) -> str:
+    """The folder holding ``path`` (a filesystem path or a location)."""
+    return posixpath.dirname(path.rstrip("/"))
+
+
 def printable(name: str) -> str:
     """A printable form of a (possibly surrogate-escaped, non-UTF-8) name."""
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
