@@ -218,11 +218,11 @@ def compute_sketches(
             failures.update(b.failures)
             jobs += b.jobs
             codes = projection_codes(b.requests)
-            summaries = _split(b)
+            by_table = _split(b)
             for req in b.requests:
                 if req.table_id not in b.failures:
                     bytes_read += read_bytes(req)
-                    sketches[req.table_id] = _sketch(req, summaries[req.table_id], b.path, codes,
+                    sketches[req.table_id] = _sketch(req, by_table[req.table_id], b.path, codes,
                                                      num_perm=num_perm, sample_k=sample_k)
     return SketchOutcome(sketches, failures, bytes_read, jobs, local=local)
 
