@@ -4,7 +4,8 @@ Both baselines use R2D2's canonical row hash (:mod:`r2d2.containment.hashing`, 1
 ``xxhash64``) and start from the schema stage only (:func:`r2d2.containment.schema_graph.schema_candidates`):
 no min-max, MinHash, probe or transitive pruning. Both return the same edge shape as ``detect``:
 :class:`r2d2.containment.report.EdgeOut`, a duplicate pair reported once with the lexicographically
-smaller location as parent.
+smaller location as parent, in a :class:`bench.result.BaselineResult` whose ``bytes_read`` is the sum
+of the scanned columns' bytes (:func:`r2d2.containment.hashing.column_bytes`), per table scan.
 
 * :func:`hash_join_all` — "the strongest exact method without pruning". Every table in a schema
   candidate is read once (same-schema plain Parquet tables share one scan of their files, as in
@@ -28,13 +29,13 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from bench.result import BaselineResult, edge_set
 from r2d2.containment import hashing
 from r2d2.containment.candidates import Candidate
 from r2d2.containment.report import EdgeOut
@@ -42,20 +43,6 @@ from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import Column, Family, TableProfile
 
 __all__ = ["BaselineResult", "edge_set", "hash_join_all", "naive_pairwise"]
-
-
-@dataclass
-class BaselineResult:
-    edges: list[EdgeOut]
-    seconds: float = 0.0
-    bytes_read: int = 0  # sum of the scanned columns' bytes (hashing.column_bytes), per table scan
-    jobs: int = 0  # Spark actions started (each may run several Spark jobs/stages)
-    stats: dict = field(default_factory=dict)
-
-
-def edge_set(edges) -> set[tuple[str, str, str, bool]]:
-    """Edges as comparable tuples ``(parent, child, relation, multiset)``."""
-    return {(e.parent, e.child, e.relation, bool(e.multiset)) for e in edges}
 
 
 # --------------------------------------------------------------------------- shared helpers

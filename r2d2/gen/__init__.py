@@ -2,15 +2,20 @@
 
 * :func:`generate_lake` / :class:`LakeSpec` — families of Parquet / CSV / Delta / hive tables with every
   containment case and near miss (see :data:`CASES`);
+* :func:`generate_real_lake` / :class:`RealLakeSpec` — a lake shaped like a real one: thousands of mostly
+  small tables in many schemas, formats and type families, with planted relations and near misses;
+  :func:`lake_shape` measures a generated lake;
 * :func:`generate_tpch_lake` — TPC-H tables (``tpchgen-cli``) plus derived tables;
 * :class:`Truth` / :func:`exact_oracle` — the expected edges and a brute-force exact oracle.
 """
 
 from r2d2.gen.lake import CASES, SNAPSHOT_CASES, GeneratedLake, LakeSpec, generate_lake, read_table
+from r2d2.gen.real import RealLakeSpec, generate_real_lake
+from r2d2.gen.shape import lake_shape
 from r2d2.gen.tpch import generate_tpch_lake
 from r2d2.gen.truth import ExpectedEdge, Truth, exact_oracle
 
 __all__ = [
-    "CASES", "SNAPSHOT_CASES", "ExpectedEdge", "GeneratedLake", "LakeSpec", "Truth", "exact_oracle",
-    "generate_lake", "generate_tpch_lake", "read_table",
+    "CASES", "SNAPSHOT_CASES", "ExpectedEdge", "GeneratedLake", "LakeSpec", "RealLakeSpec", "Truth",
+    "exact_oracle", "generate_lake", "generate_real_lake", "generate_tpch_lake", "lake_shape", "read_table",
 ]
