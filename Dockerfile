@@ -16,6 +16,7 @@ COPY r2d2 ./r2d2
 COPY api ./api
 COPY jobs ./jobs
 RUN pip install --no-cache-dir -c requirements.lock . \
+ && python -m r2d2.containment.kernels \
  && python -c "import pyspark, os; print(os.path.dirname(pyspark.__file__))" > /opt/spark-home
 ENV PYSPARK_PYTHON=/usr/local/bin/python
 

@@ -56,14 +56,19 @@ class Canon:
 
 def _plain(arr: pa.Array) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if pat.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     return arr
 
 
 def _int64(arr: pa.Array) -> np.ndarray:
-    return arr.cast(pa.int64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64)
+    """The values as int64 bits (uint64 view), nulls read as 0."""
+    if arr.type != pa.int64():
+        arr = arr.cast(pa.int64(), safe=False)
+    if arr.null_count:
+        arr = arr.fill_null(0)
+    return arr.to_numpy(zero_copy_only=False).view(np.uint64)
 
 
 def _decimal_text(arr: pa.Array) -> pa.Array:
@@ -118,8 +123,10 @@ def canon(spec: ColumnSpec, arr: pa.Array) -> Canon:
     if fam == "integer":
         return Canon(valid, [("long", _int64(arr))])
     if fam == "float":
-        d = arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
-        bits = (d + 0.0).view(np.uint64).copy()  # + 0.0 turns -0.0 into 0.0
+        if arr.type != pa.float64():
+            arr = arr.cast(pa.float64())
+        d = (arr.fill_null(0.0) if arr.null_count else arr).to_numpy(zero_copy_only=False)
+        bits = (d + 0.0).view(np.uint64)  # a new array; + 0.0 turns -0.0 into 0.0
         bits[np.isnan(d)] = _JAVA_NAN
         return Canon(valid, [("long", bits)])
     if fam == "decimal":
@@ -127,18 +134,15 @@ def canon(spec: ColumnSpec, arr: pa.Array) -> Canon:
     if fam in ("string", "binary"):
         return Canon(valid, [("bytes", arr)])
     if fam == "boolean":
-        return Canon(valid, [("int", arr.cast(pa.uint32()).fill_null(0).to_numpy(zero_copy_only=False))])
+        flags = arr.cast(pa.uint32())
+        return Canon(valid, [("int", (flags.fill_null(0) if arr.null_count else flags).to_numpy(zero_copy_only=False))])
     if fam == "date":
-        days = arr.cast(pa.date32()).cast(pa.int32()) if not pat.is_date32(arr.type) else arr.cast(pa.int32())
+        days = arr.cast(pa.int32()) if pat.is_date32(arr.type) else arr.cast(pa.date32()).cast(pa.int32())
         return Canon(valid, [("long", _int64(days))])
     if fam == "timestamp":
-        if pat.is_timestamp(arr.type):
-            unit = arr.type.unit
-            raw = arr.cast(pa.int64())
-        else:  # raw integers (Spark reads nanosecond Parquet timestamps as long): the profile's unit
-            unit = spec.unit or "ns"
-            raw = arr.cast(pa.int64())
-        values = raw.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        # raw integers (Spark reads nanosecond Parquet timestamps as long) have the profile's unit
+        unit = arr.type.unit if pat.is_timestamp(arr.type) else (spec.unit or "ns")
+        values = _int64(arr.cast(pa.int64()) if pat.is_timestamp(arr.type) else arr).view(np.int64)
         if unit == "ns":
             micros, nanos = np.divmod(values, 1000)
         else:
@@ -147,20 +151,20 @@ def canon(spec: ColumnSpec, arr: pa.Array) -> Canon:
     raise ValueError(f"family {fam} cannot be hashed")
 
 
-def _step(kind: str, part: object, seed: np.ndarray) -> np.ndarray:
+def step(kind: str, part: object, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """One component of ``kind`` hashed with the running hash ``seed`` as its seed (where ``valid``)."""
     if kind == "long":
-        return xxh64.hash_long(part, seed)  # type: ignore[arg-type]
+        return xxh64.hash_long(part, seed, valid)  # type: ignore[arg-type]
     if kind == "int":
-        return xxh64.hash_int(part, seed)  # type: ignore[arg-type]
-    return xxh64.hash_bytes(part, seed)
+        return xxh64.hash_int(part, seed, valid)  # type: ignore[arg-type]
+    return xxh64.hash_bytes(part, seed, valid)
 
 
 def _chain(c: Canon, seed: np.ndarray) -> np.ndarray:
     """Spark's ``xxhash64(components...)`` continued from ``seed`` (rows x k), nulls skipped."""
     h = seed
     for kind, part in c.parts:
-        nxt = _step(kind, part, h)
-        h = nxt if c.valid is None else np.where(c.valid, nxt, h)
+        h = step(kind, part, h, c.valid)
     return h
 
 

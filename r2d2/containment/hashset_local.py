@@ -20,19 +20,40 @@ SCHEMA = pa.schema([("tid", pa.int64()), ("col", pa.int32()), ("a", pa.int64()),
 
 
 def count_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct row hashes ``(a, b)`` of one row set with their counts, in order of first appearance.
+    """Distinct row hashes ``(a, b)`` of one row set with their counts, in order of first appearance."""
+    zero = np.zeros(len(a), np.int64)
+    _, _, a_u, b_u, cnt = count_sets(zero, zero.astype(np.int32), a, b)
+    return a_u, b_u, cnt
 
-    Rows are grouped by ``a`` alone (a hash table on one 64-bit key is several times faster than on
-    two), then every row is checked against its group's first row: if two different hashes ever
-    share an ``a`` (a 64-bit coincidence), the exact grouping on ``(a, b)`` is used instead, so the
-    answer never depends on the shortcut."""
+
+_MIX_TID = np.uint64(0x9E3779B97F4A7C15)
+_MIX_COL = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def count_sets(tid: np.ndarray, col: np.ndarray, a: np.ndarray,
+               b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``(tid, col, a, b)`` rows with their counts, in order of first appearance (so sets
+    laid out one after the other stay so).
+
+    Rows are grouped by one 64-bit key, ``a`` mixed with the set's ``(tid, col)`` (a hash table on
+    one integer key is several times faster than on four), and every row is then checked against
+    its group's first row: when two different rows ever share a key (a 64-bit coincidence), the
+    exact four-key grouping is used instead, so the answer never depends on the shortcut."""
     if not len(a):
-        return a, b, np.empty(0, np.int64)
-    codes, _ = pd.factorize(a, sort=False)
+        return tid, col, a, b, np.empty(0, np.int64)
+    with np.errstate(over="ignore"):
+        key = a.view(np.uint64) ^ (tid.view(np.uint64) * _MIX_TID + col.astype(np.int64).view(np.uint64) * _MIX_COL)
+    codes, _ = pd.factorize(key, sort=False)
     seen = np.maximum.accumulate(codes)
     first = np.flatnonzero(np.concatenate(([True], codes[1:] > seen[:-1])))  # codes come in order of appearance
-    if not np.array_equal(b[first[codes]], b):
-        grouped = pa.table({"a": a, "b": b}).group_by(["a", "b"], use_threads=False).aggregate([([], "count_all")])
-        return (grouped.column("a").to_numpy(), grouped.column("b").to_numpy(),
-                grouped.column("count_all").to_numpy().astype(np.int64))
-    return a[first], b[first], np.bincount(codes, minlength=len(first)).astype(np.int64)
+    rep = first[codes]
+    if not (np.array_equal(tid[rep], tid) and np.array_equal(col[rep], col) and np.array_equal(a[rep], a)
+            and np.array_equal(b[rep], b)):
+        grouped = (pa.table({"tid": tid, "col": col, "a": a, "b": b, "i": np.arange(len(a))})
+                   .group_by(["tid", "col", "a", "b"], use_threads=False)
+                   .aggregate([([], "count_all"), ("i", "min")]))
+        order = np.argsort(grouped.column("i_min").to_numpy(), kind="stable")  # first appearance, as above
+        return tuple(grouped.column(n).to_numpy()[order].astype(t)
+                     for n, t in (("tid", np.int64), ("col", np.int32), ("a", np.int64), ("b", np.int64),
+                                  ("count_all", np.int64)))
+    return tid[first], col[first], a[first], b[first], np.bincount(codes, minlength=len(first)).astype(np.int64)

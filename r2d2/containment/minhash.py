@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 from importlib.metadata import version
 from pathlib import Path
 
@@ -32,7 +31,6 @@ Perms = tuple[np.ndarray, np.ndarray]  # permutation parameters (a, b), uint32 a
 
 SCHEME = "affine32"
 EMPTY = np.uint32(0xFFFFFFFF)  # datasketch's empty-sketch value for affine32
-_CHUNK = 1 << 14  # values per block: the (permutations x values) block, 8 MB, stays in cache (1.5x faster than 4x that)
 
 
 def permutations(num_perm: int, seed: int, *, cache_dir: Path | None = None) -> Perms:
@@ -74,90 +72,41 @@ def empty_signature(num_perm: int) -> np.ndarray:
     return np.full(num_perm, EMPTY, dtype=np.uint32)
 
 
-def _fmix(hv: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finalizer, datasketch's pre-mix (``datasketch.minhash._fmix(hv, 32)``)."""
-    with np.errstate(over="ignore"):  # uint32 multiplication wraps: mod 2^32
-        hv = hv ^ (hv >> np.uint32(16))
-        hv = hv * np.uint32(0x85EBCA6B)
-        hv = hv ^ (hv >> np.uint32(13))
-        hv = hv * np.uint32(0xC2B2AE35)
-        return hv ^ (hv >> np.uint32(16))
-
-
-_scratch = threading.local()  # per thread: the block buffer below
-
-
-def _block(num_perm: int, n: int) -> np.ndarray:
-    """A ``(num_perm, n)`` view of this thread's reused block buffer (``n <= _CHUNK``).
-
-    A fresh 8 MB array per chunk comes from newly mapped memory, and its page faults cost two to
-    three times the arithmetic done in it; the buffer is allocated once per thread instead."""
-    buf = getattr(_scratch, "block", None)
-    if buf is None or buf.shape[0] != num_perm or buf.shape[1] < n:
-        buf = _scratch.block = np.empty((num_perm, max(n, _CHUNK)), dtype=np.uint32)
-    return buf[:, :n]
-
-
-def _permuted(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``(num_perm, n)`` matrix of permuted hashes (``n <= _CHUNK``): one row per permutation, so that
-    the minimum runs over contiguous memory (about 15x faster than the ``(n, num_perm)`` layout).
-    The matrix is the thread's reused buffer: valid until the next call."""
-    mixed = _fmix(hashes.astype(np.uint32, copy=False))
-    block = _block(len(a), len(mixed))
-    with np.errstate(over="ignore"):  # uint32 arithmetic wraps: mod 2^32
-        np.multiply(a[:, None], mixed[None, :], out=block)
-        np.add(block, b[:, None], out=block)
-    return block
-
-
 def signature(hashes: np.ndarray, *, num_perm: int, seed: int) -> np.ndarray:
     """MinHash signature of the set of 32-bit ``hashes`` (values in [0, 2^32))."""
-    return _signature(hashes, permutations(num_perm, seed))
+    return signature_of(hashes, permutations(num_perm, seed))
 
 
 def signature_of(hashes: np.ndarray, perms: Perms) -> np.ndarray:
     """MinHash signature of the set of 32-bit ``hashes`` with ``perms`` (:func:`permutations`)."""
-    return _signature(hashes, perms)
+    return _minima(np.asarray(hashes, dtype=np.uint32), np.array([0, len(hashes)], np.int64), perms)[0]
 
 
-def _signature(hashes: np.ndarray, perms: Perms) -> np.ndarray:
-    # Duplicates are permuted too: they do not change a minimum, and dropping them first (a sort)
-    # costs several times more than permuting them.
+def _minima(hashes: np.ndarray, starts: np.ndarray, perms: Perms) -> np.ndarray:
+    from r2d2.containment import kernels
+
     a, b = perms
-    sig = empty_signature(len(a))
-    for start in range(0, len(hashes), _CHUNK):
-        block = _permuted(hashes[start : start + _CHUNK], a, b)
-        np.minimum(sig, block.min(axis=1), out=sig)
-    return sig
+    out = np.full((len(starts) - 1, len(a)), EMPTY, dtype=np.uint32)
+    kernels.grouped_minhash(np.ascontiguousarray(hashes, dtype=np.uint32), starts,
+                            np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32), out)
+    return out
 
 
 def grouped_signatures(groups: np.ndarray, hashes: np.ndarray, perms: Perms) -> tuple[np.ndarray, np.ndarray]:
     """Signatures of many sets at once: ``groups[i]`` names the set that ``hashes[i]`` belongs to;
     ``perms``: :func:`permutations` (computed on the driver, passed to workers).
 
-    Returns ``(group_ids, signatures)`` with one row of ``signatures`` per distinct group id.
+    Returns ``(group_ids, signatures)`` with one row of ``signatures`` per distinct group id, in
+    increasing id order (one compiled pass over the values: no Python loop per set, so thousands of
+    small sets — the columns of many small tables — cost what their values cost).
     """
-    a, b = perms
-    num_perm = len(a)
-    if len(groups) and groups[0] == groups[-1] and bool((groups == groups[0]).all()):
-        return groups[:1].copy(), _signature(hashes, perms)[None, :]  # one set, the usual batch: no sort
-    order = np.argsort(groups, kind="stable")
-    groups, hashes = groups[order], hashes[order]
-    ids, starts = np.unique(groups, return_index=True)
-    out = np.empty((len(ids), num_perm), dtype=np.uint32)
-    if len(ids) == 0:
-        return ids, out
-    bounds = [*starts.tolist(), len(groups)]
-    for start in range(0, len(hashes), _CHUNK):
-        stop = min(start + _CHUNK, len(hashes))
-        block = _permuted(hashes[start:stop], a, b)
-        first = int(np.searchsorted(starts, start, side="right")) - 1
-        last = int(np.searchsorted(starts, stop - 1, side="right")) - 1
-        for g in range(first, last + 1):
-            lo, hi = max(bounds[g], start) - start, min(bounds[g + 1], stop) - start
-            part = block[:, lo:hi].min(axis=1)
-            out[g] = part if lo + start == bounds[g] else np.minimum(out[g], part)
-    return ids, out
+    if len(groups) > 1 and not bool(np.all(groups[1:] >= groups[:-1])):
+        order = np.argsort(groups, kind="stable")
+        groups, hashes = groups[order], hashes[order]
+    starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1]))) if len(groups) else \
+        np.empty(0, np.int64)
+    bounds = np.append(starts, len(groups)).astype(np.int64)
+    return groups[starts], _minima(hashes, bounds, perms)
 
 
 def dominated(parent_sig: np.ndarray, child_sig: np.ndarray) -> bool:

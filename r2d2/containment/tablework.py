@@ -1,10 +1,11 @@
-"""Stage 3's task: a group of tables, each read file by file, hashed, counted and written at once.
+"""Stage 3's task: a group of tables, read file by file, hashed together, counted and written at once.
 
-A task reads every file of each of its tables (:func:`r2d2.containment.filework.sketch_file`), counts
-the table's row hashes per row set, and appends them to its own part file of the run's hash-set
-dataset (``part-NNNNN.parquet``, rows sorted by ``(tid, col)``, a row group per table or so). What
-it hands back is small: per table the merged MinHash signatures, ``(rows, distinct rows)`` of each
-row set and its threshold sample — everything the probe needs, with no second pass over the set.
+A task reads every file of each of its tables with pyarrow, hashes all of them together
+(:mod:`r2d2.containment.grouphash`: the numpy calls are per group, not per column), counts each row
+set's hashes, and writes them to its own part file of the run's hash-set dataset
+(``part-NNNNN.parquet``, rows sorted by ``(tid, col)``). What it hands back is small: per table the
+merged MinHash signatures, ``(rows, distinct rows)`` of each row set and its threshold sample —
+everything the probe needs, with no second pass over the set.
 The driver runs tasks in threads for small work; a Spark job runs them as items
 (:func:`r2d2.engine.items.map_spark`) for large work. Same function, same rows, either way; no
 shuffle, because each table is counted whole by one task. (Tables too large for one task are counted
@@ -22,12 +23,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from r2d2.containment import arrow_hash as ah
+from r2d2.containment import grouphash as gh
 from r2d2.containment import minhash as mh
-from r2d2.containment.filework import FileWork, TableWork, sketch_file
-from r2d2.containment.hashset_local import ENTRY_BYTES, ROW_GROUP_BYTES, SCHEMA, count_pairs
+from r2d2.containment.filework import FileWork, TableWork
+from r2d2.containment.grouphash import Member
+from r2d2.containment.hashset_local import ENTRY_BYTES, ROW_GROUP_BYTES, SCHEMA, count_sets
 from r2d2.containment.sketches import sample_limit
 from r2d2.errors import describe
 from r2d2.lake import fs as lakefs
+from r2d2.lake.arrow_read import read_file
 
 
 @dataclass(frozen=True)
@@ -54,75 +59,68 @@ class TableSummary:
     failure: str | None = None
 
 
-_Sets = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]  # code -> (a, b, cnt), distinct (a, b)
-
-
-def _counted(task: TableTask, perms: mh.Perms) -> tuple[dict[int, np.ndarray], _Sets]:
-    signatures: dict[int, np.ndarray] = {}
-    parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {code: [] for code, _ in task.table.rowsets}
-    for work in task.files:
-        res = sketch_file(work, perms)
-        for col, sig in res.signatures.items():
-            signatures[col] = sig if col not in signatures else np.minimum(signatures[col], sig)
-        for code, pairs in res.rowsets.items():
-            parts[code] += pairs
-    sets: _Sets = {}
-    for code, pairs in parts.items():
-        a = np.concatenate([p[0] for p in pairs]) if pairs else np.empty(0, np.int64)
-        b = np.concatenate([p[1] for p in pairs]) if pairs else np.empty(0, np.int64)
-        sets[code] = count_pairs(a, b)
-    return signatures, sets
-
-
-def _rows(tid: int, sets: _Sets) -> pa.Table:
-    codes = sorted(sets)  # col ascending: the dataset's order within a table
-    a = np.concatenate([sets[c][0] for c in codes]) if codes else np.empty(0, np.int64)
-    b = np.concatenate([sets[c][1] for c in codes]) if codes else np.empty(0, np.int64)
-    cnt = np.concatenate([sets[c][2] for c in codes]) if codes else np.empty(0, np.int64)
-    col = np.concatenate([np.full(len(sets[c][0]), c, np.int32) for c in codes]) if codes else np.empty(0, np.int32)
-    n = len(a)
-    return pa.Table.from_arrays([pa.array(np.full(n, tid, np.int64)), pa.array(col), pa.array(a), pa.array(b),
-                                 pa.nulls(n, pa.binary()), pa.array(cnt)], schema=SCHEMA)
-
-
-def _summary(tid: int, signatures: dict[int, np.ndarray], sets: _Sets,
-             sample_k: int) -> TableSummary:
-    out = TableSummary(tid, signatures=signatures)
-    for code, (a, b, cnt) in sets.items():
-        distinct = len(a)
-        out.counts[code] = (int(cnt.sum()), distinct)
-        keep = a <= sample_limit(distinct, sample_k)
-        pairs = np.stack([a[keep], b[keep]], axis=1)
-        out.samples[code] = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs
-        out.bytes += ENTRY_BYTES * distinct
-    return out
+def _member(task: TableTask) -> Member:
+    """The table's rows (every file, read with pyarrow) as canonical components."""
+    t = task.table
+    needed = sorted({*t.values, *(i for _, cols in t.rowsets for i in cols)})
+    columns = [t.columns[i] for i in needed]
+    batches = [batch for work in task.files for batch in read_file(work.file, columns)]
+    rows = sum(b.num_rows for b in batches)
+    canons: dict[int, ah.Canon] = {}
+    if rows:
+        data = pa.concat_tables(batches) if len(batches) > 1 else batches[0]
+        canons = {i: ah.canon(t.specs[i], data.column(t.columns[i].name)) for i in needed}
+    return Member(t.tid, rows, canons, t.values if rows else (), tuple(sorted(t.rowsets)))
 
 
 def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Perms,
               sample_k: int) -> list[TableSummary]:
-    """Sketch ``tasks`` in order, appending their row sets to ``path/part-NNNNN.parquet``.
+    """Sketch ``tasks`` (in table order) and write their row sets to ``path/part-NNNNN.parquet``.
 
     A table whose files cannot be read gets a summary with its ``failure``, and the others go on."""
-    out: list[TableSummary] = []
-    writer: pq.ParquetWriter | None = None
-    target = lakefs.join(path, f"part-{part:05d}.parquet")
-    try:
-        for task in tasks:
-            tid = task.table.tid
-            try:
-                signatures, sets = _counted(task, perms)
-            except Exception as exc:
-                out.append(TableSummary(tid, failure=describe(exc)))
-                continue
-            rows = _rows(tid, sets)
-            if rows.num_rows:
-                if writer is None:
-                    fs, where = lakefs.resolve(target)
-                    fs.create_dir(lakefs.parent(where), recursive=True)
-                    writer = pq.ParquetWriter(where, SCHEMA, filesystem=fs, compression="none")
-                writer.write_table(rows, row_group_size=max(1, ROW_GROUP_BYTES // ENTRY_BYTES))
-            out.append(_summary(tid, signatures, sets, sample_k))
-    finally:
-        if writer is not None:
-            writer.close()
-    return out
+    out: dict[int, TableSummary] = {}
+    members: list[Member] = []
+    for task in tasks:
+        try:
+            members.append(_member(task))
+        except Exception as exc:
+            out[task.table.tid] = TableSummary(task.table.tid, failure=describe(exc))
+    sigs = gh.signatures(members, perms)
+    sets = gh.row_hashes(members)
+    lengths = np.diff(sets.starts)
+    tid = np.repeat(np.array([members[m].tid for m, _ in sets.sets], np.int64), lengths)
+    col = np.repeat(np.array([code for _, code in sets.sets], np.int32), lengths)
+    tid, col, a, b, cnt = count_sets(tid, col, sets.a, sets.b)  # set by set, as laid out: (tid, col) order
+    for m_i, m in enumerate(members):
+        out[m.tid] = TableSummary(m.tid, signatures={c: sigs[(m_i, c)] for c in range(len(m.values))
+                                                     if (m_i, c) in sigs})
+    _summaries(out, tid, col, a, b, cnt, sample_k)
+    if len(tid):
+        table = pa.Table.from_arrays([pa.array(tid), pa.array(col), pa.array(a), pa.array(b),
+                                      pa.nulls(len(tid), pa.binary()), pa.array(cnt)], schema=SCHEMA)
+        fs, where = lakefs.resolve(lakefs.join(path, f"part-{part:05d}.parquet"))
+        fs.create_dir(lakefs.parent(where), recursive=True)
+        pq.write_table(table, where, filesystem=fs, compression="none",
+                       row_group_size=max(1, ROW_GROUP_BYTES // ENTRY_BYTES))
+    return [out[task.table.tid] for task in tasks]
+
+
+def _summaries(out: dict[int, TableSummary], tid: np.ndarray, col: np.ndarray, a: np.ndarray, b: np.ndarray,
+               cnt: np.ndarray, sample_k: int) -> None:
+    """Counts and threshold samples of every set, from its run of distinct hashes."""
+    if not len(tid):
+        return
+    starts = np.flatnonzero(np.concatenate(([True], (tid[1:] != tid[:-1]) | (col[1:] != col[:-1]))))
+    lengths = np.diff(np.append(starts, len(tid)))
+    rows = np.add.reduceat(cnt, starts)
+    limits = np.array([sample_limit(d, sample_k) for d in lengths.tolist()], np.int64)
+    keep = a <= np.repeat(limits, lengths)
+    for s, (t, c, r, d) in enumerate(zip(tid[starts].tolist(), col[starts].tolist(), rows.tolist(),
+                                         lengths.tolist(), strict=True)):
+        summary = out[t]
+        summary.counts[c] = (r, d)
+        summary.bytes += ENTRY_BYTES * d
+        lo, hi = int(starts[s]), int(starts[s]) + d
+        chosen = np.flatnonzero(keep[lo:hi]) + lo
+        pairs = np.stack([a[chosen], b[chosen]], axis=1)
+        summary.samples[c] = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))] if len(pairs) else pairs

@@ -136,9 +136,13 @@ def _parquet(item: FileRead, data: Sequence[ReadColumn], batch_rows: int, *, len
             raise TableReadError(
                 f"{item.location}: file {lakefs.printable(item.path)} has no column {missing[0].name!r} "
                 f"(the table was profiled with it; re-scan the table)", location=item.location, path=item.path)
-        if pf.metadata.num_rows == 0:
+        rows = pf.metadata.num_rows
+        if rows == 0:
             return
         wanted = [c.name for c in present]
+        if rows <= batch_rows and wanted:  # a small file in one read: cheaper than a batch iterator
+            yield _conform(pf.read(columns=wanted, use_threads=False), data, rows)
+            return
         for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted, use_threads=False):
             table = pa.Table.from_batches([batch]) if wanted else pa.table({"__n": pa.nulls(batch.num_rows)})
             yield _conform(table, data, batch.num_rows)
