@@ -174,21 +174,21 @@ def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Pa
 
 def test_group_failing_as_a_whole_is_retried_table_by_table(spark, tmp_path: Path, monkeypatch) -> None:
     """Stage 3 counts tables in groups, each writing one part file. A group that fails as a whole
-    after its files were read (fault injected when the bad table's rows are written) is retried one
+    after its files were read (fault injected when a group holding the bad table counts its rows) is retried one
     table per group: the bad table alone is reported, named with the reason, and detection completes."""
     from r2d2.containment import tablework
 
     settings, catalog = _parent_child_bad_lake(spark, tmp_path)
     settings = settings.model_copy(update={"local_threads": 1})  # one group holds all three tables
     bad_id = next(t for t, p in catalog.active_profiles() if p.location.endswith("/bad"))
-    real = tablework._rows
+    real = tablework.count_sets
 
-    def flaky(tid, sets):
-        if tid == bad_id:
+    def flaky(tid, col, a, b):
+        if bad_id in set(tid.tolist()):
             raise OSError("simulated unwritable part file")
-        return real(tid, sets)
+        return real(tid, col, a, b)
 
-    monkeypatch.setattr(tablework, "_rows", flaky)
+    monkeypatch.setattr(tablework, "count_sets", flaky)
     result = detect(catalog, settings, lambda: spark)
     errors = {e["location"]: e["error"] for e in result.errors}
     bad = str(tmp_path / "lake" / "bad")

@@ -205,6 +205,7 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
         requests.append(SketchRequest(tid, profiles[tid], names, rowset=rowset_missing,
                                       projections=tuple(sorted(missing_proj))))
     failed: dict[int, str] = {}
+    stage.tables, stage.tables_read = len(need_cols), len(requests)
     if requests:
         say(f"minhash: sketching {len(requests)} tables")
         outcome = compute_sketches(

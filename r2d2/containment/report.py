@@ -20,6 +20,8 @@ class StageReport:
     reexamined: int = 0  # candidates this run examined afresh at this stage
     jobs: int = 0  # Spark jobs run by this stage
     inferred: int = 0  # pairs passed by transitive inference instead of a scan
+    tables: int = 0  # tables this stage looked at (minhash: those in a candidate pair after min-max)
+    tables_read: int = 0  # of them, tables whose data this run read (the others came from the cache)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "seconds": round(self.seconds, 3)}
