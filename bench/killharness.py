@@ -1,12 +1,13 @@
 """Random-kill harness: SIGKILL `r2d2 apply` at random moments, then `r2d2 recover`; nothing may be lost.
 
 A lake of ``--tables`` tables (parents, each with a row subset, a projection and a hive-partitioned
-filter of it; one child in each family is a single Parquet file) is scanned into a SQLite catalog, the
-planted edges are recorded and a plan deleting every child is made; recipes are prepared once, in this
-process (Spark). Then, ``--kills`` times: the real CLI ``r2d2 apply PLAN --yes`` starts (move mode
-rename or copy, at random) and is SIGKILLed after a random delay drawn uniformly over the duration of
-a whole apply — so kills land at start-up, between tables, mid-copy, mid-rename, mid-unlink, between
-catalog and journal writes, not only at journal steps. After each kill, every table must be whole
+filter of it) is scanned into a SQLite catalog, the planted edges are recorded and a plan deleting
+every child is made; recipes are prepared once, in this process (Spark). Then, ``--kills`` times: the
+real CLI ``r2d2 apply PLAN --yes`` starts (move mode rename or copy, at random) and is SIGKILLed at a
+random moment: three times in four once its first journal appears, after a delay drawn uniformly over
+the span an uninterrupted apply's moves took; otherwise after a delay drawn uniformly over a whole
+apply's duration. So kills land at start-up, between tables, mid-copy, mid-rename, mid-unlink, between
+catalog and journal writes — not only at journal steps. After each kill, every table must be whole
 (byte-identical to its original file manifest) in place or in quarantine; ``r2d2 recover`` (real CLI)
 must exit 0 and leave each table whole in exactly the one place the catalog says, with no open
 deletion, no staging leftover and every journal closed. Then every quarantined table is restored, and
@@ -31,7 +32,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,9 @@ class Figures:
     open_deletions_at_kill: Counter[str] = field(default_factory=Counter)  # catalog state of in-flight moves
     deleted_at_kill: list[int] = field(default_factory=list)  # tables already quarantined when killed
     modes: Counter[str] = field(default_factory=Counter)
+    phases: Counter[str] = field(default_factory=Counter)  # how each kill's moment was drawn
     full_apply_s: dict[str, float] = field(default_factory=dict)
+    move_window_s: dict[str, tuple[float, float]] = field(default_factory=dict)  # first..last journal write
     seconds: float = 0.0
 
 
@@ -96,13 +100,10 @@ def write_lake(root: Path, tables: int, rows: int, seed: int) -> tuple[dict[str,
             pq.write_table(part, root / name / f"part-{i}.parquet")
         locs[name] = str(root / name)
         subset = parent.take(pa.array(np.sort(rng.choice(rows, rows // 3, replace=False))))
-        single = p % 2 == 0  # a table that is one file, not a folder
-        child = root / (f"p{p}_rows.parquet" if single else f"p{p}_rows")
-        if single:
-            pq.write_table(subset, child)
-        else:
-            child.mkdir()
-            pq.write_table(subset, child / "part-0.parquet")
+        child = root / f"p{p}_rows"
+        child.mkdir()
+        pq.write_table(subset.slice(0, subset.num_rows // 2), child / "part-0.parquet")
+        pq.write_table(subset.slice(subset.num_rows // 2), child / "part-1.parquet")
         locs[f"p{p}_rows"] = str(child)
         proj = root / f"p{p}_proj"
         proj.mkdir()
@@ -207,22 +208,44 @@ def run(root: Path, *, kills: int, tables: int, rows: int, seed: int, spark: Any
     rng = random.Random(seed)
     settings, catalog, plan_id, originals = prepare(root, tables, rows, seed, spark)
     figures = Figures(tables=len(originals))
-    for mode in ("rename", "copy"):  # how long a whole apply takes: the range kill delays are drawn from
-        started = time.perf_counter()
+    say(f"prepared {len(originals)} tables and their recipes in {time.perf_counter() - t0:.0f} s")
+    journals = settings.home / "quarantine" / "_journal"
+    windows: dict[str, tuple[float, float]] = {}
+    for mode in ("rename", "copy"):  # how long a whole apply takes, and when its moves happen
+        before = set(journals.glob("*.jsonl")) if journals.exists() else set()
+        started, wall = time.perf_counter(), time.time()
         done = subprocess.run(cli(settings, "apply", str(plan_id), "--yes", "--move-mode", mode),
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout + done.stderr
         figures.full_apply_s[mode] = time.perf_counter() - started
+        stamps = [datetime.fromisoformat(e["at"]).timestamp() - wall
+                  for j in set(journals.glob("*.jsonl")) - before for e in Journal(j).entries()]
+        windows[mode] = (min(stamps), max(stamps))
         consistent(catalog, settings.home, originals)
         restore_all(catalog, settings, originals)
+    figures.move_window_s = {m: (round(a, 3), round(b, 3)) for m, (a, b) in windows.items()}
     say(f"{figures.tables} tables, whole apply {figures.full_apply_s['rename']:.2f} s (rename) / "
-        f"{figures.full_apply_s['copy']:.2f} s (copy)")
+        f"{figures.full_apply_s['copy']:.2f} s (copy); moves between {figures.move_window_s}")
     while figures.kills < kills:
         mode = rng.choice(("rename", "copy"))
-        delay = rng.uniform(0.0, figures.full_apply_s[mode])
+        before = set(journals.glob("*.jsonl")) if journals.exists() else set()
+        started = time.perf_counter()
         proc = subprocess.Popen(cli(settings, "apply", str(plan_id), "--yes", "--move-mode", mode),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(delay)
+        if rng.random() < 0.75:
+            # Three kills in four land while tables move: once the first journal appears, after a random
+            # delay within the span the moves took in the uninterrupted run (start-up time varies a lot
+            # more from run to run than the moves do).
+            phase = "during the moves"
+            while proc.poll() is None and not (set(journals.glob("*.jsonl")) - before) \
+                    and time.perf_counter() - started < 120:
+                time.sleep(0.002)
+            lo, hi = windows[mode]
+            time.sleep(rng.uniform(0.0, (hi - lo) * 1.2))
+        else:
+            phase = "anywhere in the run"
+            time.sleep(rng.uniform(0.0, figures.full_apply_s[mode]))
+        delay = time.perf_counter() - started
         if proc.poll() is not None:  # finished before the kill: not a kill; start again from the whole lake
             figures.finished_before_kill += 1
             assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
@@ -231,6 +254,7 @@ def run(root: Path, *, kills: int, tables: int, rows: int, seed: int, spark: Any
             proc.wait(60)
             figures.kills += 1
             figures.modes[mode] += 1
+            figures.phases[phase] += 1
             figures.kill_delays_s.append(round(delay, 3))
             in_flight = catalog.list_deletions(states=OPEN_STATES)
             figures.open_deletions_at_kill.update(d.state for d in in_flight)
@@ -253,9 +277,10 @@ def run(root: Path, *, kills: int, tables: int, rows: int, seed: int, spark: Any
 
 def write_results(figures: Figures, out: Path, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    data = {**asdict(figures), "command": command, "machine": {
+    data = {**{k: dict(v) if isinstance(v, Counter) else v for k, v in vars(figures).items()},
+            "command": command, "machine": {
         "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}}
-    (out / "killharness.json").write_text(json.dumps(data, indent=2, default=dict) + "\n")
+    (out / "killharness.json").write_text(json.dumps(data, indent=2) + "\n")
     mid = sum(figures.open_deletions_at_kill.values())
     some = sum(1 for n in figures.deleted_at_kill if n)
     delays = sorted(figures.kill_delays_s)
@@ -272,12 +297,14 @@ def write_results(figures: Figures, out: Path, command: str) -> None:
         f"| tables checked whole after a kill | **{figures.tables_checked}** |",
         f"| tables lost or damaged | **{figures.lost}** |",
         f"| `r2d2 recover` failures | {figures.recover_failures} |",
+        f"| how the moments were drawn | {dict(figures.phases)} |",
         f"| kills with a move in flight (catalog state at the kill) | {mid} "
         f"({dict(figures.open_deletions_at_kill)}) |",
         f"| kills after some tables were already quarantined | {some} |",
         f"| applies that finished before their kill time (not counted) | {figures.finished_before_kill} |",
-        f"| whole apply, no kill (range of the random delays) | rename {figures.full_apply_s.get('rename', 0):.2f} s, "
+        f"| whole apply, no kill | rename {figures.full_apply_s.get('rename', 0):.2f} s, "
         f"copy {figures.full_apply_s.get('copy', 0):.2f} s |",
+        f"| its moves (first to last journal write, s after start) | {figures.move_window_s} |",
         f"| kill delays (min / median / max) | {delays[0]:.3f} / {delays[len(delays) // 2]:.3f} / "
         f"{delays[-1]:.3f} s |" if delays else "| kill delays | none |",
         f"| harness wall time | {figures.seconds:.0f} s |",

@@ -54,9 +54,10 @@ _missing = [what for what, ok in (("chromium", Path(CHROMIUM).exists()), ("node"
                                    (REPO / "ui" / "node_modules" / "playwright-core").is_dir())) if not ok]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def _browser_tools() -> None:
-    """No silent skip: a missing tool fails the test, saying what to install (``make test`` installs them)."""
+    """No silent skip: a missing tool fails the test, saying what to install (``make test`` installs them).
+    Module-scoped, so that it fails before the module's servers are built."""
     if _missing:
         pytest.fail(f"headless browser tests need {', '.join(_missing)}: run `make test` (it installs them "
                     "through tests/ui/deps.sh) or `tests/ui/deps.sh`", pytrace=False)

@@ -3,7 +3,8 @@
 ====  =====================================================================================
 0     success
 1     the command finished, but some tables failed or were refused (each listed with its reason)
-2     usage error (bad option or argument; a destructive command without ``--yes`` off a terminal)
+2     usage error (bad option or argument; a destructive command without ``--yes`` off a terminal,
+      or not confirmed at the prompt)
 3     stopped by a known error (an :class:`~r2d2.errors.R2D2Error`; one line on stderr)
 4     internal error (a bug: one line on stderr, the traceback in the log file it names)
 75    another process holds the lock of this operation (``EX_TEMPFAIL``: try again later)

@@ -94,7 +94,9 @@ def confirm_or_yes(yes: bool, question: str) -> None:
         raise click.UsageError("this command deletes or moves data: confirm it with --yes when it runs "
                                "without a terminal (cron, CI, scripts)")
     if not click.confirm(question, default=False, err=True):
-        raise click.Abort()
+        # Not click.Abort: its exit code 1 means "finished, some tables failed" here.
+        err_console.print("not confirmed: nothing was changed")
+        raise click.exceptions.Exit(EXIT_USAGE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
