@@ -8,6 +8,9 @@ deleting every unread one, one ``r2d2 apply`` away).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lakes
@@ -31,7 +34,9 @@ def _no_spark():
 
 
 @pytest.mark.slow
-def test_demo_leaves_the_users_home_and_catalog_alone(tmp_path: Path, spark) -> None:
+def test_demo_leaves_the_users_home_and_catalog_alone(tmp_path: Path) -> None:
+    """The real command, as in the issue: R2D2_HOME and R2D2_CATALOG_URL set (own process and Spark
+    session, so that its Python workers do not linger in the test session's pool)."""
     home = tmp_path / "h"
     (home / "quarantine" / "x").mkdir(parents=True)
     (home / "sentinel.txt").write_text("important")
@@ -43,12 +48,16 @@ def test_demo_leaves_the_users_home_and_catalog_alone(tmp_path: Path, spark) -> 
     scan(user, [str(lake)], spark_factory=_no_spark)
     runs_before = [r.id for r in user.list_runs()]
 
-    out = _run(["demo", str(tmp_path / "d")], env={"R2D2_HOME": str(home), "R2D2_CATALOG_URL": user_url})
+    env = {**os.environ, "R2D2_HOME": str(home), "R2D2_CATALOG_URL": user_url,
+           "R2D2_SPARK_MASTER": "local[2]", "R2D2_SPARK_DRIVER_MEMORY": "1g"}
+    out = subprocess.run([sys.executable, "-m", "r2d2.cli.main", "demo", str(tmp_path / "d")], env=env,
+                         capture_output=True, text=True, timeout=600)
 
-    assert out.exit_code == 0, out.output
+    assert out.returncode == 0, out.stdout + out.stderr
     assert (home / "sentinel.txt").read_text() == "important" and (home / "quarantine" / "x").is_dir()
     assert sorted(p.name for p in home.rglob("*")) == ["quarantine", "sentinel.txt", "x"]
-    assert "ignoring --home/R2D2_HOME and --catalog/R2D2_CATALOG_URL" in out.output
+    assert "ignoring --home/R2D2_HOME and --catalog/R2D2_CATALOG_URL" in out.stderr.replace("\n", " ")
+    assert "precision 1.000, recall 1.000" in out.stdout
     assert [t.location for t in user.list_tables()] == [str(lake / "a"), str(lake / "b")]
     assert user.list_plans() == [] and [r.id for r in user.list_runs()] == runs_before
     own = open_catalog(DemoPlace(tmp_path / "d").catalog_url)
