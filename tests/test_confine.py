@@ -138,6 +138,30 @@ def test_api_scan_of_a_missing_path_starts_no_run(tmp_path: Path) -> None:
         assert c.get("/runs").json()["total"] == 0 and c.get("/tables").json()["total"] == 0
 
 
+def test_delta_file_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    """A Delta log may name an absolute path: one outside the lake root makes the table an error."""
+    import json as _json
+
+    import pyarrow.parquet as pq
+
+    lake, outside = tmp_path / "lake", tmp_path / "outside"
+    lakes.delta(lake / "d", pa.table({"x": [1, 2]}))
+    outside.mkdir()
+    pq.write_table(pa.table({"x": [3]}), outside / "secret.parquet")
+    log = lake / "d" / "_delta_log" / "00000000000000000000.json"
+    actions = [_json.loads(line) for line in log.read_text().splitlines()]
+    for a in actions:
+        if "add" in a:
+            a["add"]["path"] = f"file://{outside / 'secret.parquet'}"
+            a["add"]["size"] = (outside / "secret.parquet").stat().st_size
+    log.write_text("\n".join(_json.dumps(a) for a in actions) + "\n")
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    summary = scan(catalog, [str(lake)], spark_factory=no_spark)
+    assert [e["location"] for e in summary.errors] == [str(lake / "d")]
+    assert f"{outside / 'secret.parquet'}" in summary.errors[0]["error"]
+    assert catalog.get_table(str(lake / "d")).profile is None
+
+
 # --- apply, restore, reconstruct, purge, recover -----------------------------------------------------
 
 @pytest.fixture

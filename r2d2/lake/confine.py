@@ -3,9 +3,10 @@
 Symbolic links are resolved; a table whose real path (or one of whose files') leaves its root is an
 error naming the link, and is never read, moved or written. The root of a table is the scan root it
 was found under (``tables.root``); a table catalogued without one is confined to its parent folder.
-Discovery applies the rule while it walks (only where it follows a link, which costs one
-``realpath``); :func:`check` applies it again before apply, restore, reconstruct, purge and recover
-act, because a link can be put in place after a scan. Object-store URIs have no links: they pass.
+Discovery applies the rule while it walks (one ``realpath`` where it follows a link; for a Delta
+table, one per folder of its files and an ``lstat`` per file); :func:`check` applies it again before
+apply, restore, reconstruct, purge and recover act, because a link can be put in place after a scan.
+Object-store URIs have no links: they pass.
 """
 
 from __future__ import annotations

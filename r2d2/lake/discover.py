@@ -242,7 +242,7 @@ class _Walker:
         file or a partition folder may be a link); else the table is an escape error."""
         if self.real_top is None or not lakefs.is_local(fs):
             return True
-        real_dirs: dict[str, str] = {}
+        real_dirs: dict[str, str] = {table.location: real}  # one realpath per other folder of its files
         for f in table.files:
             path = lakefs.join(table.location, f.path)
             if lakefs.is_uri(path):
