@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(BIN)/python)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test browser-deps lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/r2d2 demo
 
-test: $(STAMP)
+# The browser tests (tests/test_ui.py) run in every `make test`: their tools are installed here when
+# missing (Debian chromium, Node.js, ui/node_modules), or the target fails saying what to install.
+browser-deps:
+	tests/ui/deps.sh
+
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)

@@ -6,9 +6,9 @@ those that query the catalog are plain functions (run in the thread pool).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -102,24 +102,3 @@ def require(role: str) -> Callable[[TokenRecord], Awaitable[TokenRecord]]:
 Reader = Annotated[TokenRecord, Depends(require("reader"))]
 Operator = Annotated[TokenRecord, Depends(require("operator"))]
 Admin = Annotated[TokenRecord, Depends(require("admin"))]
-
-
-def exclusive(lock_name: str, holder: str) -> Any:
-    """A dependency marker holding the named lock for the call of the endpoint (409 when another holds it).
-
-    For synchronous destructive endpoints: ``_: Annotated[None, exclusive("destructive", "purge")]``.
-    Background destructive runs hold the same lock through ``runner.submit(..., hold=[locks.destructive])``.
-    The lock is released when the endpoint returns, before the response is sent (``scope="function"``):
-    with FastAPI's default request scope, a client that got its answer and at once called the next
-    destructive operation could still find the lock held and get a spurious 409.
-    """
-
-    def hold(state: StateDep) -> Iterator[None]:
-        lock = state.locks.get(lock_name)
-        lock.acquire(holder)
-        try:
-            yield None
-        finally:
-            lock.release()
-
-    return Depends(hold, scope="function")

@@ -93,7 +93,7 @@ def default_jobs(settings: Settings, spark: SparkFactory | None = None) -> RunJo
                     local_bytes=settings.local_read_bytes, threads=settings.local_threads)
 
     def detect_job(catalog: Catalog, ctx: RunContext) -> object:
-        from r2d2.containment.pipeline import detect
+        from r2d2.detect import detect
 
         return detect(catalog, settings, spark, progress=ctx.message)
 

@@ -1,36 +1,33 @@
-"""Non-blocking, named operation locks: a second caller gets :class:`OperationBusy` (HTTP 409).
+"""Locks of the API server.
 
-One process holds at most one operation of each name. Destructive operations (apply, restore, check,
-recover, purge) take ``destructive``; the background runner takes ``runs``; streaming a rebuilt table
-takes ``reconstruct`` (one Spark rebuild at a time for HTTP clients). The holder's description is kept so that the
-409 response can say what is in the way.
+Destructive operations (apply, restore, check, recover, purge) and detect are serialized across every
+process that shares the catalog — CLI, batch jobs, other API replicas — by the catalog's operation
+locks (:mod:`r2d2.catalog.locks`); a busy lock is :class:`~r2d2.errors.OperationBusyError`, HTTP 409
+with the holder. The locks here are only this server's own resource limits, try-only as well: ``run``
+(its one background worker runs one job at a time) and ``reconstruct`` (one Spark rebuild streaming at
+a time). Their 409 has the same shape.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
-FINISHING_WAIT_S = 10.0
-
-
-class OperationBusy(Exception):
-    """Another operation holds the lock."""
-
-    def __init__(self, operation: str, holder: str) -> None:
-        super().__init__(f"another {operation} operation is in progress: {holder}")
-        self.operation = operation
-        self.holder = holder
+from r2d2.catalog.locks import FINISHING_WAIT_S, HOST
+from r2d2.errors import OperationBusyError
 
 
 class OperationLock:
-    """A try-only lock with a holder description; may be released by another thread."""
+    """A try-only lock of this process with a holder description; may be released by another thread."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._lock = threading.Lock()
         self._holder: str | None = None
+        self._since: datetime | None = None
         self._finishing = False
 
     @property
@@ -38,16 +35,19 @@ class OperationLock:
         return self._holder
 
     def acquire(self, holder: str) -> None:
-        """Take the lock for ``holder`` or raise :class:`OperationBusy` at once.
+        """Take the lock for ``holder`` or raise :class:`~r2d2.errors.OperationBusyError` at once.
 
         A holder that has :meth:`finishing` (its run's end is already recorded) is waited for, up to
-        :data:`FINISHING_WAIT_S`: a client that saw the run end and at once starts the next must not get
-        a 409 for the moment the worker needs to return.
+        :data:`~r2d2.catalog.locks.FINISHING_WAIT_S`: a client that saw the run end and at once starts the
+        next must not get a 409 for the moment the worker needs to return.
         """
         if not self._lock.acquire(blocking=False) and not (
                 self._finishing and self._lock.acquire(timeout=FINISHING_WAIT_S)):
-            raise OperationBusy(self.name, self._holder or "unknown")
+            raise OperationBusyError(self.name, {
+                "operation": self._holder or "unknown", "host": HOST, "pid": os.getpid(),
+                "started_at": self._since.isoformat(timespec="seconds") if self._since else None})
         self._holder = holder
+        self._since = datetime.now(UTC)
         self._finishing = False
 
     def release(self) -> None:
@@ -72,15 +72,8 @@ class OperationLock:
 
 
 class Locks:
-    """The locks of one application instance."""
+    """The process-local locks of one application instance."""
 
     def __init__(self) -> None:
         self.runs = OperationLock("run")
-        self.destructive = OperationLock("destructive")
         self.reconstruct = OperationLock("reconstruct")
-
-    def get(self, name: str) -> OperationLock:
-        lock = getattr(self, name, None)
-        if not isinstance(lock, OperationLock):
-            raise KeyError(name)
-        return lock

@@ -16,9 +16,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.locks import OperationBusy
 from api.runner import RunStartError
-from r2d2.errors import CatalogError, NotFoundError, PlanError, ReconstructError, SafetyError
+from r2d2.errors import (
+    CatalogError,
+    NotFoundError,
+    OperationBusyError,
+    PathEscapeError,
+    PlanError,
+    ReconstructError,
+    SafetyError,
+)
 
 log = logging.getLogger("r2d2.api")
 
@@ -100,10 +107,14 @@ def install(app: FastAPI) -> None:
     async def _refused(request: Request, exc: SafetyError | ReconstructError) -> JSONResponse:
         return problem_response(409, str(exc), instance=request.url.path)
 
-    @app.exception_handler(OperationBusy)
-    async def _busy(request: Request, exc: OperationBusy) -> JSONResponse:
+    @app.exception_handler(PathEscapeError)
+    async def _escape(request: Request, exc: PathEscapeError) -> JSONResponse:
+        return problem_response(403, str(exc), instance=request.url.path, link=exc.link)
+
+    @app.exception_handler(OperationBusyError)
+    async def _busy(request: Request, exc: OperationBusyError) -> JSONResponse:
         return problem_response(409, str(exc), instance=request.url.path, headers={"Retry-After": "5"},
-                                operation=exc.operation, holder=exc.holder)
+                                lock=exc.lock, holder=exc.holder)
 
     @app.exception_handler(RunStartError)
     async def _not_started(request: Request, exc: RunStartError) -> JSONResponse:

@@ -1,9 +1,11 @@
 """Background runs: one worker thread per process runs scans, detects, applies... one at a time.
 
 :meth:`RunService.submit` takes the ``run`` lock (a second submit while a run is going gets 409) and
-any other locks the caller names (destructive runs also hold ``destructive`` until they end), hands
-the job to the worker and returns as soon as the job has recorded its run in the catalog, so that the
-caller can answer ``202`` with the run id. The job records its own run (the library's ``scan``/
+the catalog locks the caller names (:mod:`r2d2.catalog.locks`: destructive runs hold ``destructive``,
+detect ``detect``, shared with every other process of the deployment) until the run ends, hands the job
+to the worker — which runs it as the holder of those locks, so the library does not take them again —
+and returns as soon as the job has recorded its run in the catalog, so that the caller can answer
+``202`` with the run id. The job records its own run (the library's ``scan``/
 ``detect`` call ``catalog.start_run``; :mod:`api.jobs` does it for apply, restore and check); a thin
 catalog subclass reports the new id back. Progress goes to ``runs.progress`` (throttled); the job
 closes the run as succeeded or failed.
@@ -25,6 +27,7 @@ from typing import Any
 from api.locks import OperationLock
 from r2d2.catalog import Catalog
 from r2d2.catalog.db import get_engine
+from r2d2.catalog.locks import HeldLock, adopted
 
 log = logging.getLogger("r2d2.api.runner")
 
@@ -97,7 +100,7 @@ class _TrackingCatalog(Catalog):
 class _Ticket:
     kind: str
     job: Job
-    locks: Sequence[OperationLock] = ()
+    locks: Sequence[HeldLock] = ()
     started: threading.Event = field(default_factory=threading.Event)
     run_id: int | None = None
     error: str | None = None
@@ -129,24 +132,27 @@ class RunService:
     def busy(self) -> bool:
         return self._lock.holder is not None
 
-    def submit(self, kind: str, job: Job, *, hold: Sequence[OperationLock] = ()) -> int:
-        """Run ``job`` in the background; returns its run id (409 via OperationBusy when busy).
+    def submit(self, kind: str, job: Job, *, hold: Sequence[str] = ()) -> int:
+        """Run ``job`` in the background; returns its run id.
 
-        ``hold``: more locks the run keeps until it ends (taken now, after the run lock; if one is
-        busy, nothing is taken and :class:`~api.locks.OperationBusy` is raised).
+        ``hold``: names of catalog locks the run keeps until it ends (taken now, after the run lock).
+        When the run lock or one of them is busy, nothing is kept and
+        :class:`~r2d2.errors.OperationBusyError` is raised (409).
         """
         if self._thread is None:
             raise RunStartError("the run worker is not running")
-        taken: list[OperationLock] = []
+        self._lock.acquire(f"{kind} run (starting)")
+        held: list[HeldLock] = []
         try:
-            for lock in (self._lock, *hold):
-                lock.acquire(f"{kind} run (starting)")
-                taken.append(lock)
+            catalog = Catalog(get_engine(self._url), self._url)
+            for name in hold:
+                held.append(catalog.acquire_lock(name, f"{kind} run (starting)"))
         except BaseException:
-            for lock in reversed(taken):
+            for lock in reversed(held):
                 lock.release()
+            self._lock.release()
             raise
-        ticket = _Ticket(kind, job, tuple(hold))
+        ticket = _Ticket(kind, job, tuple(held))
         self._queue.put(ticket)
         if not ticket.started.wait(self._start_timeout_s):
             raise RunStartError(f"the {kind} run did not start within {self._start_timeout_s:.0f} s")
@@ -164,18 +170,24 @@ class RunService:
     def _run(self, ticket: _Ticket) -> None:
         def on_start(run_id: int, kind: str) -> None:
             ticket.run_id = context.run_id = self.current_run = run_id
-            for lock in (self._lock, *ticket.locks):
-                lock.set_holder(f"{kind} run {run_id}")
+            self._lock.set_holder(f"{kind} run {run_id}")
+            for held in ticket.locks:
+                try:
+                    held.rename(f"{kind} run {run_id}")
+                except Exception:  # the description is advisory: never fail the run because of it
+                    log.warning("cannot describe the %s lock's holder", held.name, exc_info=True)
             ticket.started.set()
 
         def on_finish() -> None:
-            for lock in (self._lock, *ticket.locks):
-                lock.finishing()
+            self._lock.finishing()
+            for held in ticket.locks:
+                held.finishing()
 
         try:
             catalog = _TrackingCatalog(self._url, on_start, on_finish)
             context = RunContext(catalog)
-            ticket.job(catalog, context)
+            with adopted(ticket.locks):
+                ticket.job(catalog, context)
         except Exception as exc:  # the library has recorded it in the run already
             log.warning("%s run %s failed: %s", ticket.kind, ticket.run_id, exc)
             ticket.error = type(exc).__name__

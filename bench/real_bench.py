@@ -172,11 +172,13 @@ def markdown(r: dict[str, Any]) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for lk in r["lakes"]:
         brute = lk.get("brute_seconds")
+        brute_s = f"{brute:.1f}" if brute else "–"
+        speed = f"{brute / lk['r2d2_seconds']:.2f}×" if brute else "–"
         lines.append(
             f"| {lk['tables']:,} | {lk['bytes'] / 1e6:.0f} MB | {lk['files']:,} | {lk['floor_seconds']:.1f} | "
-            f"{f'{brute:.1f}' if brute else '–'} | {lk['scan_seconds']:.1f} | {lk['detect_seconds']:.1f} | "
+            f"{brute_s} | {lk['scan_seconds']:.1f} | {lk['detect_seconds']:.1f} | "
             f"{lk['r2d2_seconds']:.1f} | {lk['r2d2_seconds'] / lk['floor_seconds']:.2f}× | "
-            f"{f'{brute / lk['r2d2_seconds']:.2f}×' if brute else '–'} | {lk['edges']:,} / {lk['truth_edges']:,} | "
+            f"{speed} | {lk['edges']:,} / {lk['truth_edges']:,} | "
             f"{lk['precision']:.3f} / {lk['recall']:.3f} | {lk.get('identical_to_brute', '–')} |")
     lines += ["", "Detect's stages (first round):", ""]
     for lk in r["lakes"]:

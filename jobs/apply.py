@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         data["text"] = "\n".join(f"{i.action:12} {i.location}" for i in report.items)
         return (EXIT_PARTIAL if report.failed else EXIT_OK), data
 
-    run(body, as_json=args.json)
+    run(body, as_json=args.json, args=args)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ def main(argv: list[str] | None = None) -> None:
 
     def body() -> tuple[int, dict]:
         from r2d2.catalog import open_catalog
-        from r2d2.containment.pipeline import detect
         from r2d2.containment.report import funnel_lines
+        from r2d2.detect import detect
         from r2d2.engine import get_spark
 
         settings = settings_from(args, minhash_num_perm=args.minhash_perm, row_sample_k=args.sample_k,
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         data["text"] = "\n".join([*funnel_lines(result), f"{len(result.edges)} edges (run {result.run_id})"])
         return (EXIT_PARTIAL if result.errors else EXIT_OK), data
 
-    run(body, as_json=args.json)
+    run(body, as_json=args.json, args=args)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
                 "text": f"plan {pid}: {rec.deleted_tables} tables to delete, saving {rec.savings_bytes} bytes"}
         return EXIT_OK, data
 
-    run(body, as_json=args.json)
+    run(body, as_json=args.json, args=args)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
                         f"{summary.changed} changed, {summary.gone} gone, {summary.failed} failed")
         return (EXIT_PARTIAL if summary.failed else EXIT_OK), data
 
-    run(body, as_json=args.json)
+    run(body, as_json=args.json, args=args)
 
 
 if __name__ == "__main__":

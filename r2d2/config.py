@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from r2d2.errors import ConfigError
 
 DEFAULT_HOME = Path.home() / ".r2d2"
 
@@ -73,8 +75,16 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from overrides and the environment (no caching)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Build settings from overrides and the environment (no caching).
+
+    Invalid values raise :class:`~r2d2.errors.ConfigError` naming each setting and the reason.
+    """
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ConfigError(f"invalid settings: {problems} (from options or R2D2_* environment variables)") from exc
 
 
 @lru_cache(maxsize=1)

@@ -1,21 +1,86 @@
-"""`r2d2 demo`: generate a lake with planted truth, scan it, detect, and compare with the truth."""
+"""`r2d2 demo`: generate a lake with planted truth, scan it, detect, and compare with the truth.
+
+The demo lives in one folder, DIR, and touches nothing outside it: its lake is ``DIR/lake``, its home
+(work files, quarantine, recipes) ``DIR/.r2d2`` and its catalog a SQLite file in that home — never the
+user's home or catalog, whatever ``--home``/``--catalog`` or ``R2D2_HOME``/``R2D2_CATALOG_URL`` say
+(the demo plans deletions of tables it reports as unread: in a real catalog that plan would be one
+``r2d2 apply`` away from deleting real tables). DIR must be new, empty, or a previous demo's: the demo
+writes a marker file there first, and on a later run removes only the entries the marker lists.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from r2d2.catalog import open_catalog
 from r2d2.config import Settings
-from r2d2.containment.pipeline import detect
 from r2d2.containment.report import funnel_lines, human_bytes
+from r2d2.detect import detect
 from r2d2.engine import get_spark
+from r2d2.errors import ConfigError
 from r2d2.gen.evaluate import as_truth, score
 from r2d2.gen.lake import LakeSpec, generate_lake
 from r2d2.optimize.planning import PlanRequest, create_plan
 from r2d2.scan import scan
+
+MARKER = ".r2d2-demo"
+OWNED = ("lake", ".r2d2")  # what the demo makes in DIR, and all it may remove there
+
+
+@dataclass(frozen=True)
+class DemoPlace:
+    """The demo's folder and what it owns inside it."""
+
+    directory: Path
+
+    @property
+    def lake(self) -> Path:
+        return self.directory / "lake"
+
+    @property
+    def home(self) -> Path:
+        return self.directory / ".r2d2"
+
+    @property
+    def catalog_url(self) -> str:
+        return f"sqlite:///{self.home / 'catalog.sqlite'}"
+
+    @property
+    def marker(self) -> Path:
+        return self.directory / MARKER
+
+    def prepare(self) -> None:
+        """Make the folder the demo's own, or raise :class:`~r2d2.errors.ConfigError` before changing anything.
+
+        A folder that exists must be empty or hold the demo's marker. Then the marker is written, and
+        what a previous demo made (the entries it lists) is removed — a symbolic link by its name only,
+        never what it points to.
+        """
+        d = self.directory
+        if d.exists() and not d.is_dir():
+            raise ConfigError(f"demo folder {d} is not a folder")
+        owned: list[str] = []
+        if d.exists() and any(d.iterdir()):
+            if not self.marker.is_file():
+                raise ConfigError(f"demo folder {d} is not empty and was not made by `r2d2 demo` (it has no "
+                                  f"{MARKER} file); give a new or empty folder")
+            try:
+                owned = [n for n in json.loads(self.marker.read_text())["owns"] if n in OWNED]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"demo folder {d}: unreadable {MARKER} file ({exc}); remove it by hand") from exc
+        d.mkdir(parents=True, exist_ok=True)
+        self.marker.write_text(json.dumps({"made_by": "r2d2 demo", "owns": list(OWNED)}) + "\n")
+        for name in owned:
+            path = d / name
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+            elif path.is_dir():
+                shutil.rmtree(path)
 
 
 def _show_plan(catalog, root: str, echo: Callable[[str], None]) -> None:
@@ -29,15 +94,16 @@ def _show_plan(catalog, root: str, echo: Callable[[str], None]) -> None:
         echo(f"  delete {d['location'].removeprefix(root)}  <- rebuild from {d['parent_location'].removeprefix(root)}")
 
 
-def run_demo(directory: Path, settings: Settings, *, seed: int, echo: Callable[[str], None]) -> bool:
-    """Run the whole pipeline on a fresh demo lake; True when the edges match the planted truth."""
-    lake_dir = directory / "lake"
-    if lake_dir.exists():
-        shutil.rmtree(lake_dir)
-    if settings.home.exists():
-        shutil.rmtree(settings.home)
+def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[[str], None]) -> bool:
+    """Run the whole pipeline on a fresh demo lake; True when the edges match the planted truth.
+
+    ``settings`` must use the place's home and catalog (the demo refuses others).
+    """
+    if settings.home != place.home or settings.resolved_catalog_url != place.catalog_url:
+        raise ConfigError(f"the demo runs only with its own home {place.home} and catalog {place.catalog_url}")
+    place.prepare()
     t0 = time.perf_counter()
-    lake = generate_lake(lake_dir, LakeSpec.small(), seed=seed)
+    lake = generate_lake(place.lake, LakeSpec.small(), seed=seed)
     echo(f"generated {len(lake.tables)} tables ({human_bytes(lake.bytes)}) with {len(lake.truth)} true edges "
          f"in {lake.root} [{time.perf_counter() - t0:.1f} s]")
 

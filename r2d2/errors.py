@@ -63,6 +63,38 @@ class ReconstructError(R2D2Error):
     """A table cannot be rebuilt from its recipe, or the rebuilt content does not match."""
 
 
+class PathEscapeError(SafetyError):
+    """A path leaves its root through a symbolic link: R2D2 never reads, moves or writes through it.
+
+    ``location`` is the path asked for, ``link`` the link that leads out, ``target`` where it leads and
+    ``root`` the root it had to stay in.
+    """
+
+    def __init__(self, location: str, *, link: str, target: str, root: str) -> None:
+        super().__init__(f"{location}: the symbolic link {link} points to {target}, outside the root {root}; "
+                         "R2D2 does not read, move or write through it")
+        self.location = location
+        self.link = link
+        self.target = target
+        self.root = root
+
+
+class OperationBusyError(R2D2Error):
+    """Another process or thread holds the lock of an operation that must run alone (retry later).
+
+    ``lock`` names the lock (``destructive``, ``detect``...); ``holder`` describes who holds it: a
+    mapping with ``operation``, ``host``, ``pid`` and ``started_at`` (ISO text), as far as known.
+    """
+
+    def __init__(self, lock: str, holder: dict[str, object]) -> None:
+        self.lock = lock
+        self.holder = dict(holder)
+        labels = {"host": "host", "pid": "pid", "started_at": "started"}
+        who = ", ".join(f"{labels[k]} {v}" for k, v in self.holder.items() if k in labels and v is not None)
+        super().__init__(f"the {lock} lock is held by {holder.get('operation') or 'another operation'}"
+                         + (f" ({who})" if who else "") + "; try again when it has finished")
+
+
 def describe(exc: BaseException) -> str:
     """One line for a per-table error: an R2D2 error's message (it names its table and file), else
     the exception's type and first line."""

@@ -13,9 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+import pyarrow.fs as pafs
 from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
+from r2d2.errors import NotFoundError
+from r2d2.lake import fs as lakefs
 from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
 from r2d2.profile.profiler import LOCAL_BYTES, iter_profile_tables
@@ -53,13 +56,34 @@ def _under(location: str, root: str) -> bool:
     return location == root or location.startswith(root.rstrip("/") + "/")
 
 
+def check_roots(roots: Sequence[str]) -> list[str]:
+    """``roots`` normalized; :class:`~r2d2.errors.NotFoundError` for one that does not exist.
+
+    Called before a scan records its run: a mistyped or unmounted root is the caller's error, not a
+    table that failed (and must not make the tables known under it look gone). A root whose store cannot
+    be reached is left to the scan, which reports it.
+    """
+    out = [normalize_location(r) for r in roots]
+    for root in out:
+        try:
+            fs, path = lakefs.resolve(root)
+            missing = fs.get_file_info(path).type == pafs.FileType.NotFound
+        except (OSError, ValueError):
+            continue
+        if missing:
+            raise NotFoundError(f"scan root {lakefs.printable(root)}: no such file or folder")
+    return out
+
+
 def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], SparkSession],
          progress: Progress | None = None, local_bytes: int = LOCAL_BYTES, threads: int = 2) -> ScanSummary:
     """Scan ``roots`` into ``catalog`` and return what changed (CSV files totalling at most
-    ``local_bytes`` are profiled on the driver with ``threads`` threads, without Spark)."""
+    ``local_bytes`` are profiled on the driver with ``threads`` threads, without Spark).
+
+    Raises :class:`~r2d2.errors.NotFoundError` before recording a run when a root does not exist."""
     started = time.perf_counter()
     now = datetime.now(UTC)
-    roots = [normalize_location(r) for r in roots]
+    roots = check_roots(roots)
     summary = ScanSummary()
     summary.run_id = catalog.start_run("scan", params={"roots": list(roots)})
     try:
@@ -131,12 +155,31 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
     summary.warnings.sort(key=lambda w: rank[w["location"]])
 
     blind = []
+    escaped: set[str] = set()
     for err in found.errors:
         summary.failed += 1
         summary.errors.append({"location": err.location, "error": err.message})
+        if err.escaped:
+            # Behind a link out of the root: what the catalog knew there is forgotten (never served).
+            behind = {loc for loc in known if _under(loc, err.location)} | {err.location}
+            for loc in sorted(behind):
+                catalog.save_error(loc, error=err.message, seen_at=now, forget_profile=True)
+            escaped |= behind
+            continue
         blind.append(err.location)
         if err.location in known or not any(_under(loc, err.location) for loc in known if loc != err.location):
             catalog.save_error(err.location, error=err.message, seen_at=now)
-    seen = {t.location for t in found.tables} | {e.location for e in found.errors}
+    catalog.set_roots({**found.roots, **_roots_of(escaped, roots)})
+    seen = {t.location for t in found.tables} | {e.location for e in found.errors} | escaped
     seen |= {loc for loc in known if any(_under(loc, b) for b in blind)}
     summary.gone = len(catalog.mark_gone(roots=roots, seen=seen, seen_at=now))
+
+
+def _roots_of(locations: set[str], roots: Sequence[str]) -> dict[str, str]:
+    """The (longest) scan root of each location."""
+    out = {}
+    for loc in locations:
+        under = [r for r in roots if _under(loc, r)]
+        if under:
+            out[loc] = max(under, key=len)
+    return out

@@ -18,13 +18,12 @@ import lakes
 import pytest
 from fastapi import FastAPI
 
-from api.deps import exclusive
 from api.jobs import ApplyOptions, RunJobs
-from api.locks import OperationLock
 from api.main import STALE_RUN_REASON, create_app
 from api.runner import RunContext
 from api.testing import live_server
 from r2d2.catalog import Catalog, EdgeUpsert, open_catalog
+from r2d2.catalog.locks import exclusive
 from r2d2.config import Settings, load_settings
 from r2d2.optimize.planning import PlanRequest, create_plan
 from r2d2.scan import scan
@@ -500,7 +499,8 @@ def test_reads_stay_fast_during_a_run_and_second_run_gets_409(catalog_url: str, 
         for path, body in (("/runs/detect", None), ("/runs/scan", {"roots": [str(lake)]})):
             conflict = assert_problem(c.post(path, json=body), 409)
             assert f"detect run {run_id}" in conflict["detail"]
-            assert conflict["holder"] == f"detect run {run_id}"
+            assert conflict["holder"]["operation"] == f"detect run {run_id}"
+            assert conflict["holder"]["pid"] == os.getpid() and conflict["holder"]["started_at"]
         assert "r2d2_run_in_progress 1" in c.get("/metrics").text
         gate.open.set()
         done = wait_run(c, run_id)
@@ -525,13 +525,16 @@ def test_stale_runs_are_failed_at_startup(catalog_url: str, tmp_path: Path) -> N
 
 # --- serialization of destructive operations; internal errors --------------------------------------
 
-def _test_routes(release: threading.Event, entered: threading.Event) -> Callable[[FastAPI], None]:
+def _test_routes(release: threading.Event, entered: threading.Event,
+                 catalog: Catalog | None = None) -> Callable[[FastAPI], None]:
     def configure(app: FastAPI) -> None:
-        @app.post("/_test/destructive", dependencies=[exclusive("destructive", "fake apply")])
+        @app.post("/_test/destructive")
         def fake_destructive() -> dict[str, str]:
-            entered.set()
-            assert release.wait(30)
-            return {"done": datetime.now(UTC).isoformat()}
+            assert catalog is not None
+            with exclusive(catalog, "destructive", "fake apply"):  # as the library's destructive calls do
+                entered.set()
+                assert release.wait(30)
+                return {"done": datetime.now(UTC).isoformat()}
 
         @app.get("/_test/boom")
         def boom() -> None:
@@ -540,27 +543,25 @@ def _test_routes(release: threading.Event, entered: threading.Event) -> Callable
     return configure
 
 
-def test_destructive_operations_are_serialized(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_destructive_operations_are_serialized(catalog_url: str, tmp_path: Path) -> None:
+    """Two requests holding the catalog's destructive lock: the second gets 409 naming the first; the
+    lock is released before the first's answer is sent (the next call at once succeeds)."""
     release, entered = threading.Event(), threading.Event()
-    slow_release = OperationLock.release
-
-    def release_late(self: OperationLock) -> None:
-        # A lock released after the response was sent would make the next call below a 409.
-        time.sleep(0.5)
-        slow_release(self)
-
-    monkeypatch.setattr(OperationLock, "release", release_late)
-    settings = load_settings(home=tmp_path, catalog_url=f"sqlite:///{tmp_path / 'c.sqlite'}")
-    with serve(settings, configure=_test_routes(release, entered)) as api, api.client() as c:
+    settings = load_settings(home=tmp_path, catalog_url=catalog_url)
+    catalog = open_catalog(catalog_url)
+    with serve(settings, configure=_test_routes(release, entered, catalog)) as api, api.client() as c:
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(c.post, "/_test/destructive")
             assert entered.wait(10)
             second = c.post("/_test/destructive")
             body = assert_problem(second, 409)
-            assert body["holder"] == "fake apply" and second.headers["retry-after"]
+            assert body["lock"] == "destructive" and second.headers["retry-after"]
+            assert body["holder"]["operation"] == "fake apply" and body["holder"]["pid"] == os.getpid()
+            assert "fake apply" in body["detail"] and f"pid {os.getpid()}" in body["detail"]
             release.set()
             assert first.result().status_code == 200
         assert c.post("/_test/destructive").status_code == 200  # released before the answer was sent
+    assert catalog.lock_holder("destructive") is None
 
 
 def test_internal_error_is_a_generic_problem(tmp_path: Path) -> None:

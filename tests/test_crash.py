@@ -109,7 +109,7 @@ def restore_all(settings, catalog, originals) -> None:
 @pytest.mark.parametrize("mode,point", [(m, p) for m, ps in APPLY_POINTS.items() for p in ps])
 def test_kill_apply(prepared, mode: str, point: str) -> None:
     _, settings, catalog, _locs, pid, originals = prepared
-    proc = run_cli(settings, "apply", str(pid), "--move-mode", mode, fault=f"apply:{point}")
+    proc = run_cli(settings, "apply", str(pid), "--yes", "--move-mode", mode, fault=f"apply:{point}")
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stdout, proc.stderr)
     STATS["crash_points"] += 1
     whole_somewhere(settings, originals)

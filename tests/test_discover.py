@@ -79,24 +79,27 @@ def test_symlink_cycle(tmp_path: Path) -> None:
 
 
 def test_symlinks_followed_once(tmp_path: Path) -> None:
-    """A link to a folder already walked adds nothing; a link to an outside folder is walked (once, even
-    when reached by two links); a hive partition that is a link counts; a dangling link is ignored."""
-    lake, outside = tmp_path / "lake", tmp_path / "outside"
+    """A link to a folder already walked adds nothing; a link to a folder elsewhere in the root is walked
+    once, even when reached by two links; a hive partition that is a link counts; a dangling link is
+    ignored. (Links out of the root: tests/test_confine.py.)"""
+    lake = tmp_path / "lake"
+    elsewhere = lake / "_elsewhere"  # hidden from the walk itself, reached only through links
     lakes.parquet(lake / "a" / "t", {"a": [1]})
-    lakes.parquet(outside / "o", {"a": [1]})
-    lakes.parquet(tmp_path / "parts" / "p=2", {"a": [2]})
+    lakes.parquet(elsewhere / "o", {"a": [1]})
+    lakes.parquet(lake / "_parts" / "p=2", {"a": [2]})
     lakes.parquet(lake / "h" / "p=1", {"a": [1]})
-    os.symlink(tmp_path / "parts" / "p=2", lake / "h" / "p=2")
+    os.symlink(lake / "_parts" / "p=2", lake / "h" / "p=2")
     os.symlink(lake / "a", lake / "b")
-    os.symlink(outside, lake / "c1")
-    os.symlink(outside, lake / "c2")
+    os.symlink(elsewhere, lake / "c1")
+    os.symlink(elsewhere, lake / "c2")
     os.symlink(tmp_path / "missing", lake / "dangling")
-    os.symlink(lake, outside / "back")  # a cycle through the outside folder
+    os.symlink(lake, elsewhere / "back")  # a cycle through the linked folder
     d = discover([str(lake)])
     assert not d.errors
     found = _by_loc(d)
     assert sorted(found) == [str(lake / "a" / "t"), str(lake / "c1" / "o"), str(lake / "h")]
     assert sorted(f.path for f in found[str(lake / "h")].files) == ["p=1/part-0.parquet", "p=2/part-0.parquet"]
+    assert d.roots == {loc: str(lake) for loc in found}
 
 
 def test_cycle_through_a_linked_root(tmp_path: Path) -> None:

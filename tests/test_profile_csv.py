@@ -71,3 +71,29 @@ def test_no_spark_without_csv(tmp_path: Path) -> None:
 
     (o,) = profile_tables(discover([str(tmp_path)]).tables, spark_factory=factory)
     assert o.profile is not None and o.error is None
+
+
+def test_header_only_csv_is_a_zero_row_table(tmp_path: Path) -> None:
+    """A CSV file with a header and no rows is a table with columns and zero rows, not an internal error
+    (it once failed with "int() argument must be ... not 'NoneType'"); a scan records it as active."""
+    from r2d2.catalog import open_catalog
+    from r2d2.scan import scan
+
+    lakes.csv(tmp_path / "lake" / "headers", "id,name,amount\n")
+    lakes.csv(tmp_path / "lake" / "twofiles", "id,name\n", name="part-0.csv")
+    lakes.csv(tmp_path / "lake" / "twofiles", "id,name\n", name="part-1.csv")
+    d = discover([str(tmp_path / "lake")])
+    tables = sorted(d.tables, key=lambda t: t.location)
+    results = profile_csv_tables(tables, lambda works: map_local(works, file_stats, threads=2))
+    for result in results:
+        assert isinstance(result, TableProfile), result
+        assert result.num_rows == 0 and result.columns
+    assert [c.name for c in results[0].columns] == ["id", "name", "amount"]
+
+    def no_spark():
+        raise AssertionError("a small CSV is profiled on the driver")
+
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    summary = scan(catalog, [str(tmp_path / "lake")], spark_factory=no_spark)
+    assert summary.failed == 0, summary.errors
+    assert {t.num_rows for t in catalog.list_tables(status="active")} == {0}

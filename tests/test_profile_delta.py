@@ -102,3 +102,37 @@ def test_column_mapping_unsupported(tmp_path: Path) -> None:
         assert exc.location == str(tmp_path / "cm")
     else:
         raise AssertionError("expected UnsupportedTableError")
+
+
+def test_corrupt_log_is_one_line_error_with_the_rest_in_the_log(tmp_path: Path) -> None:
+    """delta-rs errors can carry a Rust backtrace: the catalog, the run and the JSON output get the first
+    line only; the whole text goes to the log file."""
+    import json
+
+    from click.testing import CliRunner
+    from deltalake import DeltaTable
+
+    from r2d2.catalog import open_catalog
+    from r2d2.cli.main import cli
+
+    lake = tmp_path / "lake"
+    lakes.delta(lake / "t", pa.table({"a": [1, 2]}))
+    (lake / "t" / "_delta_log" / "00000000000000000000.json").write_text('{"add": {"path": broken')
+    try:
+        DeltaTable(str(lake / "t"))
+        raw = ""
+    except Exception as exc:
+        raw = str(exc).strip()
+    home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'c.sqlite'}"
+    out = CliRunner().invoke(cli, ["--home", str(home), "--catalog", url, "scan", "--format", "json", str(lake)])
+    assert out.exit_code == 1, out.output
+    (error,) = json.loads(out.output)["errors"]
+    assert error["location"] == str(lake / "t") and "cannot read the Delta log" in error["error"]
+    assert "\n" not in error["error"] and raw.splitlines()[0] in error["error"]
+    stored = open_catalog(url).get_table(str(lake / "t")).error
+    assert stored == error["error"]
+    run = open_catalog(url).list_runs("scan")[0]
+    assert "\n" not in json.dumps(run.errors).replace("\\n", "\n")
+    if "\n" in raw:  # the rest (a backtrace) is in the log, and only there
+        logged = (home / "logs" / "r2d2.log").read_text()
+        assert raw.splitlines()[1].strip() in logged and str(lake / "t") in logged

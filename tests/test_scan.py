@@ -137,7 +137,11 @@ def test_saved_in_batches_while_profiling(tmp_path: Path, cat: Catalog, monkeypa
 
 
 def test_missing_root(tmp_path: Path, cat: Catalog) -> None:
+    """A root that does not exist is the caller's error: refused before any run or table row is made (it
+    once made a junk error row, and the CLI exited 1 as if a table had failed)."""
+    from r2d2.errors import NotFoundError
+
     lakes.parquet(tmp_path / "lake" / "t", {"x": [1]})
-    summary = scan(cat, [str(tmp_path / "lake"), str(tmp_path / "nope")], spark_factory=no_spark)
-    assert _counts(summary) == (1, 1, 0, 0, 0, 1)
-    assert summary.errors[0]["location"] == str(tmp_path / "nope")
+    with pytest.raises(NotFoundError, match=f"scan root {tmp_path / 'nope'}: no such file or folder"):
+        scan(cat, [str(tmp_path / "lake"), str(tmp_path / "nope")], spark_factory=no_spark)
+    assert cat.list_runs() == [] and cat.list_tables() == []

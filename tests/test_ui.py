@@ -5,8 +5,8 @@ serves a synthetic catalog of 2,000 tables. ``tests/ui/drive.mjs`` runs each bro
 prints what it saw as JSON. ``R2D2_UI_BENCH=1`` also measures the 2,000-node render time per layout and
 writes ``bench/results/ui.{json,md}`` and ``bench/results/ui-graph.png``.
 
-Needs ``chromium`` and ``npm ci --prefix ui`` (``.ci/run`` installs both); outside CI the browser tests
-are skipped when either is missing.
+Needs ``chromium``, Node.js and ``npm ci --prefix ui``: ``make test`` installs them (tests/ui/deps.sh)
+or fails saying what to install; a browser test whose tools are missing fails, it is never skipped.
 """
 
 from __future__ import annotations
@@ -52,8 +52,18 @@ N_SYNTHETIC = 2000
 _missing = [what for what, ok in (("chromium", Path(CHROMIUM).exists()), ("node", NODE is not None),
                                   ("ui/node_modules (npm ci --prefix ui)",
                                    (REPO / "ui" / "node_modules" / "playwright-core").is_dir())) if not ok]
-browser = pytest.mark.skipif(bool(_missing) and os.environ.get("CI") != "true",
-                             reason=f"headless browser tests need {', '.join(_missing)}")
+
+
+@pytest.fixture(scope="module")
+def _browser_tools() -> None:
+    """No silent skip: a missing tool fails the test, saying what to install (``make test`` installs them).
+    Module-scoped, so that it fails before the module's servers are built."""
+    if _missing:
+        pytest.fail(f"headless browser tests need {', '.join(_missing)}: run `make test` (it installs them "
+                    "through tests/ui/deps.sh) or `tests/ui/deps.sh`", pytrace=False)
+
+
+browser = pytest.mark.usefixtures("_browser_tools")
 
 
 def drive(scenario: str, out: Path, timeout_s: float = 120, **kwargs: Any) -> dict[str, Any]:

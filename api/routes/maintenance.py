@@ -1,18 +1,18 @@
 """Admin maintenance of deleted tables: drift check, journal recovery, purge after retention.
 
-All hold the destructive lock (409 while an apply, restore or another of these is going). ``check`` may
-restore tables (Spark), so it is a background run of kind ``check``; ``recover`` and ``purge`` only
-move or remove files and answer at once.
+All hold the catalog's destructive lock (409 while an apply, restore or another of these is going, in
+this server or any other process). ``check`` may restore tables (Spark), so it is a background run of
+kind ``check``; ``recover`` and ``purge`` only move or remove files and answer at once (the library
+takes the lock and releases it before the answer is sent).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import Admin, StateDep, exclusive
+from api.deps import Admin, StateDep
 from api.routes.runs import RUN_CONFLICT, accepted
 from api.schemas import CheckRequest, PurgeRequest, PurgeResult, RecoverResult, Run
 
@@ -26,14 +26,13 @@ def check(state: StateDep, _: Admin, response: Response, body: CheckRequest | No
     job = state.jobs.check
     assert job is not None
     run_id = state.runner.submit("check", lambda catalog, ctx: job(catalog, ctx, restore_at_risk),
-                                 hold=[state.locks.destructive])
+                                 hold=["destructive"])
     return accepted(state, response, run_id)
 
 
 @router.post("/recover", responses=RUN_CONFLICT,
              summary="Finish or roll back interrupted deletions, restores and purges")
-def recover(state: StateDep, _: Admin,
-            __: Annotated[None, exclusive("destructive", "recover")]) -> RecoverResult:
+def recover(state: StateDep, _: Admin) -> RecoverResult:
     from r2d2.reconstruct.restore import recover as run
 
     report = run(state.catalog, state.settings)
@@ -42,8 +41,7 @@ def recover(state: StateDep, _: Admin,
 
 @router.post("/purge", responses=RUN_CONFLICT,
              summary="Remove quarantined files after the retention period")
-def purge(state: StateDep, _: Admin, __: Annotated[None, exclusive("destructive", "purge")],
-          body: PurgeRequest | None = None) -> PurgeResult:
+def purge(state: StateDep, _: Admin, body: PurgeRequest | None = None) -> PurgeResult:
     """Only tables whose recipe was checked, is in the recipe store, and whose pinned parent content
     is still readable are purged; the others are listed in ``kept`` with the reason."""
     from r2d2.reconstruct.restore import purge as run

@@ -76,5 +76,5 @@ def apply_plan(state: StateDep, queries: QueriesDep, _: Operator, plan_id: PlanI
     assert job is not None
     options = ApplyOptions(plan_id, b.move_mode, b.prepare_only)
     run_id = state.runner.submit("apply", lambda catalog, ctx: job(catalog, ctx, options),
-                                 hold=[state.locks.destructive])
+                                 hold=["destructive"])
     return accepted(state, response, run_id)

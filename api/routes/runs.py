@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from api.deps import Limit, Offset, Operator, QueriesDep, Reader, StateDep
 from api.paths import check_lake_location
 from api.schemas import DetectRequest, Page, Run, RunStatusName, ScanRequest
+from r2d2.scan import check_roots
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -23,11 +24,12 @@ def accepted(state: StateDep, response: Response, run_id: int) -> Run:
 
 
 @router.post("/scan", status_code=status.HTTP_202_ACCEPTED, summary="Start a scan",
-             responses={**RUN_CONFLICT, 403: {"description": "A root is outside the lake roots."}})
+             responses={**RUN_CONFLICT, 403: {"description": "A root is outside the lake roots."},
+                        404: {"description": "A root does not exist (no run is started)."}})
 def start_scan(state: StateDep, _: Operator, body: ScanRequest, response: Response) -> Run:
     """Scan the given roots (each under a configured lake root) in the background."""
-    roots = [check_lake_location(r, state.settings.lake_roots, field=f"roots[{i}]")
-             for i, r in enumerate(body.roots)]
+    roots = check_roots([check_lake_location(r, state.settings.lake_roots, field=f"roots[{i}]")
+                         for i, r in enumerate(body.roots)])  # a missing root: 404 before any run
     run_id = state.runner.submit("scan", lambda catalog, ctx: state.jobs.scan(catalog, ctx, roots))
     return accepted(state, response, run_id)
 
@@ -37,7 +39,7 @@ def start_scan(state: StateDep, _: Operator, body: ScanRequest, response: Respon
 def start_detect(state: StateDep, _: Operator, response: Response,
                  body: DetectRequest | None = None) -> Run:
     """Find containment edges among the catalog's active tables, in the background."""
-    run_id = state.runner.submit("detect", state.jobs.detect)
+    run_id = state.runner.submit("detect", state.jobs.detect, hold=["detect"])
     return accepted(state, response, run_id)
 
 

@@ -93,7 +93,7 @@ def restore_table(state: StateDep, queries: QueriesDep, _: Operator, table_id: T
     job = state.jobs.restore
     assert job is not None
     run_id = state.runner.submit("restore", lambda catalog, ctx: job(catalog, ctx, options),
-                                 hold=[state.locks.destructive])
+                                 hold=["destructive"])
     return accepted(state, response, run_id)
 
 

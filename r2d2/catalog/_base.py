@@ -45,6 +45,11 @@ class RepositoryBase:
         self._url = url
 
     @property
+    def url(self) -> str:
+        """The catalog URL (with its password: never print it; see :attr:`display_url`)."""
+        return self._url
+
+    @property
     def display_url(self) -> str:
         """The catalog URL with its password hidden."""
         return mask_url(self._url)

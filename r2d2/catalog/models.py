@@ -102,6 +102,7 @@ class TableRow(Base):
     gone_at: Mapped[datetime | None]
     latency_limit_s: Mapped[float | None] = mapped_column(Float)
     access_per_day: Mapped[float | None] = mapped_column(Float)
+    root: Mapped[str | None] = mapped_column(String(2048))  # migration 0005: the scan root it was found under
 
 
 class ColumnRow(Base):
@@ -284,3 +285,20 @@ class DeletionRow(Base):
     quarantined_at: Mapped[datetime | None]
     purged_at: Mapped[datetime | None]
     restored_at: Mapped[datetime | None]
+
+
+# --- safety (migration 0005) ------------------------------------------------------------------------
+
+class OperationLockRow(Base):
+    """A held operation lock: the lock itself on SQLite, its holder's description on PostgreSQL."""
+
+    __tablename__ = "operation_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    backend_pid: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]

@@ -37,6 +37,7 @@ class TableRecord:
     profile: TableProfile | None
     latency_limit_s: float | None = None
     access_per_day: float | None = None
+    root: str | None = None  # the scan root the table was found under (its real path must stay in it)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -65,6 +65,7 @@ def _record(row: Row[Any], *, with_profile: bool = True) -> TableRecord:
         error=m["error"],
         profile=TableProfile.from_json(profile) if profile else None,
         latency_limit_s=m["latency_limit_s"],
+        root=m.get("root"),
         access_per_day=m["access_per_day"],
     )
 
@@ -261,11 +262,14 @@ class TablesRepository(RepositoryBase):
         seen_at: datetime,
         format: str | None = None,
         fingerprint: str | None = None,
+        forget_profile: bool = False,
     ) -> int:
         """Record that ``location`` could not be profiled; returns the table id.
 
         The old profile (if any) is kept for reference, ``fingerprint`` replaces the stored one (so that
         an incremental scan retries the table once its content changes), and its edges become stale.
+        ``forget_profile`` drops the profile, columns and sketches instead: for a table that must not be
+        known at all (it lies behind a symbolic link out of its root; its statistics are not served).
         """
         seen_at = as_utc(seen_at, "seen_at")
         with self._write() as conn:
@@ -281,9 +285,31 @@ class TablesRepository(RepositoryBase):
                                       "gone_at": None, "fingerprint": fingerprint}
             if format is not None:
                 values["format"] = format
+            if forget_profile:
+                values.update(profile=None, num_rows=None, num_bytes=0, num_files=0, profiled_at=None)
+                conn.execute(delete(C).where(C.c.table_id == table_id))
+                conn.execute(delete(S).where(S.c.table_id == table_id))
             conn.execute(update(TableRow).where(TableRow.id == table_id).values(**values))
             _mark_edges_stale(conn, [table_id])
             return int(table_id)
+
+    def set_roots(self, roots: Mapping[str, str]) -> int:
+        """Record the scan root of each location (``{location: root}``); returns how many changed.
+
+        The broadest root a table was found under is kept: a later scan of the table's own folder (a
+        restore re-scans it) must not narrow the boundary its real path is checked against.
+        """
+        changed = 0
+        with self._write() as conn:
+            for part in chunks(sorted(roots)):
+                stored = conn.execute(select(T.c.id, T.c.location, T.c.root).where(T.c.location.in_(part)))
+                todo = [{"b_id": tid, "b_root": roots[loc]} for tid, loc, root in stored
+                        if root is None or (root != roots[loc] and under_root(root, roots[loc]))]
+                if todo:
+                    conn.execute(update(T).where(T.c.id == bindparam("b_id")).values(root=bindparam("b_root")),
+                                 todo)
+                    changed += len(todo)
+        return changed
 
     def mark_gone(self, *, roots: Sequence[str], seen: set[str] | frozenset[str],
                   seen_at: datetime) -> list[str]:

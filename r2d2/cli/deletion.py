@@ -10,9 +10,11 @@ from typing import Any
 
 import click
 
-from r2d2.cli.main import EXIT_OK, EXIT_PARTIAL, Context, err_console, run_guarded
+from r2d2.cli.main import EXIT_OK, EXIT_PARTIAL, Context, confirm_or_yes, err_console, run_guarded
 
 MOVE_MODES = click.Choice(["auto", "rename", "copy"])
+YES = click.option("--yes", "-y", is_flag=True,
+                   help="Do not ask for confirmation (needed when not run from a terminal).")
 
 
 def _say(message: str) -> None:
@@ -184,12 +186,21 @@ def plans(obj: Context, plan_id: int | None, fmt: str) -> None:
 @click.option("--move-mode", type=MOVE_MODES, default="auto", show_default=True,
               help="rename (same filesystem), copy (copy+fsync+verify then unlink), auto.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@YES
 @click.pass_obj
-def apply(obj: Context, plan_id: int, dry_run: bool, prepare_only: bool, move_mode: str, fmt: str) -> None:
-    """Delete the tables of plan PLAN_ID: re-verify, recipe, rebuild check, journaled move to quarantine."""
+def apply(obj: Context, plan_id: int, dry_run: bool, prepare_only: bool, move_mode: str, fmt: str,
+          yes: bool) -> None:
+    """Delete the tables of plan PLAN_ID: re-verify, recipe, rebuild check, journaled move to quarantine.
+
+    Asks for confirmation on a terminal; needs --yes otherwise (not for --dry-run or --prepare-only).
+    """
     from r2d2.reconstruct.apply import apply_plan
 
     def body() -> int:
+        if not (dry_run or prepare_only):
+            n = obj.catalog.get_plan(plan_id).deleted_tables
+            confirm_or_yes(yes, f"Move the {n} tables that plan {plan_id} deletes into quarantine "
+                                f"(catalog {obj.catalog.display_url})?")
         report = apply_plan(obj.catalog, obj.settings, obj.spark_factory(), plan_id, dry_run=dry_run,
                             prepare_only=prepare_only, move_mode=move_mode,  # type: ignore[arg-type]
                             progress=None if fmt == "json" else _say)
@@ -209,12 +220,18 @@ def apply(obj: Context, plan_id: int, dry_run: bool, prepare_only: bool, move_mo
 @click.command()
 @click.option("--older-than", callback=_duration, default="7d", show_default=True,
               help="Retention: purge tables quarantined longer than this.")
+@YES
 @click.pass_obj
-def purge(obj: Context, older_than: float) -> None:
-    """Remove quarantined files after the retention period (only with a checked, usable recipe)."""
+def purge(obj: Context, older_than: float, yes: bool) -> None:
+    """Remove quarantined files after the retention period (only with a checked, usable recipe).
+
+    Asks for confirmation on a terminal; needs --yes otherwise.
+    """
     from r2d2.reconstruct.restore import purge as run
 
     def body() -> int:
+        confirm_or_yes(yes, f"Remove for good the quarantined files older than {timedelta(seconds=older_than)} "
+                            f"(catalog {obj.catalog.display_url}; tables stay rebuildable from their recipes)?")
         report = run(obj.catalog, obj.settings, older_than=timedelta(seconds=older_than))
         for loc in report.purged:
             click.echo(f"  purged  {loc}")

@@ -1,7 +1,8 @@
 """The `r2d2` admin command line: thin wrappers that parse options, call the library, set exit codes.
 
-Exit codes: 0 success; 1 the command ran but some tables failed (listed); 2 usage error (click);
-3 an R2D2 error stopped the command (message on stderr).
+Exit codes (:mod:`r2d2.cli.exits`): 0 success; 1 the command ran but some tables failed (listed);
+2 usage error; 3 an R2D2 error stopped the command (message on stderr); 4 internal error (one line on
+stderr, the traceback in the log file it names); 75 another process holds the operation's lock.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from r2d2.cli.exits import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, log_path, start_logging, stopped
 from r2d2.config import Settings, load_settings
-from r2d2.errors import R2D2Error
 
-EXIT_OK, EXIT_PARTIAL, EXIT_ERROR = 0, 1, 3
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "Context", "cli", "confirm_or_yes",
+           "run_guarded"]
 
 err_console = Console(stderr=True)
 
@@ -54,15 +57,46 @@ class Context:
             return get_spark(self.settings)
         return factory
 
+    def home_or_none(self) -> Path | None:
+        """The home folder, or None when the settings themselves are invalid (logs go elsewhere)."""
+        try:
+            return self.settings.home
+        except Exception:
+            return None
 
-def run_guarded(fn: Callable[[], int]) -> None:
-    """Run a command body; map R2D2 errors to exit code 3 with a one-line message."""
+
+def _say_error(message: str) -> None:
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+
+
+def run_guarded(fn: Callable[[], int], *, home: Path | None = None) -> None:
+    """Run a command body and exit with its code; errors are mapped once, in :mod:`r2d2.cli.exits`.
+
+    ``home``: where the log goes (default: the settings' home; the demo passes its own).
+    """
+    obj = click.get_current_context().find_object(Context)
+    path = log_path(home if home is not None else (obj.home_or_none() if obj else None))
+    start_logging(path)
     try:
         code = fn()
-    except R2D2Error as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        sys.exit(EXIT_ERROR)
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # click reports usage errors itself (exit 2) and aborts (exit 1)
+    except Exception as exc:
+        sys.exit(stopped(exc, path, _say_error))
     sys.exit(code)
+
+
+def confirm_or_yes(yes: bool, question: str) -> None:
+    """Ask ``question`` on a terminal; off a terminal, refuse (usage error) unless ``--yes`` was given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("this command deletes or moves data: confirm it with --yes when it runs "
+                               "without a terminal (cron, CI, scripts)")
+    if not click.confirm(question, default=False, err=True):
+        # Not click.Abort: its exit code 1 means "finished, some tables failed" here.
+        err_console.print("not confirmed: nothing was changed")
+        raise click.exceptions.Exit(EXIT_USAGE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -171,8 +205,8 @@ def show(obj: Context, location: str) -> None:
 @click.pass_obj
 def detect(obj: Context, fmt: str) -> None:
     """Find containment edges among the catalog's tables (the five-stage pipeline)."""
-    from r2d2.containment.pipeline import detect as run_detect
     from r2d2.containment.report import funnel_lines
+    from r2d2.detect import detect as run_detect
 
     def body() -> int:
         result = run_detect(obj.catalog, obj.settings, obj.spark_factory(),
@@ -198,18 +232,31 @@ def detect(obj: Context, fmt: str) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.pass_obj
 def demo(obj: Context, directory: Path | None, seed: int) -> None:
-    """Generate a lake with planted truth in DIRECTORY, scan it, detect, compare with the truth."""
-    from r2d2.demo import run_demo
+    """Generate a lake with planted truth in DIRECTORY, scan it, detect, compare with the truth.
+
+    The demo works only inside DIRECTORY (default ./demo-lake): its own home and SQLite catalog are in
+    DIRECTORY/.r2d2; --home, --catalog, R2D2_HOME and R2D2_CATALOG_URL are ignored. DIRECTORY must be
+    new, empty, or a previous demo's (it holds the demo's marker file); only what the demo made is
+    replaced.
+    """
+    from r2d2.demo import DemoPlace, run_demo
+
+    target = (directory or Path("demo-lake")).absolute()
+    place = DemoPlace(target)
 
     def body() -> int:
-        target = directory or Path("demo-lake")
-        overrides = dict(obj.overrides)
-        if overrides.get("home") is None:
-            overrides["home"] = target / ".r2d2"
-        ok = run_demo(target, load_settings(**overrides), seed=seed, echo=click.echo)
+        ignored = [name for name, given in (("--home/R2D2_HOME", obj.overrides.get("home")),
+                                            ("--catalog/R2D2_CATALOG_URL", obj.overrides.get("catalog_url")))
+                   if given]
+        if ignored:
+            err_console.print(f"demo: ignoring {' and '.join(ignored)}: the demo uses its own home "
+                              f"{place.home} and catalog {place.catalog_url}", style="yellow", soft_wrap=True)
+        settings = load_settings(home=place.home, catalog_url=place.catalog_url,
+                                 spark_master=obj.overrides.get("spark_master"))
+        ok = run_demo(place, settings, seed=seed, echo=click.echo)
         return EXIT_OK if ok else EXIT_PARTIAL
 
-    run_guarded(body)
+    run_guarded(body, home=place.home)
 
 
 def _register_subcommands() -> None:

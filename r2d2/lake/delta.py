@@ -8,6 +8,7 @@ their statistics; data files are read elsewhere with pyarrow or Spark.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -18,6 +19,18 @@ from r2d2.errors import TableReadError, UnsupportedTableError
 from r2d2.lake import fs as lakefs
 
 _UNSUPPORTED_READER_FEATURES = {"columnMapping": "column mapping"}
+
+log = logging.getLogger("r2d2.lake.delta")
+
+
+def _engine_error(location: str, what: str, exc: BaseException) -> TableReadError:
+    """A delta-rs error as one line (its first): the rest — often a Rust backtrace — goes to the log only,
+    never into the catalog, a run's errors or the JSON output."""
+    text = str(exc).strip()
+    first = text.splitlines()[0].strip() if text else type(exc).__name__
+    if text != first:
+        log.warning("%s: %s: %s", location, what, text)
+    return TableReadError(f"{location}: {what}: {first}", location=location)
 
 
 @dataclass(frozen=True)
@@ -119,14 +132,14 @@ def snapshot(location: str, version: int | None = None) -> DeltaSnapshot:
     try:
         dt = DeltaTable(_table_uri(location), version=version)
     except Exception as exc:
-        raise TableReadError(f"{location}: cannot read the Delta log: {exc}", location=location) from exc
+        raise _engine_error(location, "cannot read the Delta log", exc) from exc
     _check_supported(dt, location)
     try:
         schema = pa.schema(dt.schema().to_arrow())
         meta = dt.metadata()
         adds_table = pa.table(dt.get_add_actions(flatten=False))
     except Exception as exc:
-        raise TableReadError(f"{location}: cannot read the Delta snapshot: {exc}", location=location) from exc
+        raise _engine_error(location, "cannot read the Delta snapshot", exc) from exc
     adds = []
     for row in adds_table.to_pylist():
         adds.append(

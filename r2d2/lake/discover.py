@@ -11,6 +11,10 @@ but not ``_delta_log``) and ``.crc`` files. Each folder is listed once; sizes an
 come from that listing. Symlink cycles are cut by remembering the real path of each visited folder
 (resolved only where the walk follows a symbolic link: below a folder, a plain sub-folder's real path
 is the folder's real path plus its name).
+Confinement (:mod:`r2d2.lake.confine`): a symbolic link whose real path leaves the real path of the root
+being walked — a folder, a data file, a hive partition, or a Delta log's file — is not followed; it
+becomes a :class:`DiscoveryError` with ``escaped`` set, naming the link (for a file, the table it
+belongs to is the error: a table is read whole or not at all).
 Problems (permission denied, missing root, non-UTF-8 names...) become :class:`DiscoveryError` entries
 and the walk goes on.
 """
@@ -18,6 +22,7 @@ and the walk goes on.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -26,6 +31,7 @@ import pyarrow.fs as pafs
 
 from r2d2.errors import LakeError
 from r2d2.lake import fs as lakefs
+from r2d2.lake.confine import Escape, inside
 from r2d2.lake.delta import DeltaSnapshot, snapshot
 from r2d2.types import FileEntry, TableFormat
 
@@ -54,12 +60,14 @@ class DiscoveredTable:
 class DiscoveryError:
     location: str
     message: str
+    escaped: bool = False  # a symbolic link out of the root: nothing at or under ``location`` may be read
 
 
 @dataclass
 class Discovery:
     tables: list[DiscoveredTable] = field(default_factory=list)
     errors: list[DiscoveryError] = field(default_factory=list)
+    roots: dict[str, str] = field(default_factory=dict)  # table location -> the root it was found under
 
 
 def data_format(name: str) -> TableFormat | None:
@@ -124,9 +132,18 @@ class _Walker:
     def __init__(self) -> None:
         self.out = Discovery()
         self.visited: set[str] = set()
+        self.top = ""  # the root being walked, as given
+        self.real_top: str | None = None  # its real path (local filesystems), the confinement boundary
 
     def error(self, location: str, message: str) -> None:
         self.out.errors.append(DiscoveryError(lakefs.printable(location), message))
+
+    def escaped(self, real: str) -> bool:
+        return self.real_top is not None and not inside(real, self.real_top)
+
+    def escape_error(self, location: str, link: str, target: str) -> None:
+        message = str(Escape(link, target, self.top).error(lakefs.printable(location)))
+        self.out.errors.append(DiscoveryError(lakefs.printable(location), message, escaped=True))
 
     def root(self, root: str) -> None:
         location = lakefs.normalize_location(root)
@@ -136,6 +153,8 @@ class _Walker:
         except (OSError, ValueError) as exc:
             self.error(location, f"cannot access {lakefs.printable(location)}: {exc}")
             return
+        self.top = location
+        self.real_top = lakefs.real_path(fs, path) if lakefs.is_local(fs) else None
         if info.type == pafs.FileType.NotFound:
             self.error(location, f"{lakefs.printable(location)}: no such file or folder")
         elif info.type == pafs.FileType.File:
@@ -148,7 +167,7 @@ class _Walker:
                 location, fmt, [FileEntry(path="", size=info.size or 0, mtime_ns=info.mtime_ns or 0)], ()
             )
         else:
-            self.folder(fs, path, location, lakefs.real_path(fs, path))
+            self.folder(fs, path, location, self.real_top or lakefs.real_path(fs, path))
 
     def add_files(
         self, location: str, fmt: TableFormat, files: list[FileEntry], partition_columns: tuple[str, ...]
@@ -161,6 +180,7 @@ class _Walker:
             )
             return
         tup = tuple(sorted(files, key=lambda f: f.path))
+        self.out.roots[location] = self.top
         self.out.tables.append(
             DiscoveredTable(
                 location=location,
@@ -193,9 +213,14 @@ class _Walker:
                 self.error(location, f"{lakefs.printable(location)}: folder name is not valid UTF-8")
                 return
             try:
-                self.out.tables.append(delta_table(location))
+                table = delta_table(location)
             except LakeError as exc:
                 self.error(location, str(exc))
+                return
+            if not self.delta_confined(fs, table, real):
+                return
+            self.out.roots[location] = self.top
+            self.out.tables.append(table)
             return
         visible = [e for e in entries if not skipped(e.name)]
         has_data = any(e.is_file and data_format(e.name) for e in visible)
@@ -206,7 +231,37 @@ class _Walker:
                 return
         for e in sorted(visible, key=lambda e: e.name):
             if e.is_dir and not hive_pair(e.name):
-                self.folder(fs, e.path, location + "/" + e.name, lakefs.child_real_path(fs, real, e))
+                sub_real = lakefs.child_real_path(fs, real, e)
+                if e.is_link and self.escaped(sub_real):
+                    self.escape_error(location + "/" + e.name, location + "/" + e.name, sub_real)
+                    continue
+                self.folder(fs, e.path, location + "/" + e.name, sub_real)
+
+    def delta_confined(self, fs: pafs.FileSystem, table: DiscoveredTable, real: str) -> bool:
+        """Every data file of a Delta snapshot stays in the root (a log may name absolute paths, and a
+        file or a partition folder may be a link); else the table is an escape error."""
+        if self.real_top is None or not lakefs.is_local(fs):
+            return True
+        real_dirs: dict[str, str] = {table.location: real}  # one realpath per other folder of its files
+        for f in table.files:
+            path = lakefs.join(table.location, f.path)
+            if lakefs.is_uri(path):
+                scheme, rest = path.split("://", 1)
+                if scheme.lower() != "file":  # a local table's file in an object store: not in the root
+                    self.escape_error(table.location, path, path)
+                    return False
+                path = "/" + rest.lstrip("/")
+            folder, name = os.path.split(path)
+            if folder not in real_dirs:
+                real_dirs[folder] = os.path.realpath(folder)
+            real_file = os.path.join(real_dirs[folder], name)
+            if os.path.islink(real_file):
+                real_file = os.path.realpath(real_file)
+            if self.escaped(real_file):
+                link = path if os.path.islink(path) else folder
+                self.escape_error(table.location, link, real_file)
+                return False
+        return True
 
     def table(self, fs: pafs.FileSystem, location: str, real: str, entries: list[lakefs.Entry]) -> bool:
         """Collect a (possibly hive-partitioned) file table; False if no data file was found."""
@@ -248,6 +303,11 @@ class _Walker:
                 fmt = data_format(e.name)
                 if fmt is None:
                     continue
+                if e.is_link:
+                    target = os.path.realpath(e.path)
+                    if self.escaped(target):
+                        self.escape_error(location, location + "/" + rel, target)
+                        return False
                 formats.add(fmt)
                 layouts.add(tuple(k for k, _ in pairs))
                 files.append(FileEntry(path=rel, size=e.size, mtime_ns=e.mtime_ns, partition=pairs))
@@ -256,6 +316,9 @@ class _Walker:
                 if pair is None:
                     continue  # not a partition folder: Spark ignores it too
                 sub_real = lakefs.child_real_path(fs, real, e)
+                if e.is_link and self.escaped(sub_real):
+                    self.escape_error(location, location + "/" + rel, sub_real)
+                    return False
                 if sub_real in self.visited:
                     continue
                 self.visited.add(sub_real)

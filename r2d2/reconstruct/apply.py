@@ -14,6 +14,11 @@ For each table the plan deletes, in two phases:
    :func:`r2d2.reconstruct.quarantine.move_tree`): catalog row ``intent`` → journal file → ``moving`` →
    move → journal ``moved`` → catalog ``quarantined`` (the table becomes ``gone``) → journal ``done``.
 
+Apply holds the catalog's ``destructive`` lock (:mod:`r2d2.catalog.locks`) from start to end (not for
+a dry run): a second apply, in this or any process, stops at once naming the holder, before any recipe
+work. Before a table is read and again just before it moves, child and parent must stay inside their
+roots (:mod:`r2d2.lake.confine`): a table behind a symbolic link out of its root is refused.
+
 Fault points (``R2D2_FAULT=apply:<step>:<n>``): ``intent``, ``rename`` | ``copy``/``staged``/``unlink``,
 ``moved``, ``committed``, ``done``.
 """
@@ -23,7 +28,8 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +38,11 @@ from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog, TableRecord
 from r2d2.catalog.journal import LIVE_STATES, OPEN_STATES
+from r2d2.catalog.locks import HeldLock, exclusive
 from r2d2.catalog.recipes import RecipeRecord
 from r2d2.config import Settings
-from r2d2.errors import R2D2Error, SafetyError
+from r2d2.errors import PathEscapeError, R2D2Error, SafetyError
+from r2d2.lake import confine
 from r2d2.lake import fs as lakefs
 from r2d2.optimize.build import load_plan
 from r2d2.reconstruct import recipe as rcp
@@ -105,9 +113,36 @@ def drift_problems(expected: dict[str, str], *tables: TableRecord) -> list[str]:
     return problems
 
 
+def confined(*tables: TableRecord) -> None:
+    """Raise :class:`~r2d2.errors.PathEscapeError` when a table's real path leaves its root."""
+    for t in tables:
+        confine.check(t.location, t.root)
+
+
+@contextmanager
+def destructive(catalog: Catalog, operation: str) -> Iterator[HeldLock]:
+    """Hold the catalog's ``destructive`` lock for ``operation`` (re-entrant)."""
+    with exclusive(catalog, "destructive", operation) as lock:
+        yield lock
+
+
 def apply_plan(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], plan_id: int,
                *, dry_run: bool = False, prepare_only: bool = False, move_mode: MoveMode = "auto",
                progress: Callable[[str], None] | None = None) -> ApplyReport:
+    """Carry out plan ``plan_id`` (see the module docstring); per-table outcomes are in the report.
+
+    Raises :class:`~r2d2.errors.OperationBusyError` when another operation holds the destructive lock.
+    """
+    catalog.get_plan(plan_id)  # an unknown plan is NotFoundError, not a lock taken for nothing
+    hold = nullcontext() if dry_run else destructive(catalog, f"apply of plan {plan_id}")
+    with hold as lock:
+        return _apply(catalog, settings, spark_factory, plan_id, lock, dry_run=dry_run, prepare_only=prepare_only,
+                      move_mode=move_mode, progress=progress)
+
+
+def _apply(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], plan_id: int,
+           lock: HeldLock | None, *, dry_run: bool, prepare_only: bool, move_mode: MoveMode,
+           progress: Callable[[str], None] | None) -> ApplyReport:
     say = progress or (lambda _m: None)
     stored = catalog.get_plan(plan_id)
     plan = load_plan(stored.plan)
@@ -136,6 +171,7 @@ def apply_plan(catalog: Catalog, settings: Settings, spark_factory: Callable[[],
                 item.action = "refused"
                 item.reason = f"it is the pinned parent of deleted table(s) {', '.join(sorted(dependants))}"
                 continue
+            confined(child, parent)
             problems = drift_problems(stored.fingerprints, child, parent)
             if problems:
                 item.action, item.reason = "refused", "drift: " + "; ".join(problems)
@@ -153,8 +189,12 @@ def apply_plan(catalog: Catalog, settings: Settings, spark_factory: Callable[[],
                 item.action = "prepared"
                 continue
             say(f"quarantine: {child.location}")
+            if lock is not None:
+                lock.ensure()
             item.deletion_id = quarantine(catalog, settings, child, parent, rec, plan_id, move_mode)
             item.action = "deleted"
+        except PathEscapeError as exc:  # behind a link out of its root: never read, never moved
+            item.action, item.reason = "refused", str(exc)
         except R2D2Error as exc:
             item.action, item.reason = "failed", str(exc)
         finally:
@@ -189,6 +229,7 @@ def prepare(catalog: Catalog, settings: Settings, spark: SparkSession, child: Ta
 def quarantine(catalog: Catalog, settings: Settings, child: TableRecord, parent: TableRecord, rec: RecipeRecord,
                plan_id: int | None, move_mode: MoveMode) -> int:
     """The journaled move of one child into quarantine; returns the deletion id."""
+    confined(child, parent)  # a link may have been put in place while the recipe was made
     now_child = rcp.current_fingerprint(child.location)
     now_parent = rcp.current_fingerprint(parent.location)
     if now_child != rec.child_fingerprint or now_parent != rec.parent_fingerprint:

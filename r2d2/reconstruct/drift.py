@@ -19,8 +19,10 @@ from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
 from r2d2.config import Settings
-from r2d2.errors import R2D2Error
+from r2d2.errors import R2D2Error, SafetyError
+from r2d2.lake import confine
 from r2d2.reconstruct import recipe as rcp
+from r2d2.reconstruct.apply import destructive
 from r2d2.reconstruct.restore import restore
 
 
@@ -47,17 +49,30 @@ class DriftReport:
 
 def check(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], *,
           restore_at_risk: bool = True) -> DriftReport:
+    """Check every live deletion's parent (holding the destructive lock: it may restore tables)."""
+    with destructive(catalog, "check"):
+        return _check(catalog, settings, spark_factory, restore_at_risk)
+
+
+def _check(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
+           restore_at_risk: bool) -> DriftReport:
     report = DriftReport()
     for d in catalog.list_deletions(states=("quarantined", "purged")):
         report.checked += 1
         rec = catalog.get_recipe(d.recipe_id)
         pin = rec.recipe["parent"]
-        if rcp.current_fingerprint(pin["location"]) == pin["fingerprint"]:
+        try:
+            parent_root = catalog.get_table_by_id(rec.parent_id).root
+            confine.check(pin["location"], parent_root)
+            if rcp.current_fingerprint(pin["location"]) == pin["fingerprint"]:
+                continue
+        except SafetyError as exc:  # the parent now lies behind a link out of its root: not read
+            report.items.append(DriftItem(d.location, pin["location"], "failed", str(exc)))
             continue
         item = DriftItem(d.location, pin["location"], "lost-at-risk", "parent changed")
         report.items.append(item)
         if d.state == "purged":
-            problem = rcp.pinned_parent_problem(pin)
+            problem = rcp.pinned_parent_problem(pin, parent_root)
             if problem:
                 item.reason = f"parent changed and {problem}"
                 continue

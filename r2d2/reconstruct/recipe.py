@@ -36,6 +36,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from r2d2.errors import ReconstructError, SafetyError
+from r2d2.lake import confine
 from r2d2.lake import fs as lakefs
 from r2d2.lake.read import read_table
 from r2d2.lake.sparkschema import qcol
@@ -70,24 +71,42 @@ def pin_parent(profile: TableProfile) -> dict[str, Any]:
 
 
 def current_fingerprint(location: str) -> str | None:
-    """The table's fingerprint on disk now (listing only), or None when no table is there."""
+    """The table's fingerprint on disk now (listing only), or None when no table is there.
+
+    The listing is confined to the table itself: a file (or Delta file) that is a symbolic link out of
+    the table's folder raises :class:`~r2d2.errors.SafetyError` naming it (such a table is not deleted,
+    and its files are not read).
+    """
     from r2d2.lake.discover import discover
 
     found = discover([location])
+    for err in found.errors:
+        if err.escaped:
+            raise SafetyError(err.message)
     for t in found.tables:
         if t.location == location:
             return t.fingerprint
     return None
 
 
-def pinned_parent_problem(pin: dict[str, Any]) -> str | None:
+def pinned_parent_problem(pin: dict[str, Any], root: str | None = None) -> str | None:
     """Why the pinned parent content cannot be read any more (None when it still can).
 
-    Delta: the pinned version's snapshot must load and its files exist with their sizes. File tables:
-    every pinned file must exist with its size; when the table's fingerprint changed, also with its
-    SHA-256 (a rewritten file of the same size is caught).
+    The parent must stay inside ``root`` (its scan root; see :mod:`r2d2.lake.confine`) and each pinned file
+    inside the parent: nothing is read through a link that leads out. Delta: the pinned version's
+    snapshot must load and its files exist with their sizes. File tables: every pinned file must exist
+    with its size; when the table's fingerprint changed, also with its SHA-256 (a rewritten file of the
+    same size is caught).
     """
     location = pin["location"]
+    out = confine.escape(location, confine.table_root(location, root))
+    if out is not None:
+        return str(out.error(location))
+    for f in pin["files"]:
+        path = lakefs.join(location, f["path"])
+        out = confine.escape(path, location) if path != location else None
+        if out is not None:
+            return str(out.error(path))
     if pin["format"] == "delta":
         from r2d2.lake.delta import snapshot
 
@@ -102,7 +121,10 @@ def pinned_parent_problem(pin: dict[str, Any]) -> str | None:
         files = [(lakefs.join(location, f["path"]), f["size"], None) for f in pin["files"]]
     else:
         files = [(lakefs.join(location, f["path"]), f["size"], f.get("sha256")) for f in pin["files"]]
-    changed = current_fingerprint(location) != pin["fingerprint"]
+    try:
+        changed = current_fingerprint(location) != pin["fingerprint"]
+    except SafetyError as exc:
+        return str(exc)
     for path, size, digest in files:
         fs, p = lakefs.resolve(path)
         info = fs.get_file_info(p)

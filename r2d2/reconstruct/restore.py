@@ -9,6 +9,11 @@
 * :func:`purge` — remove quarantined files after the retention period, only when the recipe exists,
   was checked, its files are in the recipe store, and the pinned parent content is still readable.
 * :func:`recover` — finish or roll back every interrupted operation (see the rules in its docstring).
+
+Restore, purge and recover hold the catalog's ``destructive`` lock (one destructive operation at a time
+across every process). Every path they act on must stay inside its root (:mod:`r2d2.lake.confine`): a
+table's location inside its scan root, a quarantine folder inside ``<home>/quarantine``, a pinned
+parent inside its scan root; otherwise they refuse, naming the symbolic link.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from r2d2.catalog import Catalog
 from r2d2.catalog.journal import LIVE_STATES, DeletionRecord
 from r2d2.config import Settings
 from r2d2.errors import NotFoundError, ReconstructError, SafetyError
+from r2d2.lake import confine
 from r2d2.lake.fs import normalize_location
 from r2d2.reconstruct import recipe as rcp
-from r2d2.reconstruct.apply import journal_dir, local_path
+from r2d2.reconstruct.apply import destructive, journal_dir, local_path, quarantine_root
 from r2d2.reconstruct.faults import fault_point
 from r2d2.reconstruct.journal import Journal, fsync_dir
 from r2d2.reconstruct.quarantine import MoveMode, move_tree, staging_path
@@ -48,20 +54,43 @@ def live_deletion(catalog: Catalog, location: str) -> DeletionRecord:
     return found[-1]
 
 
+def _root_of(catalog: Catalog, table_id: int) -> str | None:
+    """The scan root of a catalogued table (None when unknown: it is then confined to its folder)."""
+    try:
+        return catalog.get_table_by_id(table_id).root
+    except NotFoundError:
+        return None
+
+
+def _in_quarantine(settings: Settings, path: Path) -> None:
+    confine.check(str(path), str(quarantine_root(settings)))
+
+
 def restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], location: str,
             *, move_mode: MoveMode = "auto") -> str:
     """Bring a deleted table back to its location; returns how (``quarantine`` or ``rebuild``)."""
     d = live_deletion(catalog, location)
+    with destructive(catalog, f"restore of {d.location}"):
+        return _restore(catalog, settings, spark_factory, d, move_mode)
+
+
+def _restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], d: DeletionRecord,
+             move_mode: MoveMode) -> str:
+    d = catalog.get_deletion(d.id)  # its state as of now, under the lock
     src = local_path(d.location)
+    confine.check(d.location, _root_of(catalog, d.table_id))
     if os.path.lexists(src):
         raise SafetyError(f"{d.location} exists already; refusing to overwrite it (move it away first)")
     if d.state == "quarantined":
+        _in_quarantine(settings, Path(d.quarantine_path))
         _move_back(catalog, d, move_mode)
         return "quarantine"
     if d.state == "purging":
         raise SafetyError(f"{d.location}: a purge is in progress; run `r2d2 recover` first")
+    if d.state != "purged":
+        raise SafetyError(f"{d.location}: its deletion is {d.state} now; nothing to restore")
     rec = catalog.get_recipe(d.recipe_id)
-    _rebuild_in_place(catalog, spark_factory, rec.recipe, src)
+    _rebuild_in_place(catalog, spark_factory, rec.recipe, src, _root_of(catalog, rec.parent_id))
     catalog.set_deletion_state(d.id, "restored")
     _rescan(catalog, spark_factory, d.location)
     return "rebuild"
@@ -92,14 +121,14 @@ def _remove_empty(folder: Path) -> None:
 
 
 def _rebuild_in_place(catalog: Catalog, spark_factory: Callable[[], SparkSession], recipe: dict[str, Any],
-                      target: Path) -> None:
+                      target: Path, parent_root: str | None) -> None:
     child = recipe["child"]
     fmt: OutputFormat = "delta" if child["format"] == "delta" else "parquet"
     as_file = bool(child.get("single_file"))
     if as_file and not target.name.lower().endswith((".parquet", ".parq")):
         raise ReconstructError(f"{target}: a single-file {child['format']} table cannot be rebuilt in place as "
                                "Parquet; use `r2d2 reconstruct LOCATION --to PATH`")
-    problem = rcp.pinned_parent_problem(recipe["parent"]) or rcp.store_problem(recipe)
+    problem = rcp.pinned_parent_problem(recipe["parent"], parent_root) or rcp.store_problem(recipe)
     if problem:
         raise ReconstructError(f"{target}: cannot rebuild: {problem}")
     staging = target.parent / f".{target.name}.r2d2-restore-{uuid.uuid4().hex[:8]}"
@@ -126,7 +155,8 @@ def reconstruct_to(catalog: Catalog, spark_factory: Callable[[], SparkSession], 
     if not found:
         raise NotFoundError(f"{location} has no recipe (it was never deleted by r2d2)")
     rec = catalog.get_recipe(found[-1].recipe_id)
-    problem = rcp.pinned_parent_problem(rec.recipe["parent"]) or rcp.store_problem(rec.recipe)
+    problem = (rcp.pinned_parent_problem(rec.recipe["parent"], _root_of(catalog, rec.parent_id))
+               or rcp.store_problem(rec.recipe))
     if problem:
         raise ReconstructError(f"{location}: cannot rebuild: {problem}")
     path = Path(normalize_location(target))
@@ -144,13 +174,27 @@ class PurgeReport:
 def purge(catalog: Catalog, settings: Settings, *, older_than: timedelta = DEFAULT_RETENTION,
           now: datetime | None = None) -> PurgeReport:
     now = now or datetime.now(UTC)
+    with destructive(catalog, "purge"):
+        return _purge(catalog, settings, older_than, now)
+
+
+def _quarantine_problem(settings: Settings, d: DeletionRecord) -> str | None:
+    try:
+        _in_quarantine(settings, Path(d.quarantine_path))
+    except SafetyError as exc:
+        return str(exc)
+    return None
+
+
+def _purge(catalog: Catalog, settings: Settings, older_than: timedelta, now: datetime) -> PurgeReport:
     report = PurgeReport()
     for d in catalog.list_deletions(states=("quarantined",)):
         if d.quarantined_at is None or d.quarantined_at > now - older_than:
             continue
         rec = catalog.get_recipe(d.recipe_id)
         problem = None if rec.checked_at else "its recipe was never checked"
-        problem = problem or rcp.store_problem(rec.recipe) or rcp.pinned_parent_problem(rec.recipe["parent"])
+        problem = (problem or _quarantine_problem(settings, d) or rcp.store_problem(rec.recipe)
+                   or rcp.pinned_parent_problem(rec.recipe["parent"], _root_of(catalog, rec.parent_id)))
         if problem:
             report.kept.append((d.location, problem))
             continue
@@ -187,10 +231,15 @@ def recover(catalog: Catalog, settings: Settings) -> RecoverReport:
     *rolled back*. Restore (``restoring``): rolled forward the same way (the move is resumed).
     Purge (``purging``): finished. Journal files of finished operations are closed.
     """
+    with destructive(catalog, "recover"):
+        return _recover(catalog, settings)
+
+
+def _recover(catalog: Catalog, settings: Settings) -> RecoverReport:
     report = RecoverReport()
     for d in catalog.list_deletions(states=("intent", "moving", "restoring", "purging")):
         try:
-            _recover_one(catalog, d, report)
+            _recover_one(catalog, settings, d, report)
         except Exception as exc:  # keep going; say what is left
             report.problems.append(f"deletion {d.id} ({d.location}): {exc}")
     for path in sorted(journal_dir(settings).glob("*.jsonl")) if journal_dir(settings).exists() else []:
@@ -203,9 +252,12 @@ def recover(catalog: Catalog, settings: Settings) -> RecoverReport:
     return report
 
 
-def _recover_one(catalog: Catalog, d: DeletionRecord, report: RecoverReport) -> None:
+def _recover_one(catalog: Catalog, settings: Settings, d: DeletionRecord, report: RecoverReport) -> None:
     src = local_path(d.location)
     q = Path(d.quarantine_path) if d.quarantine_path else None
+    confine.check(d.location, _root_of(catalog, d.table_id))
+    if q is not None:
+        _in_quarantine(settings, q)
     if d.state in ("intent", "moving"):
         if q is not None and os.path.lexists(q):
             move_tree(src, q)  # resumes: finishes unlinking the source if needed
