@@ -181,7 +181,11 @@ def verify(
         if passed:
             alive[key] = passed
     probe_seconds += time.perf_counter() - t0
-    for keys in chunked(list(alive), batch_size):
+    # All on the driver in one pass when every set is stored and they fit: each dataset is read once,
+    # and each parent's hash table built once for all its children.
+    batches = [list(alive)] if alive and _fits_locally(alive, profiles, sketches, local_bytes) else \
+        chunked(list(alive), batch_size)
+    for keys in batches:
         groups = dict(enumerate(keys))
         t1 = time.perf_counter()
         pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
@@ -286,6 +290,13 @@ def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], 
         distinct, missing, over = stats.get(i, (0, 0, 0))
         evidence = {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
         results.append(PairResult(cand, "exact", missing == 0, over == 0 if missing == 0 else None, evidence))
+
+
+def _fits_locally(alive: Mapping[tuple[int, tuple[str, ...]], list[Candidate]], profiles: Mapping[int, TableProfile],
+                  sketches: Mapping[int, TableSketch], limit: int) -> bool:
+    groups = dict(enumerate(alive))
+    pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
+    return _local_sets(groups, pairs, profiles, sketches, limit) is not None
 
 
 def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[tuple[int, Candidate]],
