@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from r2d2.errors import ConfigError
 
 DEFAULT_HOME = Path.home() / ".r2d2"
+# What is the same for every home on a machine (MinHash permutation parameters): XDG's cache folder.
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "r2d2"
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="R2D2_", frozen=True, extra="ignore")
 
     home: Path = Field(default=DEFAULT_HOME, description="Folder for the embedded catalog and work files.")
+    cache_dir: Path = Field(default=DEFAULT_CACHE, description="Machine-wide cache of derived constants "
+                            "(MinHash permutation parameters); safe to delete.")
     catalog_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the catalog; default: SQLite file under `home`."
     )

@@ -213,7 +213,7 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
             sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables,
             local_bytes=settings.local_hashset_bytes, local_read_bytes=settings.local_read_bytes,
-            threads=settings.local_threads)
+            threads=settings.local_threads, cache_dir=settings.cache_dir / "minhash")
         failed = outcome.failures
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():

@@ -182,6 +182,7 @@ def compute_sketches(
     local_bytes: int = 0,
     local_read_bytes: int = 0,
     threads: int = 1,
+    cache_dir: Path | None = None,
 ) -> SketchOutcome:
     """Sketch every requested table; tables whose read fails are reported in ``failures``.
 
@@ -189,7 +190,7 @@ def compute_sketches(
     the driver when the reads total at most ``local_read_bytes`` and no table is larger, else in one
     Spark job. Larger tables go through Spark jobs of ``batch_size`` tables and a shuffle."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    perms = mh.permutations(num_perm, seed, cache_dir=work_dir.parent / "minhash")
+    perms = mh.permutations(num_perm, seed, cache_dir=cache_dir)
     requests = sorted(requests, key=lambda r: r.table_id)
     whole = [r for r in requests if entry_bytes(r) <= local_bytes]
     large = [r for r in requests if entry_bytes(r) > local_bytes]
