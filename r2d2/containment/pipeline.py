@@ -13,7 +13,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +53,7 @@ def _reusable(rec: PairDecision | None) -> bool:
             and rec.evidence.get("hash_version") == HASH_VERSION)
 
 
-def _minhash_screen(cand: Candidate, sketches: Mapping[int, TableSketch]) -> str | None:
+def minhash_screen(cand: Candidate, sketches: Mapping[int, TableSketch]) -> str | None:
     """The first child column whose signature is not dominated by the parent's, or None."""
     parent, child = sketches[cand.pair.parent], sketches[cand.pair.child]
     for child_key, parent_name in cand.column_map:
@@ -145,7 +145,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     fresh = [c for c in fresh if c.pair.parent not in failed and c.pair.child not in failed]
     survivors = []
     for cand in fresh:
-        column = _minhash_screen(cand, sketches)
+        column = minhash_screen(cand, sketches)
         if column is None:
             survivors.append(cand)
         else:
@@ -172,6 +172,18 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     stage = StageReport("minhash", candidates_in=len(fresh) + len(reused), reused=sum(
         1 for r in reused.values() if r.stage == "minhash"))
     result.stages.append(stage)
+    sketches, failed = sketch_candidates(catalog, settings, spark_factory, fresh, profiles, stage, say=say)
+    stage.seconds = time.perf_counter() - t0
+    return sketches, failed
+
+
+def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
+                      fresh: Sequence[Candidate], profiles: Mapping[int, TableProfile], stage: StageReport, *,
+                      transient: Collection[int] = (), say: Progress | None = None,
+                      ) -> tuple[dict[int, TableSketch], dict[int, str]]:
+    """Stage 3's sketches of every table in ``fresh``: from the catalog's cache, completed by reading
+    the tables that lack something (their sketches are cached in turn). ``transient`` tables (a
+    lookup's unregistered table) are neither looked up in nor added to the cache."""
     need_cols: dict[int, set[str]] = {}
     children: set[int] = set()  # tables whose full row-hash set stage 3 keeps
     projections: dict[int, set[tuple[str, ...]]] = {}  # parent -> projections it is compared on
@@ -187,7 +199,8 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     sketches: dict[int, TableSketch] = {}
     cached_by_id: dict[int, TableSketch] = {}
     requests: list[SketchRequest] = []
-    cache = load_cached_many(catalog, {tid: profiles[tid] for tid in need_cols}, num_perm=settings.minhash_num_perm)
+    cache = load_cached_many(catalog, {tid: profiles[tid] for tid in need_cols if tid not in transient},
+                             num_perm=settings.minhash_num_perm)
     for tid, cols in need_cols.items():
         cached = cache.get(tid)
         missing_cols = cols - set(cached.minhash) if cached else cols
@@ -207,7 +220,8 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     failed: dict[int, str] = {}
     stage.tables, stage.tables_read = len(need_cols), len(requests)
     if requests:
-        say(f"minhash: sketching {len(requests)} tables")
+        if say is not None:
+            say(f"minhash: sketching {len(requests)} tables")
         outcome = compute_sketches(
             requests, spark_factory=spark_factory, work_dir=settings.work_dir / "hashsets",
             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
@@ -218,8 +232,8 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():
             sketches[tid] = _merge(cached_by_id.get(tid), sk)
-        store_many(catalog, [sketches[tid] for tid in outcome.sketches], seed=settings.minhash_seed)
-    stage.seconds = time.perf_counter() - t0
+        store_many(catalog, [sketches[tid] for tid in outcome.sketches if tid not in transient],
+                   seed=settings.minhash_seed)
     return sketches, failed
 
 
@@ -294,12 +308,16 @@ def _to_decision(r: PairResult) -> _Decision:
     return _Decision("pruned", r.stage, None, r.evidence)
 
 
+def same_columns(a: TableProfile, b: TableProfile) -> bool:
+    """Whether two tables have the same column set: a containment both ways is then a duplicate."""
+    return {c.key for c in a.supported_columns} == {c.key for c in b.supported_columns} and len(a.columns) == len(
+        b.columns)
+
+
 def _relation(pair: Pair, decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProfile]) -> str:
     back = decisions.get(Pair(pair.child, pair.parent))
-    same_columns = {c.key for c in profiles[pair.parent].supported_columns} == {
-        c.key for c in profiles[pair.child].supported_columns} and len(profiles[pair.parent].columns) == len(
-        profiles[pair.child].columns)
-    if back is not None and back.state in ("verified", "inferred") and same_columns:
+    if back is not None and back.state in ("verified", "inferred") and same_columns(profiles[pair.parent],
+                                                                                     profiles[pair.child]):
         return "duplicate"
     return "contains"
 
