@@ -41,7 +41,7 @@ def _expected(result, location: str) -> set[tuple[str, str, bool | None]]:
 
 
 def test_lookup_equals_full_detect_without_registering(spark, full, tmp_path: Path) -> None:
-    root, lake, everything = full
+    _, lake, everything = full
     names = ("sales/base", "sales/csv_full", "sales/delta_subset", "sales/filter", "sales/copy",
              "f0000/near_extra_row", "f0000/team_copy_b")
     picked = [loc for loc in sorted(lake.tables) if loc.endswith(names)]
