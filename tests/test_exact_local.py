@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
-from r2d2.containment.verify_job import PairResult, _exact
+from r2d2.containment.verify_job import _exact
 
 # few distinct a / b values so that sets overlap, and (a, b) pairs share an `a`
 _HASH = st.tuples(st.integers(0, 6), st.integers(0, 2))
@@ -78,12 +78,8 @@ def test_local_exact_matches_spark(spark, proj, full, c1, c2, other) -> None:
                   .selectExpr("gid", "a", "b", "cnt AS pcnt"))
         sketches = {c: TableSketch(c, f"fp{c}", rowset_path=path) for c in (CHILD1, CHILD2)}
         cands = [(gid, Candidate(Pair(PARENT, child), (("x", "x"),))) for gid, child in PAIRS]
-        results: list[PairResult] = []
-        _exact(spark, cands, parent, sketches, results)
-    for i, r in enumerate(results):
-        distinct, missing, over = local.get(i, (0, 0, 0))
-        assert r.evidence == {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
-        assert r.contained == (missing == 0)
+        by_spark = _exact(spark, cands, parent, sketches)
+    assert {i: s for i, s in by_spark.items() if s[0]} == local
 
 
 def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from r2d2.containment import hashing
-from r2d2.containment.candidates import Candidate
+from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import PairStats, exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
 from r2d2.engine.batch import chunked
@@ -58,6 +58,8 @@ class VerifyOutcome:
     probe_seconds: float = 0.0
     exact_seconds: float = 0.0
     exact_hashset_bytes: int = 0  # bytes of R2D2's own hash sets read (the probe reads none)
+    # (distinct child rows, rows missing from the parent) of every pair measured that is not contained
+    overlaps: dict[Pair, tuple[int, int]] = field(default_factory=dict)
 
 
 def _dataset_bytes(path: str) -> int:
@@ -159,12 +161,18 @@ def verify(
     work_dir: Path,
     batch_size: int,
     local_bytes: int = 0,
+    overlap: Sequence[Candidate] = (),
+    measure_pruned: bool = False,
 ) -> VerifyOutcome:
     """Probe, then exactly verify, every candidate; parents batched ``batch_size`` groups per job.
 
     A batch whose hash sets total at most ``local_bytes`` is verified on the driver with Arrow
     (no Spark job, and no session is started for it); larger ones, and parents stage 3 did not hash,
     by a Spark join.
+
+    Overlap: the pairs of ``overlap`` (ruled out before, for containment) and, with ``measure_pruned``,
+    the candidates the probe rules out are measured exactly too, on the same hash sets in the same
+    pass; ``VerifyOutcome.overlaps`` has the counts of every measured pair that is not contained.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     by_group: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}
@@ -181,14 +189,20 @@ def verify(
         if passed:
             alive[key] = passed
     probe_seconds += time.perf_counter() - t0
+    extra: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}  # measured for overlap only
+    for cand in [*overlap, *(r.candidate for r in results if measure_pruned and r.stage == "probe")]:
+        extra.setdefault(_group_key(cand), []).append(cand)
+    measured = {key: [*alive.get(key, ()), *extra.get(key, ())] for key in {*alive, *extra}}
+    deciding = {c.pair for cands in alive.values() for c in cands}
+    overlaps: dict[Pair, tuple[int, int]] = {}
     # All on the driver in one pass when every set is stored and they fit: each dataset is read once,
     # and each parent's hash table built once for all its children.
-    batches = [list(alive)] if alive and _fits_locally(alive, profiles, sketches, local_bytes) else \
-        chunked(list(alive), batch_size)
+    batches = [sorted(measured)] if measured and _fits_locally(measured, profiles, sketches, local_bytes) else \
+        chunked(sorted(measured), batch_size)
     for keys in batches:
         groups = dict(enumerate(keys))
         t1 = time.perf_counter()
-        pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
+        pairs = [(gid, c) for gid, key in groups.items() for c in measured[key]]
         local = _local_sets(groups, pairs, profiles, sketches, local_bytes)
         if local is not None:
             try:
@@ -196,7 +210,7 @@ def verify(
             except (OSError, pa.ArrowException):  # a set gone missing: the Spark path re-scans what it must
                 pass
             else:
-                _record(pairs, stats, results)
+                _record(pairs, stats, results, deciding, overlaps)
                 exact_hs += local[2]
                 exact_seconds += time.perf_counter() - t1
                 continue
@@ -205,11 +219,12 @@ def verify(
             ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
             if len(keys) > 1:  # isolate the failing parent(s)
-                sub = verify(spark_factory, [c for k in keys for c in alive[k]], profiles=profiles,
+                sub = verify(spark_factory, [c for k in keys for c in alive.get(k, ())], profiles=profiles,
                              sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2),
-                             local_bytes=local_bytes)
-                results += sub.results
+                             local_bytes=local_bytes, overlap=[c for k in keys for c in extra.get(k, ())])
+                results += [r for r in sub.results if r.stage != "probe"]  # probed here already
                 failures += sub.failures
+                overlaps.update(sub.overlaps)
                 probe_bytes, exact_bytes, jobs = (probe_bytes + sub.probe_bytes,
                                                   exact_bytes + sub.exact_bytes, jobs + sub.jobs)
                 exact_seconds += sub.exact_seconds
@@ -217,15 +232,16 @@ def verify(
                 continue
             from r2d2.engine.batch import short_error
 
-            failures += [(c, short_error(exc)) for c in alive[keys[0]]]
+            failures += [(c, short_error(exc)) for c in alive.get(keys[0], ())]
             continue
         jobs += 1 if ph.scanned_bytes else 0
         exact_bytes += ph.scanned_bytes
         exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in pairs})
-        _exact(spark, pairs, ph.frame, sketches, results)
+        _record(pairs, _exact(spark, pairs, ph.frame, sketches), results, deciding, overlaps)
         exact_seconds += time.perf_counter() - t1
         jobs += 1
-    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds, exact_hs)
+    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds, exact_hs,
+                         overlaps)
 
 
 def _parent_sample(profile: TableProfile, names: Sequence[str],
@@ -264,7 +280,7 @@ def _probe(key: tuple[int, tuple[str, ...]], cands: list[Candidate], profiles: M
 
 
 def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
-           sketches: Mapping[int, TableSketch], results: list[PairResult]) -> None:
+           sketches: Mapping[int, TableSketch]) -> dict[int, PairStats]:
     mapping = local_frame(spark, [(i, gid, cand.pair.child) for i, (gid, cand) in enumerate(pairs)],
                           [("pair", pa.int64()), ("gid", pa.int64()), ("tid", pa.int64())])
     by_path: dict[str, set[int]] = {}
@@ -282,18 +298,26 @@ def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashe
         F.sum(F.when(F.col("pcnt").isNull(), 1).otherwise(0)).alias("missing"),
         F.sum(F.when(F.col("cnt") > F.coalesce(F.col("pcnt"), F.lit(0)), 1).otherwise(0)).alias("over"),
     ).collect()
-    _record(pairs, {r["pair"]: (int(r["distinct_rows"]), int(r["missing"]), int(r["over"])) for r in stats}, results)
+    return {r["pair"]: (int(r["distinct_rows"]), int(r["missing"]), int(r["over"])) for r in stats}
 
 
-def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], results: list[PairResult]) -> None:
+def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], results: list[PairResult],
+            deciding: set[Pair], overlaps: dict[Pair, tuple[int, int]]) -> None:
+    """Containment results of the ``deciding`` pairs; the counts of every measured pair not contained."""
     for i, (_, cand) in enumerate(pairs):
         distinct, missing, over = stats.get(i, (0, 0, 0))
-        evidence = {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
-        results.append(PairResult(cand, "exact", missing == 0, over == 0 if missing == 0 else None, evidence))
+        if missing:
+            overlaps[cand.pair] = (distinct, missing)
+        if cand.pair in deciding:
+            evidence = {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
+            results.append(PairResult(cand, "exact", missing == 0, over == 0 if missing == 0 else None, evidence))
 
 
-def _fits_locally(alive: Mapping[tuple[int, tuple[str, ...]], list[Candidate]], profiles: Mapping[int, TableProfile],
-                  sketches: Mapping[int, TableSketch], limit: int) -> bool:
+_Groups = Mapping[tuple[int, tuple[str, ...]], Sequence[Candidate]]
+
+
+def _fits_locally(alive: _Groups, profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
+                  limit: int) -> bool:
     groups = dict(enumerate(alive))
     pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
     return _local_sets(groups, pairs, profiles, sketches, limit) is not None
