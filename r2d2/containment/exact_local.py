@@ -101,6 +101,11 @@ class _Parent:
         return at, hit
 
 
+def read_set(path: str, tid: int, col: int) -> _Set:
+    """``(a, b, cnt)`` of one row set of a hash-set dataset (empty arrays when it has none)."""
+    return _split_sets(_read(path, [(tid, col)])).get((tid, col), _EMPTY)
+
+
 def exact_stats(pairs: Sequence[tuple[int, int]],
                 parent_sets: Mapping[int, tuple[str, int, int]],
                 child_sets: Mapping[int, tuple[str, int]]) -> dict[int, PairStats]:
