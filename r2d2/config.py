@@ -52,6 +52,13 @@ class Settings(BaseSettings):
                     "whose row hashes take at most a quarter of it are counted there instead of by a Spark "
                     "shuffle; driver memory needed: about 4x. 0: always Spark.")
 
+    overlap_threshold: float = Field(
+        default=0.9, ge=0.0, lt=1.0,
+        description="Report an `overlaps` edge (never deletable) when at least this share of a child's distinct "
+                    "rows are in the parent, among pairs that pass the schema and min-max stages (0: off).")
+    except_keys: bool = Field(
+        default=True, description="Also test containment except generated key columns (dense integer "
+                                  "sequences); found edges are `contains` with `except_columns`, report-only.")
     local_read_bytes: int = Field(
         default=256 << 20, ge=0,
         description="Content work (stage-3 reads and hashing, CSV profiling) whose data files total at most "

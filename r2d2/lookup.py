@@ -12,8 +12,9 @@ restricted to the pairs it takes part in:
    its cache lacks, say a projection nobody compared it on before); the looked-up table is read once;
 4-5. the row probe and exact verification on the hash sets.
 
-So the answer is what a full detect would report for that table (``tests/test_lookup.py`` checks it on
-generated lakes), in about the time it takes to read the table. Nothing is registered unless
+So the answer is the exact containments a full detect would report for that table
+(``tests/test_lookup.py`` checks it on generated lakes), in about the time it takes to read the table;
+overlaps and containments except generated keys are left to detect and ``diff``. Nothing is registered unless
 ``register`` is set: then the table is scanned into the catalog (its root is its own location), and
 its sketches are cached for the next detect. A table already catalogued, unchanged, is looked up
 under its own id (its cached sketches are used).

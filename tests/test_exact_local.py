@@ -57,7 +57,7 @@ def test_local_exact_matches_reference(proj, full, c1, c2, other) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = _write(Path(tmp) / "hs", _sets(proj, full, c1, c2, other))
         stats = exact_stats(PAIRS, {0: (path, PARENT, PROJ), 1: (path, PARENT, ROW)},
-                            {CHILD1: (path, ROW), CHILD2: (path, ROW)})
+                            {CHILD1: (path, CHILD1, ROW), CHILD2: (path, CHILD2, ROW)})
     groups = {0: proj, 1: full}
     children = {CHILD1: c1, CHILD2: c2}
     for i, (gid, child) in enumerate(PAIRS):
@@ -72,7 +72,7 @@ def test_local_exact_matches_spark(spark, proj, full, c1, c2, other) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = _write(Path(tmp) / "hs", _sets(proj, full, c1, c2, other))
         local = exact_stats(PAIRS, {0: (path, PARENT, PROJ), 1: (path, PARENT, ROW)},
-                            {CHILD1: (path, ROW), CHILD2: (path, ROW)})
+                            {CHILD1: (path, CHILD1, ROW), CHILD2: (path, CHILD2, ROW)})
         mapping = spark.createDataFrame([(PARENT, PROJ, 0), (PARENT, ROW, 1)], "tid long, col int, gid long")
         parent = (spark.read.parquet(path).join(F.broadcast(mapping), ["tid", "col"])
                   .selectExpr("gid", "a", "b", "cnt AS pcnt"))
@@ -111,5 +111,5 @@ def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:
             (CHILD2, ROW): {(5, 3): 1}}  # same `a` as two parent rows, no `b` matches
     path = _write(tmp_path / "hs", sets)
     stats = exact_stats([(1, CHILD1), (1, CHILD2)], {1: (path, PARENT, ROW)},
-                        {CHILD1: (path, ROW), CHILD2: (path, ROW)})
+                        {CHILD1: (path, CHILD1, ROW), CHILD2: (path, CHILD2, ROW)})
     assert stats == {0: (2, 0, 1), 1: (1, 1, 1)}

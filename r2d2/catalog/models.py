@@ -40,7 +40,7 @@ NAMING_CONVENTION = {
 
 TABLE_STATUSES = ("active", "gone", "error")
 EDGE_STATES = ("candidate", "pruned", "verified", "inferred")
-EDGE_RELATIONS = ("contains", "duplicate")
+EDGE_RELATIONS = ("contains", "duplicate", "overlaps")
 RUN_STATUSES = ("running", "succeeded", "failed")
 
 

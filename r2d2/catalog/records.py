@@ -12,7 +12,7 @@ from r2d2.types import TableProfile
 
 TableStatus = Literal["active", "gone", "error"]
 EdgeState = Literal["candidate", "pruned", "verified", "inferred"]
-EdgeRelation = Literal["contains", "duplicate"]
+EdgeRelation = Literal["contains", "duplicate", "overlaps"]
 RunStatus = Literal["running", "succeeded", "failed"]
 SaveOutcome = Literal["new", "changed", "unchanged"]
 

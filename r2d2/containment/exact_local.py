@@ -108,11 +108,12 @@ def read_set(path: str, tid: int, col: int) -> _Set:
 
 def exact_stats(pairs: Sequence[tuple[int, int]],
                 parent_sets: Mapping[int, tuple[str, int, int]],
-                child_sets: Mapping[int, tuple[str, int]]) -> dict[int, PairStats]:
+                child_sets: Mapping[int, tuple[str, int, int]]) -> dict[int, PairStats]:
     """Stats of each pair ``i`` of ``pairs[i] = (gid, child)``.
 
     ``parent_sets[gid] = (dataset, tid, col)`` locates the parent hashes of group ``gid``;
-    ``child_sets[child] = (dataset, col)`` the child's full row set. A pair whose child has no row
+    ``child_sets[child] = (dataset, tid, col)`` the child's rows (its own full row set, or for a
+    table derived from another, a projection set of that one). A pair whose child has no row
     (an empty set) is absent from the result, as in the Spark path. Each dataset is read once for
     both sides (a table's set often serves as a parent and as a child), and each child hash is looked
     up in its parent set's hash table (a pandas index, built once per parent) instead of joining
@@ -123,8 +124,8 @@ def exact_stats(pairs: Sequence[tuple[int, int]],
         wanted.setdefault(path, set()).add((tid, col))
     for _, child in pairs:
         if child in child_sets:
-            path, col = child_sets[child]
-            wanted.setdefault(path, set()).add((child, col))
+            path, tid, col = child_sets[child]
+            wanted.setdefault(path, set()).add((tid, col))
     sets = {(path, *key): rows for path in sorted(wanted)
             for key, rows in _split_sets(_read(path, wanted[path])).items()}
     parents: dict[int, _Parent] = {}
@@ -132,8 +133,7 @@ def exact_stats(pairs: Sequence[tuple[int, int]],
     for i, (gid, child) in enumerate(pairs):
         if child not in child_sets:
             continue
-        path, col = child_sets[child]
-        kid = sets.get((path, child, col), _EMPTY)
+        kid = sets.get(child_sets[child], _EMPTY)
         if not len(kid[0]):
             continue
         if gid not in parents:

@@ -281,17 +281,19 @@ def _probe(key: tuple[int, tuple[str, ...]], cands: list[Candidate], profiles: M
 
 def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
            sketches: Mapping[int, TableSketch]) -> dict[int, PairStats]:
-    mapping = local_frame(spark, [(i, gid, cand.pair.child) for i, (gid, cand) in enumerate(pairs)],
+    # A child's rows are stored under its sketch's table id: its own, or the source of a derived table.
+    mapping = local_frame(spark, [(i, gid, sketches[cand.pair.child].table_id) for i, (gid, cand) in enumerate(pairs)],
                           [("pair", pa.int64()), ("gid", pa.int64()), ("tid", pa.int64())])
-    by_path: dict[str, set[int]] = {}
+    by_set: dict[tuple[str, int], set[int]] = {}  # (dataset, col) -> children whose rows are there
     for _, c in pairs:
-        if (path := sketches[c.pair.child].rowset_path) is not None:
-            by_path.setdefault(path, set()).add(c.pair.child)
+        sk = sketches[c.pair.child]
+        if sk.rowset_path is not None:
+            by_set.setdefault((sk.rowset_path, sk.rowset_code), set()).add(sk.table_id)
     # Each child's rows from its own set only: an older set of a changed table may still be on disk,
     # in a dataset another child's set lives in, and must not be read with it.
     rows = reduce(DataFrame.unionAll, [
-        spark.read.parquet(path).where((F.col("col") == ROW) & F.col("tid").isin(sorted(tids)))
-        .select("tid", "a", "b", "cnt") for path, tids in sorted(by_path.items())])
+        spark.read.parquet(path).where((F.col("col") == code) & F.col("tid").isin(sorted(tids)))
+        .select("tid", "a", "b", "cnt") for (path, code), tids in sorted(by_set.items())])
     joined = rows.join(F.broadcast(mapping), "tid").join(parent_hashes, ["gid", "a", "b"], "left")
     stats = joined.groupBy("pair").agg(
         F.count(F.lit(1)).alias("distinct_rows"),
@@ -325,11 +327,11 @@ def _fits_locally(alive: _Groups, profiles: Mapping[int, TableProfile], sketches
 
 def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[tuple[int, Candidate]],
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch], limit: int,
-                ) -> tuple[dict[int, tuple[str, int, int]], dict[int, tuple[str, int]], int] | None:
+                ) -> tuple[dict[int, tuple[str, int, int]], dict[int, tuple[str, int, int]], int] | None:
     """Where every set of a batch is, if stage 3 wrote them all and they total at most ``limit``
     bytes: then the batch is verified on the driver (:mod:`r2d2.containment.exact_local`)."""
     parent_sets: dict[int, tuple[str, int, int]] = {}
-    child_sets: dict[int, tuple[str, int]] = {}
+    child_sets: dict[int, tuple[str, int, int]] = {}
     total = 0
     for gid, (parent, names) in groups.items():
         found = stored_set(profiles[parent], names, sketches.get(parent))
@@ -341,6 +343,6 @@ def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[t
         sk = sketches[child]
         if sk.rowset_path is None:
             return None
-        child_sets[child] = (sk.rowset_path, ROW)
+        child_sets[child] = (sk.rowset_path, sk.table_id, sk.rowset_code)
         total += sk.rowset_bytes
     return (parent_sets, child_sets, total) if total <= limit else None
