@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 TableStatusName = Literal["active", "gone", "error"]
 EdgeStateName = Literal["candidate", "pruned", "verified", "inferred"]
-RelationName = Literal["contains", "duplicate"]
+RelationName = Literal["contains", "duplicate", "overlaps"]
 RunStatusName = Literal["running", "succeeded", "failed"]
 RoleName = Literal["reader", "operator", "admin"]
 MoveModeName = Literal["auto", "rename", "copy"]
