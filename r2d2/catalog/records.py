@@ -76,6 +76,14 @@ class EdgeRecord:
     run_id: int | None
     updated_at: datetime
 
+    @property
+    def deletable(self) -> bool:
+        """Whether the child may be deleted and rebuilt from the parent on this edge: an exact
+        containment or duplicate, verified or inferred. Overlaps and containments except generated
+        keys are report-only: the child's rows cannot be rebuilt exactly from the parent."""
+        return (self.state in ("verified", "inferred") and self.relation in ("contains", "duplicate")
+                and not self.evidence.get("except_columns"))
+
 
 @dataclass(frozen=True)
 class PairDecision:

@@ -92,7 +92,7 @@ def build_problem(catalog: Catalog, *, prices: Prices | None = None, defaults: C
         for e in catalog.list_edges(state=state):
             p, c = by_id.get(e.parent_id), by_id.get(e.child_id)
             if p is None or c is None or e.parent_fingerprint != p.fingerprint \
-                    or e.child_fingerprint != c.fingerprint:
+                    or e.child_fingerprint != c.fingerprint or not e.deletable:
                 continue
             direct[(e.parent_id, e.child_id)] = e
             if e.relation == "duplicate":
