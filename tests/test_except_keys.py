@@ -80,14 +80,19 @@ def test_containment_except_the_key_is_reported_and_only_then(tmp_path: Path) ->
 
 
 def test_the_optimizer_never_deletes_on_overlaps_or_key_exceptions(tmp_path: Path) -> None:
+    import shutil
+
     from r2d2.optimize.build import build_problem
 
     _lake(tmp_path / "lake")
+    shutil.copytree(tmp_path / "lake" / "renumbered", tmp_path / "lake" / "renumbered_copy")  # a true duplicate
     settings = load_settings(home=tmp_path / "home")
     catalog = open_catalog(settings.resolved_catalog_url)
     scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
     result = detect(catalog, settings, _no_spark)
     assert any(e.except_columns for e in result.edges) and any(e.relation == "overlaps" for e in result.edges)
     built = build_problem(catalog)
-    names = {t.table_id: Path(t.location).name for t in built.problem.tables}
-    assert {(names[e.parent], names[e.child]) for e in built.problem.edges} == set()
+    names = {t.id: Path(t.location).name for t in built.problem.tables}
+    # only the duplicate's two directions: no overlap and no containment except a key
+    assert {(names[e.parent], names[e.child]) for e in built.problem.edges} == {
+        ("renumbered", "renumbered_copy"), ("renumbered_copy", "renumbered")}
