@@ -83,6 +83,9 @@ def wanted_conf(settings: Settings, master: str | None, *, own: bool = True) -> 
     if jars is not None:
         conf["spark.driver.extraClassPath"] = f"{jars}/*"
         conf["spark.executor.extraClassPath"] = f"{jars}/*"
+        if any(jars.glob("delta-spark_*.jar")):  # Delta's SQL (DELETE, time travel by SQL) needs both
+            conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
+            conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
     conf.update(settings.spark_conf)
     conf.update(REQUIRED_CONF)
     return conf

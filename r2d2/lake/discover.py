@@ -17,6 +17,8 @@ becomes a :class:`DiscoveryError` with ``escaped`` set, naming the link (for a f
 belongs to is the error: a table is read whole or not at all).
 Problems (permission denied, missing root, non-UTF-8 names...) become :class:`DiscoveryError` entries
 and the walk goes on.
+Object stores (``s3://``, ``gs://``, ``abfss://``): the tree under a root is listed ahead, many
+prefixes at a time (:func:`r2d2.lake.fs.walk`), then walked from memory by the same rules.
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ class _Walker:
         self.visited: set[str] = set()
         self.top = ""  # the root being walked, as given
         self.real_top: str | None = None  # its real path (local filesystems), the confinement boundary
+        self.listing: lakefs.Listing | None = None  # an object store's tree, listed ahead in parallel
 
     def error(self, location: str, message: str) -> None:
         self.out.errors.append(DiscoveryError(lakefs.printable(location), message))
@@ -155,6 +158,9 @@ class _Walker:
             return
         self.top = location
         self.real_top = lakefs.real_path(fs, path) if lakefs.is_local(fs) else None
+        self.listing = None
+        if not lakefs.is_local(fs) and info.type == pafs.FileType.Directory:
+            self.listing = lakefs.Listing(fs, lakefs.walk(fs, path, descend=lambda e: not skipped(e.name)))
         if info.type == pafs.FileType.NotFound:
             self.error(location, f"{lakefs.printable(location)}: no such file or folder")
         elif info.type == pafs.FileType.File:
@@ -193,7 +199,7 @@ class _Walker:
 
     def list_folder(self, fs: pafs.FileSystem, path: str, location: str) -> list[lakefs.Entry] | None:
         try:
-            return lakefs.list_dir(fs, path)
+            return self.listing.list_dir(path) if self.listing is not None else lakefs.list_dir(fs, path)
         except PermissionError as exc:
             self.error(location, f"{lakefs.printable(location)}: permission denied ({exc})")
         except (OSError, ValueError) as exc:
