@@ -477,3 +477,25 @@ class Listing:
         if isinstance(found, OSError):
             raise found
         return found
+
+
+def dataset(location: str, **kwargs: object):  # -> pyarrow.dataset.Dataset
+    """A Parquet dataset at ``location`` (a folder of part files) on its filesystem."""
+    import pyarrow.dataset as ds
+
+    fs, path = resolve(location)
+    return ds.dataset(path, filesystem=fs, format="parquet", **kwargs)
+
+
+def modified_ns(location: str) -> int | None:
+    """Last change of the file or folder at ``location`` (a folder on an object store: its newest
+    object); None when nothing is there."""
+    fs, path = resolve(location)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        return None
+    if info.mtime_ns is not None:
+        return int(info.mtime_ns)
+    found = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    times = [i.mtime_ns for i in found if i.mtime_ns is not None]
+    return max(times) if times else 0
