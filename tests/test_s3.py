@@ -75,12 +75,12 @@ def test_generated_lake_on_s3_gives_the_edges_of_local_disk(spark, s3_bucket: st
     S3 run's work folder on S3 and every content step on Spark (reads in Python workers, hash sets
     written there and read back through s3a): the same edges."""
     lake = generate_lake(tmp_path / "lake", LakeSpec.small(), seed=11)
+    root = lakes.upload(lake.root, f"{s3_bucket}/lake")
     local = load_settings(home=tmp_path / "local-home", spark_master="local[2]", spark_batch_tables=16)
     catalog = open_catalog(local.resolved_catalog_url)
     assert scan(catalog, [str(lake.root)], spark_factory=lambda: spark).failed == 0
     here = detect(catalog, local, lambda: spark)
 
-    root = lakes.upload(lake.root, f"{s3_bucket}/lake")
     remote = load_settings(home=tmp_path / "s3-home", spark_master="local[2]", spark_batch_tables=16,
                            storage_options=s3_options, work_folder=f"{s3_bucket}/work",
                            local_read_bytes=0, local_hashset_bytes=0)

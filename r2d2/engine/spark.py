@@ -135,7 +135,7 @@ def _build(settings: Settings) -> SparkSession:
 def apply_storage_options(spark: SparkSession, options: Mapping[str, Mapping[str, str]]) -> None:
     """Set the object-store options on the session's Hadoop configuration (s3a), where the user set
     nothing (``spark.hadoop.*`` settings or site files win). Values are never logged."""
-    hconf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()
     wanted = lakefs.hadoop_options(options)
     endpoint_keys = ("fs.s3a.endpoint", "fs.s3a.path.style.access", "fs.s3a.connection.ssl.enabled")
     own_endpoint = "fs.s3a.endpoint" in wanted and not hconf.get("fs.s3a.endpoint")

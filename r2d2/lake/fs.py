@@ -134,13 +134,13 @@ def _make_filesystem(scheme: str, authority: str, opts: Mapping[str, str]) -> pa
         endpoint = str(kwargs.get("endpoint_override", ""))
         if "://" in endpoint:  # "http://host:port": pyarrow wants the scheme apart
             kwargs["scheme"], kwargs["endpoint_override"] = endpoint.split("://", 1)
-        return pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
+        return pafs.S3FileSystem(**kwargs)
     if scheme == "gs":
-        return pafs.GcsFileSystem(**kwargs)  # type: ignore[arg-type]
+        return pafs.GcsFileSystem(**kwargs)
     if scheme == "abfss":
         account = authority.split("@", 1)[1].split(".", 1)[0] if "@" in authority else authority.split(".", 1)[0]
         kwargs.setdefault("account_name", account)
-        return pafs.AzureFileSystem(**kwargs)  # type: ignore[arg-type]
+        return pafs.AzureFileSystem(**kwargs)
     fs, _ = pafs.FileSystem.from_uri(f"{scheme}://{authority}/")
     return fs
 
