@@ -73,6 +73,7 @@ def test_column_mapping_is_read_by_physical_names(tmp_path: Path) -> None:
     """A column-mapping table (an empty one written by hand: log only) is discovered, its logical
     names kept and its physical ones known (tests/test_delta_spark.py reads real ones)."""
     import json
+
     from r2d2.lake.delta import snapshot
 
     log = tmp_path / "cm" / "_delta_log"
