@@ -146,12 +146,15 @@ def _deletions(dt: Any, location: str) -> dict[str, tuple[int, ...]]:
     """Deleted row positions by file (relative path, as in the add actions) of files with a deletion vector."""
     import numpy as np
 
+    def plain(uri: str) -> str:  # file:///x -> /x; other URIs in their one spelling
+        return lakefs.normalize_location("/" + uri[len("file://"):].lstrip("/") if uri.startswith("file://") else uri)
+
     table = pa.table(dt.deletion_vectors())
-    base = lakefs.normalize_location(dt.table_uri).rstrip("/") + "/"
+    base = plain(dt.table_uri).rstrip("/") + "/"
     out = {}
     for uri, keep in zip(table.column("filepath").to_pylist(), table.column("selection_vector"), strict=True):
         mask = np.asarray(keep.values.to_numpy(zero_copy_only=False), dtype=bool)
-        full = lakefs.normalize_location(uri.removeprefix("file://") if uri.startswith("file://") else uri)
+        full = plain(uri)
         rel = unquote(full[len(base):]) if full.startswith(base) else full
         out[rel] = tuple(np.flatnonzero(~mask).tolist())
     return out
