@@ -99,7 +99,8 @@ def _user_conf() -> dict[str, str]:
     active = SparkContext._active_spark_context
     if active is not None:
         return dict(active.getConf().getAll())
-    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: SparkConf() loads its settings
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: the JVM holds its settings
+        SparkContext._ensure_initialized()  # connects to spark-submit's JVM, so SparkConf() loads them
         return dict(SparkConf().getAll())
     return {}
 

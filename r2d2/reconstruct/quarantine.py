@@ -225,7 +225,10 @@ def _store_unlink(src: str, dst: str, done: str, journal: Journal | None, fault:
             journal.step("unlink", path=lakefs.join(src, rel))
         lakefs.remove(lakefs.join(src, rel))
         fault("unlink")
-    if not on_store(src) and os.path.isdir(src):  # a local source's empty folders
-        for dirpath, _dirs, _names in sorted(os.walk(src), key=lambda t: -len(t[0])):
-            os.rmdir(dirpath)
+    if not on_store(src):
+        if os.path.isdir(src):  # a local source's empty folders
+            for dirpath, _dirs, _names in sorted(os.walk(src), key=lambda t: -len(t[0])):
+                os.rmdir(dirpath)
+    elif not lakefs.files_under(src):  # folder markers a store client left (pyarrow keeps parents)
+        lakefs.remove(src)
     lakefs.remove(done)
