@@ -22,7 +22,7 @@ under its own id (its cached sketches are used).
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from r2d2.containment.report import StageReport
 from r2d2.containment.schema_graph import schema_candidates
 from r2d2.containment.verify_job import verify
 from r2d2.errors import NotFoundError, TableReadError
+from r2d2.lake import fs as lakefs
 from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
 from r2d2.profile.profiler import profile_tables
@@ -146,12 +147,13 @@ def lookup(catalog: Catalog, settings: Settings, location: str, *, spark_factory
     minhash.candidates_out, minhash.seconds = len(survivors), time.perf_counter() - t
     result.stages.append(minhash)
 
-    work = settings.work_dir / f"lookup-{time.time_ns()}"
+    work = lakefs.join(settings.work_location, f"lookup-{time.time_ns()}")
     try:
         out = verify(spark_factory, survivors, profiles=profiles, sketches=sketches, work_dir=work,
                      batch_size=settings.spark_batch_tables, local_bytes=settings.local_hashset_bytes)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lakefs.remove(work)
     for cand, error in out.failures:
         result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
     contained = {r.candidate.pair: r for r in out.results if r.contained}

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+
+from r2d2.lake import fs as lakefs
 
 # (distinct child rows, rows missing from the parent, rows whose count exceeds the parent's)
 PairStats = tuple[int, int, int]
@@ -31,7 +32,7 @@ def _read(path: str, wanted: Iterable[tuple[int, int]]) -> pa.Table:
     them are ignored."""
     tids = sorted({t for t, _ in wanted})
     cols = sorted({c for _, c in wanted})
-    return ds.dataset(path, format="parquet").to_table(
+    return lakefs.dataset(path).to_table(
         columns=["tid", "col", "a", "b", "cnt"],
         filter=pc.field("tid").isin(tids) & pc.field("col").isin(cols))
 

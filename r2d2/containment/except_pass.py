@@ -14,7 +14,7 @@ so no recipe exists and the optimizer never deletes on such an edge.
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from r2d2.containment.minmax import prune_all
 from r2d2.containment.report import StageReport
 from r2d2.containment.schema_graph import schema_candidates
 from r2d2.containment.verify_job import verify
+from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
 
 VIEW_BASE = -(1 << 40)  # a view's id is VIEW_BASE - its table's id: never a catalog id
@@ -66,12 +67,13 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
     sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived)
     survivors = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed
                  and minhash_screen(c, sketches) is None]
-    work = settings.work_dir / f"verify-except-{time.time_ns()}"
+    work = lakefs.join(settings.work_location, f"verify-except-{time.time_ns()}")
     try:
         out = verify(spark_factory, survivors, profiles=every, sketches=sketches, work_dir=work,
                      batch_size=settings.spark_batch_tables, local_bytes=settings.local_hashset_bytes)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lakefs.remove(work)
     edges = []
     for r in out.results:
         if r.contained:

@@ -8,15 +8,14 @@ pairs that involve new or changed tables. Every decision is stored with its evid
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
-import shutil
 import socket
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -35,6 +34,7 @@ from r2d2.containment.sketch_job import compute_sketches
 from r2d2.containment.sketches import SketchRequest, TableSketch
 from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
+from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
 
 CONTENT_STAGES = ("minhash", "probe", "exact", "transitive")
@@ -235,9 +235,9 @@ def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Calla
         cached = cache.get(tid)
         missing_cols = cols - set(cached.minhash) if cached else cols
         rowset_missing = tid in children and (cached is None or cached.rowset_path is None
-                                              or not Path(cached.rowset_path).exists())
+                                              or not lakefs.exists(cached.rowset_path))
         missing_proj = {p for p in projections.get(tid, ()) if cached is None or p not in cached.projections
-                        or not Path(cached.projections[p].path).exists()}
+                        or not lakefs.exists(cached.projections[p].path)}
         if cached is not None:
             sketches[tid] = cached
             cached_by_id[tid] = cached
@@ -253,7 +253,7 @@ def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Calla
         if say is not None:
             say(f"minhash: sketching {len(requests)} tables")
         outcome = compute_sketches(
-            requests, spark_factory=spark_factory, work_dir=settings.work_dir / "hashsets",
+            requests, spark_factory=spark_factory, work_dir=lakefs.join(settings.work_location, "hashsets"),
             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
             sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables,
             local_bytes=settings.local_hashset_bytes, local_read_bytes=settings.local_read_bytes,
@@ -331,7 +331,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     tau = settings.overlap_threshold
     overlaps: dict[Pair, tuple[int, int]] = {}
     first, deferred = split_waves(by_pair)
-    work = settings.work_dir / f"verify-{time.time_ns()}"
+    work = lakefs.join(settings.work_location, f"verify-{time.time_ns()}")
     try:
         for wave, pairs in enumerate((first, deferred)):
             if wave == 1:
@@ -364,7 +364,8 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
                 if r.contained:
                     verified[r.candidate.pair] = bool(r.multiset)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lakefs.remove(work)
     if tau > 0:
         _record_overlaps(decisions, overlaps, tau)
     passed_probe = sum(1 for p in by_pair if decisions.get(p) and decisions[p].stage != "probe")
@@ -465,22 +466,23 @@ def _collect_garbage(catalog: Catalog, settings: Settings, run_id: int) -> None:
     A running detect recorded by a process of this host that no longer exists (killed, crashed) does
     not count; one of another host always does. Anything younger waits for a later run's sweep.
     """
-    root = settings.work_dir / "hashsets"
-    if not root.exists():
+    root = lakefs.join(settings.work_location, "hashsets")
+    if not lakefs.exists(root):
         return
     starts = [r.started_at for r in catalog.list_runs("detect", status="running", limit=None)
               if r.id == run_id or not _dead_here(r.host, r.pid)]
     cutoff = min((s.timestamp() for s in starts), default=time.time()) - CLOCK_SLACK_S
     referenced = set().union(*(catalog.referenced_paths(kind) for kind in KINDS_WITH_PATHS))
-    for path in root.iterdir():
-        if not path.name.startswith("hs-") or str(path) in referenced:
+    for entry in lakefs.children(root):
+        path = lakefs.join(root, entry.name)
+        if not entry.name.startswith("hs-") or path in referenced:
             continue
-        try:
-            changed = path.stat().st_mtime
-        except FileNotFoundError:  # swept by another run meanwhile
+        changed = lakefs.modified_ns(path)
+        if changed is None:  # swept by another run meanwhile
             continue
-        if changed < cutoff:
-            shutil.rmtree(path, ignore_errors=True)
+        if changed / 1e9 < cutoff:
+            with contextlib.suppress(OSError):
+                lakefs.remove(path)
 
 
 def _dead_here(host: str | None, pid: int | None) -> bool:

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
-from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
@@ -35,6 +34,7 @@ from r2d2.containment.exact_local import PairStats, exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
 from r2d2.engine.batch import chunked
 from r2d2.engine.local import local_frame
+from r2d2.lake import fs as lakefs
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
 
@@ -63,7 +63,7 @@ class VerifyOutcome:
 
 
 def _dataset_bytes(path: str) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*.parquet"))
+    return lakefs.tree_bytes(path, ".parquet")
 
 
 def _group_key(c: Candidate) -> tuple[int, tuple[str, ...]]:
@@ -99,7 +99,7 @@ class _ParentHashes:
 
 def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
                    profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
-                   out: Path) -> _ParentHashes:
+                   out: str) -> _ParentHashes:
     """Each group's parent rows hashed on the group's columns, with counts.
 
     Groups stage 3 hashed are read from its hash sets (no scan). Otherwise a parent is scanned once
@@ -122,7 +122,8 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
     for path, entries in stored.items():
         mapping = local_frame(spark, entries, [("tid", pa.int64()), ("col", pa.int32()), ("gid", pa.int64())])
         tids = sorted({tid for tid, _, _ in entries})  # pushed down: row groups of other tables are skipped
-        parts.append(spark.read.parquet(path).where(F.col("tid").isin(tids)).join(F.broadcast(mapping), ["tid", "col"])
+        parts.append(spark.read.parquet(lakefs.spark_path(path)).where(F.col("tid").isin(tids))
+                     .join(F.broadcast(mapping), ["tid", "col"])
                      .selectExpr("gid", "a", "b", "cnt AS pcnt"))
     frames = []
     for gids in shared.values():
@@ -145,10 +146,10 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
                       .selectExpr("e.gid AS gid", "e.a AS a", "e.b AS b", "1L AS w"))
     if frames:
         grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.sum("w").alias("pcnt"))
-        path = str(out / f"ph-{uuid.uuid4().hex}")
-        grouped.write.parquet(path)
+        path = lakefs.join(out, f"ph-{uuid.uuid4().hex}")
+        grouped.write.parquet(lakefs.spark_path(path))
         hashset_bytes += _dataset_bytes(path)
-        parts.append(spark.read.parquet(path))
+        parts.append(spark.read.parquet(lakefs.spark_path(path)))
     return _ParentHashes(reduce(DataFrame.unionAll, parts), scanned_bytes, hashset_bytes)
 
 
@@ -158,7 +159,7 @@ def verify(
     *,
     profiles: Mapping[int, TableProfile],
     sketches: Mapping[int, TableSketch],
-    work_dir: Path,
+    work_dir: str,
     batch_size: int,
     local_bytes: int = 0,
     overlap: Sequence[Candidate] = (),
@@ -174,7 +175,8 @@ def verify(
     the candidates the probe rules out are measured exactly too, on the same hash sets in the same
     pass; ``VerifyOutcome.overlaps`` has the counts of every measured pair that is not contained.
     """
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = str(work_dir)
+    lakefs.makedirs(work_dir)
     by_group: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}
     for cand in candidates:
         by_group.setdefault(_group_key(cand), []).append(cand)
@@ -292,7 +294,7 @@ def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashe
     # Each child's rows from its own set only: an older set of a changed table may still be on disk,
     # in a dataset another child's set lives in, and must not be read with it.
     rows = reduce(DataFrame.unionAll, [
-        spark.read.parquet(path).where((F.col("col") == code) & F.col("tid").isin(sorted(tids)))
+        spark.read.parquet(lakefs.spark_path(path)).where((F.col("col") == code) & F.col("tid").isin(sorted(tids)))
         .select("tid", "a", "b", "cnt") for (path, code), tids in sorted(by_set.items())])
     joined = rows.join(F.broadcast(mapping), "tid").join(parent_hashes, ["gid", "a", "b"], "left")
     stats = joined.groupBy("pair").agg(

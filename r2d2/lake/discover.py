@@ -22,6 +22,9 @@ Folders are listed by a pool of threads (a listing waits on the file system, or 
 HTTP round trips, and a Delta table's log is read when its folder is met): each listed folder hands
 its sub-folders to the pool. Tables and errors are returned sorted by location, whatever the order in
 which their folders were listed.
+
+Object stores (``s3://``, ``gs://``, ``abfss://``): the tree under a root is listed ahead, many
+prefixes at a time (:func:`r2d2.lake.fs.walk`), then walked from memory by the same rules.
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ class _Walker:
         self.threads = max(1, threads)
         self.top = ""  # the root being walked, as given
         self.real_top: str | None = None  # its real path (local filesystems), the confinement boundary
+        self.listing: lakefs.Listing | None = None  # an object store's tree, listed ahead in parallel
 
     def error(self, location: str, message: str) -> None:
         self.out.errors.append(DiscoveryError(lakefs.printable(location), message))
@@ -167,6 +171,9 @@ class _Walker:
             return
         self.top = location
         self.real_top = lakefs.real_path(fs, path) if lakefs.is_local(fs) else None
+        self.listing = None
+        if not lakefs.is_local(fs) and info.type == pafs.FileType.Directory:
+            self.listing = lakefs.Listing(fs, lakefs.walk(fs, path, descend=lambda e: not skipped(e.name)))
         if info.type == pafs.FileType.NotFound:
             self.error(location, f"{lakefs.printable(location)}: no such file or folder")
         elif info.type == pafs.FileType.File:
@@ -243,7 +250,7 @@ class _Walker:
 
     def list_folder(self, fs: pafs.FileSystem, path: str, location: str) -> list[lakefs.Entry] | None:
         try:
-            return lakefs.list_dir(fs, path)
+            return self.listing.list_dir(path) if self.listing is not None else lakefs.list_dir(fs, path)
         except PermissionError as exc:
             self.error(location, f"{lakefs.printable(location)}: permission denied ({exc})")
         except (OSError, ValueError) as exc:
