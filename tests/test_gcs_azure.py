@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,7 @@ def installed(path: Path, what: str) -> Path:
     return path
 
 
+@contextmanager
 def _serve(cmd: list[str], ready_url: str, name: str, log_dir: Path) -> Iterator[None]:
     """Run ``cmd`` until the test session ends; ready once ``ready_url`` answers over HTTP (any status).
     Stopped by the process id started here."""
@@ -103,7 +105,7 @@ def gcs_options(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     url = f"http://127.0.0.1:{port}"
     cmd = [str(binary), "-backend", "memory", "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
            "-external-url", url, "-public-host", f"127.0.0.1:{port}", "-log-level", "warn"]
-    for _ in _serve(cmd, f"{url}/storage/v1/b", "fake-gcs-server", tmp_path_factory.mktemp("fake-gcs")):
+    with _serve(cmd, f"{url}/storage/v1/b", "fake-gcs-server", tmp_path_factory.mktemp("fake-gcs")):
         yield {"gs": {"endpoint_override": url, "anonymous": "true", "project_id": "r2d2-test",
                       "retry_time_limit": "10"}}
 
@@ -119,7 +121,7 @@ def azure_options(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     cmd = [node, str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
            "--disableTelemetry", "--skipApiVersionCheck", "--silent"]
     url = f"http://127.0.0.1:{port}"
-    for _ in _serve(cmd, f"{url}/{AZURITE_ACCOUNT}?comp=list", "Azurite", tmp_path_factory.mktemp("azurite")):
+    with _serve(cmd, f"{url}/{AZURITE_ACCOUNT}?comp=list", "Azurite", tmp_path_factory.mktemp("azurite")):
         # only the blob endpoint: the Data Lake (dfs) endpoint is taken to be the same one
         yield {"abfss": {"account_key": AZURITE_KEY, "blob_storage_authority": url}}
 
