@@ -9,7 +9,7 @@ JARS_STAMP := $(JARS)/.fetched
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(BIN)/python)
 
-.PHONY: install jars demo test browser-deps lint bench clean
+.PHONY: install jars emulators demo test browser-deps lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -27,7 +27,12 @@ $(JARS_STAMP): deploy/spark-jars.pom.xml
 
 jars: $(JARS_STAMP)
 
-install: $(STAMP) $(JARS_STAMP)
+# Object-store emulators for tests/test_gcs_azure.py (Azurite from npm, fake-gcs-server built with Go),
+# pinned in tests/emulators/ and installed there; never by a test.
+emulators:
+	tests/emulators/install.sh
+
+install: $(STAMP) $(JARS_STAMP) emulators
 
 demo: $(STAMP) $(JARS_STAMP)
 	$(BIN)/r2d2 demo
@@ -37,7 +42,7 @@ demo: $(STAMP) $(JARS_STAMP)
 browser-deps:
 	tests/ui/deps.sh
 
-test: $(STAMP) $(JARS_STAMP) browser-deps
+test: $(STAMP) $(JARS_STAMP) browser-deps emulators
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
@@ -45,4 +50,4 @@ lint: $(STAMP)
 	$(BIN)/mypy r2d2 api jobs
 
 clean:
-	rm -rf $(VENV) $(JARS) demo-lake r2d2-work .pytest_cache .hypothesis
+	rm -rf $(VENV) $(JARS) demo-lake r2d2-work .pytest_cache .hypothesis tests/emulators/node_modules tests/emulators/bin

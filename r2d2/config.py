@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         default=(), description="Roots the API may scan and reconstruct into; empty = no restriction (CLI)."
     )
     storage_options: Annotated[dict[str, dict[str, str]], NoDecode] = Field(
-        default_factory=dict,
+        default_factory=dict, repr=False,  # may hold keys: kept out of repr (tracebacks, logs)
         description="Options of object-store filesystems by scheme, e.g. {\"s3\": {\"endpoint_override\": "
                     "\"http://minio:9000\", \"region\": \"eu-west-1\"}} (pyarrow's S3FileSystem / GcsFileSystem / "
                     "AzureFileSystem arguments); credentials default to each store's standard chain. Never logged.")

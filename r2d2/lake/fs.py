@@ -11,19 +11,30 @@ Local paths are just the first filesystem: every listing and read in the lake la
 
 Credentials come from each store's standard chain (environment variables, profiles, instance roles
 or workload identity), read by the store's own client; :func:`set_storage_options` adds optional
-per-scheme options (``{"s3": {"endpoint_override": ..., "region": ...}}``, pyarrow's constructor
-arguments) that the settings carry. They are kept in this process only, handed to Spark's Python
-workers inside the task closures (:mod:`r2d2.engine.items`), and never logged or put in messages.
+per-scheme options that the settings carry: the keyword arguments of pyarrow's ``S3FileSystem``
+(``"s3"``), ``GcsFileSystem`` (``"gs"``) and ``AzureFileSystem`` (``"abfss"``), as strings. They are
+kept in this process only, handed to Spark's Python workers inside the task closures
+(:mod:`r2d2.engine.items`), and never logged or put in messages. Beyond pyarrow's own spelling:
+
+* an endpoint may carry its scheme: ``"endpoint_override": "http://127.0.0.1:9000"`` (S3, GCS),
+  ``"blob_storage_authority": "http://127.0.0.1:10000"`` (Azure) set the matching ``scheme`` argument;
+* Azure: the account is the one the URI names (``container@account.dfs.core.windows.net``); when only
+  ``blob_storage_authority`` is given, the Data Lake (dfs) endpoint is the same one (an emulator such
+  as Azurite serves both on one port, and pyarrow asks the dfs endpoint whether the account has a
+  hierarchical namespace);
+* GCS: ``retry_time_limit`` in seconds, ``credential_token_expiration`` as an ISO 8601 time.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import stat as stat_mod
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import pyarrow.fs as pafs
@@ -113,7 +124,7 @@ def with_storage_options(fn: Callable[..., object]) -> Callable[..., object]:
 
 _BOOL_OPTIONS = {"anonymous", "allow_bucket_creation", "allow_bucket_deletion", "background_writes",
                  "force_virtual_addressing", "check_directory_existence_before_creation", "allow_delayed_open"}
-_FLOAT_OPTIONS = {"request_timeout", "connect_timeout", "retry_time_limit", "load_frequency"}
+_FLOAT_OPTIONS = {"request_timeout", "connect_timeout", "load_frequency"}
 
 
 def _typed(opts: Mapping[str, str]) -> dict[str, object]:
@@ -128,18 +139,38 @@ def _typed(opts: Mapping[str, str]) -> dict[str, object]:
     return out
 
 
+def _split_scheme(kwargs: dict[str, object], endpoint_key: str, scheme_key: str) -> None:
+    """``"http://host:port"`` in ``endpoint_key``: pyarrow wants the scheme apart, in ``scheme_key``."""
+    endpoint = str(kwargs.get(endpoint_key, ""))
+    if "://" in endpoint:
+        kwargs[scheme_key], kwargs[endpoint_key] = endpoint.split("://", 1)
+
+
+def azure_account(authority: str) -> str:
+    """The storage account an ``abfss://`` authority names (``container@account.dfs.core.windows.net``)."""
+    return authority.rpartition("@")[2].split(".", 1)[0]
+
+
 def _make_filesystem(scheme: str, authority: str, opts: Mapping[str, str]) -> pafs.FileSystem:
     kwargs = _typed(opts)
     if scheme == "s3":
-        endpoint = str(kwargs.get("endpoint_override", ""))
-        if "://" in endpoint:  # "http://host:port": pyarrow wants the scheme apart
-            kwargs["scheme"], kwargs["endpoint_override"] = endpoint.split("://", 1)
+        _split_scheme(kwargs, "endpoint_override", "scheme")
         return pafs.S3FileSystem(**kwargs)
     if scheme == "gs":
+        _split_scheme(kwargs, "endpoint_override", "scheme")
+        if "retry_time_limit" in kwargs:
+            kwargs["retry_time_limit"] = timedelta(seconds=float(str(kwargs["retry_time_limit"])))
+        if "credential_token_expiration" in kwargs:
+            kwargs["credential_token_expiration"] = datetime.fromisoformat(str(kwargs["credential_token_expiration"]))
         return pafs.GcsFileSystem(**kwargs)
     if scheme == "abfss":
-        account = authority.split("@", 1)[1].split(".", 1)[0] if "@" in authority else authority.split(".", 1)[0]
-        kwargs.setdefault("account_name", account)
+        kwargs["account_name"] = azure_account(authority)  # the URI names the account
+        _split_scheme(kwargs, "blob_storage_authority", "blob_storage_scheme")
+        _split_scheme(kwargs, "dfs_storage_authority", "dfs_storage_scheme")
+        if "blob_storage_authority" in kwargs and "dfs_storage_authority" not in kwargs:
+            kwargs["dfs_storage_authority"] = kwargs["blob_storage_authority"]
+            if "blob_storage_scheme" in kwargs:
+                kwargs.setdefault("dfs_storage_scheme", kwargs["blob_storage_scheme"])
         return pafs.AzureFileSystem(**kwargs)
     fs, _ = pafs.FileSystem.from_uri(f"{scheme}://{authority}/")
     return fs
@@ -148,8 +179,8 @@ def _make_filesystem(scheme: str, authority: str, opts: Mapping[str, str]) -> pa
 def _filesystem(scheme: str, authority: str) -> pafs.FileSystem:
     with _options_lock:
         opts = _options.get(scheme, {})
-        # S3 and GCS filesystems serve every bucket; Azure's one storage account.
-        key = (scheme, authority if scheme == "abfss" else "", tuple(sorted(opts.items())))
+        # S3 and GCS filesystems serve every bucket; Azure's one storage account (all its containers).
+        key = (scheme, azure_account(authority) if scheme == "abfss" else "", tuple(sorted(opts.items())))
         fs = _filesystems.get(key)
         if fs is None:
             fs = _filesystems[key] = _make_filesystem(scheme, authority, opts)
@@ -226,11 +257,50 @@ _DELTA_S3 = {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS
              "session_token": "AWS_SESSION_TOKEN", "region": "AWS_REGION"}
 
 
+_DELTA_AZURE = {"account_key": "azure_storage_account_key", "sas_token": "azure_storage_sas_token",
+                "client_id": "azure_client_id", "client_secret": "azure_client_secret", "tenant_id": "azure_tenant_id"}
+
+
+def _delta_azure(location: str, opts: Mapping[str, str]) -> dict[str, str]:
+    authority = location.split("://", 1)[1].split("/", 1)[0]
+    account = azure_account(authority)
+    out = {"azure_storage_account_name": account}
+    out.update({key: opts[name] for name, key in _DELTA_AZURE.items() if name in opts})
+    kwargs: dict[str, object] = dict(opts)
+    _split_scheme(kwargs, "blob_storage_authority", "blob_storage_scheme")
+    endpoint = str(kwargs.get("blob_storage_authority", ""))
+    if endpoint:  # the account's URL, as pyarrow builds it: ".suffix" names hosts, "host:port" paths
+        scheme_name = str(kwargs.get("blob_storage_scheme", "https"))
+        host = f"{account}{endpoint}" if endpoint.startswith(".") else f"{endpoint}/{account}"
+        out["azure_storage_endpoint"] = f"{scheme_name}://{host}"
+        out["allow_http"] = str(scheme_name == "http").lower()
+    return out
+
+
+def _delta_gcs(opts: Mapping[str, str]) -> dict[str, str] | None:
+    """An anonymous endpoint (an emulator) as delta-rs (object_store) takes it: a service-account key
+    naming the base URL, without OAuth; otherwise its own chain (``GOOGLE_APPLICATION_CREDENTIALS``)."""
+    kwargs: dict[str, object] = dict(opts)
+    _split_scheme(kwargs, "endpoint_override", "scheme")
+    anonymous = str(opts.get("anonymous", "")).lower() in ("1", "true", "yes")
+    if not kwargs.get("endpoint_override") or not anonymous:
+        return None
+    base = f"{kwargs.get('scheme', 'https')}://{kwargs['endpoint_override']}"
+    key = {"gcs_base_url": base, "disable_oauth": True, "client_email": "", "private_key": "", "private_key_id": ""}
+    return {"google_service_account_key": json.dumps(key)}
+
+
 def delta_options(location: str) -> dict[str, str] | None:
     """delta-rs storage options for ``location`` (None: its own defaults, the standard chains)."""
     scheme = scheme_of(location)
     opts = storage_options().get(scheme, {})
-    if scheme != "s3" or not opts:
+    if not opts:
+        return None
+    if scheme == "abfss":
+        return _delta_azure(normalize_location(location), opts)
+    if scheme == "gs":
+        return _delta_gcs(opts)
+    if scheme != "s3":
         return None
     out = {key: opts[name] for name, key in _DELTA_S3.items() if name in opts}
     endpoint = opts.get("endpoint_override")
@@ -292,10 +362,13 @@ def list_dir(fs: pafs.FileSystem, path: str) -> list[Entry]:
     Raises ``OSError`` (``PermissionError``, ``FileNotFoundError``...) when the folder cannot be listed.
     Local folders are listed with :func:`os.scandir`, which also tells symbolic links apart (for free:
     the kind of an entry comes with the listing, only regular files and links are stat'ed); names that
-    are not valid UTF-8 come back surrogate-escaped. Other filesystems are listed through pyarrow.
+    are not valid UTF-8 come back surrogate-escaped. Other filesystems are listed through pyarrow
+    (GCS: see :func:`_gcs_tree`).
     """
     if is_local(fs):
         return _scandir(path)
+    if _lists_objects_only(fs):
+        return _gcs_tree(fs, path)[path.rstrip("/")]
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=False, recursive=False))
     return [
         Entry(
@@ -308,6 +381,45 @@ def list_dir(fs: pafs.FileSystem, path: str) -> list[Entry]:
         )
         for i in infos
     ]
+
+
+def _lists_objects_only(fs: pafs.FileSystem) -> bool:
+    """Whether pyarrow's folder listing on ``fs`` misses folders that have no marker object.
+
+    pyarrow's GCS listing returns objects only (files, and the folder marker objects pyarrow or Hadoop's
+    connector write), never the prefixes GCS returns beside them: a folder that exists only through the
+    names of the objects in it (uploaded by gsutil, most writers, a copy) would not be listed."""
+    return isinstance(fs, pafs.GcsFileSystem)
+
+
+def _gcs_tree(fs: pafs.FileSystem, path: str) -> dict[str, list[Entry]]:
+    """The entries of ``path`` and of every folder below it, from one recursive listing (paginated by
+    the store's client): folders come from the objects' names and from marker objects. Raises
+    ``OSError`` when ``path`` cannot be listed."""
+    base = path.rstrip("/")
+    infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=False, recursive=True))
+    tree: dict[str, dict[tuple[str, bool], Entry]] = {base: {}}
+
+    def folder_of(parent: str, name: str) -> str:
+        child = f"{parent}/{name}"
+        tree[parent].setdefault((name, True), Entry(name, child, True, False, 0, 0))
+        tree.setdefault(child, {})
+        return child
+
+    for i in infos:
+        if not i.path.startswith(base + "/"):
+            continue
+        *folders, name = i.path[len(base) + 1:].strip("/").split("/")
+        parent = base
+        for part in folders:
+            parent = folder_of(parent, part)
+        if i.type == pafs.FileType.Directory:
+            folder_of(parent, name)
+        elif i.type == pafs.FileType.File:
+            tree[parent][(name, False)] = Entry(name, i.path, False, True, i.size or 0, i.mtime_ns or 0)
+    out = {folder: list(entries.values()) for folder, entries in tree.items()}
+    out.setdefault(path, out[base])  # the folder as the caller spelt it
+    return out
 
 
 def _scandir(path: str) -> list[Entry]:
@@ -403,7 +515,13 @@ def remove(location: str) -> None:
     if info.type == pafs.FileType.File:
         fs.delete_file(path)
     elif info.type == pafs.FileType.Directory:
-        fs.delete_dir(path)
+        try:
+            fs.delete_dir(path)
+        except FileNotFoundError:
+            # GCS: a folder that exists only through its objects' names has no marker object, and
+            # pyarrow's delete_dir fails deleting that marker once it has deleted the objects.
+            if fs.get_file_info(path).type != pafs.FileType.NotFound:
+                raise
 
 
 def copy_file(src: str, dst: str) -> None:
@@ -441,13 +559,17 @@ def walk(fs: pafs.FileSystem, path: str, *, descend: Callable[[Entry], bool],
     """The listing of ``path`` and of every folder below it that ``descend`` accepts, listed level by
     level with ``threads`` listings at a time (each paginated by the store's client), so that a prefix
     of many folders is not listed one request after another. Keys are filesystem paths; a folder that
-    could not be listed maps to its error."""
+    could not be listed maps to its error.
+
+    On GCS the tree comes from one recursive listing of ``path`` (pyarrow cannot list a folder's
+    sub-folders there, :func:`_lists_objects_only`): its pages follow one another, 1,000 objects each."""
     out: dict[str, list[Entry] | OSError] = {}
     frontier = [path]
+    whole_tree = _lists_objects_only(fs)
 
-    def one(folder: str) -> list[Entry] | OSError:
+    def one(folder: str) -> dict[str, list[Entry]] | OSError:
         try:
-            return list_dir(fs, folder)
+            return _gcs_tree(fs, folder) if whole_tree else {folder: list_dir(fs, folder)}
         except OSError as exc:
             return exc
 
@@ -456,10 +578,16 @@ def walk(fs: pafs.FileSystem, path: str, *, descend: Callable[[Entry], bool],
             level = frontier
             frontier = []
             for folder, listed in zip(level, pool.map(one, level), strict=True):
-                out[folder] = listed
-                if not isinstance(listed, OSError):
-                    frontier += [e.path for e in listed if e.is_dir and not e.is_link and e.path not in out
-                                 and descend(e)]
+                if isinstance(listed, OSError):
+                    out[folder] = listed
+                    continue
+                todo = [folder]  # a GCS listing holds the whole tree below folder: no need to list again
+                while todo:
+                    current = todo.pop()
+                    out[current] = listed[current]
+                    for e in listed[current]:
+                        if e.is_dir and not e.is_link and e.path not in out and descend(e):
+                            (todo if e.path in listed else frontier).append(e.path)
     return out
 
 
