@@ -187,16 +187,17 @@ def compute_sketches(
 ) -> SketchOutcome:
     """Sketch every requested table; tables whose read fails are reported in ``failures``.
 
-    A table whose row hashes take at most ``local_bytes`` is counted whole by a task; tasks run on
-    the driver when the reads total at most ``local_read_bytes`` and no table is larger, else in one
-    Spark job. Larger tables go through Spark jobs of ``batch_size`` tables and a shuffle."""
+    A table whose row hashes take at most ``local_bytes`` is counted whole by a task; these tasks run on
+    the driver when their reads total at most ``local_read_bytes``, else in one Spark job. Larger tables go through Spark jobs of ``batch_size`` tables and a shuffle."""
     work_dir = str(work_dir)  # a local path or a URI (a cluster's executors write there)
     lakefs.makedirs(work_dir)
     perms = mh.permutations(num_perm, seed, cache_dir=cache_dir)
     requests = sorted(requests, key=lambda r: r.table_id)
     whole = [r for r in requests if entry_bytes(r) <= local_bytes]
     large = [r for r in requests if entry_bytes(r) > local_bytes]
-    local = not large and sum(read_bytes(r) for r in requests) <= local_read_bytes
+    # Decided for the whole tables alone: a few large tables in Spark must not send the many small ones
+    # there too (one Spark job over thousands of small tasks costs more than the driver's threads).
+    local = sum(read_bytes(r) for r in whole) <= local_read_bytes
     sketches: dict[int, TableSketch] = {}
     failures: dict[int, str] = {}
     bytes_read = jobs = 0
