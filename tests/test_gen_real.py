@@ -217,3 +217,17 @@ def test_oracle_canonical_float_and_time_rules() -> None:
     csv_like = pa.table({"X": pa.array([math.nan, 0.0, 1.25]),
                          "T": pa.array([3_000_000, 2_000_000, 1_000_000], pa.timestamp("us", tz="UTC"))})
     assert Truth(exact_oracle({"a": f32, "b": csv_like}).edges).holds("a", "b")
+
+
+def test_one_column_csv_keeps_only_rows_a_reader_sees(tmp_path: Path) -> None:
+    """A null in a one-column CSV is a blank line, which CSV readers skip: the truth must not count it."""
+    from r2d2.gen.real_write import TableOut, as_written, write_table
+
+    data = pa.table({"device": pa.array(["tv", None, "mobile", None, "tv"])})
+    written = as_written(data, "csv")
+    assert written.column("device").to_pylist() == ["tv", "mobile", "tv"]
+    write_table(TableOut(tmp_path / "t", "csv", written, files=1))
+    back = read_table(tmp_path / "t", "csv")
+    assert back.column("device").to_pylist() == ["tv", "mobile", "tv"]
+    two = as_written(pa.table({"a": pa.array([None, "x"]), "b": pa.array([None, "y"])}), "csv")
+    assert two.num_rows == 2  # a row of nulls in two columns is a line of commas, read as nulls
