@@ -61,7 +61,7 @@ def test_demo_leaves_the_users_home_and_catalog_alone(tmp_path: Path) -> None:
     assert [t.location for t in user.list_tables()] == [str(lake / "a"), str(lake / "b")]
     assert user.list_plans() == [] and [r.id for r in user.list_runs()] == runs_before
     own = open_catalog(DemoPlace(tmp_path / "d").catalog_url)
-    assert len(own.list_tables(status="active")) == 45 and len(own.list_plans()) == 1
+    assert len(own.list_tables(status="active")) == 52 and len(own.list_plans()) == 1
     assert (tmp_path / "d" / MARKER).is_file()
 
 

@@ -11,7 +11,7 @@ import pytest
 from r2d2.catalog import open_catalog
 from r2d2.config import load_settings
 from r2d2.containment.pipeline import detect
-from r2d2.gen.evaluate import as_truth, score
+from r2d2.gen.evaluate import as_truth, score, score_kinds
 from r2d2.gen.lake import LakeSpec, generate_lake
 from r2d2.scan import scan
 
@@ -40,6 +40,29 @@ def test_edges_equal_planted_truth(lake_run) -> None:
     assert s.false_negatives == []
     assert s.wrong_flags == []
     assert s.precision == 1.0 and s.recall == 1.0
+
+
+def test_overlaps_and_key_exceptions_equal_planted_truth(lake_run) -> None:
+    """The generator's overlaps (exact fractions) and containments except generated keys (same
+    columns) are found, and nothing else of either kind: every overlap at least τ that the truth
+    holds is measured (the lake keeps changed rows inside the parents' bounds), the one below τ is
+    not reported."""
+    lake, _, _, _, result = lake_run
+    s = score_kinds(as_truth(result.edges), lake.truth)
+    assert s.overlaps.false_positives == [] and s.overlaps.false_negatives == []
+    assert s.excepts.false_positives == [] and s.excepts.false_negatives == [] and s.excepts.wrong_flags == []
+    assert s.perfect and s.exact == score(as_truth(result.edges), lake.truth)
+    assert len(lake.truth.overlaps) > 10 and len(lake.truth.excepts) > 10
+    found = {(e.parent, e.child): e for e in result.edges}
+    for parent, child, fraction in lake.overlaps:
+        if fraction >= 0.9:
+            assert found[(parent, child)].relation == "overlaps" and found[(parent, child)].fraction == fraction
+        else:
+            assert (parent, child) not in found  # 15% of the rows changed: below τ, no edge
+    for parent, child, keys in lake.excepts:
+        edge = found[(parent, child)]
+        assert edge.relation == "contains" and edge.except_columns == keys
+        assert edge.to_json()["except_columns"] == list(keys)
 
 
 def test_near_misses_are_rejected(lake_run) -> None:
@@ -268,7 +291,8 @@ def test_deleted_hash_sets_are_rebuilt_not_trusted(spark, tmp_path: Path) -> Non
 
 def test_spark_paths_find_the_same_edges(lake_run, spark, tmp_path: Path) -> None:
     """With ``local_hashset_bytes=0`` stage 3's summary and exact verification run as Spark jobs
-    instead of on the driver: the same edges, with the same multiset flags."""
+    instead of on the driver: the same edges, with the same multiset flags, overlap fractions and
+    columns left out."""
     lake, _, _, _, first = lake_run
     settings = load_settings(home=tmp_path / "home", spark_master="local[2]", spark_batch_tables=16,
                              local_hashset_bytes=0)
@@ -276,8 +300,9 @@ def test_spark_paths_find_the_same_edges(lake_run, spark, tmp_path: Path) -> Non
     scan(catalog, [str(lake.root)], spark_factory=lambda: spark)
     result = detect(catalog, settings, lambda: spark)
     assert result.stage("exact").jobs > 0 and first.stage("exact").jobs == 0
-    assert [(e.parent, e.child, e.relation, e.multiset) for e in result.edges] == [
-        (e.parent, e.child, e.relation, e.multiset) for e in first.edges]
+    assert [(e.parent, e.child, e.relation, e.multiset, e.fraction, e.except_columns) for e in result.edges] == [
+        (e.parent, e.child, e.relation, e.multiset, e.fraction, e.except_columns) for e in first.edges]
+    assert any(e.fraction for e in first.edges) and any(e.except_columns for e in first.edges)
 
 
 @pytest.mark.parametrize("local_bytes", [0, 256 << 20], ids=["spark", "driver"])

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from r2d2.gen.lake import CASES, SNAPSHOT_CASES, GeneratedLake, LakeSpec, generate_lake, read_table
+from r2d2.gen.beyond import beyond_oracle, full_oracle
+from r2d2.gen.evaluate import score_kinds
+from r2d2.gen.lake import (
+    BEYOND_CASES,
+    CASES,
+    SNAPSHOT_BEYOND_CASES,
+    SNAPSHOT_CASES,
+    GeneratedLake,
+    LakeSpec,
+    generate_lake,
+    read_table,
+)
 from r2d2.gen.truth import ExpectedEdge, Truth, exact_oracle
 
 
@@ -95,11 +107,82 @@ def test_oracle_duplicate_once_zero_rows_and_nested() -> None:
 
 def test_truth_json_roundtrip(tmp_path: Path) -> None:
     t = Truth(frozenset({ExpectedEdge("/a", "/b", "contains", True),
-                         ExpectedEdge("/a", "/c", "duplicate", False)}))
+                         ExpectedEdge("/a", "/c", "duplicate", False)}),
+              overlaps=frozenset({ExpectedEdge("/a", "/d", "overlaps", False, fraction=2 / 3)}),
+              excepts=frozenset({ExpectedEdge("/a", "/e", "contains", True, except_columns=("row", "idx"))}))
     t.save(tmp_path / "t.json")
     back = Truth.load(tmp_path / "t.json")
     assert back == t
     assert back.holds("/c", "/a") and back.holds("/a", "/b") and not back.holds("/b", "/a")
+    # overlaps and containments except keys are not containments
+    assert not back.holds("/a", "/d") and not back.holds("/a", "/e") and len(back) == 2
+    # a truth of exact edges only keeps its old JSON shape, and old files load
+    exact_only = Truth(t.edges)
+    assert set(exact_only.to_json()) == {"edges"} and Truth.from_json(exact_only.to_json()) == exact_only
+
+
+# ---------------------------------------------------------------------------------------------------
+# oracle beyond exact containment, on hand-made tables
+
+
+def test_beyond_oracle_overlap_fraction_counts_distinct_rows() -> None:
+    p = pa.table({"a": [1, 2, 3, 4, None, 6, 7, 8, 9, 10], "b": ["x"] * 10})
+    # 10 rows, 9 distinct (a repeated row counts once); 8 of them in p (null = null), (11, x) is not
+    c = pa.table({"A": pa.array([1, 1, 2, 3, 4, None, 6, 7, 8, 11], pa.int16()), "b": ["x"] * 10})
+    truth = full_oracle({"p": p, "c": c}, overlap_threshold=0.8)
+    assert truth.edges == frozenset() and truth.excepts == frozenset()
+    # and the other way round, 8 of p's 10 distinct rows are in c
+    assert truth.overlaps == {ExpectedEdge("p", "c", "overlaps", False, fraction=8 / 9),
+                              ExpectedEdge("c", "p", "overlaps", False, fraction=0.8)}
+    assert full_oracle({"p": p, "c": c}, overlap_threshold=0.9).overlaps == frozenset()  # below τ
+    assert full_oracle({"p": p, "c": c}, overlap_threshold=0).overlaps == frozenset()  # off
+    # a child with a column the parent lacks is never an overlap (the other way round it may be)
+    wider = full_oracle({"p": p, "c": c.append_column("z", pa.array([0] * 10))}, overlap_threshold=0.5)
+    assert {(e.parent, e.child) for e in wider.overlaps} == {("c", "p")}
+    # nor one of another type family
+    assert full_oracle({"p": p, "c": c.set_column(1, "b", pa.array([1.0] * 10))},
+                       overlap_threshold=0.5).overlaps == set()
+
+
+def test_beyond_oracle_containment_except_generated_keys() -> None:
+    names = [f"n{i % 7}" for i in range(40)]  # n0..n4 six times, n5 and n6 five times
+    p = pa.table({"row": list(range(1, 41)), "name": names, "v": [i % 5 for i in range(40)]})
+    picked = list(range(0, 40, 3))  # each name twice
+    renumbered = pa.table({"row": list(range(1, len(picked) + 1)), "name": [names[i] for i in picked],
+                           "v": [i % 5 for i in picked]})
+    gapped = renumbered.set_column(0, "row", pa.array([2 * r for r in range(len(picked))]))  # not a dense key
+    indexed = pa.table({"name": [names[i] for i in picked], "idx": list(range(len(picked)))})
+    twice = pa.table({"name": [names[i] for i in picked] * 2, "idx": list(range(2 * len(picked)))})  # names 4x
+    truth = full_oracle({"p": p, "r": renumbered, "g": gapped, "i": indexed, "twice": twice})
+    got = {(e.parent, e.child, e.except_columns, e.multiset) for e in truth.excepts}
+    assert got == {("p", "r", ("row",), True), ("g", "r", ("row",), True),
+                   ("p", "i", ("idx",), True), ("r", "i", ("idx",), True), ("g", "i", ("idx",), True),
+                   # twice holds `indexed` exactly (its first rows): no exception needed, none reported
+                   ("p", "twice", ("idx",), True), ("r", "twice", ("idx",), False),
+                   ("g", "twice", ("idx",), False), ("i", "twice", ("idx",), False)}
+    assert {(e.parent, e.child, e.relation) for e in truth.edges} == {("twice", "i", "contains")}
+    assert not truth.overlaps
+    assert beyond_oracle({"p": p, "r": renumbered}, Truth(), except_keys=False) == Truth()
+
+
+def test_score_kinds_match_fractions_and_columns() -> None:
+    """Each kind is scored apart; an overlap with another fraction, or an exception on other columns,
+    is both a false positive and a miss; the exact kind is scored as before."""
+    exact = {ExpectedEdge("/a", "/b", "contains", True)}
+    truth = Truth(frozenset(exact), frozenset({ExpectedEdge("/a", "/c", "overlaps", False, fraction=0.95),
+                                               ExpectedEdge("/a", "/d", "overlaps", False, fraction=0.9)}),
+                  frozenset({ExpectedEdge("/a", "/e", "contains", True, except_columns=("row",))}))
+    detected = Truth(frozenset({ExpectedEdge("/a", "/b", "contains", False)}),
+                     frozenset({ExpectedEdge("/a", "/c", "overlaps", False, fraction=0.95),
+                                ExpectedEdge("/a", "/d", "overlaps", False, fraction=0.91)}),
+                     frozenset({ExpectedEdge("/a", "/e", "contains", True, except_columns=("idx",))}))
+    s = score_kinds(detected, truth)
+    assert (s.exact.precision, s.exact.recall, len(s.exact.wrong_flags)) == (1.0, 1.0, 1)
+    assert s.overlaps.true_positives == 1 and s.overlaps.precision == 0.5 and s.overlaps.recall == 0.5
+    assert [e.fraction for e in s.overlaps.false_positives] == [0.91]
+    assert [e.fraction for e in s.overlaps.false_negatives] == [0.9]
+    assert s.excepts.true_positives == 0 and [e.except_columns for e in s.excepts.false_negatives] == [("row",)]
+    assert not s.perfect and score_kinds(truth, truth).perfect
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -111,7 +194,7 @@ def test_small_lake_shape(small_lake: GeneratedLake) -> None:
     assert 35 <= len(small_lake.tables) <= 55
     assert small_lake.bytes < 20 * 2**20
     assert set(small_lake.tables.values()) == {"parquet", "csv", "delta"}
-    for case in (*CASES, *SNAPSHOT_CASES):
+    for case in (*CASES, *SNAPSHOT_CASES, *BEYOND_CASES, *SNAPSHOT_BEYOND_CASES):
         assert small_lake.cases.get(case), case
         for loc in small_lake.cases[case]:
             assert loc in small_lake.tables
@@ -135,9 +218,37 @@ def test_small_lake_layout_details(small_lake: GeneratedLake) -> None:
 
 def test_small_lake_truth_matches_oracle_on_files(small_lake: GeneratedLake) -> None:
     tables = {loc: read_table(loc, fmt) for loc, fmt in small_lake.tables.items()}
-    oracle = exact_oracle(tables)
+    oracle = full_oracle(tables)
     only_truth, only_oracle = small_lake.truth.diff(oracle)
     assert not only_truth and not only_oracle, (only_truth, only_oracle)
+    assert small_lake.truth.overlaps == oracle.overlaps and small_lake.truth.excepts == oracle.excepts
+    assert score_kinds(oracle, small_lake.truth).perfect
+
+
+def test_small_lake_plants_overlaps_and_key_exceptions(small_lake: GeneratedLake) -> None:
+    """Children with 2-3% of their rows changed are overlaps with their exact fraction (15% changed:
+    below τ, no edge); renumbered and added dense keys give containments except those columns."""
+    truth, cases = small_lake.truth, small_lake.cases
+    overlaps = {(e.parent, e.child): e.fraction for e in truth.overlaps}
+    planted = {(p, c): f for p, c, f in small_lake.overlaps}
+    assert len(planted) == 3
+    for (p, c), fraction in planted.items():
+        rows = read_table(c, small_lake.tables[c]).num_rows  # every row distinct: unique ids
+        if c == cases["overlap_below_threshold"][1]:
+            assert 0.84 < fraction < 0.86 and (p, c) not in overlaps
+        else:
+            assert 0.96 <= fraction <= 0.98 and overlaps[(p, c)] == fraction
+            assert round((1 - fraction) * rows) in (round(0.03 * rows), round(0.02 * rows))
+        assert not truth.holds(p, c)
+    excepts = {(e.parent, e.child): e.except_columns for e in truth.excepts}
+    assert len(small_lake.excepts) == 4
+    for p, c, keys in small_lake.excepts:
+        assert excepts[(p, c)] == keys and not truth.holds(p, c)
+    assert small_lake.tables[cases["except_added_index"][1]] == "delta"
+    assert small_lake.tables[cases["snapshot_except_renumbered_key"][1]] == "csv"
+    # the report-only kinds never overlap each other, nor an exact edge
+    assert not {(e.parent, e.child) for e in truth.overlaps} & set(excepts)
+    assert not ({(e.parent, e.child) for e in truth.overlaps} | set(excepts)) & truth.pairs
 
 
 def test_small_lake_planted_cases(small_lake: GeneratedLake) -> None:
@@ -205,9 +316,20 @@ def test_generation_is_deterministic(tmp_path: Path, small_lake: GeneratedLake) 
     rel2 = {(Path(e.parent).relative_to(two.root), Path(e.child).relative_to(two.root), e.relation,
              e.multiset) for e in two.truth}
     assert rel == rel2
-    assert len(one.tables) == 12 + 10 + 1
+    assert {(e.parent, e.child, e.fraction) for e in one.truth.overlaps} == {
+        (e.parent.replace(str(two.root), str(one.root)), e.child.replace(str(two.root), str(one.root)), e.fraction)
+        for e in two.truth.overlaps}
+    assert len(one.tables) == 12 + 12 + 1
     tables = {loc: read_table(loc, fmt) for loc, fmt in one.tables.items()}
-    assert exact_oracle(tables) == one.truth
+    assert full_oracle(tables) == one.truth
+    # without the cases beyond exact containment: the same exact tables and exact truth (drawn first)
+    exact = generate_lake(tmp_path / "exact", replace(spec, beyond_exact=False), seed=3)
+    assert not exact.truth.overlaps and not exact.truth.excepts
+    extra = {Path(loc).relative_to(one.root) for loc in one.tables} - {
+        Path(loc).relative_to(exact.root) for loc in exact.tables}
+    assert {p.name for p in extra} == {"overlap", "renumbered"}
+    assert {(Path(e.parent).relative_to(exact.root), Path(e.child).relative_to(exact.root), e.relation, e.multiset)
+            for e in exact.truth} == {r for r in rel if not {r[0], r[1]} & extra}
 
 
 def test_shaped_spec(tmp_path: Path) -> None:

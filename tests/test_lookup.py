@@ -79,6 +79,42 @@ def test_register_adds_the_table_and_a_known_table_is_looked_up_by_its_id(spark,
     assert {(m.location, m.role, m.multiset) for m in again.matches} == _expected(everything, target)
 
 
+def test_schema_neighbours_are_the_tables_the_schema_stage_pairs_it_with(catalog_url: str, tmp_path: Path) -> None:
+    """The SQL answer (possible parents: every column of the table, by key and family; possible children:
+    no column outside it) equals a brute force over the active profiles, on SQLite and PostgreSQL; a
+    table gone from the lake is in neither."""
+    import itertools
+    import shutil
+
+    import lakes
+    import pyarrow as pa
+
+    cols = {"id": pa.array([1, 2], pa.int64()), "Name": pa.array(["a", "b"]), "v": pa.array([1.5, 2.5]),
+            "d": pa.array([1, 2], pa.int32()).cast(pa.date32())}
+    schemas = [("id",), ("id", "Name"), ("Name", "id"), ("id", "Name", "v"), ("v",), ("Name", "v", "d"), ("d",)]
+    for k, names in enumerate(schemas):
+        lakes.parquet(tmp_path / "lake" / f"t{k}", pa.table({n: cols[n] for n in names}))
+    lakes.parquet(tmp_path / "lake" / "v_as_string", pa.table({"v": ["x"], "id": [1]}))  # another family
+    lakes.parquet(tmp_path / "lake" / "gone", pa.table({"id": [1]}))
+    catalog = open_catalog(catalog_url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    shutil.rmtree(tmp_path / "lake" / "gone")
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    profiles = dict(catalog.active_profiles())
+    assert len(profiles) == len(schemas) + 1
+
+    def terms(tid: int) -> set[tuple[str, str]]:
+        return {(c.key, c.family.value) for c in profiles[tid].supported_columns}
+
+    for tid in profiles:
+        parents, children = catalog.schema_neighbours(terms(tid))
+        assert parents == {p for p in profiles if terms(tid) <= terms(p)}, profiles[tid].location
+        assert children == {c for c in profiles if terms(c) <= terms(tid)}, profiles[tid].location
+    gone = catalog.get_table(str(tmp_path / "lake" / "gone")).id
+    assert gone not in set(itertools.chain(*catalog.schema_neighbours({("id", "integer")})))
+    assert catalog.schema_neighbours(set()) == (set(), set())
+
+
 def test_lookup_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
     from r2d2.errors import R2D2Error
 

@@ -22,6 +22,15 @@ Families:
   share a schema (so every pair is a schema candidate) but hold different days, so no table
   contains another;
 * *noise* tables ``nNNN``: unrelated single tables.
+
+Beyond exact containment (``LakeSpec.beyond_exact``, on in :meth:`LakeSpec.small`, off in the
+benchmarks' :meth:`LakeSpec.shaped`): the case family and the snapshot families also plant the two
+report-only relations (:data:`BEYOND_CASES`, :data:`SNAPSHOT_BEYOND_CASES`) — children with 2-3% of
+their rows changed (an ``overlaps`` edge with the exact fraction; one with 15% changed stays below τ)
+and children contained except a renumbered or added dense integer key (``contains`` with
+``except_columns``) — and the truth covers them completely (:func:`~r2d2.gen.beyond.beyond_oracle`).
+The changed rows keep every value inside the parent's min/max and null counts, so that detect
+measures them (min-max pruning, sound for containment only, would hide them).
 """
 
 from __future__ import annotations
@@ -43,9 +52,11 @@ import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from r2d2.gen.beyond import beyond_oracle
 from r2d2.gen.truth import Truth, exact_oracle
 
-__all__ = ["CASES", "GeneratedLake", "LakeSpec", "generate_lake", "read_table"]
+__all__ = ["BEYOND_CASES", "CASES", "SNAPSHOT_BEYOND_CASES", "SNAPSHOT_CASES", "GeneratedLake", "LakeSpec",
+           "generate_lake", "read_table"]
 
 #: Named cases of the case family. Each maps to a list of locations, the anchor (parent) first.
 CASES: tuple[str, ...] = (
@@ -61,6 +72,11 @@ SNAPSHOT_CASES: tuple[str, ...] = (
     "snapshot_near_miss_same_stats", "snapshot_near_miss_row_pairing", "snapshot_near_miss_extra_row",
     "snapshot_near_miss_minmax",
 )
+#: Cases beyond exact containment (``LakeSpec.beyond_exact``), in the case family: the anchor first.
+BEYOND_CASES: tuple[str, ...] = ("overlap", "overlap_below_threshold", "except_renumbered_key",
+                                 "except_added_index")
+#: ... and in every snapshot family (flat lists: parent, child, parent, child, ...).
+SNAPSHOT_BEYOND_CASES: tuple[str, ...] = ("snapshot_overlap", "snapshot_except_renumbered_key")
 
 _CASE_FAMILY_TABLES = 29
 _SNAPSHOT_DERIVED = 10  # tables of a snapshot family besides its snapshots
@@ -81,10 +97,14 @@ class LakeSpec:
     noise_tables: int = 2
     noise_rows: int = 500
     workers: int = 0  # threads; 0 = os.cpu_count()
+    # plant overlaps and containments except generated keys, and compute their truth (module docstring)
+    beyond_exact: bool = True
+    overlap_threshold: float = 0.9  # τ of the overlaps truth: give the one detect runs with (0: none)
+    except_keys: bool = True  # whether the truth has containments except generated keys (as detect's setting)
 
     @classmethod
     def small(cls) -> LakeSpec:
-        """About 45 tables, a few MB, every case at least once: for tests and the demo."""
+        """About 50 tables, a few MB, every case at least once: for tests and the demo."""
         return cls()
 
     @classmethod
@@ -93,7 +113,8 @@ class LakeSpec:
 
         ``related``: the share of families that carry derived tables (copies, rollup, filter,
         projection, export, near misses); the others are plain daily snapshots. 1.0 is the densest
-        lake (about three quarters of all tables in a true containment).
+        lake (about three quarters of all tables in a true containment). Exact cases only
+        (``beyond_exact`` off): the benchmarks' lakes and truth stay what they were.
         """
         rest = max(num_tables - _CASE_FAMILY_TABLES, 20)
         families = max(1, rest // 25)
@@ -108,7 +129,8 @@ class LakeSpec:
         units = sum(per) + rich * 9 + plain_tables
         rows = int(max(target_bytes - case_bytes, 0) / (units * _snapshot_bytes_per_row()))
         return cls(case_rows=case_rows, snapshot_families=rich, snapshots_per_family=tuple(per),
-                   snapshot_rows=max(rows, 200), plain_families=plain, plain_snapshots=25, noise_tables=0)
+                   snapshot_rows=max(rows, 200), plain_families=plain, plain_snapshots=25, noise_tables=0,
+                   beyond_exact=False)
 
     def snapshots(self, family: int) -> int:
         s = self.snapshots_per_family
@@ -127,6 +149,9 @@ class GeneratedLake:
     planted: list[tuple[str, str]] = field(default_factory=list)  # (parent, child) that must hold
     near_misses: list[tuple[str, str]] = field(default_factory=list)  # (parent, child) that must not
     seconds: float = 0.0
+    # planted beyond exact containment: (parent, child, exact fraction) and (parent, child, key columns)
+    overlaps: list[tuple[str, str, float]] = field(default_factory=list)
+    excepts: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -142,6 +167,18 @@ class _Table:
     row_group_size: int | None = None
     partition: str | None = None  # hive partition column
     stale: pa.Table | None = None  # delta: an earlier version, overwritten
+
+
+@dataclass
+class _Family:
+    """What a family builder makes: tables, named cases and planted relations, by table name."""
+
+    tables: list[_Table]
+    cases: dict[str, list[str]] = field(default_factory=dict)
+    planted: list[tuple[str, str]] = field(default_factory=list)
+    near: list[tuple[str, str]] = field(default_factory=list)
+    overlaps: list[tuple[str, str, float]] = field(default_factory=list)
+    excepts: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def _write(t: _Table, folder: Path) -> str:
@@ -256,8 +293,59 @@ def _sales_base(rng: np.random.Generator, n: int) -> pa.Table:
     })
 
 
-def _case_family(rng: np.random.Generator, n: int) -> tuple[list[_Table], dict[str, list[str]],
-                                                          list[tuple[str, str]], list[tuple[str, str]]]:
+def _changed_rows(rng: np.random.Generator, valid: np.ndarray, share: float) -> np.ndarray:
+    """Indices of ``share`` of all the rows (at least one), drawn among the ``valid`` ones."""
+    candidates = np.flatnonzero(valid)
+    return np.sort(rng.choice(candidates, size=max(1, round(share * len(valid))), replace=False))
+
+
+def _with_changed_qty(rng: np.random.Generator, t: pa.Table, share: float) -> tuple[pa.Table, int]:
+    """``t`` with ``sales_qty`` changed in ``share`` of its rows (non-null ones, kept within 1..20, so
+    inside the parent's bounds) and how many rows changed."""
+    col = t.column("sales_qty")
+    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    qty = col.fill_null(0).to_numpy().astype(np.int64)
+    rows = _changed_rows(rng, valid, share)
+    qty[rows] = qty[rows] % 20 + 1
+    return _replace(t, "sales_qty", pa.array(qty, col.type, mask=~valid)), len(rows)
+
+
+def _case_family_beyond(rng: np.random.Generator, base: pa.Table, fam: _Family) -> None:
+    """The case family's overlaps and containments except generated keys (module docstring)."""
+    store = _np(base, "sales_store")
+
+    def add(name: str, data: pa.Table, **kw) -> pa.Table:
+        fam.tables.append(_Table(name, data, **kw))
+        return data
+
+    # 3% of the rows changed: an overlap; 15% changed: below τ = 0.9, no edge at all. Each row of the
+    # base is distinct (unique ids), so the fraction is (rows - changed) / rows.
+    for name, case, rows, share in (("near_overlap", "overlap", store < 30, 0.03),
+                                    ("overlap_below", "overlap_below_threshold", store >= 20, 0.15)):
+        child, changed = _with_changed_qty(rng, _mask(base, rows), share)
+        add(name, child)
+        fam.cases[case] = ["base", name]
+        fam.overlaps.append(("base", name, (child.num_rows - changed) / child.num_rows))
+        fam.near.append(("base", name))
+    # a table numbered 1..n in a shuffled order; a filter of it renumbered 1..m: contained except the
+    # number (in the numbered table, and in the base, which has no number at all)
+    n = base.num_rows
+    numbered = _take(base, rng.permutation(n)).select(
+        ["sales_id", "sales_store", "sales_region", "sales_amount", "sales_day"])
+    numbered = add("numbered", numbered.add_column(0, "sales_row", pa.array(np.arange(1, n + 1, dtype=np.int64))))
+    kept = _mask(numbered, _np(numbered, "sales_store") < 25)
+    kept = _take(kept, rng.permutation(kept.num_rows))
+    add("renumbered", _replace(kept, "sales_row", np.arange(1, kept.num_rows + 1, dtype=np.int64)), files=2)
+    fam.cases["except_renumbered_key"] = ["numbered", "renumbered"]
+    fam.excepts += [("numbered", "renumbered", ("sales_row",)), ("base", "renumbered", ("sales_row",))]
+    # a generated index the parent lacks (0..m-1), in a Delta table
+    top = _mask(base, store >= 40).select(["sales_id", "sales_product", "sales_qty", "sales_day"])
+    add("indexed", top.append_column("sales_idx", pa.array(np.arange(top.num_rows, dtype=np.int64))), fmt="delta")
+    fam.cases["except_added_index"] = ["base", "indexed"]
+    fam.excepts.append(("base", "indexed", ("sales_idx",)))
+
+
+def _case_family(rng: np.random.Generator, n: int, beyond: bool) -> _Family:
     base = _sales_base(rng, n)
     store = _np(base, "sales_store")
     amount = base.column("sales_amount").to_numpy(zero_copy_only=False)
@@ -374,7 +462,10 @@ def _case_family(rng: np.random.Generator, n: int) -> tuple[list[_Table], dict[s
     planted += [("chain_a", "chain_b"), ("chain_b", "chain_c"), ("chain_a", "chain_c"),
                 ("proj_wide", "proj_store_region"), ("csv_full", "csv_child"), ("copy", "proj_wide")]
     near = [("base", c) for c in ("near_same_stats", "near_row_pairing", "near_extra_row", "near_minmax")]
-    return tables, cases, planted, near
+    fam = _Family(tables, cases, planted, near)
+    if beyond:  # drawn last: the exact cases stay what they were for a seed
+        _case_family_beyond(rng, base, fam)
+    return fam
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -404,7 +495,7 @@ def _snapshot_bytes_per_row() -> float:
     return len(buf.getvalue()) / t.num_rows
 
 
-def _snapshot_family(rng: np.random.Generator, p: str, snaps: int, rows: int):
+def _snapshot_family(rng: np.random.Generator, p: str, snaps: int, rows: int, beyond: bool) -> _Family:
     tables: list[_Table] = []
     snap = []
     for i in range(snaps):
@@ -461,41 +552,85 @@ def _snapshot_family(rng: np.random.Generator, p: str, snaps: int, rows: int):
     far = _replace(far, f"{p}_ts", pc.add(far.column(f"{p}_ts"),
                                           pa.scalar(5000 * _DAY_US, pa.duration("us"))).combine_chunks())
     derived("snapshot_near_miss_minmax", 11, "near_minmax", far, miss=True)
-    return tables, cases, planted, near
+    fam = _Family(tables, cases, planted, near)
+    if beyond:  # drawn last: the exact cases stay what they were for a seed
+        _snapshot_family_beyond(rng, p, s, fam)
+    return fam
 
 
-def _plain_family(rng: np.random.Generator, p: str, snaps: int, rows: int):
-    tables = [_Table(f"snap_{i:03d}", _snapshot(rng, p, i, rows, _EPOCH_2024 + i)) for i in range(snaps)]
-    return tables, {}, [], []
+def _snapshot_family_beyond(rng: np.random.Generator, p: str, s: Callable[[int], tuple[str, pa.Table]],
+                            fam: _Family) -> None:
+    """A snapshot family's overlap and containment except a renumbered id (module docstring)."""
+    parent, t = s(12)
+    amount = t.column(f"{p}_amount")
+    a = amount.fill_null(0.0).to_numpy().copy()
+    valid = amount.is_valid().to_numpy(zero_copy_only=False)
+    lo, hi = float(a[valid].min()), float(a[valid].max())
+    rows = _changed_rows(rng, valid & (a > lo) & (a < hi), 0.02)
+    up = np.round(a[rows] + 0.01, 2)
+    a[rows] = np.where(up <= hi, up, np.round(a[rows] - 0.01, 2))  # a cent away, inside the bounds
+    fam.tables.append(_Table("overlap", _replace(t, f"{p}_amount", pa.array(a, mask=~valid))))
+    fam.cases["snapshot_overlap"] = [parent, "overlap"]
+    fam.overlaps.append((parent, "overlap", (t.num_rows - len(rows)) / t.num_rows))  # ids unique: rows distinct
+    fam.near.append((parent, "overlap"))
+    parent, t = s(13)
+    kept = _mask(t, t.column(f"{p}_qty").to_numpy() > 50).select(
+        [f"{p}_id", f"{p}_day", f"{p}_amount", f"{p}_qty", f"{p}_cat", f"{p}_note"])
+    renumbered = _replace(kept, f"{p}_id", np.arange(1, kept.num_rows + 1, dtype=np.int64))
+    fam.tables.append(_Table("renumbered", renumbered, fmt="csv"))
+    fam.cases["snapshot_except_renumbered_key"] = [parent, "renumbered"]
+    fam.excepts.append((parent, "renumbered", (f"{p}_id",)))
 
 
-def _noise(rng: np.random.Generator, p: str, rows: int):
+def _plain_family(rng: np.random.Generator, p: str, snaps: int, rows: int) -> _Family:
+    return _Family([_Table(f"snap_{i:03d}", _snapshot(rng, p, i, rows, _EPOCH_2024 + i)) for i in range(snaps)])
+
+
+def _noise(rng: np.random.Generator, p: str, rows: int) -> _Family:
     t = pa.table({f"{p}_key": rng.permutation(rows).astype(np.int64),
                   f"{p}_val": rng.normal(size=rows), f"{p}_tag": _strings("t", rng.integers(0, 50, rows))})
-    return [_Table("table", t)], {}, [], []
+    return _Family([_Table("table", t)])
 
 
 # ---------------------------------------------------------------------------------------------------
 # driver
 
 
-def _build_family(root: Path, family: str, builder: Callable[[], tuple]):
-    tables, cases, planted, near = builder()
-    loc = {t.name: str((root / family / t.name).resolve()) for t in tables}
+def _build_family(root: Path, family: str, builder: Callable[[], _Family], spec: LakeSpec) -> GeneratedLake:
+    """Write one family and compute its truth (exact, and beyond it when ``spec.beyond_exact``); the
+    planted relations and near misses are checked against it."""
+    fam = builder()
+    loc = {t.name: str((root / family / t.name).resolve()) for t in fam.tables}
     formats: dict[str, str] = {}
-    for t in tables:
+    for t in fam.tables:
         formats[loc[t.name]] = _write(t, root / family / t.name)
-    truth = exact_oracle({loc[t.name]: t.data for t in tables})
-    planted_l = [(loc[a], loc[b]) for a, b in planted]
-    near_l = [(loc[a], loc[b]) for a, b in near]
-    for a, b in planted_l:
+    data = {loc[t.name]: t.data for t in fam.tables}
+    truth = exact_oracle(data)
+    if spec.beyond_exact:
+        truth = truth | beyond_oracle(data, truth, overlap_threshold=spec.overlap_threshold,
+                                      except_keys=spec.except_keys)
+    out = GeneratedLake(root=root, tables=formats, truth=truth, bytes=0,
+                        cases={k: [loc[v] for v in vs] for k, vs in fam.cases.items()},
+                        planted=[(loc[a], loc[b]) for a, b in fam.planted],
+                        near_misses=[(loc[a], loc[b]) for a, b in fam.near],
+                        overlaps=[(loc[a], loc[b], f) for a, b, f in fam.overlaps],
+                        excepts=[(loc[a], loc[b], k) for a, b, k in fam.excepts])
+    for a, b in out.planted:
         if not truth.holds(a, b):
             raise RuntimeError(f"generator bug: planted edge {a} ⊇ {b} does not hold")
-    for a, b in near_l:
+    for a, b in out.near_misses:
         if truth.holds(a, b):
             raise RuntimeError(f"generator bug: near miss {a} ⊇ {b} holds")
-    cases_l = {k: [loc[v] for v in vs] for k, vs in cases.items()}
-    return formats, truth, cases_l, planted_l, near_l
+    overlaps = {(e.parent, e.child): e.fraction for e in truth.overlaps}
+    for a, b, f in out.overlaps:
+        expected = f if 0 < spec.overlap_threshold <= f else None
+        if overlaps.get((a, b)) != expected:
+            raise RuntimeError(f"generator bug: planted overlap {a} ~ {b} is {overlaps.get((a, b))}, not {expected}")
+    excepts = {(e.parent, e.child): e.except_columns for e in truth.excepts}
+    for a, b, k in out.excepts:
+        if excepts.get((a, b)) != (k if spec.except_keys else None):
+            raise RuntimeError(f"generator bug: planted {a} ⊇ {b} except {k} is {excepts.get((a, b))}")
+    return out
 
 
 def _disk_bytes(root: Path) -> int:
@@ -510,14 +645,14 @@ def generate_lake(root: Path, spec: LakeSpec, *, seed: int) -> GeneratedLake:
         raise FileExistsError(f"{root} is not empty")
     root.mkdir(parents=True, exist_ok=True)
     seeds = np.random.SeedSequence(seed)
-    jobs: list[tuple[str, Callable[[], tuple]]] = []
+    jobs: list[tuple[str, Callable[[], _Family]]] = []
     if spec.case_rows > 0:
         rng = np.random.default_rng(seeds.spawn(1)[0])
-        jobs.append(("sales", partial(_case_family, rng, spec.case_rows)))
+        jobs.append(("sales", partial(_case_family, rng, spec.case_rows, spec.beyond_exact)))
     for f in range(spec.snapshot_families):
         rng = np.random.default_rng(seeds.spawn(1)[0])
         jobs.append((f"f{f:04d}", partial(_snapshot_family, rng, f"f{f:04d}", spec.snapshots(f),
-                                          spec.snapshot_rows)))
+                                          spec.snapshot_rows, spec.beyond_exact)))
     for f in range(spec.plain_families):
         rng = np.random.default_rng(seeds.spawn(1)[0])
         jobs.append((f"p{f:04d}", partial(_plain_family, rng, f"p{f:04d}", spec.plain_snapshots,
@@ -526,19 +661,18 @@ def generate_lake(root: Path, spec: LakeSpec, *, seed: int) -> GeneratedLake:
         rng = np.random.default_rng(seeds.spawn(1)[0])
         jobs.append((f"n{k:03d}", partial(_noise, rng, f"n{k:03d}", spec.noise_rows)))
     workers = spec.workers or os.cpu_count() or 1
-    tables: dict[str, str] = {}
-    truth = Truth()
-    cases: dict[str, list[str]] = {}
-    planted: list[tuple[str, str]] = []
-    near: list[tuple[str, str]] = []
+    lake = GeneratedLake(root=root, tables={}, truth=Truth(), bytes=0)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda job: _build_family(root, job[0], job[1]), jobs))
-    for formats, t, c, p, nm in results:
-        tables.update(formats)
-        truth = truth | t
-        for k, v in c.items():
-            cases.setdefault(k, []).extend(v)
-        planted += p
-        near += nm
-    return GeneratedLake(root=root, tables=tables, truth=truth, bytes=_disk_bytes(root), cases=cases,
-                         planted=planted, near_misses=near, seconds=time.perf_counter() - t0)
+        results = list(pool.map(lambda job: _build_family(root, job[0], job[1], spec), jobs))
+    for r in results:
+        lake.tables.update(r.tables)
+        lake.truth = lake.truth | r.truth
+        for case, locations in r.cases.items():
+            lake.cases.setdefault(case, []).extend(locations)
+        lake.planted += r.planted
+        lake.near_misses += r.near_misses
+        lake.overlaps += r.overlaps
+        lake.excepts += r.excepts
+    lake.bytes = _disk_bytes(root)
+    lake.seconds = time.perf_counter() - t0
+    return lake

@@ -32,39 +32,65 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Relation = Literal["contains", "duplicate"]
+Relation = Literal["contains", "duplicate", "overlaps"]
 
 __all__ = ["ExpectedEdge", "Relation", "Truth", "canonical_family", "exact_oracle"]
 
 
 @dataclass(frozen=True, order=True)
 class ExpectedEdge:
-    """One expected edge: ``parent`` contains ``child`` (or both are duplicates of each other)."""
+    """One expected edge: ``parent`` contains ``child`` (or both are duplicates of each other).
+
+    Beyond exact containment (:mod:`r2d2.gen.beyond`): an ``overlaps`` edge carries the exact
+    ``fraction`` of the child's distinct rows found in the parent; a ``contains`` edge with
+    ``except_columns`` holds on every child column but those (generated keys, lower-cased names).
+    """
 
     parent: str
     child: str
     relation: Relation
     multiset: bool
+    fraction: float | None = None
+    except_columns: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"parent": self.parent, "child": self.child, "relation": self.relation,
-                "multiset": self.multiset}
+        """The edge's fields; ``fraction`` and ``except_columns`` only where they apply."""
+        out: dict[str, Any] = {"parent": self.parent, "child": self.child, "relation": self.relation,
+                               "multiset": self.multiset}
+        if self.fraction is not None:
+            out["fraction"] = self.fraction
+        if self.except_columns:
+            out["except_columns"] = list(self.except_columns)
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ExpectedEdge:
+        fraction = data.get("fraction")
         return cls(parent=str(data["parent"]), child=str(data["child"]),
-                   relation=data["relation"], multiset=bool(data["multiset"]))
+                   relation=data["relation"], multiset=bool(data["multiset"]),
+                   fraction=None if fraction is None else float(fraction),
+                   except_columns=tuple(str(c) for c in data.get("except_columns", ())))
 
 
 @dataclass(frozen=True)
 class Truth:
-    """The complete set of expected edges among the tables of a lake."""
+    """The complete set of expected edges among the tables of a lake.
+
+    ``edges`` are the exact containments and duplicates: everything below (``len``, iteration,
+    ``pairs``, ``edge``, ``holds``, ``diff``) is about them only. The report-only relations
+    beyond them (:mod:`r2d2.gen.beyond`) are kept apart: ``overlaps`` (relation ``overlaps``, with
+    their exact ``fraction``) and ``excepts`` (``contains`` with ``except_columns``); both are empty
+    for a truth that does not cover them.
+    """
 
     edges: frozenset[ExpectedEdge] = field(default_factory=frozenset)
+    overlaps: frozenset[ExpectedEdge] = field(default_factory=frozenset)
+    excepts: frozenset[ExpectedEdge] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.edges, frozenset):
-            object.__setattr__(self, "edges", frozenset(self.edges))
+        for name in ("edges", "overlaps", "excepts"):
+            if not isinstance(getattr(self, name), frozenset):
+                object.__setattr__(self, name, frozenset(getattr(self, name)))
 
     def __len__(self) -> int:
         return len(self.edges)
@@ -73,7 +99,7 @@ class Truth:
         return iter(sorted(self.edges))
 
     def __or__(self, other: Truth) -> Truth:
-        return Truth(self.edges | other.edges)
+        return Truth(self.edges | other.edges, self.overlaps | other.overlaps, self.excepts | other.excepts)
 
     @property
     def pairs(self) -> frozenset[tuple[str, str]]:
@@ -95,20 +121,33 @@ class Truth:
         return self.edge(parent, child) is not None
 
     def restrict(self, locations: Iterable[str]) -> Truth:
-        """The edges whose both ends are in ``locations``."""
+        """The edges (of every kind) whose both ends are in ``locations``."""
         keep = set(locations)
-        return Truth(frozenset(e for e in self.edges if e.parent in keep and e.child in keep))
+
+        def inside(edges: frozenset[ExpectedEdge]) -> frozenset[ExpectedEdge]:
+            return frozenset(e for e in edges if e.parent in keep and e.child in keep)
+
+        return Truth(inside(self.edges), inside(self.overlaps), inside(self.excepts))
 
     def diff(self, other: Truth) -> tuple[list[ExpectedEdge], list[ExpectedEdge]]:
         """(edges only in self, edges only in other), sorted: handy in test failure messages."""
         return sorted(self.edges - other.edges), sorted(other.edges - self.edges)
 
     def to_json(self) -> dict[str, Any]:
-        return {"edges": [e.to_json() for e in sorted(self.edges)]}
+        """``{"edges": [...]}``, plus ``"overlaps"`` and ``"excepts"`` when the truth has any."""
+        out: dict[str, Any] = {"edges": [e.to_json() for e in sorted(self.edges)]}
+        for name in ("overlaps", "excepts"):
+            edges: frozenset[ExpectedEdge] = getattr(self, name)
+            if edges:
+                out[name] = [e.to_json() for e in sorted(edges)]
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Truth:
-        return cls(frozenset(ExpectedEdge.from_json(e) for e in data["edges"]))
+        def edges(name: str) -> frozenset[ExpectedEdge]:
+            return frozenset(ExpectedEdge.from_json(e) for e in data.get(name, ()))
+
+        return cls(edges("edges"), edges("overlaps"), edges("excepts"))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=1, sort_keys=True))
