@@ -50,6 +50,10 @@ class ApiQueries:
     def ping(self) -> None:
         self.catalog.ping()
 
+    def schema_current(self) -> bool:
+        """Whether the catalog's schema is at the newest migration this server knows."""
+        return self.catalog.schema_current()
+
     # --- edges and tables ---------------------------------------------------------------------------
 
     def edge_page(self, *, state: str | None = None, verified: bool | None = None,
@@ -66,10 +70,11 @@ class ApiQueries:
         return rows, total
 
     def table_page(self, *, status: str | None = None, format: str | None = None, prefix: str | None = None,
-                   min_bytes: int | None = None, after_id: int | None = None, limit: int = 100,
-                   offset: int = 0) -> tuple[list[TableRecord], int]:
+                   min_bytes: int | None = None, location: str | None = None, after_id: int | None = None,
+                   limit: int = 100, offset: int = 0) -> tuple[list[TableRecord], int]:
         """One page of tables (by location, or by id after ``after_id``) and the total."""
-        filters: dict[str, Any] = {"status": status, "format": format, "prefix": prefix, "min_bytes": min_bytes}
+        filters: dict[str, Any] = {"status": status, "format": format, "prefix": prefix, "min_bytes": min_bytes,
+                                   "location": location}
         rows = self.catalog.table_page(**filters, after_id=after_id, limit=limit, offset=offset)
         total = self._cached_count(("tables", *filters.values()), lambda: self.catalog.count_tables(**filters))
         return rows, total
@@ -87,8 +92,8 @@ class ApiQueries:
     def plan(self, plan_id: int) -> PlanRecord:
         return self.catalog.get_plan(plan_id)
 
-    def plans(self, *, limit: int) -> list[PlanRecord]:
-        return self.catalog.list_plans(limit=limit)
+    def plan_page(self, *, limit: int, offset: int) -> tuple[list[PlanRecord], int]:
+        return self.catalog.list_plans(limit=limit, offset=offset), self.catalog.count_plans()
 
     def is_deleted(self, location: str) -> bool:
         """Whether the table at ``location`` is deleted now (quarantined or purged by r2d2)."""

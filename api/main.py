@@ -17,20 +17,22 @@ from fastapi.routing import APIRoute
 
 from api import problems
 from api.crud import ApiQueries
-from api.deps import AppState
+from api.deps import AppState, TokenCache
 from api.jobs import RunJobs, SparkFactory, complete_jobs, spark_factory
 from api.locks import Locks
-from api.metrics import MetricsMiddleware, RequestMetrics
+from api.metrics import CatalogCollector, MetricsMiddleware, RequestMetrics
 from api.routes import access, edges, maintenance, plans, runs, system, tables, tokens, ui
 from api.runner import RunService
 from api.streaming import clear_scratch
 from r2d2.catalog import open_catalog
+from r2d2.catalog.models import EDGE_STATES, RUN_STATUSES, TABLE_STATUSES
 from r2d2.config import Settings, get_settings
 
 log = logging.getLogger("r2d2.api")
 
 STALE_RUN_REASON = "interrupted: the API server that ran it stopped before it finished"
-PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/problems", "/problems/{slug}", "/openapi.json", "/docs",
+                "/docs/oauth2-redirect", "/redoc")
 
 
 def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkFactory | None = None,
@@ -47,19 +49,27 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
         catalog = open_catalog(url)
         stale = catalog.fail_stale_runs(STALE_RUN_REASON)
         if stale:
-            log.warning("marked %d run(s) left running by a stopped server as failed", stale)
+            log.warning("marked %d run(s) left running by a stopped process of this host as failed", stale)
         clear_scratch(settings)
         locks = Locks()
         runner = RunService(url, locks.runs)
         runner.start()
         spark_ = spark or spark_factory(settings)
-        app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=ApiQueries(catalog),
+        queries = ApiQueries(catalog)
+        collector = CatalogCollector({
+            "r2d2_tables": ("Catalog tables by status.", "status", queries.tables_by_status, TABLE_STATUSES),
+            "r2d2_edges": ("Non-stale edges by state.", "state", queries.edges_by_state, EDGE_STATES),
+            "r2d2_runs": ("Runs by status.", "status", queries.runs_by_status, RUN_STATUSES),
+        }, busy=lambda: runner.busy)
+        metrics.registry.register(collector)
+        app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=queries,
                                   runner=runner, locks=locks, jobs=complete_jobs(jobs, settings, spark_),
-                                  metrics=metrics, spark=spark_)
+                                  metrics=metrics, spark=spark_, tokens=TokenCache(catalog))
         try:
             yield
         finally:
             runner.stop()
+            metrics.registry.unregister(collector)
 
     metrics = RequestMetrics()
     app = FastAPI(
@@ -67,6 +77,8 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
         summary="Find tables that other tables contain in a data lake, and remove them safely.",
         version=_version(),
         lifespan=lifespan,
+        description="Errors are RFC 9457 problem details whose `type` is documented at its URI "
+                    "(`GET /problems` lists them).",
         responses={
             401: {**problems.PROBLEM_SCHEMA, "description": "Missing or invalid bearer token."},
             403: {**problems.PROBLEM_SCHEMA, "description": "The token's role may not do this."},

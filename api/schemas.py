@@ -46,10 +46,11 @@ def jsonable(value: Any) -> Any:
 
 
 class ProblemDetail(BaseModel):
-    """An error (RFC 7807); 422 problems list the invalid fields in ``errors``."""
+    """An error (RFC 9457); ``type`` is documented at its URI (``GET /problems/{slug}``); 422 problems list
+    the invalid fields in ``errors``."""
 
     model_config = ConfigDict(extra="allow")
-    type: str = "about:blank"
+    type: str = Field(default="about:blank", description="URI of the problem type, e.g. /problems/lock-busy.")
     title: str
     status: int
     detail: str
@@ -189,6 +190,18 @@ class Health(BaseModel):
     catalog: Literal["ok"] = Field(description="The catalog database answered.")
 
 
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, str] = Field(description="catalog, schema, run_worker: each `ok`.")
+
+
+class ProblemTypeDoc(BaseModel):
+    type: str = Field(description="The `type` of problem details of this kind.")
+    status: int
+    title: str
+    description: str
+
+
 # --- plans, apply, restore, access, maintenance ---------------------------------------------------
 
 _Money = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
@@ -206,7 +219,7 @@ class PlanCreate(BaseModel):
                                   description="Accesses per month for tables without an imported record.")
     solver: Literal["milp", "greedy"] = "milp"
     time_limit_s: float = Field(default=30.0, ge=0.1, le=300, allow_inf_nan=False,
-                                description="Seconds for the exact solve (the request waits for it).")
+                                description="Seconds for the exact solve (in the background run).")
     storage_price: _Money = Field(default=0.023, description="Money per GB-month stored.")
     compute_price: _Money = Field(default=0.50, description="Money per hour of rebuild compute.")
 

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.responses import Response
 
+from api import render
 from api.deps import AfterId, Limit, Offset, QueriesDep, Reader
 from api.schemas import Edge, EdgeStateName, Page, RelationName
 from r2d2.catalog.records import EdgeRecord
@@ -16,13 +18,13 @@ router = APIRouter(prefix="/edges", tags=["edges"])
 STAGE_PATTERN = r"^[a-z_]{1,32}$"
 
 
-def edge_page(rows: Sequence[EdgeRecord], total: int, limit: int, offset: int) -> Page[Edge]:
+def edge_page(rows: Sequence[EdgeRecord], total: int, limit: int, offset: int) -> Response:
     """A page of edges (always in id order, so ``next_after_id`` is the last id of a full page)."""
-    return Page[Edge](items=[Edge.of(r) for r in rows], total=total, limit=limit, offset=offset,
-                      next_after_id=rows[-1].id if rows and len(rows) == limit else None)
+    return render.page([render.edge(r) for r in rows], total=total, limit=limit, offset=offset,
+                       next_after_id=rows[-1].id if rows and len(rows) == limit else None)
 
 
-@router.get("", summary="List edges")
+@router.get("", summary="List edges", response_model=Page[Edge])
 def list_edges(
     queries: QueriesDep,
     _: Reader,
@@ -37,7 +39,7 @@ def list_edges(
     after_id: AfterId = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[Edge]:
+) -> Response:
     """Edges by id. Page with ``offset``, or (faster deep into a large catalog) with ``after_id``."""
     rows, total = queries.edge_page(relation=relation, state=state, verified=verified, stage=stage,
                                     include_stale=include_stale, after_id=after_id, limit=limit, offset=offset)

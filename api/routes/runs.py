@@ -1,4 +1,5 @@
-"""Scan and detect runs: start one in the background, follow its progress (of any run kind)."""
+"""Runs: start a scan or a detect in the background; list and follow runs of every kind (scan, detect,
+plan, apply, restore, reconstruct, check, purge, recover, calibrate), whoever started them."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def start_scan(state: StateDep, _: Operator, body: ScanRequest, response: Respon
     """Scan the given roots (each under a configured lake root) in the background."""
     roots = check_roots([check_lake_location(r, state.settings.lake_roots, field=f"roots[{i}]")
                          for i, r in enumerate(body.roots)])  # a missing root: 404 before any run
-    run_id = state.runner.submit("scan", lambda catalog, ctx: state.jobs.scan(catalog, ctx, roots))
+    job = state.jobs.scan
+    assert job is not None
+    run_id = state.runner.submit("scan", lambda catalog: job(catalog, roots))
     return accepted(state, response, run_id)
 
 
@@ -39,7 +42,9 @@ def start_scan(state: StateDep, _: Operator, body: ScanRequest, response: Respon
 def start_detect(state: StateDep, _: Operator, response: Response,
                  body: DetectRequest | None = None) -> Run:
     """Find containment edges among the catalog's active tables, in the background."""
-    run_id = state.runner.submit("detect", state.jobs.detect, hold=["detect"])
+    job = state.jobs.detect
+    assert job is not None
+    run_id = state.runner.submit("detect", job, hold=["detect"])
     return accepted(state, response, run_id)
 
 

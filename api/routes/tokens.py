@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from api.deps import Admin, CatalogDep
+from api.deps import Admin, CatalogDep, StateDep
 from api.schemas import Token, TokenCreate, TokenCreated
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -24,6 +24,8 @@ def list_tokens(catalog: CatalogDep, _: Admin) -> list[Token]:
 
 
 @router.delete("/{token_id}", summary="Revoke a token", responses={404: {"description": "No such token."}})
-def revoke_token(catalog: CatalogDep, _: Admin,
+def revoke_token(catalog: CatalogDep, state: StateDep, _: Admin,
                  token_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Token:
-    return Token.of(catalog.revoke_token(token_id))
+    revoked = catalog.revoke_token(token_id)
+    state.tokens.forget()  # takes effect on this server's next request
+    return Token.of(revoked)

@@ -11,6 +11,7 @@ import math
 import re
 import threading
 import zlib
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +160,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str | None:
+    """The newest migration shipped with this version (read once per process)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()

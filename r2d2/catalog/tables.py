@@ -354,8 +354,11 @@ class TablesRepository(RepositoryBase):
         format: str | None,
         prefix: str | None,
         min_bytes: int | None,
+        location: str | None = None,
     ) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
+        if location is not None:
+            where.append(TableRow.location == location)
         if status is not None:
             where.append(TableRow.status.in_([status] if isinstance(status, str) else list(status)))
         if format is not None:
@@ -399,8 +402,10 @@ class TablesRepository(RepositoryBase):
         format: str | None = None,
         prefix: str | None = None,
         min_bytes: int | None = None,
+        location: str | None = None,
     ) -> int:
-        stmt = select(func.count()).select_from(T).where(*self._filters(status, format, prefix, min_bytes))
+        stmt = select(func.count()).select_from(T).where(*self._filters(status, format, prefix, min_bytes,
+                                                                         location))
         with self._read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
@@ -423,17 +428,19 @@ class TablesRepository(RepositoryBase):
         format: str | None = None,
         prefix: str | None = None,
         min_bytes: int | None = None,
+        location: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[TableRecord]:
         """One page of tables without their profiles: by location, or by id after ``after_id``.
 
+        ``location`` matches one location exactly (a page of at most one table).
         ``after_id`` is keyset pagination: tables with a larger id, in id order (start with 0).
         Otherwise the page is ``offset`` tables into the location order. Either way the ids of the page
         are found along an index first; only the page's rows are then read.
         """
-        where = self._filters(status, format, prefix, min_bytes)
+        where = self._filters(status, format, prefix, min_bytes, location)
         if after_id is not None:
             where.append(TableRow.id > after_id)
             order: Any = (TableRow.id,)
