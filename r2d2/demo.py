@@ -14,8 +14,9 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from r2d2.catalog import open_catalog
 from r2d2.config import Settings
@@ -25,7 +26,8 @@ from r2d2.engine import get_spark
 from r2d2.errors import ConfigError
 from r2d2.gen.evaluate import as_truth, score
 from r2d2.gen.lake import LakeSpec, generate_lake
-from r2d2.optimize.planning import PlanRequest, create_plan
+from r2d2.operations import plan
+from r2d2.optimize.planning import PlanRequest
 from r2d2.scan import scan
 
 MARKER = ".r2d2-demo"
@@ -83,19 +85,43 @@ class DemoPlace:
                 shutil.rmtree(path)
 
 
-def _show_plan(catalog, root: str, echo: Callable[[str], None]) -> None:
+@dataclass(frozen=True)
+class DemoResult:
+    """How the demo's edges compare with the planted truth (``ok``: precision and recall 1, flags right)."""
+
+    directory: str
+    catalog: str
+    tables: int
+    truth_edges: int
+    edges_found: int
+    precision: float
+    recall: float
+    wrong_multiset_flags: int
+    plan_id: int
+    planned_deletions: int
+
+    @property
+    def ok(self) -> bool:
+        return self.precision == 1.0 and self.recall == 1.0 and not self.wrong_multiset_flags
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def _show_plan(catalog, root: str, echo: Callable[[str], None]) -> tuple[int, int]:
     """The optimizer's choice on the demo lake (tables assumed unread, so deleting always pays)."""
-    plan_id = create_plan(catalog, PlanRequest(access_default=0.0))
+    plan_id = plan(catalog, PlanRequest(access_default=0.0)).value
     rec = catalog.get_plan(plan_id)
     deleted = [d for d in rec.plan["decisions"] if d["action"] == "delete"]
     echo(f"\nplan {plan_id} ({rec.solver}, {rec.status}, gap {rec.gap:.2%}): delete {len(deleted)} tables, "
          f"saving {human_bytes(rec.savings_bytes)} (access frequency 0; see `r2d2 plan --access-default`)")
     for d in deleted:
         echo(f"  delete {d['location'].removeprefix(root)}  <- rebuild from {d['parent_location'].removeprefix(root)}")
+    return plan_id, len(deleted)
 
 
-def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[[str], None]) -> bool:
-    """Run the whole pipeline on a fresh demo lake; True when the edges match the planted truth.
+def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[[str], None]) -> DemoResult:
+    """Run the whole pipeline on a fresh demo lake; ``ok`` when the edges match the planted truth.
 
     ``settings`` must use the place's home and catalog (the demo refuses others).
     """
@@ -136,6 +162,9 @@ def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[
         echo(f"  MISSED {fn.parent} -> {fn.child}")
     for err in result.errors:
         echo(f"  note {err['location']}: {err['error']}")
-    _show_plan(catalog, root, echo)
+    plan_id, planned = _show_plan(catalog, root, echo)
     catalog.close()
-    return s.precision == 1.0 and s.recall == 1.0 and not s.wrong_flags
+    return DemoResult(directory=str(place.directory), catalog=place.catalog_url, tables=len(lake.tables),
+                      truth_edges=len(lake.truth), edges_found=len(result.edges), precision=s.precision,
+                      recall=s.recall, wrong_multiset_flags=len(s.wrong_flags), plan_id=plan_id,
+                      planned_deletions=planned)
