@@ -31,7 +31,6 @@ import httpx
 import pytest
 
 from api.main import create_app
-from api.runner import RunContext
 
 try:  # RunJobs is moving from api.runner to api.jobs (the API's plans/apply work)
     from api.jobs import RunJobs
@@ -40,6 +39,7 @@ except ImportError:
 from api.testing import live_server
 from r2d2.catalog import Catalog, EdgeUpsert, open_catalog
 from r2d2.config import load_settings
+from r2d2.runs import recorded_run
 from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,14 +96,14 @@ class Served:
 def _gated_jobs(gate: threading.Event) -> RunJobs:
     """Fake runs: detect reports a stage and waits for the gate, then closes as failed (not a funnel)."""
 
-    def scan_job(catalog: Catalog, ctx: RunContext, roots: Any) -> None:
+    def scan_job(catalog: Catalog, roots: Any) -> None:
         catalog.finish_run(catalog.start_run("scan", params={"roots": list(roots)}), status="succeeded")
 
-    def detect_job(catalog: Catalog, ctx: RunContext) -> None:
-        run_id = catalog.start_run("detect")
-        ctx.message("minhash: 12 pairs left")
-        gate.wait(120)
-        catalog.finish_run(run_id, status="failed", summary={}, errors=[{"error": "stopped by the test"}])
+    def detect_job(catalog: Catalog) -> None:
+        with recorded_run(catalog, "detect") as run:
+            run.message("minhash: 12 pairs left")
+            gate.wait(120)
+            run.finish(status="failed", errors=[{"error": "stopped by the test"}])
 
     return RunJobs(scan=scan_job, detect=detect_job)
 
