@@ -1,0 +1,93 @@
+"""The API's service surface: readiness, problem types (RFC 9457, each documented), exact location
+lookup, and the list endpoints' direct JSON rendering (the same document as the pydantic schemas)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from test_api import assert_problem, make_lake, no_spark, serve
+
+import r2d2.errors as errors_module
+from api import render
+from api.problems import BY_STATUS, ERROR_TYPES, TYPES, problem_type_of
+from api.schemas import Edge, Page, PlanSummary, Table
+from r2d2.catalog.plans import PlanRecord
+from r2d2.catalog.records import EdgeRecord, TableRecord
+from r2d2.config import load_settings
+from r2d2.errors import OperationBusyError, R2D2Error
+from r2d2.scan import scan
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _error_classes() -> list[type[R2D2Error]]:
+    return [c for c in vars(errors_module).values() if isinstance(c, type) and issubclass(c, R2D2Error)]
+
+
+def test_every_error_maps_to_a_documented_problem_type() -> None:
+    docs = (REPO / "docs" / "api.md").read_text()
+    for cls in _error_classes():
+        kind = problem_type_of(cls.__new__(cls))
+        assert kind.slug in TYPES, cls
+    for kind in TYPES.values():
+        assert f"`{kind.uri}`" in docs, f"{kind.uri} is not documented in docs/api.md"
+    assert problem_type_of(OperationBusyError("destructive", {})).slug == "lock-busy"
+    assert all(slug in TYPES for _cls, slug in ERROR_TYPES) and all(s in TYPES for s in BY_STATUS.values())
+
+
+def test_ready_problems_and_location_lookup(tmp_path: Path) -> None:
+    lake = make_lake(tmp_path / "lake")
+    settings = load_settings(home=tmp_path / "home", catalog_url=f"sqlite:///{tmp_path / 'c.sqlite'}",
+                             lake_roots=(str(lake),))
+    with serve(settings) as api:
+        scan(api.catalog, [str(lake)], spark_factory=no_spark)
+        with httpx.Client(base_url=api.base) as anonymous:
+            ready = anonymous.get("/ready")
+            assert ready.status_code == 200 and ready.json() == {
+                "status": "ready", "checks": {"catalog": "ok", "schema": "ok", "run_worker": "ok"}}
+            listed = anonymous.get("/problems").json()
+            assert {p["type"] for p in listed} == {t.uri for t in TYPES.values()}
+            page = anonymous.get("/problems/lock-busy")
+            assert page.status_code == 200 and "Retry-After" in page.text
+            assert_problem(anonymous.get("/problems/no-such-type"), 404)
+            unauthorized = assert_problem(anonymous.get("/tables"), 401)
+            assert unauthorized["type"] == "/problems/unauthorized"
+        with api.client("reader") as c:
+            one = c.get("/tables", params={"location": str(lake / "b")}).json()
+            assert one["total"] == 1 and [t["location"] for t in one["items"]] == [str(lake / "b")]
+            assert c.get("/tables", params={"location": str(lake / "b") + "/"}).json()["total"] == 1  # normalized
+            assert c.get("/tables", params={"location": str(lake)}).json()["total"] == 0  # exact, not a prefix
+            missing = assert_problem(c.get("/tables/999999"), 404)
+            assert missing["type"] == "/problems/not-found" and missing["title"] == "Not found"
+            invalid = assert_problem(c.get("/edges", params={"limit": 0}), 422)
+            assert invalid["type"] == "/problems/invalid-request"
+        with api.client("operator") as c:
+            outside = assert_problem(c.post("/runs/scan", json={"roots": ["/etc"]}), 403)
+            assert outside["type"] == "/problems/outside-lake-roots" and outside["field"] == "roots[0]"
+
+
+NOW = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("evidence", [{}, {"missing": 0, "nan": math.nan, "inf": -math.inf, "nested": [1.5, "x"]}])
+def test_rendered_pages_match_the_schemas(evidence: dict) -> None:
+    edge = EdgeRecord(id=3, parent_id=1, child_id=2, parent_location="/l/a", child_location="/l/b",
+                      parent_fingerprint="p", child_fingerprint="c", state="inferred", stage="transitive",
+                      relation="contains", multiset=None, evidence=evidence, stale=False, run_id=None,
+                      updated_at=NOW)
+    table = TableRecord(id=1, location="/l/ä", format="parquet", status="active", fingerprint="f", num_rows=None,
+                        num_bytes=10, num_files=1, first_seen=NOW, last_seen=NOW, gone_at=None, profiled_at=NOW,
+                        error=None, profile=None, latency_limit_s=math.inf, access_per_day=0.5)
+    plan = PlanRecord(id=2, created_at=NOW, solver="milp", status="optimal", objective=1.5, bound=math.nan,
+                      gap=0.0, solve_seconds=0.25, savings_bytes=-3, savings_per_month=math.inf, deleted_tables=0,
+                      plan={}, fingerprints={}, params={"latency_limit_s": None})
+    for record, schema, rendered in ((edge, Edge, render.edge), (table, Table, render.table),
+                                     (plan, PlanSummary, render.plan_summary)):
+        page = Page[schema](items=[schema.of(record)], total=1, limit=1, offset=0)  # type: ignore[valid-type]
+        fast = render.page([rendered(record)], total=1, limit=1, offset=0)
+        assert json.loads(bytes(fast.body)) == json.loads(page.model_dump_json())
