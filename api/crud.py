@@ -1,13 +1,23 @@
 """The reads and small writes of the routes, over the catalog's public repository methods.
 
 No SQL here: pages, counts and aggregates are :class:`~r2d2.catalog.Catalog` methods. What this layer
-adds is the combination a page needs (items and total) and a short-lived cache of totals.
+adds is the combination a page needs (items and total) and a short-lived snapshot of the matching ids.
+
+Offset pages (``?offset=``) are cut from a snapshot of the ids that match the filters, in page order,
+kept :data:`SNAPSHOT_TTL_S` per filter combination (:class:`IdSnapshots`); the page's rows are then read
+by id and filtered again. ``OFFSET 50000`` made the database walk 50,000 index entries for every page:
+it was most of a request's time (``bench/results/api.md``); the snapshot costs one index walk per filter
+combination every :data:`SNAPSHOT_TTL_S`, and gives the total for free. So an offset page reflects
+membership up to that old (a row that stopped matching meanwhile is left out, the page is then short);
+keyset pages (``?after_id=``) read the database directly and are always current.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,19 +30,59 @@ from r2d2.errors import NotFoundError
 from r2d2.optimize.access import AccessImport, parse_rows
 
 COUNT_TTL_S = 2.0
+SNAPSHOT_TTL_S = 2.0
+SNAPSHOTS_MAX = 64
+
+
+class IdSnapshots:
+    """Ids matching a filter combination, in page order, each kept :data:`SNAPSHOT_TTL_S` (LRU of
+    :data:`SNAPSHOTS_MAX`). Concurrent requests for an expired snapshot wait for one reload."""
+
+    def __init__(self, ttl_s: float = SNAPSHOT_TTL_S, size: int = SNAPSHOTS_MAX) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, array[int]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def get(self, key: tuple[Any, ...], load: Callable[[], array[int]]) -> array[int]:
+        hit = self._fresh(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:
+            hit = self._fresh(key)
+            if hit is not None:
+                return hit
+            ids = load()
+            with self._lock:
+                self._items[key] = (time.monotonic(), ids)
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._loading.pop(key, None)
+            return ids
+
+    def _fresh(self, key: tuple[Any, ...]) -> array[int] | None:
+        with self._lock:
+            hit = self._items.get(key)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl_s else None
 
 
 class ApiQueries:
     """Pages (items and total) and aggregates for the routes.
 
-    Page totals are cached for :data:`COUNT_TTL_S` per filter combination: counting 100,000 edges
-    costs an index scan per request, and a total a second or two old is good enough for pagination.
+    Totals come from the id snapshots (offset pages) or are cached for :data:`COUNT_TTL_S` per filter
+    combination (keyset pages): counting 100,000 edges costs an index scan, and a total a second or
+    two old is good enough for pagination.
     """
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
         self._counts_lock = threading.Lock()
+        self._ids = IdSnapshots()
 
     def _cached_count(self, key: tuple[Any, ...], count: Callable[[], int]) -> int:
         now = time.monotonic()
@@ -65,6 +115,9 @@ class ApiQueries:
         filters: dict[str, Any] = {"state": state, "verified": verified, "relation": relation, "stage": stage,
                                    "include_stale": include_stale, "table_id": table_id,
                                    "direction": direction}
+        if after_id is None:
+            ids = self._ids.get(("edges", *filters.values()), lambda: self.catalog.edge_ids(**filters))
+            return self.catalog.edges_by_ids(ids[offset:offset + limit], **filters), len(ids)
         rows = self.catalog.edge_page(**filters, after_id=after_id, limit=limit, offset=offset)
         total = self._cached_count(("edges", *filters.values()), lambda: self.catalog.count_edges(**filters))
         return rows, total
@@ -75,6 +128,9 @@ class ApiQueries:
         """One page of tables (by location, or by id after ``after_id``) and the total."""
         filters: dict[str, Any] = {"status": status, "format": format, "prefix": prefix, "min_bytes": min_bytes,
                                    "location": location}
+        if after_id is None and location is None:
+            ids = self._ids.get(("tables", *filters.values()), lambda: self.catalog.table_ids(**filters))
+            return self.catalog.tables_by_ids(ids[offset:offset + limit], **filters), len(ids)
         rows = self.catalog.table_page(**filters, after_id=after_id, limit=limit, offset=offset)
         total = self._cached_count(("tables", *filters.values()), lambda: self.catalog.count_tables(**filters))
         return rows, total

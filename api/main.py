@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -30,6 +31,7 @@ from r2d2.config import Settings, get_settings
 
 log = logging.getLogger("r2d2.api")
 
+REQUEST_THREADS = 16
 STALE_RUN_REASON = "interrupted: the API server that ran it stopped before it finished"
 PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/problems", "/problems/{slug}", "/openapi.json", "/docs",
                 "/docs/oauth2-redirect", "/redoc")
@@ -45,6 +47,9 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's thread pool (40 threads by default): more threads than cores only
+        # contend for the GIL and the catalog's pooled connections (bench/results/api.md).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         url = settings.resolved_catalog_url
         catalog = open_catalog(url)
         stale = catalog.fail_stale_runs(STALE_RUN_REASON)

@@ -523,6 +523,11 @@ def test_runs_lifecycle(cat: Catalog) -> None:
     d1, d2 = cat.start_run("detect"), cat.start_run("detect")
     assert [r.id for r in cat.list_runs()] == [d2, d1, run]
     assert [r.id for r in cat.list_runs("detect", limit=1)] == [d2]
+    assert cat.fail_stale_runs("server restarted") == 0  # their process (this one) still runs
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with cat._write() as conn:
+        conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id IN (:a, :b)"), {"pid": dead.pid, "a": d1, "b": d2})
     assert cat.fail_stale_runs("server restarted") == 2
     assert cat.fail_stale_runs("again") == 0
     failed = cat.get_run(d1)

@@ -40,7 +40,11 @@ def list_edges(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
-    """Edges by id. Page with ``offset``, or (faster deep into a large catalog) with ``after_id``."""
+    """Edges by id. Page with ``offset``, or (faster deep into a large catalog) with ``after_id``.
+
+    ``async`` on purpose, as ``GET /tables``: a page is a millisecond or two of Python and a short indexed
+    query, cheaper run in the event loop than handed to a worker thread (no thread hop, no contention
+    for the GIL between the loop and the pool: measured in ``bench/results/api.md``)."""
     rows, total = queries.edge_page(relation=relation, state=state, verified=verified, stage=stage,
                                     include_stale=include_stale, after_id=after_id, limit=limit, offset=offset)
     return edge_page(rows, total, limit, offset)

@@ -32,6 +32,31 @@ def as_utc(value: datetime, name: str = "datetime") -> datetime:
     return value.astimezone(UTC)
 
 
+def utc_value(value: Any) -> datetime | None:
+    """A datetime column's value as the driver returned it (SQLite: text in UTC) → aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value as the driver returned it (SQLite: text; psycopg: decoded) → Python data."""
+    from r2d2.catalog.db import json_loads
+
+    return json_loads(value) if isinstance(value, str | bytes) else value
+
+
+def raw_rows(conn: Connection, stmt: Any) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    """Run ``stmt`` and return its column positions and the driver's rows, without SQLAlchemy's per-row
+    processing (pages of the API: about a third of a page's query time). Convert with
+    :func:`utc_value` and :func:`json_value`."""
+    result = conn.execute(stmt)
+    keys = {k: i for i, k in enumerate(result.keys())}
+    return keys, list(result.cursor.fetchall()) if result.cursor is not None else []
+
+
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 from typing import cast as cast_type
 
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from r2d2.catalog._base import RepositoryBase, chunks, utcnow
+from r2d2.catalog._base import RepositoryBase, chunks, json_value, raw_rows, utc_value, utcnow
 from r2d2.catalog.models import EdgeRow, TableRow
 from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
 
@@ -39,6 +40,24 @@ def _record(row: Any) -> EdgeRecord:
         evidence=dict(m["evidence"] or {}), stale=bool(m["stale"]), run_id=m["run_id"],
         updated_at=m["updated_at"],
     )
+
+
+def _raw_records(keys: dict[str, int], rows: list[tuple[Any, ...]]) -> list[EdgeRecord]:
+    """:func:`_record` over the driver's rows (:func:`~r2d2.catalog._base.raw_rows`)."""
+    k = keys
+    out = []
+    for r in rows:
+        multiset = r[k["multiset"]]
+        out.append(EdgeRecord(
+            id=r[k["id"]], parent_id=r[k["parent_id"]], child_id=r[k["child_id"]],
+            parent_location=r[k["parent_location"]], child_location=r[k["child_location"]],
+            parent_fingerprint=r[k["parent_fingerprint"]], child_fingerprint=r[k["child_fingerprint"]],
+            state=r[k["state"]], stage=r[k["stage"]], relation=r[k["relation"]],
+            multiset=None if multiset is None else bool(multiset),
+            evidence=dict(json_value(r[k["evidence"]]) or {}), stale=bool(r[k["stale"]]), run_id=r[k["run_id"]],
+            updated_at=utc_value(r[k["updated_at"]]),  # type: ignore[arg-type]
+        ))
+    return out
 
 
 def _edge_where(*, state: str | None, verified: bool | None, relation: str | None, stage: str | None,
@@ -195,7 +214,41 @@ class EdgesRepository(RepositoryBase):
                .scalar_subquery())
         stmt = _edge_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
         with self._read() as conn:
-            return [_record(r) for r in conn.execute(stmt)]
+            keys, rows = raw_rows(conn, stmt)
+        return _raw_records(keys, rows)
+
+    def edge_ids(
+        self,
+        *,
+        state: str | None = None,
+        verified: bool | None = None,
+        relation: str | None = None,
+        stage: str | None = None,
+        include_stale: bool = False,
+        table_id: int | None = None,
+        direction: Direction | None = None,
+    ) -> array[int]:
+        """The ids of every edge matching the filters of :meth:`edge_page`, in id order (along an index)."""
+        where = _edge_where(state=state, verified=verified, relation=relation, stage=stage,
+                            include_stale=include_stale, table_id=table_id, direction=direction,
+                            after_id=None)
+        with self._read() as conn:
+            _keys, rows = raw_rows(conn, select(EdgeRow.id).where(*where).order_by(EdgeRow.id))
+        return array("q", [r[0] for r in rows])
+
+    def edges_by_ids(self, ids: Sequence[int], *, state: str | None = None, verified: bool | None = None,
+                     relation: str | None = None, stage: str | None = None, include_stale: bool = False,
+                     table_id: int | None = None, direction: Direction | None = None) -> list[EdgeRecord]:
+        """The edges with these ids that (still) match the filters, in id order."""
+        if not ids:
+            return []
+        where = _edge_where(state=state, verified=verified, relation=relation, stage=stage,
+                            include_stale=include_stale, table_id=table_id, direction=direction,
+                            after_id=None)
+        stmt = _edge_select().where(EdgeRow.id.in_(list(ids)), *where).order_by(EdgeRow.id)
+        with self._read() as conn:
+            keys, rows = raw_rows(conn, stmt)
+        return _raw_records(keys, rows)
 
     def count_edges(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -21,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from r2d2.catalog._base import RepositoryBase, as_utc, chunks
+from r2d2.catalog._base import RepositoryBase, as_utc, chunks, raw_rows, utc_value
 from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
 from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
 from r2d2.errors import NotFoundError
@@ -68,6 +69,19 @@ def _record(row: Row[Any], *, with_profile: bool = True) -> TableRecord:
         root=m.get("root"),
         access_per_day=m["access_per_day"],
     )
+
+
+def _raw_records(keys: dict[str, int], rows: list[tuple[Any, ...]]) -> list[TableRecord]:
+    """Tables without profiles from the driver's rows (:func:`~r2d2.catalog._base.raw_rows`)."""
+    k = keys
+    return [TableRecord(
+        id=r[k["id"]], location=r[k["location"]], format=r[k["format"]], status=r[k["status"]],
+        fingerprint=r[k["fingerprint"]], num_rows=r[k["num_rows"]], num_bytes=r[k["num_bytes"]],
+        num_files=r[k["num_files"]], first_seen=utc_value(r[k["first_seen"]]),  # type: ignore[arg-type]
+        last_seen=utc_value(r[k["last_seen"]]),  # type: ignore[arg-type]
+        gone_at=utc_value(r[k["gone_at"]]), profiled_at=utc_value(r[k["profiled_at"]]), error=r[k["error"]],
+        profile=None, latency_limit_s=r[k["latency_limit_s"]], root=r[k["root"]],
+        access_per_day=r[k["access_per_day"]]) for r in rows]
 
 
 def _mark_edges_stale(conn: Connection, table_ids: Sequence[int]) -> None:
@@ -450,7 +464,43 @@ class TablesRepository(RepositoryBase):
         cols = [c for c in T.c if c.name != "profile"]
         stmt = select(*cols).where(TableRow.id.in_(ids)).order_by(*order)
         with self._read() as conn:
-            return [_record(r, with_profile=False) for r in conn.execute(stmt)]
+            keys, rows = raw_rows(conn, stmt)
+        return _raw_records(keys, rows)
+
+    def table_ids(
+        self,
+        *,
+        status: TableStatus | Sequence[str] | None = None,
+        format: str | None = None,
+        prefix: str | None = None,
+        min_bytes: int | None = None,
+        location: str | None = None,
+    ) -> array[int]:
+        """The ids of every table matching the filters, in location order (along an index)."""
+        where = self._filters(status, format, prefix, min_bytes, location)
+        with self._read() as conn:
+            _keys, rows = raw_rows(conn, select(TableRow.id).where(*where).order_by(*_ORDERS["location"]))
+        return array("q", [r[0] for r in rows])
+
+    def tables_by_ids(
+        self,
+        ids: Sequence[int],
+        *,
+        status: TableStatus | Sequence[str] | None = None,
+        format: str | None = None,
+        prefix: str | None = None,
+        min_bytes: int | None = None,
+        location: str | None = None,
+    ) -> list[TableRecord]:
+        """The tables (without profiles) with these ids that (still) match the filters, in the order of ``ids``."""
+        if not ids:
+            return []
+        where = self._filters(status, format, prefix, min_bytes, location)
+        cols = [c for c in T.c if c.name != "profile"]
+        with self._read() as conn:
+            keys, rows = raw_rows(conn, select(*cols).where(TableRow.id.in_(list(ids)), *where))
+        found = {t.id: t for t in _raw_records(keys, rows)}
+        return [found[i] for i in ids if i in found]
 
     def tables_by_status(self) -> dict[str, int]:
         """Table counts by status."""
