@@ -32,8 +32,15 @@ def _printable(value: str) -> str:
 SafeStr = Annotated[str, AfterValidator(_printable)]
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def jsonable(value: Any) -> Any:
     """``value`` with non-finite floats as strings and bytes as base64 (strict JSON has neither)."""
+    if type(value) in _PLAIN:  # the common case first: most evidence values are strings and counts
+        return value
+    if type(value) is dict and all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, bytes | bytearray):
