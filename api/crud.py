@@ -22,10 +22,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from r2d2.catalog import Catalog
+from r2d2.catalog._base import RawRows
 from r2d2.catalog.edges import Direction
 from r2d2.catalog.journal import LIVE_STATES
 from r2d2.catalog.plans import PlanRecord
-from r2d2.catalog.records import EdgeRecord, RunRecord, TableRecord
+from r2d2.catalog.records import RunRecord, TableRecord
 from r2d2.errors import NotFoundError
 from r2d2.optimize.access import AccessImport, parse_rows
 
@@ -110,28 +111,29 @@ class ApiQueries:
                   relation: str | None = None, stage: str | None = None, include_stale: bool = False,
                   table_id: int | None = None, direction: Direction | None = None,
                   after_id: int | None = None, limit: int = 100,
-                  offset: int = 0) -> tuple[list[EdgeRecord], int]:
-        """One page of edges by id, and how many match the filters in all (``after_id`` aside)."""
+                  offset: int = 0) -> tuple[RawRows, int]:
+        """One page of edges by id (the driver's rows: :mod:`api.render` writes them), and how many match
+        the filters in all (``after_id`` aside)."""
         filters: dict[str, Any] = {"state": state, "verified": verified, "relation": relation, "stage": stage,
                                    "include_stale": include_stale, "table_id": table_id,
                                    "direction": direction}
         if after_id is None:
             ids = self._ids.get(("edges", *filters.values()), lambda: self.catalog.edge_ids(**filters))
-            return self.catalog.edges_by_ids(ids[offset:offset + limit], **filters), len(ids)
-        rows = self.catalog.edge_page(**filters, after_id=after_id, limit=limit, offset=offset)
+            return self.catalog.edge_rows_by_ids(ids[offset:offset + limit], **filters), len(ids)
+        rows = self.catalog.edge_page_rows(**filters, after_id=after_id, limit=limit, offset=offset)
         total = self._cached_count(("edges", *filters.values()), lambda: self.catalog.count_edges(**filters))
         return rows, total
 
     def table_page(self, *, status: str | None = None, format: str | None = None, prefix: str | None = None,
                    min_bytes: int | None = None, location: str | None = None, after_id: int | None = None,
-                   limit: int = 100, offset: int = 0) -> tuple[list[TableRecord], int]:
-        """One page of tables (by location, or by id after ``after_id``) and the total."""
+                   limit: int = 100, offset: int = 0) -> tuple[RawRows, int]:
+        """One page of tables (by location, or by id after ``after_id``; the driver's rows) and the total."""
         filters: dict[str, Any] = {"status": status, "format": format, "prefix": prefix, "min_bytes": min_bytes,
                                    "location": location}
         if after_id is None and location is None:
             ids = self._ids.get(("tables", *filters.values()), lambda: self.catalog.table_ids(**filters))
-            return self.catalog.tables_by_ids(ids[offset:offset + limit], **filters), len(ids)
-        rows = self.catalog.table_page(**filters, after_id=after_id, limit=limit, offset=offset)
+            return self.catalog.table_rows_by_ids(ids[offset:offset + limit], **filters), len(ids)
+        rows = self.catalog.table_page_rows(**filters, after_id=after_id, limit=limit, offset=offset)
         total = self._cached_count(("tables", *filters.values()), lambda: self.catalog.count_tables(**filters))
         return rows, total
 

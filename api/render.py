@@ -19,6 +19,7 @@ import orjson
 from starlette.responses import Response
 
 from api.schemas import jsonable
+from r2d2.catalog._base import RawRows, json_value, utc_value
 from r2d2.catalog.plans import PlanRecord
 from r2d2.catalog.records import EdgeRecord, TableRecord
 
@@ -43,6 +44,61 @@ def table(r: TableRecord) -> dict[str, Any]:
             "num_files": r.num_files, "first_seen": r.first_seen, "last_seen": r.last_seen,
             "gone_at": r.gone_at, "profiled_at": r.profiled_at, "error": r.error,
             "latency_limit_s": _float(r.latency_limit_s), "access_per_day": _float(r.access_per_day)}
+
+
+# --- straight from the driver's rows (the list endpoints) -------------------------------------------
+
+_TAGGED = "__float__"  # how the catalog stores a non-finite float in JSON (r2d2.catalog.db.json_dumps)
+
+
+def _when(value: Any) -> Any:
+    """A datetime column: SQLite's UTC text as pydantic writes it (``...T...Z``), else a UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.replace(" ", "T", 1)
+        if text.endswith(".000000"):
+            text = text[:-7]  # as isoformat() without microseconds
+        return text + "Z"
+    return utc_value(value)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column: stored text embedded as is when it holds only strict JSON, else strict data."""
+    if isinstance(value, str):
+        if _TAGGED not in value:
+            return orjson.Fragment(value)
+        value = json_value(value)
+    return jsonable(value or {})
+
+
+def edge_rows(raw: RawRows) -> list[dict[str, Any]]:
+    """The rows of :meth:`r2d2.catalog.Catalog.edge_page_rows` in the shape of :class:`api.schemas.Edge`."""
+    k = raw.keys
+    i_id, i_p, i_c, i_pl, i_cl = k["id"], k["parent_id"], k["child_id"], k["parent_location"], k["child_location"]
+    i_rel, i_state, i_stage, i_ms, i_stale = k["relation"], k["state"], k["stage"], k["multiset"], k["stale"]
+    i_ev, i_run, i_up = k["evidence"], k["run_id"], k["updated_at"]
+    out = []
+    for r in raw.rows:
+        multiset = r[i_ms]
+        out.append({"id": r[i_id], "parent_id": r[i_p], "child_id": r[i_c], "parent": r[i_pl], "child": r[i_cl],
+                    "relation": r[i_rel], "state": r[i_state], "verified": r[i_state] in _VERIFIED,
+                    "stage": r[i_stage], "multiset": None if multiset is None else bool(multiset),
+                    "stale": bool(r[i_stale]), "evidence": _json(r[i_ev]), "run_id": r[i_run],
+                    "updated_at": _when(r[i_up])})
+    return out
+
+
+def table_rows(raw: RawRows) -> list[dict[str, Any]]:
+    """The rows of :meth:`r2d2.catalog.Catalog.table_page_rows` in the shape of :class:`api.schemas.Table`."""
+    k = raw.keys
+    return [{"id": r[k["id"]], "location": r[k["location"]], "format": r[k["format"]], "status": r[k["status"]],
+             "fingerprint": r[k["fingerprint"]], "num_rows": r[k["num_rows"]], "num_bytes": r[k["num_bytes"]],
+             "num_files": r[k["num_files"]], "first_seen": _when(r[k["first_seen"]]),
+             "last_seen": _when(r[k["last_seen"]]), "gone_at": _when(r[k["gone_at"]]),
+             "profiled_at": _when(r[k["profiled_at"]]), "error": r[k["error"]],
+             "latency_limit_s": _float(r[k["latency_limit_s"]]), "access_per_day": _float(r[k["access_per_day"]])}
+            for r in raw.rows]
 
 
 def _num(value: float) -> float | str:

@@ -91,3 +91,30 @@ def test_rendered_pages_match_the_schemas(evidence: dict) -> None:
         page = Page[schema](items=[schema.of(record)], total=1, limit=1, offset=0)  # type: ignore[valid-type]
         fast = render.page([rendered(record)], total=1, limit=1, offset=0)
         assert json.loads(bytes(fast.body)) == json.loads(page.model_dump_json())
+
+
+def test_rendered_driver_rows_match_the_schemas(catalog_url: str, tmp_path: Path) -> None:
+    """The list endpoints render the driver's rows (SQLite text, psycopg values) without records."""
+    from r2d2.catalog import EdgeUpsert, open_catalog
+
+    lake = make_lake(tmp_path / "lake")
+    cat = open_catalog(catalog_url)
+    scan(cat, [str(lake)], spark_factory=no_spark)
+    a, b, c = (cat.get_table(str(lake / n)).id for n in "abc")
+    cat.set_latency_limit(str(lake / "b"), math.inf)
+    cat.upsert_edges([
+        EdgeUpsert(parent_id=a, child_id=b, parent_fingerprint="f", child_fingerprint="f", state="verified",
+                   stage="exact", multiset=True, evidence={"missing": 0, "ratio": 0.5, "ä": ["x", 1]}),
+        EdgeUpsert(parent_id=b, child_id=c, parent_fingerprint="f", child_fingerprint="f", state="pruned",
+                   stage="minmax", evidence={"nan": math.nan, "nested": {"inf": math.inf}}),
+        EdgeUpsert(parent_id=a, child_id=c, parent_fingerprint="f", child_fingerprint="f", state="candidate",
+                   stage="minhash", multiset=None, evidence={}),
+    ])
+    fast = render.edge_rows(cat.edge_page_rows(limit=10))
+    slow = [json.loads(Edge.of(r).model_dump_json()) for r in cat.edge_page(limit=10)]
+    assert json.loads(render.page(fast, total=3, limit=10, offset=0).body)["items"] == slow
+    assert slow[1]["evidence"] == {"nan": "NaN", "nested": {"inf": "Infinity"}}
+    ids = cat.table_ids()
+    fast_tables = render.table_rows(cat.table_rows_by_ids(ids))
+    slow_tables = [json.loads(Table.of(r).model_dump_json()) for r in cat.tables_by_ids(ids)]
+    assert json.loads(render.page(fast_tables, total=3, limit=10, offset=0).body)["items"] == slow_tables

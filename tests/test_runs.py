@@ -69,11 +69,10 @@ def test_watchers_hear_runs_of_their_own_context_only(cat: Catalog) -> None:
     def elsewhere() -> None:
         other.append(cat.start_run("scan"))
 
-    with watch_runs(watcher):
-        with recorded_run(cat, "plan") as run:
-            thread = threading.Thread(target=elsewhere)
-            thread.start()
-            thread.join()
+    with watch_runs(watcher), recorded_run(cat, "plan") as run:
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        thread.join()
     assert heard == [("start", run.id, "plan"), ("finish", run.id, "succeeded")]
     assert other and other[0] not in [h[1] for h in heard]
     broken = RunWatcher(on_start=lambda rid, kind: 1 / 0)  # a failing watcher never fails the run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,17 +10,18 @@ from starlette.responses import Response
 from api import render
 from api.deps import AfterId, Limit, Offset, QueriesDep, Reader
 from api.schemas import Edge, EdgeStateName, Page, RelationName
-from r2d2.catalog.records import EdgeRecord
+from r2d2.catalog._base import RawRows
 
 router = APIRouter(prefix="/edges", tags=["edges"])
 
 STAGE_PATTERN = r"^[a-z_]{1,32}$"
 
 
-def edge_page(rows: Sequence[EdgeRecord], total: int, limit: int, offset: int) -> Response:
+def edge_page(raw: RawRows, total: int, limit: int, offset: int) -> Response:
     """A page of edges (always in id order, so ``next_after_id`` is the last id of a full page)."""
-    return render.page([render.edge(r) for r in rows], total=total, limit=limit, offset=offset,
-                       next_after_id=rows[-1].id if rows and len(rows) == limit else None)
+    items = render.edge_rows(raw)
+    return render.page(items, total=total, limit=limit, offset=offset,
+                       next_after_id=items[-1]["id"] if items and len(items) == limit else None)
 
 
 @router.get("", summary="List edges", response_model=Page[Edge])

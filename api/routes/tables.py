@@ -49,9 +49,10 @@ def list_tables(
         location = normalize_location(location)
     rows, total = queries.table_page(status=status, format=format, prefix=prefix, min_bytes=min_bytes,
                                      location=location, after_id=after_id, limit=limit, offset=offset)
-    keyset = after_id is not None and len(rows) == limit and rows
-    return render.page([render.table(r) for r in rows], total=total, limit=limit, offset=offset,
-                       next_after_id=rows[-1].id if keyset else None)
+    items = render.table_rows(rows)
+    keyset = after_id is not None and len(items) == limit and items
+    return render.page(items, total=total, limit=limit, offset=offset,
+                       next_after_id=items[-1]["id"] if keyset else None)
 
 
 @router.get("/{table_id}", summary="One table with its profile", responses=NOT_FOUND)

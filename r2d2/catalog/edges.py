@@ -10,7 +10,7 @@ from typing import cast as cast_type
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from r2d2.catalog._base import RepositoryBase, chunks, json_value, raw_rows, utc_value, utcnow
+from r2d2.catalog._base import RawRows, RepositoryBase, chunks, json_value, raw_rows, utc_value, utcnow
 from r2d2.catalog.models import EdgeRow, TableRow
 from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
 
@@ -42,11 +42,11 @@ def _record(row: Any) -> EdgeRecord:
     )
 
 
-def _raw_records(keys: dict[str, int], rows: list[tuple[Any, ...]]) -> list[EdgeRecord]:
-    """:func:`_record` over the driver's rows (:func:`~r2d2.catalog._base.raw_rows`)."""
-    k = keys
+def edge_records(raw: RawRows) -> list[EdgeRecord]:
+    """:func:`_record` over the driver's rows (:class:`~r2d2.catalog._base.RawRows`)."""
+    k = raw.keys
     out = []
-    for r in rows:
+    for r in raw.rows:
         multiset = r[k["multiset"]]
         out.append(EdgeRecord(
             id=r[k["id"]], parent_id=r[k["parent_id"]], child_id=r[k["child_id"]],
@@ -185,7 +185,7 @@ class EdgesRepository(RepositoryBase):
 
     # --- paged listing (REST API) ---------------------------------------------------------------------
 
-    def edge_page(
+    def edge_page_rows(
         self,
         *,
         state: str | None = None,
@@ -198,8 +198,8 @@ class EdgesRepository(RepositoryBase):
         after_id: int | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[EdgeRecord]:
-        """One page of edges by id matching every filter.
+    ) -> RawRows:
+        """One page of edges by id matching every filter, as the driver's rows (see :meth:`edge_page`).
 
         ``verified``: True for ``verified``/``inferred`` edges, False for the rest. ``table_id`` with
         ``direction`` ``parents`` (edges whose child is the table), ``children`` (whose parent is) or
@@ -214,8 +214,17 @@ class EdgesRepository(RepositoryBase):
                .scalar_subquery())
         stmt = _edge_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
         with self._read() as conn:
-            keys, rows = raw_rows(conn, stmt)
-        return _raw_records(keys, rows)
+            return raw_rows(conn, stmt)
+
+    def edge_page(self, **filters: Any) -> list[EdgeRecord]:
+        """One page of edges by id matching every filter (the arguments of :meth:`edge_page_rows`).
+
+        ``verified``: True for ``verified``/``inferred`` edges, False for the rest. ``table_id`` with
+        ``direction`` ``parents`` (edges whose child is the table), ``children`` (whose parent is) or
+        None (either end). ``after_id``: keyset pagination (edges with a larger id; combine with
+        ``offset=0``).
+        """
+        return edge_records(self.edge_page_rows(**filters))
 
     def edge_ids(
         self,
@@ -233,22 +242,22 @@ class EdgesRepository(RepositoryBase):
                             include_stale=include_stale, table_id=table_id, direction=direction,
                             after_id=None)
         with self._read() as conn:
-            _keys, rows = raw_rows(conn, select(EdgeRow.id).where(*where).order_by(EdgeRow.id))
-        return array("q", [r[0] for r in rows])
+            return array("q", raw_rows(conn, select(EdgeRow.id).where(*where).order_by(EdgeRow.id)).column("id"))
 
-    def edges_by_ids(self, ids: Sequence[int], *, state: str | None = None, verified: bool | None = None,
-                     relation: str | None = None, stage: str | None = None, include_stale: bool = False,
-                     table_id: int | None = None, direction: Direction | None = None) -> list[EdgeRecord]:
-        """The edges with these ids that (still) match the filters, in id order."""
-        if not ids:
-            return []
+    def edges_by_ids(self, ids: Sequence[int], **filters: Any) -> list[EdgeRecord]:
+        """The edges with these ids that (still) match the filters of :meth:`edge_page`, in id order."""
+        return edge_records(self.edge_rows_by_ids(ids, **filters))
+
+    def edge_rows_by_ids(self, ids: Sequence[int], *, state: str | None = None, verified: bool | None = None,
+                         relation: str | None = None, stage: str | None = None, include_stale: bool = False,
+                         table_id: int | None = None, direction: Direction | None = None) -> RawRows:
+        """:meth:`edges_by_ids` as the driver's rows (columns of :class:`EdgeRecord`)."""
         where = _edge_where(state=state, verified=verified, relation=relation, stage=stage,
                             include_stale=include_stale, table_id=table_id, direction=direction,
                             after_id=None)
         stmt = _edge_select().where(EdgeRow.id.in_(list(ids)), *where).order_by(EdgeRow.id)
         with self._read() as conn:
-            keys, rows = raw_rows(conn, stmt)
-        return _raw_records(keys, rows)
+            return raw_rows(conn, stmt)
 
     def count_edges(
         self,

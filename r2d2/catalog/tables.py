@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from r2d2.catalog._base import RepositoryBase, as_utc, chunks, raw_rows, utc_value
+from r2d2.catalog._base import RawRows, RepositoryBase, as_utc, chunks, raw_rows, utc_value
 from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
 from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
 from r2d2.errors import NotFoundError
@@ -71,9 +71,9 @@ def _record(row: Row[Any], *, with_profile: bool = True) -> TableRecord:
     )
 
 
-def _raw_records(keys: dict[str, int], rows: list[tuple[Any, ...]]) -> list[TableRecord]:
-    """Tables without profiles from the driver's rows (:func:`~r2d2.catalog._base.raw_rows`)."""
-    k = keys
+def table_records(raw: RawRows) -> list[TableRecord]:
+    """Tables without profiles from the driver's rows (:class:`~r2d2.catalog._base.RawRows`)."""
+    k = raw.keys
     return [TableRecord(
         id=r[k["id"]], location=r[k["location"]], format=r[k["format"]], status=r[k["status"]],
         fingerprint=r[k["fingerprint"]], num_rows=r[k["num_rows"]], num_bytes=r[k["num_bytes"]],
@@ -81,7 +81,7 @@ def _raw_records(keys: dict[str, int], rows: list[tuple[Any, ...]]) -> list[Tabl
         last_seen=utc_value(r[k["last_seen"]]),  # type: ignore[arg-type]
         gone_at=utc_value(r[k["gone_at"]]), profiled_at=utc_value(r[k["profiled_at"]]), error=r[k["error"]],
         profile=None, latency_limit_s=r[k["latency_limit_s"]], root=r[k["root"]],
-        access_per_day=r[k["access_per_day"]]) for r in rows]
+        access_per_day=r[k["access_per_day"]]) for r in raw.rows]
 
 
 def _mark_edges_stale(conn: Connection, table_ids: Sequence[int]) -> None:
@@ -435,7 +435,7 @@ class TablesRepository(RepositoryBase):
 
     # --- paged listing and service queries (REST API) -------------------------------------------------
 
-    def table_page(
+    def table_page_rows(
         self,
         *,
         status: TableStatus | Sequence[str] | None = None,
@@ -446,8 +446,9 @@ class TablesRepository(RepositoryBase):
         after_id: int | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[TableRecord]:
-        """One page of tables without their profiles: by location, or by id after ``after_id``.
+    ) -> RawRows:
+        """One page of tables without their profiles, as the driver's rows: by location, or by id after
+        ``after_id``.
 
         ``location`` matches one location exactly (a page of at most one table).
         ``after_id`` is keyset pagination: tables with a larger id, in id order (start with 0).
@@ -464,8 +465,11 @@ class TablesRepository(RepositoryBase):
         cols = [c for c in T.c if c.name != "profile"]
         stmt = select(*cols).where(TableRow.id.in_(ids)).order_by(*order)
         with self._read() as conn:
-            keys, rows = raw_rows(conn, stmt)
-        return _raw_records(keys, rows)
+            return raw_rows(conn, stmt)
+
+    def table_page(self, **filters: Any) -> list[TableRecord]:
+        """:meth:`table_page_rows` as records (without profiles)."""
+        return table_records(self.table_page_rows(**filters))
 
     def table_ids(
         self,
@@ -479,10 +483,15 @@ class TablesRepository(RepositoryBase):
         """The ids of every table matching the filters, in location order (along an index)."""
         where = self._filters(status, format, prefix, min_bytes, location)
         with self._read() as conn:
-            _keys, rows = raw_rows(conn, select(TableRow.id).where(*where).order_by(*_ORDERS["location"]))
-        return array("q", [r[0] for r in rows])
+            return array("q", raw_rows(conn, select(TableRow.id).where(*where).order_by(*_ORDERS["location"]))
+                         .column("id"))
 
-    def tables_by_ids(
+    def tables_by_ids(self, ids: Sequence[int], **filters: Any) -> list[TableRecord]:
+        """The tables (without profiles) with these ids that (still) match the filters, in the order of
+        ``ids`` (the filters of :meth:`table_ids`)."""
+        return table_records(self.table_rows_by_ids(ids, **filters))
+
+    def table_rows_by_ids(
         self,
         ids: Sequence[int],
         *,
@@ -491,16 +500,15 @@ class TablesRepository(RepositoryBase):
         prefix: str | None = None,
         min_bytes: int | None = None,
         location: str | None = None,
-    ) -> list[TableRecord]:
-        """The tables (without profiles) with these ids that (still) match the filters, in the order of ``ids``."""
-        if not ids:
-            return []
+    ) -> RawRows:
+        """:meth:`tables_by_ids` as the driver's rows (columns of :class:`TableRecord` but the profile)."""
         where = self._filters(status, format, prefix, min_bytes, location)
         cols = [c for c in T.c if c.name != "profile"]
         with self._read() as conn:
-            keys, rows = raw_rows(conn, select(*cols).where(TableRow.id.in_(list(ids)), *where))
-        found = {t.id: t for t in _raw_records(keys, rows)}
-        return [found[i] for i in ids if i in found]
+            raw = raw_rows(conn, select(*cols).where(TableRow.id.in_(list(ids)), *where))
+        rank = {table_id: i for i, table_id in enumerate(ids)}
+        at = raw.keys["id"]
+        return RawRows(raw.keys, sorted(raw.rows, key=lambda r: rank[r[at]]))
 
     def tables_by_status(self) -> dict[str, int]:
         """Table counts by status."""
