@@ -4,7 +4,7 @@ No SQL here: pages, counts and aggregates are :class:`~r2d2.catalog.Catalog` met
 adds is the combination a page needs (items and total) and a short-lived snapshot of the matching ids.
 
 Offset pages (``?offset=``) are cut from a snapshot of the ids that match the filters, in page order,
-kept :data:`SNAPSHOT_TTL_S` per filter combination (:class:`IdSnapshots`); the page's rows are then read
+kept :data:`SNAPSHOT_TTL_S` per filter combination (:class:`Snapshots`); the page's rows are then read
 by id and filtered again. ``OFFSET 50000`` made the database walk 50,000 index entries for every page:
 it was most of a request's time (``bench/results/api.md``); the snapshot costs one index walk per filter
 combination every :data:`SNAPSHOT_TTL_S`, and gives the total for free. So an offset page reflects
@@ -19,7 +19,7 @@ import time
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from r2d2.catalog import Catalog
 from r2d2.catalog._base import RawRows
@@ -30,73 +30,70 @@ from r2d2.catalog.records import RunRecord, TableRecord
 from r2d2.errors import NotFoundError
 from r2d2.optimize.access import AccessImport, parse_rows
 
-COUNT_TTL_S = 2.0
 SNAPSHOT_TTL_S = 2.0
 SNAPSHOTS_MAX = 64
+V = TypeVar("V")
 
 
-class IdSnapshots:
-    """Ids matching a filter combination, in page order, each kept :data:`SNAPSHOT_TTL_S` (LRU of
-    :data:`SNAPSHOTS_MAX`). Concurrent requests for an expired snapshot wait for one reload."""
+class Snapshots(Generic[V]):
+    """Values computed per key (ids matching a filter combination, a total), each kept
+    :data:`SNAPSHOT_TTL_S` (LRU of :data:`SNAPSHOTS_MAX`).
+
+    One request at a time reloads an expired value; the others meanwhile get the previous one instead
+    of waiting (a reload of 100,000 ids is tens of milliseconds, which every request queued behind it
+    would add to its latency). A key never loaded is waited for.
+    """
 
     def __init__(self, ttl_s: float = SNAPSHOT_TTL_S, size: int = SNAPSHOTS_MAX) -> None:
         self.ttl_s = ttl_s
         self.size = size
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, array[int]]] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple[Any, ...], threading.Lock] = {}
 
-    def get(self, key: tuple[Any, ...], load: Callable[[], array[int]]) -> array[int]:
-        hit = self._fresh(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            gate = self._loading.setdefault(key, threading.Lock())
-        with gate:
-            hit = self._fresh(key)
-            if hit is not None:
-                return hit
-            ids = load()
-            with self._lock:
-                self._items[key] = (time.monotonic(), ids)
-                self._items.move_to_end(key)
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-                self._loading.pop(key, None)
-            return ids
-
-    def _fresh(self, key: tuple[Any, ...]) -> array[int] | None:
+    def get(self, key: tuple[Any, ...], load: Callable[[], V]) -> V:
         with self._lock:
             hit = self._items.get(key)
-        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl_s else None
+            gate = self._loading.setdefault(key, threading.Lock())
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            return hit[1]
+        if hit is not None:
+            if not gate.acquire(blocking=False):
+                return hit[1]  # another request is reloading it: the previous value meanwhile
+        else:
+            gate.acquire()
+        try:
+            with self._lock:
+                again = self._items.get(key)
+            if again is not None and time.monotonic() - again[0] < self.ttl_s:
+                return again[1]
+            value = load()
+            with self._lock:
+                self._items[key] = (time.monotonic(), value)
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    old, _ = self._items.popitem(last=False)
+                    self._loading.pop(old, None)
+            return value
+        finally:
+            gate.release()
 
 
 class ApiQueries:
     """Pages (items and total) and aggregates for the routes.
 
-    Totals come from the id snapshots (offset pages) or are cached for :data:`COUNT_TTL_S` per filter
+    Totals come from the id snapshots (offset pages) or are cached for :data:`SNAPSHOT_TTL_S` per filter
     combination (keyset pages): counting 100,000 edges costs an index scan, and a total a second or
     two old is good enough for pagination.
     """
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
-        self._counts_lock = threading.Lock()
-        self._ids = IdSnapshots()
+        self._counts: Snapshots[int] = Snapshots()
+        self._ids: Snapshots[array[int]] = Snapshots()
 
     def _cached_count(self, key: tuple[Any, ...], count: Callable[[], int]) -> int:
-        now = time.monotonic()
-        with self._counts_lock:
-            hit = self._counts.get(key)
-        if hit is not None and now - hit[0] < COUNT_TTL_S:
-            return hit[1]
-        total = count()
-        with self._counts_lock:
-            if len(self._counts) > 1024:
-                self._counts.clear()
-            self._counts[key] = (now, total)
-        return total
+        return self._counts.get(key, count)
 
     def ping(self) -> None:
         self.catalog.ping()

@@ -118,3 +118,27 @@ def test_rendered_driver_rows_match_the_schemas(catalog_url: str, tmp_path: Path
     fast_tables = render.table_rows(cat.table_rows_by_ids(ids))
     slow_tables = [json.loads(Table.of(r).model_dump_json()) for r in cat.tables_by_ids(ids)]
     assert json.loads(render.page(fast_tables, total=3, limit=10, offset=0).body)["items"] == slow_tables
+
+
+def test_snapshots_serve_the_previous_value_while_one_request_reloads() -> None:
+    import threading
+
+    from api.crud import Snapshots
+
+    cache: Snapshots[int] = Snapshots(ttl_s=0.0)  # always expired: every get wants a reload
+    assert cache.get(("k",), lambda: 1) == 1
+    release, entered = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        entered.set()
+        assert release.wait(10)
+        return 2
+
+    results: list[int] = []
+    reloading = threading.Thread(target=lambda: results.append(cache.get(("k",), slow)))
+    reloading.start()
+    assert entered.wait(10)
+    assert cache.get(("k",), lambda: 3) == 1  # not queued behind the reload: the previous value
+    release.set()
+    reloading.join()
+    assert results == [2] and cache.get(("other",), lambda: 4) == 4
