@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import math
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -12,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from r2d2.catalog.plans import PlanRecord
 from r2d2.catalog.records import EdgeRecord, RunRecord, TableRecord
 from r2d2.catalog.tokens import TokenRecord
+from r2d2.strictjson import jsonable
 
 T = TypeVar("T")
 
@@ -30,26 +29,6 @@ def _printable(value: str) -> str:
 
 
 SafeStr = Annotated[str, AfterValidator(_printable)]
-
-
-_PLAIN = (str, int, bool, type(None))
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with non-finite floats as strings and bytes as base64 (strict JSON has neither)."""
-    if type(value) in _PLAIN:  # the common case first: most evidence values are strings and counts
-        return value
-    if type(value) is dict and all(type(k) is str and type(v) in _PLAIN for k, v in value.items()):
-        return value
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 class ProblemDetail(BaseModel):

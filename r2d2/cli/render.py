@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -20,25 +18,12 @@ from typing import Any, Literal
 
 import click
 
+from r2d2.strictjson import jsonable
+
 Format = Literal["text", "json"]
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
                       help="text for people (human sizes), json for scripts (one document, sizes in bytes).")
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as strict JSON data: non-finite floats as strings, bytes as base64, datetimes in ISO 8601."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def emit_json(data: Any) -> None:
