@@ -28,6 +28,7 @@ from api.runner import RunService
 from r2d2.catalog import Catalog
 from r2d2.catalog.tokens import TokenRecord, hash_token
 from r2d2.config import Settings
+from r2d2.vocabulary import ROLE_RANK, TokenRole
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="Items to skip.")]
@@ -35,7 +36,6 @@ AfterId = Annotated[int | None, Query(ge=0, le=2**63 - 1,
                                       description="Keyset pagination: only items with a larger id, "
                                                   "in id order (start with 0; see `next_after_id`).")]
 
-ROLE_RANK = {"reader": 0, "operator": 1, "admin": 2}
 TOKEN_TTL_S = 2.0
 _CACHE_MAX = 4096
 
@@ -126,7 +126,7 @@ async def current_token(
     return record
 
 
-def require(role: str) -> Callable[[TokenRecord], Awaitable[TokenRecord]]:
+def require(role: TokenRole) -> Callable[[TokenRecord], Awaitable[TokenRecord]]:
     """A dependency admitting tokens of ``role`` or a higher one (403 otherwise)."""
     needed = ROLE_RANK[role]
 

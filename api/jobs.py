@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from r2d2.catalog import Catalog
 from r2d2.config import Settings
+from r2d2.vocabulary import MoveMode
 
 if TYPE_CHECKING:
     from r2d2.optimize.planning import PlanRequest
 
-MoveMode = Literal["auto", "rename", "copy"]
 SparkFactory = Callable[[], Any]
 
 

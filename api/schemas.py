@@ -11,15 +11,18 @@ from r2d2.catalog.plans import PlanRecord
 from r2d2.catalog.records import EdgeRecord, RunRecord, TableRecord
 from r2d2.catalog.tokens import TokenRecord
 from r2d2.strictjson import jsonable
+from r2d2.vocabulary import EdgeRelation, EdgeState, MoveMode, RunKind, RunStatus, TableStatus, TokenRole
 
 T = TypeVar("T")
 
-TableStatusName = Literal["active", "gone", "error"]
-EdgeStateName = Literal["candidate", "pruned", "verified", "inferred"]
-RelationName = Literal["contains", "duplicate"]
-RunStatusName = Literal["running", "succeeded", "failed"]
-RoleName = Literal["reader", "operator", "admin"]
-MoveModeName = Literal["auto", "rename", "copy"]
+# The names of r2d2.vocabulary, as the API's schemas call them.
+TableStatusName = TableStatus
+EdgeStateName = EdgeState
+RelationName = EdgeRelation
+RunStatusName = RunStatus
+RunKindName = RunKind
+RoleName = TokenRole
+MoveModeName = MoveMode
 
 
 def _printable(value: str) -> str:

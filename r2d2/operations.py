@@ -29,6 +29,7 @@ from r2d2.catalog import Catalog
 from r2d2.catalog.locks import exclusive
 from r2d2.config import Settings
 from r2d2.runs import Recorded, message_sink, recorded_run
+from r2d2.vocabulary import MoveMode
 
 if TYPE_CHECKING:
     from r2d2.optimize.planning import PlanRequest
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from r2d2.reconstruct.drift import DriftReport
     from r2d2.reconstruct.restore import PurgeReport, RecoverReport
 
-MoveMode = Literal["auto", "rename", "copy"]
 SparkFactory = Callable[[], Any]
 Say = Callable[[str], None]
 

@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 from r2d2.catalog import Catalog
 from r2d2.catalog.runs import RunWatcher, watch_runs
 from r2d2.errors import R2D2Error, describe
+from r2d2.vocabulary import RUN_KINDS
 
 __all__ = ["KINDS", "PROGRESS_INTERVAL_S", "Recorded", "Run", "RunWatcher", "error_text", "recorded_run",
            "watch_runs"]
@@ -36,8 +37,7 @@ log = logging.getLogger("r2d2.runs")
 
 T = TypeVar("T")
 
-#: Kinds of runs (``runs.kind``), one per operation.
-KINDS = ("scan", "detect", "plan", "apply", "restore", "reconstruct", "check", "purge", "recover", "calibrate")
+KINDS = RUN_KINDS  # kinds of runs (``runs.kind``), one per operation: r2d2.vocabulary.RunKind
 PROGRESS_INTERVAL_S = 0.5
 MAX_MESSAGES = 20
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import Limit, Offset, Operator, QueriesDep, Reader, StateDep
 from api.paths import check_lake_location
-from api.schemas import DetectRequest, Page, Run, RunStatusName, ScanRequest
+from api.schemas import DetectRequest, Page, Run, RunKindName, RunStatusName, ScanRequest
 from r2d2.scan import check_roots
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -50,8 +50,7 @@ def start_detect(state: StateDep, _: Operator, response: Response,
 
 @router.get("", summary="List runs")
 def list_runs(queries: QueriesDep, _: Reader,
-              kind: Annotated[str | None, Query(pattern=r"^[a-z_]{1,32}$",
-                                                description="scan, detect, apply, restore, check...")] = None,
+              kind: Annotated[RunKindName | None, Query(description="Only runs of this kind.")] = None,
               status: RunStatusName | None = None, limit: Limit = 50, offset: Offset = 0) -> Page[Run]:
     """Runs, newest first."""
     rows, total = queries.run_page(kind=kind, status=status, limit=limit, offset=offset)

@@ -21,12 +21,12 @@ from fastapi.responses import FileResponse, RedirectResponse
 from api.deps import CatalogDep, Reader
 from api.problems import Problem
 from api.schemas import jsonable
+from r2d2.vocabulary import EDGE_STATES
 
 UI_DIR = FsPath(__file__).resolve().parent.parent / "ui"
 STATIC_DIR = UI_DIR / "static"
 MAX_NODES = 20_000
 MAX_EDGES = 100_000
-EDGE_STATES = ("verified", "inferred", "candidate", "pruned")
 
 router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)
 

@@ -13,10 +13,10 @@ from sqlalchemy.orm import aliased
 from r2d2.catalog._base import RawRows, RepositoryBase, chunks, json_value, raw_rows, utc_value, utcnow
 from r2d2.catalog.models import EdgeRow, TableRow
 from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
+from r2d2.vocabulary import VERIFIED_STATES
 
 _P = aliased(TableRow, name="parent")
 _C = aliased(TableRow, name="child")
-VERIFIED_STATES = ("verified", "inferred")
 Direction = Literal["parents", "children"]
 _UPDATED = ("parent_fingerprint", "child_fingerprint", "state", "stage", "relation", "multiset",
             "evidence", "stale", "run_id", "updated_at")

@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 from r2d2.catalog.db import json_dumps, json_loads
 from r2d2.types import TableProfile
+from r2d2.vocabulary import EdgeRelation, EdgeState, RunStatus, SaveOutcome, TableStatus
 
-TableStatus = Literal["active", "gone", "error"]
-EdgeState = Literal["candidate", "pruned", "verified", "inferred"]
-EdgeRelation = Literal["contains", "duplicate"]
-RunStatus = Literal["running", "succeeded", "failed"]
-SaveOutcome = Literal["new", "changed", "unchanged"]
+__all__ = ["EdgeRecord", "EdgeRelation", "EdgeState", "EdgeUpsert", "PairDecision", "RunRecord", "RunStatus",
+           "SaveOutcome", "TableRecord", "TableStatus"]
+
 
 
 @dataclass(frozen=True)

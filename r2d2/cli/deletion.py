@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
+from r2d2 import vocabulary
 from r2d2.cli.main import EXIT_OK, EXIT_PARTIAL, Context, confirm_or_yes, run_guarded, say
 from r2d2.cli.render import FORMAT, Format, emit, human_bytes, table, when
 
-MOVE_MODES = click.Choice(["auto", "rename", "copy"])
+MOVE_MODES = click.Choice(vocabulary.MOVE_MODES)
 YES = click.option("--yes", "-y", is_flag=True,
                    help="Do not ask for confirmation (needed when not run from a terminal).")
 

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from r2d2 import vocabulary
 from r2d2.cli.exits import (
     EXIT_ERROR,
     EXIT_OK,
@@ -195,7 +196,7 @@ def table_json(r: Any) -> dict[str, Any]:
 
 
 @cli.command()
-@click.option("--status", type=click.Choice(["active", "gone", "error"]), help="Only tables with this status.")
+@click.option("--status", type=click.Choice(vocabulary.TABLE_STATUSES), help="Only tables with this status.")
 @click.option("--table-format", type=click.Choice(["parquet", "csv", "delta"]), help="Only tables of this format.")
 @click.option("--prefix", help="Only locations starting with this prefix.")
 @click.option("--min-bytes", type=click.IntRange(min=0), help="Only tables at least this big.")
@@ -254,10 +255,10 @@ def edge_json(e: Any) -> dict[str, Any]:
 
 
 @cli.command()
-@click.option("--state", type=click.Choice(["verified", "inferred", "candidate", "pruned"]),
+@click.option("--state", type=click.Choice(vocabulary.EDGE_STATES),
               help="Only edges in this state (default: verified and inferred).")
 @click.option("--all", "all_states", is_flag=True, help="Edges in every state.")
-@click.option("--relation", type=click.Choice(["contains", "duplicate"]))
+@click.option("--relation", type=click.Choice(vocabulary.EDGE_RELATIONS))
 @click.option("--table", "location", help="Only edges with this table (location) at either end.")
 @click.option("--include-stale", is_flag=True, help="Also edges of tables changed since their decision.")
 @click.option("--limit", type=click.IntRange(min=1), default=None)
@@ -294,9 +295,8 @@ def run_json(r: Any) -> dict[str, Any]:
 
 @cli.command()
 @click.argument("run_id", type=int, required=False)
-@click.option("--kind", type=click.Choice(["scan", "detect", "plan", "apply", "restore", "reconstruct", "check",
-                                           "purge", "recover", "calibrate"]), help="Only runs of this kind.")
-@click.option("--status", type=click.Choice(["running", "succeeded", "failed"]))
+@click.option("--kind", type=click.Choice(vocabulary.RUN_KINDS), help="Only runs of this kind.")
+@click.option("--status", type=click.Choice(vocabulary.RUN_STATUSES))
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @FORMAT
 @click.pass_obj

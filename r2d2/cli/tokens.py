@@ -8,8 +8,7 @@ import click
 
 from r2d2.cli.main import EXIT_OK, Context, run_guarded
 from r2d2.cli.render import FORMAT, Format, emit, table, when
-
-ROLES = ("reader", "operator", "admin")
+from r2d2.vocabulary import TOKEN_ROLES
 
 
 def _token_json(t: Any) -> dict[str, Any]:
@@ -24,7 +23,7 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True, help="reader < operator < admin.")
+@click.option("--role", type=click.Choice(TOKEN_ROLES), required=True, help="reader < operator < admin.")
 @FORMAT
 @click.pass_obj
 def token_create(obj: Context, name: str, role: str, fmt: Format) -> None:
