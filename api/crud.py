@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from r2d2.catalog import Catalog
 from r2d2.catalog._base import RawRows
-from r2d2.catalog.edges import Direction
+from r2d2.catalog.edges import EdgeFilter
 from r2d2.catalog.journal import LIVE_STATES
 from r2d2.catalog.plans import PlanRecord
 from r2d2.catalog.records import RunRecord, TableRecord
@@ -104,22 +104,15 @@ class ApiQueries:
 
     # --- edges and tables ---------------------------------------------------------------------------
 
-    def edge_page(self, *, state: str | None = None, verified: bool | None = None,
-                  relation: str | None = None, stage: str | None = None, include_stale: bool = False,
-                  table_id: int | None = None, direction: Direction | None = None,
-                  after_id: int | None = None, limit: int = 100,
+    def edge_page(self, where: EdgeFilter, *, after_id: int | None = None, limit: int = 100,
                   offset: int = 0) -> tuple[RawRows, int]:
-        """One page of edges by id (the driver's rows: :mod:`api.render` writes them), and how many match
-        the filters in all (``after_id`` aside)."""
-        filters: dict[str, Any] = {"state": state, "verified": verified, "relation": relation, "stage": stage,
-                                   "include_stale": include_stale, "table_id": table_id,
-                                   "direction": direction}
+        """One page of the edges matching ``where``, by id (the driver's rows: :mod:`api.render` writes them),
+        and how many match in all (``after_id`` aside)."""
         if after_id is None:
-            ids = self._ids.get(("edges", *filters.values()), lambda: self.catalog.edge_ids(**filters))
-            return self.catalog.edge_rows_by_ids(ids[offset:offset + limit], **filters), len(ids)
-        rows = self.catalog.edge_page_rows(**filters, after_id=after_id, limit=limit, offset=offset)
-        total = self._cached_count(("edges", *filters.values()), lambda: self.catalog.count_edges(**filters))
-        return rows, total
+            ids = self._ids.get(("edges", where), lambda: self.catalog.edge_ids(where))
+            return self.catalog.edge_rows_by_ids(ids[offset:offset + limit], where), len(ids)
+        rows = self.catalog.edge_page_rows(where, after_id=after_id, limit=limit, offset=offset)
+        return rows, self._cached_count(("edges", where), lambda: self.catalog.count_edges(where))
 
     def table_page(self, *, status: str | None = None, format: str | None = None, prefix: str | None = None,
                    min_bytes: int | None = None, location: str | None = None, after_id: int | None = None,

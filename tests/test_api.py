@@ -277,6 +277,15 @@ def test_edges_filters_parents_children(shared: Shared) -> None:
         assert c.get(f"/tables/{c_}/parents", params={"include_unverified": True}).json()["total"] == 1
         assert c.get(f"/tables/{a}/children").json()["items"][0]["child_id"] == b
         assert_problem(c.get("/tables/999999/parents"), 404)
+        # Exact locations, as the CLI's `r2d2 edges --parent/--child/--table` (one EdgeFilter); a trailing
+        # slash is normalized away as a scan does.
+        by_parent = c.get("/edges", params={"parent": str(shared.lake / "a") + "/"}).json()
+        assert [(e["parent_id"], e["child_id"]) for e in by_parent["items"]] == [(a, b)]
+        assert [e["parent_id"] for e in c.get("/edges", params={"child": str(shared.lake / "c")}).json()["items"]] \
+            == [b]
+        assert c.get("/edges", params={"table": str(shared.lake / "b")}).json()["total"] == 2
+        assert c.get("/edges", params={"table": str(shared.lake / "c"), "verified": True}).json()["total"] == 0
+        assert c.get("/edges", params={"parent": str(shared.lake / "nowhere")}).json()["total"] == 0
 
 
 def test_keyset_pagination(shared: Shared) -> None:

@@ -71,6 +71,7 @@ def test_every_command_prints_json(tmp_path: Path, spark: Any) -> None:
     edges = run("edges")
     assert {(e["parent"], e["child"]) for e in edges} >= {(a, b), (a, c)}
     assert all(e["verified"] for e in edges) and run("edges", "--all", "--table", c)
+    assert {e["child"] for e in run("edges", "--parent", a)} == {b, c} and run("edges", "--child", a) == []
     access = tmp_path / "access.csv"
     access.write_text(f"location,count,window_days\n{a},30,30\n")
     assert run("access", "import", str(access))["updated"] == [a]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from r2d2.catalog import open_catalog
+from r2d2.catalog import EdgeFilter, open_catalog
 from r2d2.config import load_settings
 from r2d2.containment.pipeline import detect
 from r2d2.gen.evaluate import as_truth, score
@@ -73,7 +73,7 @@ def test_content_stages_read_each_table_at_most_once(lake_run) -> None:
     assert result.stage("probe").jobs == 0
     assert result.stage("exact").bytes_read == 0
     assert result.stage("exact").hashset_bytes > 0
-    pruned = catalog.list_edges(state="pruned", stage="probe")
+    pruned = catalog.list_edges(EdgeFilter(state="pruned", stage="probe"))
     assert pruned and all(e.evidence["missing"] > 0 for e in pruned)
     profiles = dict(catalog.active_profiles())
     reached = {t for e in catalog.list_edges() if e.stage not in ("schema", "minmax")
@@ -96,9 +96,9 @@ def test_json_has_exactly_the_documented_shape(lake_run) -> None:
 
 def test_edges_are_stored_with_evidence(lake_run) -> None:
     _, _, catalog, _, result = lake_run
-    stored = catalog.list_edges(state="verified") + catalog.list_edges(state="inferred")
+    stored = catalog.list_edges(EdgeFilter(state="verified")) + catalog.list_edges(EdgeFilter(state="inferred"))
     assert len({(e.parent_location, e.child_location) for e in stored}) >= len(result.edges)
-    pruned = catalog.list_edges(state="pruned")
+    pruned = catalog.list_edges(EdgeFilter(state="pruned"))
     assert {e.stage for e in pruned} >= {"minmax", "minhash"}
     assert all(e.evidence for e in pruned)
 
@@ -127,7 +127,7 @@ def test_incremental_after_adding_tables(spark, tmp_path: Path) -> None:
     result = detect(catalog, settings, lambda: spark)
     profiles = dict(catalog.active_profiles())
     new_id = next(tid for tid, p in profiles.items() if p.location == str(copy))
-    stored = catalog.list_edges(include_stale=False)
+    stored = catalog.list_edges(EdgeFilter(include_stale=False))
     involving = [e for e in stored if new_id in (e.parent_id, e.child_id) and e.stage not in ("minmax",)]
     assert 0 < result.pairs_reexamined <= len(involving)
     assert any(e.relation == "duplicate" and str(copy) in (e.parent, e.child) for e in result.edges)

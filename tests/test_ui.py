@@ -37,7 +37,7 @@ try:  # RunJobs is moving from api.runner to api.jobs (the API's plans/apply wor
 except ImportError:
     from api.runner import RunJobs  # type: ignore[attr-defined,no-redef]
 from api.testing import live_server
-from r2d2.catalog import Catalog, EdgeUpsert, open_catalog
+from r2d2.catalog import Catalog, EdgeFilter, EdgeUpsert, open_catalog
 from r2d2.config import load_settings
 from r2d2.runs import recorded_run
 from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
@@ -175,7 +175,7 @@ def test_vendored_libraries_match_package_json() -> None:
 
 def _table_to_click(catalog: Catalog) -> tuple[int, set[str], set[str]]:
     """A table with verified parents (and children if one has both), with their locations."""
-    edges = [e for s in ("verified", "inferred") for e in catalog.list_edges(state=s)]
+    edges = [e for s in ("verified", "inferred") for e in catalog.list_edges(EdgeFilter(state=s))]
     parents: dict[int, set[str]] = {}
     children: dict[int, set[str]] = {}
     for e in edges:

@@ -9,12 +9,19 @@ from starlette.responses import Response
 
 from api import render
 from api.deps import AfterId, Limit, Offset, QueriesDep, Reader
-from api.schemas import Edge, EdgeStateName, Page, RelationName
+from api.schemas import Edge, EdgeStateName, Page, RelationName, SafeStr
+from r2d2.catalog import EdgeFilter
 from r2d2.catalog._base import RawRows
+from r2d2.lake.fs import normalize_location
 
 router = APIRouter(prefix="/edges", tags=["edges"])
 
 STAGE_PATTERN = r"^[a-z_]{1,32}$"
+
+
+def _location(value: str | None) -> str | None:
+    """As a scan stores locations, so that ``/lake/t/`` finds ``/lake/t``."""
+    return None if value is None else normalize_location(value)
 
 
 def edge_page(raw: RawRows, total: int, limit: int, offset: int) -> Response:
@@ -36,15 +43,19 @@ def list_edges(
                                        description="Stage of the last decision (schema, minmax, "
                                                    "minhash, probe, exact, transitive).")] = None,
     include_stale: Annotated[bool, Query(description="Include edges of changed tables.")] = False,
+    parent: Annotated[SafeStr | None, Query(max_length=4096, description="Location of the parent.")] = None,
+    child: Annotated[SafeStr | None, Query(max_length=4096, description="Location of the child.")] = None,
+    table: Annotated[SafeStr | None, Query(max_length=4096, description="Location of either end.")] = None,
     after_id: AfterId = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Response:
     """Edges by id. Page with ``offset``, or (faster deep into a large catalog) with ``after_id``.
+    ``parent``, ``child`` and ``table`` are exact locations (normalized as a scan stores them).
 
-    ``async`` on purpose, as ``GET /tables``: a page is a millisecond or two of Python and a short indexed
-    query, cheaper run in the event loop than handed to a worker thread (no thread hop, no contention
-    for the GIL between the loop and the pool: measured in ``bench/results/api.md``)."""
-    rows, total = queries.edge_page(relation=relation, state=state, verified=verified, stage=stage,
-                                    include_stale=include_stale, after_id=after_id, limit=limit, offset=offset)
+    Not ``async``: that was measured slower (``bench/results/api.md``), the event loop then waits for each
+    query instead of overlapping it with other requests' Python work."""
+    where = EdgeFilter(relation=relation, state=state, verified=verified, stage=stage, include_stale=include_stale,
+                       parent=_location(parent), child=_location(child), table=_location(table))
+    rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)
     return edge_page(rows, total, limit, offset)

@@ -18,6 +18,7 @@ from api.problems import Problem
 from api.routes.edges import edge_page
 from api.routes.runs import RUN_CONFLICT, accepted
 from api.schemas import Edge, Page, RestoreRequest, Run, SafeStr, Table, TableDetail, TableStatusName
+from r2d2.catalog import EdgeFilter
 from r2d2.errors import NotFoundError
 from r2d2.lake.fs import normalize_location
 
@@ -67,9 +68,8 @@ def table_parents(queries: QueriesDep, _: Reader, table_id: TableId,
                   limit: Limit = 100, offset: Offset = 0) -> StarletteResponse:
     """Edges whose child is this table (verified or inferred unless ``include_unverified``)."""
     queries.table(table_id)  # 404 for an unknown table
-    rows, total = queries.edge_page(table_id=table_id, direction="parents",
-                                    verified=None if include_unverified else True, after_id=after_id,
-                                    limit=limit, offset=offset)
+    where = EdgeFilter(table_id=table_id, direction="parents", verified=None if include_unverified else True)
+    rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)
     return edge_page(rows, total, limit, offset)
 
 
@@ -80,9 +80,8 @@ def table_children(queries: QueriesDep, _: Reader, table_id: TableId,
                    limit: Limit = 100, offset: Offset = 0) -> StarletteResponse:
     """Edges whose parent is this table (verified or inferred unless ``include_unverified``)."""
     queries.table(table_id)
-    rows, total = queries.edge_page(table_id=table_id, direction="children",
-                                    verified=None if include_unverified else True, after_id=after_id,
-                                    limit=limit, offset=offset)
+    where = EdgeFilter(table_id=table_id, direction="children", verified=None if include_unverified else True)
+    rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)
     return edge_page(rows, total, limit, offset)
 
 

@@ -13,7 +13,7 @@ API call, so the data keeps the API's auth (reader role). Besides the public API
 from __future__ import annotations
 
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, RedirectResponse
@@ -21,7 +21,8 @@ from fastapi.responses import FileResponse, RedirectResponse
 from api.deps import CatalogDep, Reader
 from api.problems import Problem
 from api.schemas import jsonable
-from r2d2.vocabulary import EDGE_STATES
+from r2d2.catalog import EdgeFilter
+from r2d2.vocabulary import EDGE_STATES, EdgeState
 
 UI_DIR = FsPath(__file__).resolve().parent.parent / "ui"
 STATIC_DIR = UI_DIR / "static"
@@ -77,7 +78,7 @@ def ui_graph(
         if room <= 0:
             truncated = True
             break
-        rows = catalog.list_edges(state=state, limit=room + 1)
+        rows = catalog.list_edges(EdgeFilter(state=cast(EdgeState, state)), limit=room + 1)
         if len(rows) > room:
             truncated, rows = True, rows[:room]
         edges += [{"id": e.id, "source": e.parent_id, "target": e.child_id, "relation": e.relation,

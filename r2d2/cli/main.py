@@ -36,6 +36,7 @@ from r2d2.cli.exits import (
 )
 from r2d2.cli.render import FORMAT, Format, emit, emit_json, human_bytes, table, when
 from r2d2.config import Settings, load_settings
+from r2d2.vocabulary import EdgeRelation, EdgeState
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "Context", "cli", "confirm_or_yes",
            "run_guarded"]
@@ -259,24 +260,25 @@ def edge_json(e: Any) -> dict[str, Any]:
               help="Only edges in this state (default: verified and inferred).")
 @click.option("--all", "all_states", is_flag=True, help="Edges in every state.")
 @click.option("--relation", type=click.Choice(vocabulary.EDGE_RELATIONS))
+@click.option("--parent", help="Only edges whose parent is this table (location).")
+@click.option("--child", help="Only edges whose child is this table (location).")
 @click.option("--table", "location", help="Only edges with this table (location) at either end.")
 @click.option("--include-stale", is_flag=True, help="Also edges of tables changed since their decision.")
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @FORMAT
 @click.pass_obj
-def edges(obj: Context, state: str | None, all_states: bool, relation: str | None, location: str | None,
-          include_stale: bool, limit: int | None, fmt: Format) -> None:
+def edges(obj: Context, state: EdgeState | None, all_states: bool, relation: EdgeRelation | None,
+          parent: str | None, child: str | None, location: str | None, include_stale: bool, limit: int | None,
+          fmt: Format) -> None:
     """List containment edges from the catalog (as the last detect left them; no Spark)."""
+    from r2d2.catalog import EdgeFilter
     from r2d2.lake.fs import normalize_location
 
     def body() -> int:
-        states = [state] if state else ([None] if all_states else ["verified", "inferred"])
-        rows = []
-        for s in states:
-            rows += obj.catalog.list_edges(state=s, relation=relation, include_stale=include_stale,
-                                           table_location=normalize_location(location) if location else None)
-        rows.sort(key=lambda e: e.id)
-        rows = rows[:limit] if limit else rows
+        where = EdgeFilter(state=state, verified=None if state or all_states else True, relation=relation,
+                           include_stale=include_stale, parent=parent and normalize_location(parent),
+                           child=child and normalize_location(child), table=location and normalize_location(location))
+        rows = obj.catalog.list_edges(where, limit=limit)
         emit(fmt, [edge_json(e) for e in rows], lambda: table(
             ["parent", "", "child", "state", "stage", "multiset"],
             [[e.parent_location, "==" if e.relation == "duplicate" else "⊇", e.child_location, e.state, e.stage,
