@@ -3,11 +3,13 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+JARS ?= jars
+JARS_STAMP := $(JARS)/.fetched
 
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(BIN)/python)
 
-.PHONY: install demo test browser-deps lint bench clean
+.PHONY: install jars demo test browser-deps lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
@@ -16,9 +18,18 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m r2d2.containment.kernels  # compile stage 3's loops once (cached by numba)
 	touch $(STAMP)
 
-install: $(STAMP)
+# Spark jars (delta-spark, hadoop-aws + AWS SDK bundle) from Maven Central, listed in
+# deploy/spark-jars.pom.xml; R2D2 puts them on the sessions it builds. Fetched here, never by a test.
+$(JARS_STAMP): deploy/spark-jars.pom.xml
+	mkdir -p $(JARS)
+	mvn -B -q --no-transfer-progress -f deploy/spark-jars.pom.xml dependency:copy -Djars.dir=$(abspath $(JARS))
+	touch $(JARS_STAMP)
 
-demo: $(STAMP)
+jars: $(JARS_STAMP)
+
+install: $(STAMP) $(JARS_STAMP)
+
+demo: $(STAMP) $(JARS_STAMP)
 	$(BIN)/r2d2 demo
 
 # The browser tests (tests/test_ui.py) run in every `make test`: their tools are installed here when
@@ -26,7 +37,7 @@ demo: $(STAMP)
 browser-deps:
 	tests/ui/deps.sh
 
-test: $(STAMP) browser-deps
+test: $(STAMP) $(JARS_STAMP) browser-deps
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
@@ -34,4 +45,4 @@ lint: $(STAMP)
 	$(BIN)/mypy r2d2 api jobs
 
 clean:
-	rm -rf $(VENV) demo-lake r2d2-work .pytest_cache .hypothesis
+	rm -rf $(VENV) $(JARS) demo-lake r2d2-work .pytest_cache .hypothesis

@@ -1,9 +1,9 @@
-"""JSON bodies of the list endpoints, written straight from catalog records.
+"""JSON bodies of the list endpoints, written straight from the database driver's rows.
 
 ``GET /edges`` and ``GET /tables`` are the API's hot paths. Building a pydantic model per row and
 letting FastAPI validate and serialise the page again cost about three quarters of a request's time
 (measured in ``bench/results/api.md``); here each row becomes a plain dict in the exact shape of its
-schema (:class:`api.schemas.Edge`, :class:`api.schemas.Table`; ``tests/test_api_service.py`` checks both
+schema (:class:`r2d2.views.Edge`, :class:`r2d2.views.Table`; ``tests/test_api_service.py`` checks both
 give the same JSON), and the page is encoded once, by orjson (datetimes in C, as pydantic writes them:
 the standard library's encoder and ``isoformat`` were a third of a page's time). The routes keep their
 ``response_model`` for the OpenAPI document.
@@ -12,38 +12,21 @@ the standard library's encoder and ``isoformat`` were a third of a page's time).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from starlette.responses import Response
 
-from api.schemas import jsonable
 from r2d2.catalog._base import RawRows, json_value, utc_value
-from r2d2.catalog.plans import PlanRecord
-from r2d2.catalog.records import EdgeRecord, TableRecord
-
-_VERIFIED = ("verified", "inferred")
+from r2d2.catalog.records import deletable, except_columns, overlap_fraction
+from r2d2.strictjson import jsonable
+from r2d2.vocabulary import VERIFIED_STATES
 
 
 def _float(value: float | None) -> float | None:
     """As pydantic writes a float field: non-finite values as null."""
     return None if value is None or not math.isfinite(value) else float(value)
-
-
-def edge(r: EdgeRecord) -> dict[str, Any]:
-    return {"id": r.id, "parent_id": r.parent_id, "child_id": r.child_id, "parent": r.parent_location,
-            "child": r.child_location, "relation": r.relation, "state": r.state, "verified": r.state in _VERIFIED,
-            "stage": r.stage, "multiset": r.multiset, "stale": r.stale, "evidence": jsonable(r.evidence),
-            "run_id": r.run_id, "updated_at": r.updated_at}
-
-
-def table(r: TableRecord) -> dict[str, Any]:
-    return {"id": r.id, "location": r.location, "format": r.format, "status": r.status,
-            "fingerprint": r.fingerprint, "num_rows": r.num_rows, "num_bytes": r.num_bytes,
-            "num_files": r.num_files, "first_seen": r.first_seen, "last_seen": r.last_seen,
-            "gone_at": r.gone_at, "profiled_at": r.profiled_at, "error": r.error,
-            "latency_limit_s": _float(r.latency_limit_s), "access_per_day": _float(r.access_per_day)}
 
 
 # --- straight from the driver's rows (the list endpoints) -------------------------------------------
@@ -72,25 +55,39 @@ def _json(value: Any) -> Any:
     return jsonable(value or {})
 
 
+def _evidence_of(relation: str, value: Any) -> Mapping[str, Any]:
+    """The evidence as far as ``fraction``, ``except_columns`` and ``deletable`` need it: decoded only
+    when it can matter (an overlap, or stored text naming key exceptions), not for every row."""
+    if isinstance(value, str):
+        if relation != "overlaps" and '"except_columns"' not in value:
+            return {}
+        value = json_value(value)
+    return value or {}
+
+
 def edge_rows(raw: RawRows) -> list[dict[str, Any]]:
-    """The rows of :meth:`r2d2.catalog.Catalog.edge_page_rows` in the shape of :class:`api.schemas.Edge`."""
+    """The rows of :meth:`r2d2.catalog.Catalog.edge_page_rows` in the shape of :class:`r2d2.views.Edge`."""
     k = raw.keys
     i_id, i_p, i_c, i_pl, i_cl = k["id"], k["parent_id"], k["child_id"], k["parent_location"], k["child_location"]
     i_rel, i_state, i_stage, i_ms, i_stale = k["relation"], k["state"], k["stage"], k["multiset"], k["stale"]
     i_ev, i_run, i_up = k["evidence"], k["run_id"], k["updated_at"]
     out = []
     for r in raw.rows:
-        multiset = r[i_ms]
+        multiset, relation, state = r[i_ms], r[i_rel], r[i_state]
+        evidence = _evidence_of(relation, r[i_ev])
         out.append({"id": r[i_id], "parent_id": r[i_p], "child_id": r[i_c], "parent": r[i_pl], "child": r[i_cl],
-                    "relation": r[i_rel], "state": r[i_state], "verified": r[i_state] in _VERIFIED,
+                    "relation": relation, "state": state, "verified": state in VERIFIED_STATES,
                     "stage": r[i_stage], "multiset": None if multiset is None else bool(multiset),
-                    "stale": bool(r[i_stale]), "evidence": _json(r[i_ev]), "run_id": r[i_run],
-                    "updated_at": _when(r[i_up])})
+                    "stale": bool(r[i_stale]), "evidence": _json(r[i_ev]),
+                    "fraction": overlap_fraction(relation, evidence),
+                    "except_columns": list(except_columns(evidence)),
+                    "deletable": deletable(state, relation, evidence),
+                    "run_id": r[i_run], "updated_at": _when(r[i_up])})
     return out
 
 
 def table_rows(raw: RawRows) -> list[dict[str, Any]]:
-    """The rows of :meth:`r2d2.catalog.Catalog.table_page_rows` in the shape of :class:`api.schemas.Table`."""
+    """The rows of :meth:`r2d2.catalog.Catalog.table_page_rows` in the shape of :class:`r2d2.views.Table`."""
     k = raw.keys
     return [{"id": r[k["id"]], "location": r[k["location"]], "format": r[k["format"]], "status": r[k["status"]],
              "fingerprint": r[k["fingerprint"]], "num_rows": r[k["num_rows"]], "num_bytes": r[k["num_bytes"]],
@@ -99,18 +96,6 @@ def table_rows(raw: RawRows) -> list[dict[str, Any]]:
              "profiled_at": _when(r[k["profiled_at"]]), "error": r[k["error"]],
              "latency_limit_s": _float(r[k["latency_limit_s"]]), "access_per_day": _float(r[k["access_per_day"]])}
             for r in raw.rows]
-
-
-def _num(value: float) -> float | str:
-    return jsonable(float(value))
-
-
-def plan_summary(r: PlanRecord) -> dict[str, Any]:
-    return {"id": r.id, "created_at": r.created_at, "solver": r.solver, "status": r.status,
-            "objective": _num(r.objective), "bound": _num(r.bound), "gap": _num(r.gap),
-            "solve_seconds": float(r.solve_seconds), "savings_bytes": r.savings_bytes,
-            "savings_per_month": _num(r.savings_per_month), "deleted_tables": r.deleted_tables,
-            "params": jsonable(r.params)}
 
 
 def page(items: Sequence[dict[str, Any]], *, total: int, limit: int, offset: int,

@@ -34,7 +34,8 @@ SUFFIXES = {"parquet": ".parquet", "arrow": ".arrows"}
 
 
 def scratch_root(settings: Settings) -> Path:
-    return settings.home / "api-reconstruct"
+    """Local (the rebuilt file is streamed from here): under the settings' local work folder."""
+    return settings.work_dir / "api-reconstruct"
 
 
 def clear_scratch(settings: Settings) -> None:

@@ -89,3 +89,67 @@ def settings(tmp_path: Path, catalog_url: str):
     from r2d2.config import load_settings
 
     return load_settings(home=tmp_path / "home", catalog_url=catalog_url, spark_master="local[2]")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 HTTP endpoint on loopback: moto's standalone server (``moto[server]``), started here
+    and stopped by the process id this fixture started."""
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto server did not start (exit {proc.poll()})") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def s3_options(s3_endpoint: str, spark) -> dict[str, dict[str, str]]:
+    """Storage options reaching the test S3 server (any key pair works there), also set on the test
+    session's Hadoop configuration for s3a."""
+    from r2d2.engine.spark import apply_storage_options
+
+    options = {"s3": {"endpoint_override": s3_endpoint, "access_key": "testing", "secret_key": "testing",
+                      "region": "us-east-1"}}
+    apply_storage_options(spark, options)
+    return options
+
+
+@pytest.fixture
+def s3_bucket(s3_options: dict[str, dict[str, str]], request: pytest.FixtureRequest) -> str:
+    """A new, empty bucket: ``s3://<name>``."""
+    import re
+    import uuid
+
+    import pyarrow.fs as pafs
+
+    from r2d2.lake import fs as lakefs
+
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + "-" + uuid.uuid4().hex[:8]
+    lakefs.set_storage_options(s3_options)
+    opts = dict(s3_options["s3"])
+    scheme, endpoint = opts.pop("endpoint_override").split("://", 1)
+    pafs.S3FileSystem(scheme=scheme, endpoint_override=endpoint, allow_bucket_creation=True, **opts).create_dir(name)
+    return f"s3://{name}"
+

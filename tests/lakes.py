@@ -36,3 +36,12 @@ def csv(path: Path, text: str, *, name: str = "part-0.csv") -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / name).write_text(text, encoding="utf-8")
     return path
+
+
+def upload(local: Path, location: str) -> str:
+    """Copy the local folder ``local`` to ``location`` (an object-store prefix); returns it."""
+    from r2d2.lake import fs as lakefs
+
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        lakefs.copy_file(str(path), lakefs.join(location, str(path.relative_to(local))))
+    return location

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,22 +76,34 @@ NOW = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("evidence", [{}, {"missing": 0, "nan": math.nan, "inf": -math.inf, "nested": [1.5, "x"]}])
-def test_rendered_pages_match_the_schemas(evidence: dict) -> None:
+def test_views_are_read_from_the_records(evidence: dict) -> None:
     edge = EdgeRecord(id=3, parent_id=1, child_id=2, parent_location="/l/a", child_location="/l/b",
                       parent_fingerprint="p", child_fingerprint="c", state="inferred", stage="transitive",
                       relation="contains", multiset=None, evidence=evidence, stale=False, run_id=None,
                       updated_at=NOW)
+    view = json.loads(Edge.model_validate(edge).model_dump_json())
+    assert (view["parent"], view["child"], view["verified"], view["deletable"]) == ("/l/a", "/l/b", True, True)
+    assert (view["fraction"], view["except_columns"]) == (None, [])
+    assert view["evidence"] == ({"missing": 0, "nan": "NaN", "inf": "-Infinity", "nested": [1.5, "x"]} if evidence
+                                else {})
+    # Report-only edges say why (issue 19's evidence, through the record's properties).
+    overlap = replace(edge, relation="overlaps", state="verified", evidence={**evidence, "overlap": 0.95})
+    assert (Edge.model_validate(overlap).fraction, Edge.model_validate(overlap).deletable) == (0.95, False)
+    keyed = replace(edge, evidence={**evidence, "except_columns": ["row_id"]})
+    assert (Edge.model_validate(keyed).except_columns, Edge.model_validate(keyed).deletable) == (["row_id"], False)
+
     table = TableRecord(id=1, location="/l/ä", format="parquet", status="active", fingerprint="f", num_rows=None,
                         num_bytes=10, num_files=1, first_seen=NOW, last_seen=NOW, gone_at=None, profiled_at=NOW,
                         error=None, profile=None, latency_limit_s=math.inf, access_per_day=0.5)
     plan = PlanRecord(id=2, created_at=NOW, solver="milp", status="optimal", objective=1.5, bound=math.nan,
                       gap=0.0, solve_seconds=0.25, savings_bytes=-3, savings_per_month=math.inf, deleted_tables=0,
                       plan={}, fingerprints={}, params={"latency_limit_s": None})
-    for record, schema, rendered in ((edge, Edge, render.edge), (table, Table, render.table),
-                                     (plan, PlanSummary, render.plan_summary)):
-        page = Page[schema](items=[schema.of(record)], total=1, limit=1, offset=0)  # type: ignore[valid-type]
-        fast = render.page([rendered(record)], total=1, limit=1, offset=0)
+    # Pages encoded by orjson (GET /plans) are the document pydantic writes.
+    for record, schema in ((edge, Edge), (table, Table), (plan, PlanSummary)):
+        page = Page[schema](items=[schema.model_validate(record)], total=1, limit=1, offset=0)  # type: ignore[valid-type]
+        fast = render.page([schema.model_validate(record).model_dump()], total=1, limit=1, offset=0)
         assert json.loads(bytes(fast.body)) == json.loads(page.model_dump_json())
+    assert json.loads(PlanSummary.model_validate(plan).model_dump_json())["bound"] == "NaN"
 
 
 def test_rendered_driver_rows_match_the_schemas(catalog_url: str, tmp_path: Path) -> None:
@@ -109,14 +122,21 @@ def test_rendered_driver_rows_match_the_schemas(catalog_url: str, tmp_path: Path
                    stage="minmax", evidence={"nan": math.nan, "nested": {"inf": math.inf}}),
         EdgeUpsert(parent_id=a, child_id=c, parent_fingerprint="f", child_fingerprint="f", state="candidate",
                    stage="minhash", multiset=None, evidence={}),
+        EdgeUpsert(parent_id=b, child_id=a, parent_fingerprint="f", child_fingerprint="f", state="verified",
+                   stage="exact", relation="overlaps", evidence={"overlap": 0.9375, "missing": 1}),
+        EdgeUpsert(parent_id=c, child_id=b, parent_fingerprint="f", child_fingerprint="f", state="verified",
+                   stage="exact", multiset=False, evidence={"except_columns": ["row_id"], "missing": 0}),
     ])
     fast = render.edge_rows(cat.edge_page_rows(limit=10))
-    slow = [json.loads(Edge.of(r).model_dump_json()) for r in cat.edge_page(limit=10)]
-    assert json.loads(render.page(fast, total=3, limit=10, offset=0).body)["items"] == slow
+    slow = [json.loads(Edge.model_validate(r).model_dump_json()) for r in cat.edge_page(limit=10)]
+    assert json.loads(render.page(fast, total=5, limit=10, offset=0).body)["items"] == slow
     assert slow[1]["evidence"] == {"nan": "NaN", "nested": {"inf": "Infinity"}}
+    assert [(e["relation"], e["fraction"], e["except_columns"], e["deletable"]) for e in slow] == [
+        ("contains", None, [], True), ("contains", None, [], False), ("contains", None, [], False),
+        ("overlaps", 0.9375, [], False), ("contains", None, ["row_id"], False)]
     ids = cat.table_ids()
     fast_tables = render.table_rows(cat.table_rows_by_ids(ids))
-    slow_tables = [json.loads(Table.of(r).model_dump_json()) for r in cat.tables_by_ids(ids)]
+    slow_tables = [json.loads(Table.model_validate(r).model_dump_json()) for r in cat.tables_by_ids(ids)]
     assert json.loads(render.page(fast_tables, total=3, limit=10, offset=0).body)["items"] == slow_tables
 
 

@@ -83,6 +83,49 @@ def test_migrations_match_models(catalog_url: str) -> None:
     assert diffs == []
 
 
+def test_an_older_catalog_upgrades_and_admits_the_whole_vocabulary(catalog_url: str) -> None:
+    """A catalog left by a release before the relation ``overlaps`` (migration 0005) upgrades in place on
+    first use, keeps its edges, and then stores every relation and state of r2d2.vocabulary, and no
+    other name (the constraints derive from the vocabulary; the migrations must keep up)."""
+    from alembic import command
+
+    from r2d2.catalog.db import alembic_config
+    from r2d2.catalog.models import EdgeRow, TableRow
+    from r2d2.vocabulary import EDGE_RELATIONS, EDGE_STATES
+
+    now = T0
+    engine = get_engine(catalog_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0005")
+        ids = [conn.execute(sa.insert(TableRow).values(location=f"/old/{n}", status="active", num_bytes=1,
+                                                       num_files=1, first_seen=now, last_seen=now)
+                            .returning(TableRow.id)).scalar_one() for n in "pc"]
+        conn.execute(sa.insert(EdgeRow).values(parent_id=ids[0], child_id=ids[1], state="verified", stage="exact",
+                                               relation="contains", evidence={"missing": 0}, stale=False,
+                                               updated_at=now))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # 0005 did not know overlaps
+        conn.execute(sa.update(EdgeRow).values(relation="overlaps"))
+    dispose_engine(catalog_url)
+
+    cat = open_catalog(catalog_url)
+    with get_engine(catalog_url).connect() as conn:
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == head_revision()
+    [kept] = cat.list_edges()
+    assert (kept.parent_location, kept.child_location, kept.relation, kept.evidence) == (
+        "/old/p", "/old/c", "contains", {"missing": 0})
+    for name in ("a", "b"):
+        cat.save_profile(make_profile(f"/v/{name}"), seen_at=T0)
+    a, b = cat.get_table("/v/a").id, cat.get_table("/v/b").id
+    for relation in EDGE_RELATIONS:
+        for state in EDGE_STATES:
+            cat.upsert_edges([_edge(a, b, state=state, relation=relation)])
+            [stored] = cat.list_edges(EdgeFilter(parent="/v/a"))
+            assert (stored.relation, stored.state) == (relation, state)
+    for bad in ({"relation": "resembles"}, {"state": "maybe"}):
+        with pytest.raises(CatalogError, match="constraint"):
+            cat.upsert_edges([_edge(a, b, **bad)])
+
+
 def test_concurrent_first_use(catalog_url: str) -> None:
     code = ("import sys; from r2d2.catalog import open_catalog; "
             "c = open_catalog(sys.argv[1]); c.start_run('scan'); print(len(c.list_runs()) >= 1)")

@@ -44,16 +44,37 @@ def test_edges_equal_planted_truth(lake_run) -> None:
 
 def test_near_misses_are_rejected(lake_run) -> None:
     lake, _, _, _, result = lake_run
-    found = {(e.parent, e.child) for e in result.edges}
+    contained = {(e.parent, e.child) for e in result.edges if e.relation != "overlaps" and not e.except_columns}
     assert lake.near_misses
     for parent, child in lake.near_misses:
-        assert (parent, child) not in found
+        assert (parent, child) not in contained
+
+
+def test_near_misses_of_one_row_are_overlaps_with_their_exact_fraction(lake_run) -> None:
+    """A near miss that differs from its parent in one row (one changed value, one extra row) is not
+    contained, but nearly: it is reported as ``overlaps`` with the exact share of its distinct rows
+    found in the parent, and such an edge is never a containment."""
+    import pyarrow.parquet as pq
+
+    lake, _, catalog, _, result = lake_run
+    overlaps = {(e.parent, e.child): e for e in result.edges if e.relation == "overlaps"}
+    # The catalog's records (what `r2d2 edges` and GET /edges show) carry the same fractions.
+    stored = {(e.parent_location, e.child_location): e for e in catalog.list_edges(EdgeFilter(relation="overlaps"))}
+    assert {k: e.fraction for k, e in stored.items()} == {k: e.fraction for k, e in overlaps.items()}
+    assert not any(e.deletable for e in stored.values())
+    for case in ("near_miss_same_stats", "near_miss_extra_row"):
+        parent, child = lake.cases[case]
+        edge = overlaps[(parent, child)]
+        rows = pq.read_table(child).num_rows  # distinct rows: the generator writes no repeated row here
+        assert edge.fraction == pytest.approx((rows - 1) / rows) and edge.multiset is None
+        assert edge.to_json()["fraction"] == edge.fraction and "except_columns" not in edge.to_json()
+    assert all(e.fraction is None and "fraction" not in e.to_json() for e in result.edges if e.relation != "overlaps")
 
 
 def test_funnel_shrinks_and_metadata_stages_read_nothing(lake_run) -> None:
     _, _, _, _, result = lake_run
     names = [s.name for s in result.stages]
-    assert names == ["schema", "minmax", "minhash", "probe", "exact"]
+    assert names == ["schema", "minmax", "minhash", "probe", "exact", "except"]
     for stage in result.stages:
         assert stage.candidates_out <= stage.candidates_in, stage
     assert result.stage("schema").bytes_read == 0
@@ -87,7 +108,10 @@ def test_json_has_exactly_the_documented_shape(lake_run) -> None:
     assert set(data) == {"edges", "stages", "errors"}
     for edge in data["edges"]:
         assert {"parent", "child", "relation", "verified", "multiset"} <= set(edge)
-        assert edge["relation"] in ("contains", "duplicate")
+        assert edge["relation"] in ("contains", "duplicate", "overlaps")
+        assert ("fraction" in edge) == (edge["relation"] == "overlaps")
+        assert "except_columns" not in edge or (edge["relation"] == "contains" and edge["except_columns"])
+    assert {e["relation"] for e in data["edges"]} == {"contains", "duplicate", "overlaps"}
     for stage in data["stages"]:
         assert {"name", "candidates_in", "candidates_out", "seconds", "bytes_read"} <= set(stage)
     dup_pairs = [frozenset((e["parent"], e["child"])) for e in data["edges"] if e["relation"] == "duplicate"]

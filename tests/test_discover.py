@@ -187,3 +187,28 @@ def test_location_forms(tmp_path: Path, uri: bool) -> None:
     root = f"file://{tmp_path}/" if uri else f"{tmp_path}/"
     (t,) = discover([root]).tables
     assert t.location.endswith("/t") and not t.location.endswith("/")
+
+
+def test_parallel_walk_finds_what_one_thread_finds_every_time(tmp_path: Path) -> None:
+    """Folders are listed by a pool of threads; the tables, their locations (which alias of a folder
+    reached twice wins) and the errors do not depend on the threads' timing."""
+    lake = tmp_path / "lake"
+    for i in range(60):
+        lakes.parquet(lake / f"ns{i % 4}" / f"sub{i % 3}" / f"t{i:02d}", {"a": [i]})
+    lakes.delta(lake / "ns1" / "dl", {"a": [1, 2]})
+    lakes.parquet(lake / "ns2" / "h" / "k=1", {"a": [1]})
+    os.symlink(lake / "ns3", lake / "aa_alias")  # sorts before its target: the real folder must still win
+    os.symlink(lake / "ns0" / "sub1", lake / "ns2" / "zz_alias")
+    (lake / "locked").mkdir()
+    os.chmod(lake / "locked", 0)
+    try:
+        one = discover([str(lake)], threads=1)
+        runs = [discover([str(lake)], threads=8) for _ in range(5)]
+    finally:
+        os.chmod(lake / "locked", 0o755)
+    expected = [(t.location, t.fingerprint) for t in one.tables]
+    assert len(expected) == 62 and expected == sorted(expected)
+    assert not any("alias" in loc for loc, _ in expected)
+    for d in runs:
+        assert [(t.location, t.fingerprint) for t in d.tables] == expected
+        assert [(e.location, e.message) for e in d.errors] == [(e.location, e.message) for e in one.errors]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
-from r2d2.containment.verify_job import PairResult, _exact
+from r2d2.containment.verify_job import _exact
 
 # few distinct a / b values so that sets overlap, and (a, b) pairs share an `a`
 _HASH = st.tuples(st.integers(0, 6), st.integers(0, 2))
@@ -57,7 +57,7 @@ def test_local_exact_matches_reference(proj, full, c1, c2, other) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = _write(Path(tmp) / "hs", _sets(proj, full, c1, c2, other))
         stats = exact_stats(PAIRS, {0: (path, PARENT, PROJ), 1: (path, PARENT, ROW)},
-                            {CHILD1: (path, ROW), CHILD2: (path, ROW)})
+                            {CHILD1: (path, CHILD1, ROW), CHILD2: (path, CHILD2, ROW)})
     groups = {0: proj, 1: full}
     children = {CHILD1: c1, CHILD2: c2}
     for i, (gid, child) in enumerate(PAIRS):
@@ -72,18 +72,14 @@ def test_local_exact_matches_spark(spark, proj, full, c1, c2, other) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = _write(Path(tmp) / "hs", _sets(proj, full, c1, c2, other))
         local = exact_stats(PAIRS, {0: (path, PARENT, PROJ), 1: (path, PARENT, ROW)},
-                            {CHILD1: (path, ROW), CHILD2: (path, ROW)})
+                            {CHILD1: (path, CHILD1, ROW), CHILD2: (path, CHILD2, ROW)})
         mapping = spark.createDataFrame([(PARENT, PROJ, 0), (PARENT, ROW, 1)], "tid long, col int, gid long")
         parent = (spark.read.parquet(path).join(F.broadcast(mapping), ["tid", "col"])
                   .selectExpr("gid", "a", "b", "cnt AS pcnt"))
         sketches = {c: TableSketch(c, f"fp{c}", rowset_path=path) for c in (CHILD1, CHILD2)}
         cands = [(gid, Candidate(Pair(PARENT, child), (("x", "x"),))) for gid, child in PAIRS]
-        results: list[PairResult] = []
-        _exact(spark, cands, parent, sketches, results)
-    for i, r in enumerate(results):
-        distinct, missing, over = local.get(i, (0, 0, 0))
-        assert r.evidence == {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
-        assert r.contained == (missing == 0)
+        by_spark = _exact(spark, cands, parent, sketches)
+    assert {i: s for i, s in by_spark.items() if s[0]} == local
 
 
 def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:
@@ -115,5 +111,5 @@ def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:
             (CHILD2, ROW): {(5, 3): 1}}  # same `a` as two parent rows, no `b` matches
     path = _write(tmp_path / "hs", sets)
     stats = exact_stats([(1, CHILD1), (1, CHILD2)], {1: (path, PARENT, ROW)},
-                        {CHILD1: (path, ROW), CHILD2: (path, ROW)})
+                        {CHILD1: (path, CHILD1, ROW), CHILD2: (path, CHILD2, ROW)})
     assert stats == {0: (2, 0, 1), 1: (1, 1, 1)}

@@ -69,10 +69,11 @@ def test_empty_delta_table(tmp_path: Path) -> None:
     assert p.stats["a"].min is None and p.stats["a"].null_count == 0
 
 
-def test_column_mapping_unsupported(tmp_path: Path) -> None:
+def test_column_mapping_is_read_by_physical_names(tmp_path: Path) -> None:
+    """A column-mapping table (an empty one written by hand: log only) is discovered, its logical
+    names kept and its physical ones known (tests/test_delta_spark.py reads real ones)."""
     import json
 
-    from r2d2.errors import UnsupportedTableError
     from r2d2.lake.delta import snapshot
 
     log = tmp_path / "cm" / "_delta_log"
@@ -94,14 +95,9 @@ def test_column_mapping_unsupported(tmp_path: Path) -> None:
     lines = [{"protocol": {"minReaderVersion": 2, "minWriterVersion": 5}}, {"metaData": meta}]
     (log / "00000000000000000000.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     d = discover([str(tmp_path)])
-    assert d.tables == [] and d.errors[0].location == str(tmp_path / "cm")
-    assert "column mapping" in d.errors[0].message
-    try:
-        snapshot(str(tmp_path / "cm"))
-    except UnsupportedTableError as exc:
-        assert exc.location == str(tmp_path / "cm")
-    else:
-        raise AssertionError("expected UnsupportedTableError")
+    assert d.errors == [] and [t.location for t in d.tables] == [str(tmp_path / "cm")]
+    snap = snapshot(str(tmp_path / "cm"))
+    assert snap.schema.names == ["a"] and snap.physical == {"a": "col-1"} and snap.adds == ()
 
 
 def test_corrupt_log_is_one_line_error_with_the_rest_in_the_log(tmp_path: Path) -> None:

@@ -46,12 +46,13 @@ def list_plans(queries: QueriesDep, _: Reader,
                limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 20,
                offset: Offset = 0) -> StarletteResponse:
     rows, total = queries.plan_page(limit=limit, offset=offset)
-    return render.page([render.plan_summary(p) for p in rows], total=total, limit=limit, offset=offset)
+    return render.page([PlanSummary.model_validate(p).model_dump() for p in rows], total=total, limit=limit,
+                       offset=offset)
 
 
 @router.get("/{plan_id}", summary="One plan with its per-table decisions", responses=NOT_FOUND)
 def get_plan(queries: QueriesDep, _: Reader, plan_id: PlanId) -> Plan:
-    return Plan.of(queries.plan(plan_id))
+    return Plan.model_validate(queries.plan(plan_id))
 
 
 @router.post("/{plan_id}/apply", status_code=status.HTTP_202_ACCEPTED, response_model=Run,
@@ -70,7 +71,7 @@ def apply_plan(state: StateDep, queries: QueriesDep, _: Operator, plan_id: PlanI
 
     b = body or ApplyRequest()
     plan = queries.plan(plan_id)
-    for d in Plan.of(plan).decisions:
+    for d in plan.decisions:
         if d.get("action") == "delete":
             check_lake_location(str(d.get("location")), state.settings.lake_roots, field="plan")
     if b.dry_run:

@@ -21,7 +21,7 @@ RUN_CONFLICT: dict[int | str, dict[str, Any]] = {
 def accepted(state: StateDep, response: Response, run_id: int) -> Run:
     """The ``202`` answer of a started run: the run, and its URL in ``Location``."""
     response.headers["Location"] = f"/runs/{run_id}"
-    return Run.of(state.catalog.get_run(run_id))
+    return Run.model_validate(state.catalog.get_run(run_id))
 
 
 @router.post("/scan", status_code=status.HTTP_202_ACCEPTED, summary="Start a scan",
@@ -54,11 +54,11 @@ def list_runs(queries: QueriesDep, _: Reader,
               status: RunStatusName | None = None, limit: Limit = 50, offset: Offset = 0) -> Page[Run]:
     """Runs, newest first."""
     rows, total = queries.run_page(kind=kind, status=status, limit=limit, offset=offset)
-    return Page[Run](items=[Run.of(r) for r in rows], total=total, limit=limit, offset=offset)
+    return Page[Run](items=[Run.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{run_id}", summary="One run: status, progress, stage funnel, errors",
             responses={404: {"description": "No run with this id."}})
 def get_run(state: StateDep, _: Reader,
             run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Run:
-    return Run.of(state.catalog.get_run(run_id))
+    return Run.model_validate(state.catalog.get_run(run_id))

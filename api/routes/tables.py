@@ -58,7 +58,7 @@ def list_tables(
 
 @router.get("/{table_id}", summary="One table with its profile", responses=NOT_FOUND)
 def get_table(queries: QueriesDep, _: Reader, table_id: TableId) -> TableDetail:
-    return TableDetail.of(queries.table(table_id))
+    return TableDetail.model_validate(queries.table(table_id))
 
 
 @router.get("/{table_id}/parents", summary="Tables that contain this one", responses=NOT_FOUND,

@@ -20,8 +20,9 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from api.deps import CatalogDep, Reader
 from api.problems import Problem
-from api.schemas import jsonable
+from api.schemas import PlanSummary, jsonable
 from r2d2.catalog import EdgeFilter
+from r2d2.catalog.plans import PlanRecord
 from r2d2.vocabulary import EDGE_STATES, EdgeState
 
 UI_DIR = FsPath(__file__).resolve().parent.parent / "ui"
@@ -87,12 +88,9 @@ def ui_graph(
     return {"nodes": nodes, "edges": edges, "truncated": truncated}
 
 
-def _plan_summary(p: Any) -> dict[str, Any]:
-    return jsonable({"id": p.id, "created_at": p.created_at.isoformat(), "solver": p.solver, "status": p.status,
-                     "objective": p.objective, "bound": p.bound, "gap": p.gap, "solve_seconds": p.solve_seconds,
-                     "savings_bytes": p.savings_bytes, "savings_per_month": p.savings_per_month,
-                     "deleted_tables": p.deleted_tables,
-                     "baseline_cost": (p.plan or {}).get("baseline_cost"), "params": p.params})
+def _plan_summary(p: PlanRecord) -> dict[str, Any]:
+    return {**PlanSummary.model_validate(p).model_dump(mode="json"),
+            "baseline_cost": jsonable(p.plan.get("baseline_cost"))}
 
 
 @router.get("/api/plans")
@@ -107,5 +105,5 @@ def ui_plan(catalog: CatalogDep, _: Reader,
             plan_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
     """One stored plan with every decision (keep or delete, parent, latency and its limit, costs)."""
     p = catalog.get_plan(plan_id)
-    return {**_plan_summary(p), "decisions": jsonable(list((p.plan or {}).get("decisions", []))),
+    return {**_plan_summary(p), "decisions": jsonable(p.decisions),
             "message": (p.plan or {}).get("message", "")}

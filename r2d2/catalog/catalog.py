@@ -7,6 +7,7 @@ from r2d2.catalog.db import current_revision, dispose_engine, head_revision
 from r2d2.catalog.edges import EdgesRepository
 from r2d2.catalog.journal import JournalRepository
 from r2d2.catalog.locks import LocksRepository
+from r2d2.catalog.neighbours import NeighboursRepository
 from r2d2.catalog.plans import PlansRepository
 from r2d2.catalog.recipes import RecipesRepository
 from r2d2.catalog.runs import RunsRepository
@@ -16,7 +17,8 @@ from r2d2.catalog.tokens import TokensRepository
 
 
 class Catalog(TablesRepository, SketchesRepository, EdgesRepository, RunsRepository, TokensRepository,
-              PlansRepository, RecipesRepository, JournalRepository, AccessRepository, LocksRepository):
+              PlansRepository, RecipesRepository, JournalRepository, AccessRepository, LocksRepository,
+              NeighboursRepository):
     """The catalog database of one R2D2 deployment (get one with :func:`r2d2.catalog.open_catalog`).
 
     Every method runs in its own short transaction and returns frozen records.

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from r2d2.vocabulary import EDGE_RELATIONS, EDGE_STATES, RUN_STATUSES, TABLE_STATUSES, TOKEN_ROLES
+from r2d2.vocabulary import DELETION_STATES, EDGE_RELATIONS, EDGE_STATES, RUN_STATUSES, TABLE_STATUSES, TOKEN_ROLES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -199,11 +199,6 @@ class ApiTokenRow(Base):
 
 
 # --- deletion optimizer and safe deletion (migration 0003) -------------------------------------------
-
-DELETION_STATES = (
-    "intent", "moving", "quarantined", "purging", "purged", "restoring", "restored", "rolled_back",
-)
-
 
 class PlanRow(Base):
     """A stored optimizer plan: figures, per-table decisions (JSON) and the fingerprints it was made on."""

@@ -34,6 +34,11 @@ class PlanRecord:
     fingerprints: dict[str, str]
     params: dict[str, Any]
 
+    @property
+    def decisions(self) -> list[dict[str, Any]]:
+        """Per table: action (keep | delete), location, parent_location, est_latency_s, ..."""
+        return list(self.plan.get("decisions", []))
+
 
 def _record(row: Any) -> PlanRecord:
     m = dict(row._mapping)

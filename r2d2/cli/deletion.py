@@ -12,6 +12,7 @@ import click
 from r2d2 import vocabulary
 from r2d2.cli.main import EXIT_OK, EXIT_PARTIAL, Context, confirm_or_yes, run_guarded, say
 from r2d2.cli.render import FORMAT, Format, emit, human_bytes, table, when
+from r2d2.views import Plan, PlanSummary, as_json
 
 MOVE_MODES = click.Choice(vocabulary.MOVE_MODES)
 YES = click.option("--yes", "-y", is_flag=True,
@@ -140,17 +141,9 @@ def plan(obj: Context, latency_limit: float, access_default: float, solver: str,
     run_guarded(body, fmt=fmt)
 
 
-def _plan_json(rec: Any) -> dict[str, Any]:
-    return {"id": rec.id, "created_at": rec.created_at, "solver": rec.solver, "status": rec.status,
-            "objective": rec.objective, "bound": rec.bound, "gap": rec.gap, "solve_seconds": rec.solve_seconds,
-            "savings_bytes": rec.savings_bytes, "savings_per_month": rec.savings_per_month,
-            "deleted_tables": rec.deleted_tables, "params": rec.params, "decisions": rec.plan["decisions"],
-            "fingerprints": rec.fingerprints}
-
-
 def _print_plan(rec: Any, fmt: Format, *, run_id: int | None = None) -> None:
     if fmt == "json":
-        emit(fmt, {**_plan_json(rec), **({"run_id": run_id} if run_id is not None else {})}, lambda: None)
+        emit(fmt, {**as_json(Plan, rec), **({"run_id": run_id} if run_id is not None else {})}, lambda: None)
         return
     p = rec.params
     click.echo(f"plan {rec.id} ({rec.solver}, {rec.status}): objective {rec.objective:.6f}/month, "
@@ -159,7 +152,7 @@ def _print_plan(rec: Any, fmt: Format, *, run_id: int | None = None) -> None:
                f"({p.get('closure_edges')} added by transitive closure)")
     click.echo(f"delete {rec.deleted_tables} tables: saves {human_bytes(max(rec.savings_bytes, 0))} "
                f"and {rec.savings_per_month:.6f}/month")
-    for d in rec.plan["decisions"]:
+    for d in rec.decisions:
         if d["action"] == "delete":
             click.echo(f"  delete {d['location']}  <- {d['parent_location']}  "
                        f"(~{d['est_latency_s']:.1f} s, recipe {human_bytes(d['recipe_bytes'])})")
@@ -177,7 +170,7 @@ def plans(obj: Context, plan_id: int | None, limit: int, fmt: Format) -> None:
             _print_plan(obj.catalog.get_plan(plan_id), fmt)
             return EXIT_OK
         rows = obj.catalog.list_plans(limit=limit)
-        emit(fmt, [{k: v for k, v in _plan_json(r).items() if k != "decisions"} for r in rows], lambda: table(
+        emit(fmt, [as_json(PlanSummary, r) for r in rows], lambda: table(
             ["id", "created", "solver", "status", "deletes", "saves", "saves/month"],
             [[r.id, when(r.created_at), r.solver, r.status, r.deleted_tables, human_bytes(max(r.savings_bytes, 0)),
               f"{r.savings_per_month:.6f}"] for r in rows], right=("id", "deletes", "saves", "saves/month")))

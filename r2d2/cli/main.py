@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -36,7 +36,11 @@ from r2d2.cli.exits import (
 )
 from r2d2.cli.render import FORMAT, Format, emit, emit_json, human_bytes, table, when
 from r2d2.config import Settings, load_settings
+from r2d2.views import Edge, Run, Table, TableDetail, as_json
 from r2d2.vocabulary import EdgeRelation, EdgeState
+
+if TYPE_CHECKING:
+    from r2d2.catalog.records import EdgeRecord
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "Context", "cli", "confirm_or_yes",
            "run_guarded"]
@@ -188,14 +192,6 @@ def scan(obj: Context, paths: tuple[str, ...], fmt: Format) -> None:
     run_guarded(body, fmt=fmt)
 
 
-def table_json(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "location": r.location, "format": r.format, "status": r.status,
-            "fingerprint": r.fingerprint, "num_rows": r.num_rows, "num_bytes": r.num_bytes,
-            "num_files": r.num_files, "first_seen": r.first_seen, "last_seen": r.last_seen,
-            "gone_at": r.gone_at, "profiled_at": r.profiled_at, "error": r.error,
-            "latency_limit_s": r.latency_limit_s, "access_per_day": r.access_per_day}
-
-
 @cli.command()
 @click.option("--status", type=click.Choice(vocabulary.TABLE_STATUSES), help="Only tables with this status.")
 @click.option("--table-format", type=click.Choice(["parquet", "csv", "delta"]), help="Only tables of this format.")
@@ -210,7 +206,7 @@ def tables(obj: Context, status: str | None, table_format: str | None, prefix: s
     def body() -> int:
         rows = obj.catalog.list_tables(status=status, format=table_format, prefix=prefix,
                                        min_bytes=min_bytes, limit=limit, with_profile=False)
-        emit(fmt, [table_json(r) for r in rows], lambda: table(
+        emit(fmt, [as_json(Table, r) for r in rows], lambda: table(
             ["location", "format", "status", "rows", "size", "files", "error"],
             [[r.location, r.format, r.status, r.num_rows, human_bytes(r.num_bytes), r.num_files, r.error]
              for r in rows], right=("rows", "size", "files"), wrap=("location", "error")))
@@ -229,8 +225,7 @@ def show(obj: Context, location: str, fmt: Format) -> None:
 
     def body() -> int:
         rec = obj.catalog.get_table(normalize_location(location))
-        data = table_json(rec)
-        data["profile"] = rec.profile.to_json() if rec.profile else None
+        data = as_json(TableDetail, rec)
 
         def text() -> None:
             click.echo(f"{rec.location}  ({rec.format or 'unknown format'}, {rec.status})")
@@ -248,11 +243,14 @@ def show(obj: Context, location: str, fmt: Format) -> None:
     run_guarded(body, fmt=fmt)
 
 
-def edge_json(e: Any) -> dict[str, Any]:
-    return {"id": e.id, "parent": e.parent_location, "child": e.child_location, "parent_id": e.parent_id,
-            "child_id": e.child_id, "relation": e.relation, "state": e.state,
-            "verified": e.state in ("verified", "inferred"), "stage": e.stage, "multiset": e.multiset,
-            "stale": e.stale, "evidence": e.evidence, "run_id": e.run_id, "updated_at": e.updated_at}
+RELATION_SIGNS: dict[EdgeRelation, str] = {"contains": "⊇", "duplicate": "==", "overlaps": "≈"}
+
+
+def _edge_note(e: EdgeRecord) -> str:
+    """What makes an edge report-only: an overlap's share of rows, a containment's left-out keys."""
+    if e.fraction is not None:
+        return f"{e.fraction:.2%} of rows"
+    return f"except {', '.join(e.except_columns)}" if e.except_columns else ""
 
 
 @cli.command()
@@ -279,20 +277,14 @@ def edges(obj: Context, state: EdgeState | None, all_states: bool, relation: Edg
                            include_stale=include_stale, parent=parent and normalize_location(parent),
                            child=child and normalize_location(child), table=location and normalize_location(location))
         rows = obj.catalog.list_edges(where, limit=limit)
-        emit(fmt, [edge_json(e) for e in rows], lambda: table(
-            ["parent", "", "child", "state", "stage", "multiset"],
-            [[e.parent_location, "==" if e.relation == "duplicate" else "⊇", e.child_location, e.state, e.stage,
-              "" if e.multiset is None else ("yes" if e.multiset else "no")] for e in rows],
+        emit(fmt, [as_json(Edge, e) for e in rows], lambda: table(
+            ["parent", "", "child", "state", "stage", "multiset", "note"],
+            [[e.parent_location, RELATION_SIGNS[e.relation], e.child_location, e.state, e.stage,
+              "" if e.multiset is None else ("yes" if e.multiset else "no"), _edge_note(e)] for e in rows],
             wrap=("parent", "child")))
         return EXIT_OK
 
     run_guarded(body, fmt=fmt)
-
-
-def run_json(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "kind": r.kind, "status": r.status, "started_at": r.started_at,
-            "finished_at": r.finished_at, "params": r.params, "progress": r.progress, "summary": r.summary,
-            "errors": r.errors, "pid": r.pid, "host": r.host}
 
 
 @cli.command()
@@ -319,10 +311,10 @@ def runs(obj: Context, run_id: int | None, kind: str | None, status: str | None,
                 for e in r.errors:
                     click.echo(f"  error  {e.get('location') or '-'}: {e.get('error')}")
 
-            emit(fmt, run_json(r), one)
+            emit(fmt, as_json(Run, r), one)
             return EXIT_OK
         rows = obj.catalog.list_runs(kind, status=status, limit=limit)
-        emit(fmt, [run_json(r) for r in rows], lambda: table(
+        emit(fmt, [as_json(Run, r) for r in rows], lambda: table(
             ["id", "kind", "status", "started", "seconds", "errors"],
             [[r.id, r.kind, r.status, when(r.started_at),
               f"{(r.finished_at - r.started_at).total_seconds():.1f}" if r.finished_at else "",

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from r2d2.cli.main import EXIT_OK, Context, run_guarded
 from r2d2.cli.render import FORMAT, Format, emit, table, when
+from r2d2.views import Token, as_json
 from r2d2.vocabulary import TOKEN_ROLES
-
-
-def _token_json(t: Any) -> dict[str, Any]:
-    return {"id": t.id, "name": t.name, "role": t.role, "created_at": t.created_at,
-            "last_used_at": t.last_used_at, "revoked_at": t.revoked_at}
 
 
 @click.group()
@@ -38,7 +32,7 @@ def token_create(obj: Context, name: str, role: str, fmt: Format) -> None:
             click.echo(f"token {token_id} ({name}, {role}); keep it now, it will not be shown again:", err=True)
             click.echo(plaintext)
 
-        emit(fmt, {**_token_json(obj.catalog.get_token(token_id)), "token": plaintext}, text)
+        emit(fmt, {**as_json(Token, obj.catalog.get_token(token_id)), "token": plaintext}, text)
         return EXIT_OK
 
     run_guarded(body, fmt=fmt)
@@ -51,7 +45,7 @@ def token_list(obj: Context, fmt: Format) -> None:
     """List tokens (never their secrets)."""
     def body() -> int:
         rows = obj.catalog.list_tokens()
-        emit(fmt, [_token_json(t) for t in rows], lambda: table(
+        emit(fmt, [as_json(Token, t) for t in rows], lambda: table(
             ["id", "name", "role", "state", "last used"],
             [[t.id, t.name, t.role, f"revoked {when(t.revoked_at)}" if t.revoked_at else "active",
               when(t.last_used_at) or "never"] for t in rows], right=("id",), wrap=("name",)))
@@ -68,7 +62,7 @@ def token_revoke(obj: Context, token_id: int, fmt: Format) -> None:
     """Revoke the token with id ID (servers stop accepting it within 2 seconds)."""
     def body() -> int:
         t = obj.catalog.revoke_token(token_id)
-        emit(fmt, _token_json(t), lambda: click.echo(f"token {t.id} ({t.name}) revoked"))
+        emit(fmt, as_json(Token, t), lambda: click.echo(f"token {t.id} ({t.name}) revoked"))
         return EXIT_OK
 
     run_guarded(body, fmt=fmt)

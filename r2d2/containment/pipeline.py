@@ -8,24 +8,24 @@ pairs that involve new or changed tables. Every decision is stored with its evid
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
-import shutil
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
-from r2d2.catalog.records import EdgeUpsert, PairDecision
+from r2d2.catalog.records import EdgeUpsert, PairDecision, deletable
 from r2d2.config import Settings
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.canonical import HASH_VERSION
+from r2d2.containment.except_pass import except_pass
 from r2d2.containment.minmax import prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
@@ -34,7 +34,9 @@ from r2d2.containment.sketch_job import compute_sketches
 from r2d2.containment.sketches import SketchRequest, TableSketch
 from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
+from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
+from r2d2.vocabulary import VERIFIED_STATES
 
 CONTENT_STAGES = ("minhash", "probe", "exact", "transitive")
 Progress = Callable[[str], None]
@@ -46,14 +48,27 @@ class _Decision:
     stage: str
     multiset: bool | None = None
     evidence: dict | None = None
+    overlaps: bool = False  # a verified overlap (relation "overlaps"), not a containment
+
+    @property
+    def contains(self) -> bool:
+        """A containment without exceptions: what duplicates, inference and deletions may build on."""
+        return deletable(self.state, "overlaps" if self.overlaps else "contains", self.evidence or {})
 
 
-def _reusable(rec: PairDecision | None) -> bool:
+def _reusable(rec: PairDecision | None, *, overlaps: bool) -> bool:
+    """A stored content decision still valid for these fingerprints (with ``overlaps``, a pair ruled
+    out must also have had its overlap measured)."""
     return (rec is not None and rec.stage in CONTENT_STAGES and rec.state in ("pruned", "verified", "inferred")
-            and rec.evidence.get("hash_version") == HASH_VERSION)
+            and rec.evidence.get("hash_version") == HASH_VERSION
+            and not (overlaps and rec.state == "pruned" and "overlap" not in rec.evidence))
 
 
-def _minhash_screen(cand: Candidate, sketches: Mapping[int, TableSketch]) -> str | None:
+def _from_stored(prior: PairDecision) -> _Decision:
+    return _Decision(prior.state, prior.stage, prior.multiset, prior.evidence, overlaps=prior.relation == "overlaps")
+
+
+def minhash_screen(cand: Candidate, sketches: Mapping[int, TableSketch]) -> str | None:
     """The first child column whose signature is not dominated by the parent's, or None."""
     parent, child = sketches[cand.pair.parent], sketches[cand.pair.child]
     for child_key, parent_name in cand.column_map:
@@ -133,7 +148,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     reused: dict[Pair, PairDecision] = {}
     for cand in kept:
         prior = stored.get((cand.pair.parent, cand.pair.child))
-        if prior is not None and _reusable(prior):
+        if prior is not None and _reusable(prior, overlaps=settings.overlap_threshold > 0):
             reused[cand.pair] = prior
         else:
             fresh.append(cand)
@@ -143,23 +158,29 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     for tid, error in failed.items():
         result.errors.append({"location": locations[tid], "error": error})
     fresh = [c for c in fresh if c.pair.parent not in failed and c.pair.child not in failed]
-    survivors = []
+    survivors, screened_out = [], []
     for cand in fresh:
-        column = _minhash_screen(cand, sketches)
+        column = minhash_screen(cand, sketches)
         if column is None:
             survivors.append(cand)
         else:
+            screened_out.append(cand)
             decisions[cand.pair] = _Decision("pruned", "minhash", evidence={"column": column})
     minhash_stage = result.stage("minhash")
     minhash_stage.reexamined = len(fresh)
     minhash_stage.candidates_out = len(survivors) + sum(1 for r in reused.values() if r.stage != "minhash")
     say(f"minhash: {minhash_stage.candidates_out} pairs left")
 
-    _stage_rows(spark_factory, settings, survivors, profiles, sketches, reused, decisions, result, say)
+    _stage_rows(spark_factory, settings, survivors, profiles, sketches, reused, decisions, result, say,
+                screened_out=screened_out)
 
     for pair, prior in reused.items():
-        decisions[pair] = _Decision(prior.state, prior.stage, prior.multiset, prior.evidence)
-    _store(catalog, decisions, candidates, profiles, run_id, stored)
+        decisions[pair] = _from_stored(prior)
+    stored_pairs = list(candidates)
+    if settings.except_keys:  # tables this run could not read take part in no edge
+        readable = {t: p for t, p in profiles.items() if t not in failed}
+        stored_pairs += _stage_except(catalog, settings, spark_factory, readable, decisions, candidates, result)
+    _store(catalog, decisions, stored_pairs, profiles, run_id, stored)
     result.edges = _edges(decisions, profiles)
     _collect_garbage(catalog, settings, run_id)
     return result
@@ -172,29 +193,51 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     stage = StageReport("minhash", candidates_in=len(fresh) + len(reused), reused=sum(
         1 for r in reused.values() if r.stage == "minhash"))
     result.stages.append(stage)
+    sketches, failed = sketch_candidates(catalog, settings, spark_factory, fresh, profiles, stage, say=say)
+    stage.seconds = time.perf_counter() - t0
+    return sketches, failed
+
+
+def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
+                      fresh: Sequence[Candidate], profiles: Mapping[int, TableProfile], stage: StageReport, *,
+                      transient: Collection[int] = (), say: Progress | None = None,
+                      derived: Mapping[int, tuple[int, tuple[str, ...]]] | None = None,
+                      ) -> tuple[dict[int, TableSketch], dict[int, str]]:
+    """Stage 3's sketches of every table in ``fresh``: from the catalog's cache, completed by reading
+    the tables that lack something (their sketches are cached in turn). ``transient`` tables (a
+    lookup's unregistered table) are neither looked up in nor added to the cache. A ``derived``
+    child ``v -> (source, names)`` is its source table seen on some of its columns: its rows are the
+    source's projection set over ``names`` (cached with the source), its signatures the source's."""
+    derived = derived or {}
     need_cols: dict[int, set[str]] = {}
     children: set[int] = set()  # tables whose full row-hash set stage 3 keeps
     projections: dict[int, set[tuple[str, ...]]] = {}  # parent -> projections it is compared on
     for cand in fresh:
-        children.add(cand.pair.child)
+        if cand.pair.child in derived:
+            source, own = derived[cand.pair.child]
+            projections.setdefault(source, set()).add(own)
+            need_cols.setdefault(source, set()).update(k for k, _ in cand.column_map)
+        else:
+            children.add(cand.pair.child)
+            need_cols.setdefault(cand.pair.child, set()).update(k for k, _ in cand.column_map)
         names = tuple(n for _, n in cand.column_map)
         if covers_all(profiles[cand.pair.parent], names):
             children.add(cand.pair.parent)  # its full row-hash set serves verification: no re-scan
         else:  # hashed on the child's columns while stage 3 reads it anyway: no re-scan either
             projections.setdefault(cand.pair.parent, set()).add(names)
-        need_cols.setdefault(cand.pair.child, set()).update(k for k, _ in cand.column_map)
         need_cols.setdefault(cand.pair.parent, set()).update(n.lower() for _, n in cand.column_map)
     sketches: dict[int, TableSketch] = {}
     cached_by_id: dict[int, TableSketch] = {}
     requests: list[SketchRequest] = []
-    cache = load_cached_many(catalog, {tid: profiles[tid] for tid in need_cols}, num_perm=settings.minhash_num_perm)
+    cache = load_cached_many(catalog, {tid: profiles[tid] for tid in need_cols if tid not in transient},
+                             num_perm=settings.minhash_num_perm)
     for tid, cols in need_cols.items():
         cached = cache.get(tid)
         missing_cols = cols - set(cached.minhash) if cached else cols
         rowset_missing = tid in children and (cached is None or cached.rowset_path is None
-                                              or not Path(cached.rowset_path).exists())
+                                              or not lakefs.exists(cached.rowset_path))
         missing_proj = {p for p in projections.get(tid, ()) if cached is None or p not in cached.projections
-                        or not Path(cached.projections[p].path).exists()}
+                        or not lakefs.exists(cached.projections[p].path)}
         if cached is not None:
             sketches[tid] = cached
             cached_by_id[tid] = cached
@@ -207,20 +250,36 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     failed: dict[int, str] = {}
     stage.tables, stage.tables_read = len(need_cols), len(requests)
     if requests:
-        say(f"minhash: sketching {len(requests)} tables")
+        if say is not None:
+            say(f"minhash: sketching {len(requests)} tables")
         outcome = compute_sketches(
-            requests, spark_factory=spark_factory, work_dir=settings.work_dir / "hashsets",
+            requests, spark_factory=spark_factory, work_dir=lakefs.join(settings.work_location, "hashsets"),
             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
             sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables,
             local_bytes=settings.local_hashset_bytes, local_read_bytes=settings.local_read_bytes,
-            threads=settings.local_threads)
+            threads=settings.local_threads, cache_dir=settings.cache_dir / "minhash")
         failed = outcome.failures
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():
             sketches[tid] = _merge(cached_by_id.get(tid), sk)
-        store_many(catalog, [sketches[tid] for tid in outcome.sketches], seed=settings.minhash_seed)
-    stage.seconds = time.perf_counter() - t0
+        store_many(catalog, [sketches[tid] for tid in outcome.sketches if tid not in transient],
+                   seed=settings.minhash_seed)
+    for view, (source, own) in derived.items():
+        if source in failed:
+            failed[view] = failed[source]
+        elif source in sketches and own in sketches[source].projections:
+            sketches[view] = _derived_sketch(sketches[source], own)
     return sketches, failed
+
+
+def _derived_sketch(source: TableSketch, names: tuple[str, ...]) -> TableSketch:
+    """A table seen on ``names`` only: its rows are the source's projection set, stored under the source."""
+    ps = source.projections[names]
+    keys = {n.lower() for n in names}
+    return TableSketch(source.table_id, source.fingerprint,
+                       minhash={k: sig for k, sig in source.minhash.items() if k in keys},
+                       sample=list(ps.sample), sample_limit=ps.limit, rowset_path=ps.path, rowset_code=ps.code,
+                       rowset_bytes=ps.bytes)
 
 
 def _merge(cached: TableSketch | None, new: TableSketch) -> TableSketch:
@@ -236,10 +295,30 @@ def _merge(cached: TableSketch | None, new: TableSketch) -> TableSketch:
     return cached
 
 
+def _stage_except(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
+                  profiles: Mapping[int, TableProfile], decisions: dict[Pair, _Decision],
+                  candidates: Sequence[Candidate], result: DetectResult) -> list[Candidate]:
+    """Containments except generated keys (:mod:`r2d2.containment.except_pass`) as decisions; the
+    found pairs that are not schema candidates (the parent lacks the key), to be stored as well."""
+    stage = StageReport("except")
+    result.stages.append(stage)
+    contained = {pair for pair, d in decisions.items() if d.contains}
+    edges, failed = except_pass(catalog, settings, spark_factory, profiles, contained, stage)
+    for tid, error in failed.items():
+        result.errors.append({"location": profiles[tid].location, "error": error})
+    known = {c.pair for c in candidates}
+    extra = []
+    for e in edges:
+        decisions[e.candidate.pair] = _Decision("verified", "exact", e.multiset, e.evidence)
+        if e.candidate.pair not in known:
+            extra.append(e.candidate)
+    return extra
+
+
 def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, survivors: list[Candidate],
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
                 reused: Mapping[Pair, PairDecision], decisions: dict[Pair, _Decision], result: DetectResult,
-                say: Progress) -> None:
+                say: Progress, *, screened_out: Sequence[Candidate] = ()) -> None:
     probe = StageReport("probe", reused=sum(1 for r in reused.values() if r.stage == "probe"))
     exact = StageReport("exact", reused=sum(1 for r in reused.values() if r.stage in ("exact", "transitive")))
     result.stages += [probe, exact]
@@ -248,9 +327,11 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     probe.candidates_in = len(survivors) + reused_past_minhash
     probe.reexamined = len(survivors)
     by_pair = {c.pair: c for c in survivors}
-    verified: dict[Pair, bool] = {p: bool(r.multiset) for p, r in reused.items() if r.state != "pruned"}
+    verified: dict[Pair, bool] = {p: bool(r.multiset) for p, r in reused.items() if _from_stored(r).contains}
+    tau = settings.overlap_threshold
+    overlaps: dict[Pair, tuple[int, int]] = {}
     first, deferred = split_waves(by_pair)
-    work = settings.work_dir / f"verify-{time.time_ns()}"
+    work = lakefs.join(settings.work_location, f"verify-{time.time_ns()}")
     try:
         for wave, pairs in enumerate((first, deferred)):
             if wave == 1:
@@ -263,9 +344,13 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             if not pairs:
                 continue
             say(f"verify: wave {wave + 1}, {len(pairs)} pairs")
+            # Overlap is measured on every pair past min-max: those the MinHash screen or the probe
+            # ruled out are counted exactly as well, in the first wave's pass over the hash sets.
             out = verify(spark_factory, [by_pair[p] for p in pairs], profiles=profiles, sketches=sketches,
                          work_dir=work, batch_size=settings.spark_batch_tables,
-                         local_bytes=settings.local_hashset_bytes)
+                         local_bytes=settings.local_hashset_bytes,
+                         overlap=screened_out if tau > 0 and wave == 0 else (), measure_pruned=tau > 0)
+            overlaps.update(out.overlaps)
             probe.seconds += out.probe_seconds
             exact.seconds += out.exact_seconds
             probe.bytes_read += out.probe_bytes
@@ -279,13 +364,31 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
                 if r.contained:
                     verified[r.candidate.pair] = bool(r.multiset)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lakefs.remove(work)
+    if tau > 0:
+        _record_overlaps(decisions, overlaps, tau)
     passed_probe = sum(1 for p in by_pair if decisions.get(p) and decisions[p].stage != "probe")
     probe.candidates_out = passed_probe + reused_past_probe
     exact.candidates_in = probe.candidates_out
     exact.reexamined = passed_probe
-    exact.candidates_out = sum(1 for d in decisions.values() if d.state in ("verified", "inferred")) + sum(
-        1 for r in reused.values() if r.state in ("verified", "inferred"))
+    exact.candidates_out = sum(1 for d in decisions.values() if d.contains) + sum(
+        1 for r in reused.values() if _from_stored(r).contains)
+
+
+def _record_overlaps(decisions: dict[Pair, _Decision], overlaps: Mapping[Pair, tuple[int, int]], tau: float) -> None:
+    """Every measured pair ruled out keeps its share of rows found in the parent (``overlap``); at
+    ``tau`` or more, the pair becomes a verified overlap (relation ``overlaps``, never deletable)."""
+    for pair, (distinct, missing) in overlaps.items():
+        d = decisions.get(pair)
+        if d is None or d.state != "pruned" or not distinct:
+            continue
+        fraction = (distinct - missing) / distinct
+        evidence = {**(d.evidence or {}), "overlap": fraction, "distinct_rows": distinct, "missing": missing}
+        if fraction >= tau:
+            decisions[pair] = _Decision("verified", "exact", None, evidence, overlaps=True)
+        else:
+            d.evidence = evidence
 
 
 def _to_decision(r: PairResult) -> _Decision:
@@ -294,24 +397,31 @@ def _to_decision(r: PairResult) -> _Decision:
     return _Decision("pruned", r.stage, None, r.evidence)
 
 
+def same_columns(a: TableProfile, b: TableProfile) -> bool:
+    """Whether two tables have the same column set: a containment both ways is then a duplicate."""
+    return {c.key for c in a.supported_columns} == {c.key for c in b.supported_columns} and len(a.columns) == len(
+        b.columns)
+
+
 def _relation(pair: Pair, decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProfile]) -> str:
+    d = decisions[pair]
+    if d.overlaps:
+        return "overlaps"
     back = decisions.get(Pair(pair.child, pair.parent))
-    same_columns = {c.key for c in profiles[pair.parent].supported_columns} == {
-        c.key for c in profiles[pair.child].supported_columns} and len(profiles[pair.parent].columns) == len(
-        profiles[pair.child].columns)
-    if back is not None and back.state in ("verified", "inferred") and same_columns:
+    if d.contains and back is not None and back.contains and same_columns(profiles[pair.parent],
+                                                                          profiles[pair.child]):
         return "duplicate"
     return "contains"
 
 
-def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: list[Candidate],
+def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: Sequence[Candidate],
            profiles: Mapping[int, TableProfile], run_id: int, stored: Mapping[tuple[int, int], PairDecision]) -> None:
     """Write every decision that differs from the stored one (an unchanged edge keeps the run that
     decided it, and an incremental run writes only the pairs it touched)."""
     rows = []
     for cand in candidates:
         d = decisions.get(cand.pair) or _Decision("candidate", "minhash", evidence={"note": "not examined"})
-        relation = _relation(cand.pair, decisions, profiles) if d.state in ("verified", "inferred") else "contains"
+        relation = _relation(cand.pair, decisions, profiles) if d.state in VERIFIED_STATES else "contains"
         evidence = {**(d.evidence or {}), "hash_version": HASH_VERSION}
         prior = stored.get((cand.pair.parent, cand.pair.child))
         if prior is not None and (prior.state, prior.stage, prior.relation, prior.multiset) == (
@@ -331,14 +441,17 @@ def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: li
 def _edges(decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProfile]) -> list[EdgeOut]:
     out: list[EdgeOut] = []
     for pair, d in decisions.items():
-        if d.state not in ("verified", "inferred"):
+        if d.state not in VERIFIED_STATES:
             continue
         relation = _relation(pair, decisions, profiles)
         parent, child = profiles[pair.parent].location, profiles[pair.child].location
         if relation == "duplicate" and parent > child:
             continue  # a duplicate pair is reported once, smaller location first
+        evidence = d.evidence or {}
         out.append(EdgeOut(parent, child, relation, True, d.multiset,  # type: ignore[arg-type]
-                           d.stage, inferred=d.state == "inferred"))
+                           d.stage, inferred=d.state == "inferred",
+                           fraction=evidence.get("overlap") if d.overlaps else None,
+                           except_columns=tuple(evidence.get("except_columns", ()))))
     return sorted(out, key=lambda e: (e.parent, e.child))
 
 
@@ -353,22 +466,23 @@ def _collect_garbage(catalog: Catalog, settings: Settings, run_id: int) -> None:
     A running detect recorded by a process of this host that no longer exists (killed, crashed) does
     not count; one of another host always does. Anything younger waits for a later run's sweep.
     """
-    root = settings.work_dir / "hashsets"
-    if not root.exists():
+    root = lakefs.join(settings.work_location, "hashsets")
+    if not lakefs.exists(root):
         return
     starts = [r.started_at for r in catalog.list_runs("detect", status="running", limit=None)
               if r.id == run_id or not _dead_here(r.host, r.pid)]
     cutoff = min((s.timestamp() for s in starts), default=time.time()) - CLOCK_SLACK_S
     referenced = set().union(*(catalog.referenced_paths(kind) for kind in KINDS_WITH_PATHS))
-    for path in root.iterdir():
-        if not path.name.startswith("hs-") or str(path) in referenced:
+    for entry in lakefs.children(root):
+        path = lakefs.join(root, entry.name)
+        if not entry.name.startswith("hs-") or path in referenced:
             continue
-        try:
-            changed = path.stat().st_mtime
-        except FileNotFoundError:  # swept by another run meanwhile
+        changed = lakefs.modified_ns(path)
+        if changed is None:  # swept by another run meanwhile
             continue
-        if changed < cutoff:
-            shutil.rmtree(path, ignore_errors=True)
+        if changed / 1e9 < cutoff:
+            with contextlib.suppress(OSError):
+                lakefs.remove(path)
 
 
 def _dead_here(host: str | None, pid: int | None) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Relation = Literal["contains", "duplicate"]
+from r2d2.vocabulary import EdgeRelation as Relation
 
 
 @dataclass
@@ -36,9 +36,19 @@ class EdgeOut:
     multiset: bool | None
     stage: str
     inferred: bool = False
+    fraction: float | None = None  # overlaps: share of the child's distinct rows found in the parent
+    except_columns: tuple[str, ...] = ()  # contains on every child column but these (generated keys)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The edge's fields; ``fraction`` and ``except_columns`` only where they apply."""
+        out = asdict(self)
+        if self.fraction is None:
+            del out["fraction"]
+        if not self.except_columns:
+            del out["except_columns"]
+        else:
+            out["except_columns"] = list(self.except_columns)
+        return out
 
 
 @dataclass

@@ -33,7 +33,7 @@ posting set of C's terms and in their intersection.
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import NamedTuple
 
 from r2d2.containment.candidates import Candidate, Exclusion, Pair
@@ -56,12 +56,14 @@ _set_pair = vars(Candidate)["pair"].__set__  # slot descriptor
 _set_map = vars(Candidate)["column_map"].__set__  # slot descriptor
 
 
-def schema_candidates(profiles: Mapping[int, TableProfile]) -> SchemaGraph:
+def schema_candidates(profiles: Mapping[int, TableProfile], *,
+                      children_only: Collection[int] | None = None) -> SchemaGraph:
     """All (parent, child) pairs whose schemas allow containment, with their column maps.
 
     ``profiles`` maps table id → profile. Returns candidates sorted by (child id, parent id), each
     with ``column_map`` = (child key, parent column name) for every child column, and the exclusions
-    (table id, reason) sorted by table id.
+    (table id, reason) sorted by table id. ``children_only``: only pairs whose child is one of these
+    (every table is still a possible parent).
     """
     terms: dict[tuple[str, Family], int] = {}
     postings: list[set[int]] = []
@@ -129,6 +131,8 @@ def schema_candidates(profiles: Mapping[int, TableProfile]) -> SchemaGraph:
     gc.disable()
     try:
         for child, sid in children:
+            if children_only is not None and child not in children_only:
+                continue
             parents = parents_of.get(sid)
             if parents is None:
                 parents = []

@@ -42,6 +42,7 @@ from r2d2.containment.summary_local import Summary
 from r2d2.containment.tablework import TableSummary, TableTask, run_group
 from r2d2.engine.batch import run_isolating
 from r2d2.engine.items import ItemFailure, balanced, map_local
+from r2d2.lake import fs as lakefs
 from r2d2.lake.arrow_read import ReadColumn, file_reads
 from r2d2.types import Column, TableProfile
 
@@ -78,7 +79,7 @@ def entry_bytes(req: SketchRequest) -> int:
 GROUP_BYTES = 32 << 20  # file bytes per group of tables (one part file each)
 
 
-def _new_path(work_dir: Path) -> str:
+def _new_path(work_dir: str) -> str:
     from r2d2.containment.sketch_spark import new_path
 
     return new_path(work_dir)
@@ -174,7 +175,7 @@ def compute_sketches(
     requests: Sequence[SketchRequest],
     *,
     spark_factory: Callable[[], SparkSession],
-    work_dir: Path,
+    work_dir: str | Path,
     num_perm: int,
     seed: int,
     sample_k: int,
@@ -182,14 +183,16 @@ def compute_sketches(
     local_bytes: int = 0,
     local_read_bytes: int = 0,
     threads: int = 1,
+    cache_dir: Path | None = None,
 ) -> SketchOutcome:
     """Sketch every requested table; tables whose read fails are reported in ``failures``.
 
     A table whose row hashes take at most ``local_bytes`` is counted whole by a task; tasks run on
     the driver when the reads total at most ``local_read_bytes`` and no table is larger, else in one
     Spark job. Larger tables go through Spark jobs of ``batch_size`` tables and a shuffle."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    perms = mh.permutations(num_perm, seed, cache_dir=work_dir.parent / "minhash")
+    work_dir = str(work_dir)  # a local path or a URI (a cluster's executors write there)
+    lakefs.makedirs(work_dir)
+    perms = mh.permutations(num_perm, seed, cache_dir=cache_dir)
     requests = sorted(requests, key=lambda r: r.table_id)
     whole = [r for r in requests if entry_bytes(r) <= local_bytes]
     large = [r for r in requests if entry_bytes(r) > local_bytes]
@@ -254,7 +257,7 @@ def _split(b: _Batch) -> dict[int, TableSummary]:
     return by_id
 
 
-def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_dir: Path, *, perms: mh.Perms,
+def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_dir: str, *, perms: mh.Perms,
                    sample_k: int, batch_size: int, local_bytes: int) -> tuple[list[_Batch], dict[int, str]]:
     from r2d2.containment.sketch_spark import dataset_bytes, run_batch
     from r2d2.engine.warm import warm_python_workers

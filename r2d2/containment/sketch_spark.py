@@ -13,12 +13,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -29,6 +27,7 @@ from r2d2.containment.sketches import ERROR, sample_limit
 from r2d2.containment.summary_local import Counts, Summary, summarize
 from r2d2.engine.items import items_frame
 from r2d2.engine.local import local_frame
+from r2d2.lake import fs as lakefs
 
 ENTRIES = "tid long, col int, a long, b long, sig binary, cnt long"
 TASK_BYTES = 64 << 20  # file bytes per task
@@ -69,7 +68,7 @@ def run_batch(spark: SparkSession, works: Sequence[FileWork], path: str, *, perm
                              spark.sparkContext.defaultParallelism)
         grouped = frame.repartition(parts, *keys).groupBy(*keys).agg(F.sum("cnt").alias("cnt"))
         (grouped.sortWithinPartitions("tid", "col").write.option("parquet.block.size", ROW_GROUP_BYTES)
-         .option("compression", "none").parquet(path))
+         .option("compression", "none").parquet(lakefs.spark_path(path)))
     if dataset_bytes(path) <= local_bytes:  # two Spark jobs cost more than reading it here
         return summarize(path, limit), _failures(path), 1
     signatures, counts, errors = _collect_summary(spark, path)
@@ -82,15 +81,16 @@ def _limit(k: int):
 
 
 def dataset_bytes(path: str) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*.parquet"))
+    return lakefs.tree_bytes(path, ".parquet")
 
 
-def new_path(work_dir: Path) -> str:
-    return str(work_dir / f"hs-{uuid.uuid4().hex}")
+def new_path(work_dir: str) -> str:
+    """A new hash-set dataset in the work folder ``work_dir`` (a local path or a URI)."""
+    return lakefs.join(str(work_dir), f"hs-{uuid.uuid4().hex}")
 
 
 def _failures(path: str) -> dict[int, str]:
-    rows = ds.dataset(path, format="parquet").to_table(columns=["tid", "sig"], filter=pc.field("col") == ERROR)
+    rows = lakefs.dataset(path).to_table(columns=["tid", "sig"], filter=pc.field("col") == ERROR)
     return {int(t): bytes(m).decode("utf-8", "replace")
             for t, m in zip(rows.column("tid").to_pylist(), rows.column("sig").to_pylist(), strict=True)}
 
@@ -98,7 +98,7 @@ def _failures(path: str) -> dict[int, str]:
 def _collect_summary(spark: SparkSession, path: str) -> tuple[dict[tuple[int, int], np.ndarray], Counts,
                                                                    dict[int, str]]:
     """One job: merged signatures per (table, column), ``(rows, distinct rows)`` per row set, failures."""
-    rows = spark.read.parquet(path).groupBy("tid", "col").agg(
+    rows = spark.read.parquet(lakefs.spark_path(path)).groupBy("tid", "col").agg(
         F.sum("cnt").alias("rows"), F.count(F.lit(1)).alias("distinct_rows"),
         F.collect_list("sig").alias("sigs")).collect()  # sig is null on row-set entries: not collected
     merged: dict[tuple[int, int], np.ndarray] = {}
@@ -119,7 +119,7 @@ def _collect_samples(spark: SparkSession, path: str, counts: Mapping[tuple[int, 
                      k: int) -> list[tuple[int, int, int, int]]:
     """Each row set's threshold sample: every hash ``(tid, col, a, b)`` with ``a <= sample_limit``
     (about 2k of them, since row hashes are uniform: no sort of whole tables)."""
-    sets = spark.read.parquet(path).where((F.col("col") < 0) & (F.col("col") != ERROR))
+    sets = spark.read.parquet(lakefs.spark_path(path)).where((F.col("col") < 0) & (F.col("col") != ERROR))
     limits = [(tid, col, sample_limit(distinct, k)) for (tid, col), (_, distinct) in counts.items()]
     limit_df = local_frame(spark, limits, [("tid", pa.int64()), ("col", pa.int32()), ("limit", pa.int64())])
     picked = (sets.join(F.broadcast(limit_df), ["tid", "col"]).where(F.col("a") <= F.col("limit"))

@@ -55,6 +55,7 @@ class TableSketch:
     rows: int | None = None
     distinct_rows: int | None = None
     rowset_path: str | None = None  # hash-set dataset holding this table's row hashes
+    rowset_code: int = ROW  # their ``col`` there (a derived table's rows: a projection set of its source)
     rowset_bytes: int = 0  # bytes of that dataset taken by this table's row hashes
     projections: dict[tuple[str, ...], ProjectionSet] = field(default_factory=dict)
 

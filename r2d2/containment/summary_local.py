@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from r2d2.containment.sketches import ERROR
+from r2d2.lake import fs as lakefs
 
 Counts = dict[tuple[int, int], tuple[int, int]]
 Summary = tuple[dict[tuple[int, int], np.ndarray], Counts, list[tuple[int, int, int, int]]]
@@ -25,7 +25,7 @@ Summary = tuple[dict[tuple[int, int], np.ndarray], Counts, list[tuple[int, int, 
 def summarize(source: str | pa.Table, limit_of: Callable[[int], int]) -> Summary:
     """``(signatures, counts, samples)`` of a hash set (a dataset path, or the table itself);
     ``limit_of(distinct)`` is a set's sample limit."""
-    table = source if isinstance(source, pa.Table) else ds.dataset(source, format="parquet").to_table(
+    table = source if isinstance(source, pa.Table) else lakefs.dataset(source).to_table(
         columns=["tid", "col", "a", "b", "sig", "cnt"])
     col = table.column("col")
     parts = table.filter(pc.greater_equal(col, 0))

@@ -21,20 +21,20 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
-from pathlib import Path
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from r2d2.containment import hashing
-from r2d2.containment.candidates import Candidate
+from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import PairStats, exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
 from r2d2.engine.batch import chunked
 from r2d2.engine.local import local_frame
+from r2d2.lake import fs as lakefs
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
 
@@ -58,10 +58,12 @@ class VerifyOutcome:
     probe_seconds: float = 0.0
     exact_seconds: float = 0.0
     exact_hashset_bytes: int = 0  # bytes of R2D2's own hash sets read (the probe reads none)
+    # (distinct child rows, rows missing from the parent) of every pair measured that is not contained
+    overlaps: dict[Pair, tuple[int, int]] = field(default_factory=dict)
 
 
 def _dataset_bytes(path: str) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*.parquet"))
+    return lakefs.tree_bytes(path, ".parquet")
 
 
 def _group_key(c: Candidate) -> tuple[int, tuple[str, ...]]:
@@ -97,7 +99,7 @@ class _ParentHashes:
 
 def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
                    profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
-                   out: Path) -> _ParentHashes:
+                   out: str) -> _ParentHashes:
     """Each group's parent rows hashed on the group's columns, with counts.
 
     Groups stage 3 hashed are read from its hash sets (no scan). Otherwise a parent is scanned once
@@ -120,7 +122,8 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
     for path, entries in stored.items():
         mapping = local_frame(spark, entries, [("tid", pa.int64()), ("col", pa.int32()), ("gid", pa.int64())])
         tids = sorted({tid for tid, _, _ in entries})  # pushed down: row groups of other tables are skipped
-        parts.append(spark.read.parquet(path).where(F.col("tid").isin(tids)).join(F.broadcast(mapping), ["tid", "col"])
+        parts.append(spark.read.parquet(lakefs.spark_path(path)).where(F.col("tid").isin(tids))
+                     .join(F.broadcast(mapping), ["tid", "col"])
                      .selectExpr("gid", "a", "b", "cnt AS pcnt"))
     frames = []
     for gids in shared.values():
@@ -143,10 +146,10 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
                       .selectExpr("e.gid AS gid", "e.a AS a", "e.b AS b", "1L AS w"))
     if frames:
         grouped = reduce(DataFrame.unionAll, frames).groupBy("gid", "a", "b").agg(F.sum("w").alias("pcnt"))
-        path = str(out / f"ph-{uuid.uuid4().hex}")
-        grouped.write.parquet(path)
+        path = lakefs.join(out, f"ph-{uuid.uuid4().hex}")
+        grouped.write.parquet(lakefs.spark_path(path))
         hashset_bytes += _dataset_bytes(path)
-        parts.append(spark.read.parquet(path))
+        parts.append(spark.read.parquet(lakefs.spark_path(path)))
     return _ParentHashes(reduce(DataFrame.unionAll, parts), scanned_bytes, hashset_bytes)
 
 
@@ -156,17 +159,24 @@ def verify(
     *,
     profiles: Mapping[int, TableProfile],
     sketches: Mapping[int, TableSketch],
-    work_dir: Path,
+    work_dir: str,
     batch_size: int,
     local_bytes: int = 0,
+    overlap: Sequence[Candidate] = (),
+    measure_pruned: bool = False,
 ) -> VerifyOutcome:
     """Probe, then exactly verify, every candidate; parents batched ``batch_size`` groups per job.
 
     A batch whose hash sets total at most ``local_bytes`` is verified on the driver with Arrow
     (no Spark job, and no session is started for it); larger ones, and parents stage 3 did not hash,
     by a Spark join.
+
+    Overlap: the pairs of ``overlap`` (ruled out before, for containment) and, with ``measure_pruned``,
+    the candidates the probe rules out are measured exactly too, on the same hash sets in the same
+    pass; ``VerifyOutcome.overlaps`` has the counts of every measured pair that is not contained.
     """
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = str(work_dir)
+    lakefs.makedirs(work_dir)
     by_group: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}
     for cand in candidates:
         by_group.setdefault(_group_key(cand), []).append(cand)
@@ -181,10 +191,20 @@ def verify(
         if passed:
             alive[key] = passed
     probe_seconds += time.perf_counter() - t0
-    for keys in chunked(list(alive), batch_size):
+    extra: dict[tuple[int, tuple[str, ...]], list[Candidate]] = {}  # measured for overlap only
+    for cand in [*overlap, *(r.candidate for r in results if measure_pruned and r.stage == "probe")]:
+        extra.setdefault(_group_key(cand), []).append(cand)
+    measured = {key: [*alive.get(key, ()), *extra.get(key, ())] for key in {*alive, *extra}}
+    deciding = {c.pair for cands in alive.values() for c in cands}
+    overlaps: dict[Pair, tuple[int, int]] = {}
+    # All on the driver in one pass when every set is stored and they fit: each dataset is read once,
+    # and each parent's hash table built once for all its children.
+    batches = [sorted(measured)] if measured and _fits_locally(measured, profiles, sketches, local_bytes) else \
+        chunked(sorted(measured), batch_size)
+    for keys in batches:
         groups = dict(enumerate(keys))
         t1 = time.perf_counter()
-        pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
+        pairs = [(gid, c) for gid, key in groups.items() for c in measured[key]]
         local = _local_sets(groups, pairs, profiles, sketches, local_bytes)
         if local is not None:
             try:
@@ -192,7 +212,7 @@ def verify(
             except (OSError, pa.ArrowException):  # a set gone missing: the Spark path re-scans what it must
                 pass
             else:
-                _record(pairs, stats, results)
+                _record(pairs, stats, results, deciding, overlaps)
                 exact_hs += local[2]
                 exact_seconds += time.perf_counter() - t1
                 continue
@@ -201,11 +221,12 @@ def verify(
             ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
             if len(keys) > 1:  # isolate the failing parent(s)
-                sub = verify(spark_factory, [c for k in keys for c in alive[k]], profiles=profiles,
+                sub = verify(spark_factory, [c for k in keys for c in alive.get(k, ())], profiles=profiles,
                              sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2),
-                             local_bytes=local_bytes)
-                results += sub.results
+                             local_bytes=local_bytes, overlap=[c for k in keys for c in extra.get(k, ())])
+                results += [r for r in sub.results if r.stage != "probe"]  # probed here already
                 failures += sub.failures
+                overlaps.update(sub.overlaps)
                 probe_bytes, exact_bytes, jobs = (probe_bytes + sub.probe_bytes,
                                                   exact_bytes + sub.exact_bytes, jobs + sub.jobs)
                 exact_seconds += sub.exact_seconds
@@ -213,15 +234,16 @@ def verify(
                 continue
             from r2d2.engine.batch import short_error
 
-            failures += [(c, short_error(exc)) for c in alive[keys[0]]]
+            failures += [(c, short_error(exc)) for c in alive.get(keys[0], ())]
             continue
         jobs += 1 if ph.scanned_bytes else 0
         exact_bytes += ph.scanned_bytes
         exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in pairs})
-        _exact(spark, pairs, ph.frame, sketches, results)
+        _record(pairs, _exact(spark, pairs, ph.frame, sketches), results, deciding, overlaps)
         exact_seconds += time.perf_counter() - t1
         jobs += 1
-    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds, exact_hs)
+    return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds, exact_hs,
+                         overlaps)
 
 
 def _parent_sample(profile: TableProfile, names: Sequence[str],
@@ -260,41 +282,58 @@ def _probe(key: tuple[int, tuple[str, ...]], cands: list[Candidate], profiles: M
 
 
 def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
-           sketches: Mapping[int, TableSketch], results: list[PairResult]) -> None:
-    mapping = local_frame(spark, [(i, gid, cand.pair.child) for i, (gid, cand) in enumerate(pairs)],
+           sketches: Mapping[int, TableSketch]) -> dict[int, PairStats]:
+    # A child's rows are stored under its sketch's table id: its own, or the source of a derived table.
+    mapping = local_frame(spark, [(i, gid, sketches[cand.pair.child].table_id) for i, (gid, cand) in enumerate(pairs)],
                           [("pair", pa.int64()), ("gid", pa.int64()), ("tid", pa.int64())])
-    by_path: dict[str, set[int]] = {}
+    by_set: dict[tuple[str, int], set[int]] = {}  # (dataset, col) -> children whose rows are there
     for _, c in pairs:
-        if (path := sketches[c.pair.child].rowset_path) is not None:
-            by_path.setdefault(path, set()).add(c.pair.child)
+        sk = sketches[c.pair.child]
+        if sk.rowset_path is not None:
+            by_set.setdefault((sk.rowset_path, sk.rowset_code), set()).add(sk.table_id)
     # Each child's rows from its own set only: an older set of a changed table may still be on disk,
     # in a dataset another child's set lives in, and must not be read with it.
     rows = reduce(DataFrame.unionAll, [
-        spark.read.parquet(path).where((F.col("col") == ROW) & F.col("tid").isin(sorted(tids)))
-        .select("tid", "a", "b", "cnt") for path, tids in sorted(by_path.items())])
+        spark.read.parquet(lakefs.spark_path(path)).where((F.col("col") == code) & F.col("tid").isin(sorted(tids)))
+        .select("tid", "a", "b", "cnt") for (path, code), tids in sorted(by_set.items())])
     joined = rows.join(F.broadcast(mapping), "tid").join(parent_hashes, ["gid", "a", "b"], "left")
     stats = joined.groupBy("pair").agg(
         F.count(F.lit(1)).alias("distinct_rows"),
         F.sum(F.when(F.col("pcnt").isNull(), 1).otherwise(0)).alias("missing"),
         F.sum(F.when(F.col("cnt") > F.coalesce(F.col("pcnt"), F.lit(0)), 1).otherwise(0)).alias("over"),
     ).collect()
-    _record(pairs, {r["pair"]: (int(r["distinct_rows"]), int(r["missing"]), int(r["over"])) for r in stats}, results)
+    return {r["pair"]: (int(r["distinct_rows"]), int(r["missing"]), int(r["over"])) for r in stats}
 
 
-def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], results: list[PairResult]) -> None:
+def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], results: list[PairResult],
+            deciding: set[Pair], overlaps: dict[Pair, tuple[int, int]]) -> None:
+    """Containment results of the ``deciding`` pairs; the counts of every measured pair not contained."""
     for i, (_, cand) in enumerate(pairs):
         distinct, missing, over = stats.get(i, (0, 0, 0))
-        evidence = {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
-        results.append(PairResult(cand, "exact", missing == 0, over == 0 if missing == 0 else None, evidence))
+        if missing:
+            overlaps[cand.pair] = (distinct, missing)
+        if cand.pair in deciding:
+            evidence = {"distinct_rows": distinct, "missing": missing, "rows_over_count": over}
+            results.append(PairResult(cand, "exact", missing == 0, over == 0 if missing == 0 else None, evidence))
+
+
+_Groups = Mapping[tuple[int, tuple[str, ...]], Sequence[Candidate]]
+
+
+def _fits_locally(alive: _Groups, profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
+                  limit: int) -> bool:
+    groups = dict(enumerate(alive))
+    pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
+    return _local_sets(groups, pairs, profiles, sketches, limit) is not None
 
 
 def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[tuple[int, Candidate]],
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch], limit: int,
-                ) -> tuple[dict[int, tuple[str, int, int]], dict[int, tuple[str, int]], int] | None:
+                ) -> tuple[dict[int, tuple[str, int, int]], dict[int, tuple[str, int, int]], int] | None:
     """Where every set of a batch is, if stage 3 wrote them all and they total at most ``limit``
     bytes: then the batch is verified on the driver (:mod:`r2d2.containment.exact_local`)."""
     parent_sets: dict[int, tuple[str, int, int]] = {}
-    child_sets: dict[int, tuple[str, int]] = {}
+    child_sets: dict[int, tuple[str, int, int]] = {}
     total = 0
     for gid, (parent, names) in groups.items():
         found = stored_set(profiles[parent], names, sketches.get(parent))
@@ -306,6 +345,6 @@ def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[t
         sk = sketches[child]
         if sk.rowset_path is None:
             return None
-        child_sets[child] = (sk.rowset_path, ROW)
+        child_sets[child] = (sk.rowset_path, sk.table_id, sk.rowset_code)
         total += sk.rowset_bytes
     return (parent_sets, child_sets, total) if total <= limit else None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from r2d2.errors import describe
+from r2d2.lake.fs import with_storage_options
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,6 +86,7 @@ def map_spark(spark: SparkSession, items: Sequence[T], fn: Callable[[T], R], *, 
     if not items:
         return []
     parts = balanced(weights, task_count(spark, sum(weights), weight_per_task=weight_per_task, items=len(items)))
+    fn = with_storage_options(fn)  # type: ignore[assignment]  # the workers open the same stores
     chosen = [[items[i] for i in part] for part in parts]
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -118,6 +120,7 @@ def items_frame(spark: SparkSession, items: Sequence[T], fn: Callable[[T], Itera
     if not items:
         raise ValueError("items_frame needs at least one item")
     parts = balanced(weights, task_count(spark, sum(weights), weight_per_task=weight_per_task, items=len(items)))
+    fn = with_storage_options(fn)  # type: ignore[assignment]
     chosen = [[items[i] for i in part] for part in parts]
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

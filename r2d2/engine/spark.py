@@ -1,9 +1,21 @@
 """The process's Spark session, created on first use (never at import time).
 
-The master comes from settings (``local[*]`` by default); any cluster URL works. Settings that make
-results reproducible across writers are fixed here: the session time zone is UTC (timestamps without
-a zone are wall-clock UTC), and Parquet nanosecond timestamps are read as raw longs so that no
-precision is lost (the canonicaliser knows their unit from the profile).
+The master comes from settings (``local[*]`` by default); any cluster URL works.
+
+The user's Spark settings win. R2D2's defaults (:data:`DEFAULT_CONF`, shuffle partitions, driver
+memory, the jars folder, ``R2D2_SPARK_CONF``) are set on a session R2D2 builds itself. Under
+spark-submit (or in a process that already has a session), every setting the user gave — ``--conf``,
+``spark-defaults.conf``, the builder — stays: a default is applied only to a key the user left unset.
+Only the settings R2D2's results depend on (:data:`REQUIRED_CONF`: the session time zone is UTC —
+timestamps without a zone are wall-clock UTC — and Parquet nanosecond timestamps read as raw longs,
+whose unit the canonicaliser knows from the profile) are set on R2D2's session whatever was given;
+they are runtime SQL settings of that session.
+
+Jars: the folder ``make jars`` fills (delta-spark and its storage jar, hadoop-aws and the AWS SDK
+bundle) goes on the driver and executor class path of a session R2D2 builds; a cluster's workers need
+the same folder at the same path (the Docker image has it), or the user passes ``--packages``.
+Object-store options (:func:`r2d2.lake.fs.hadoop_options`) are set on the session's Hadoop
+configuration, again only where the user set nothing.
 """
 
 from __future__ import annotations
@@ -11,10 +23,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from r2d2.config import Settings, get_settings
+from r2d2.config import LOCAL_DRIVER_MEMORY, LOCAL_SHUFFLE_PARTITIONS, Settings, get_settings
 from r2d2.errors import EngineError
+from r2d2.lake import fs as lakefs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -24,10 +39,13 @@ _session: SparkSession | None = None
 
 _DELTA_SOURCE_CLASS = "org.apache.spark.sql.delta.sources.DeltaDataSource"
 
-BASE_CONF: dict[str, str] = {
+REQUIRED_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
+}
+
+DEFAULT_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.files.ignoreMissingFiles": "false",
@@ -39,6 +57,54 @@ BASE_CONF: dict[str, str] = {
 }
 
 
+PROJECT_JARS = Path(__file__).resolve().parents[2] / "jars"
+
+
+def jars_dir(settings: Settings) -> Path | None:
+    """The folder of Spark jars to put on a session R2D2 builds (None when there is none)."""
+    folder = settings.spark_jars_dir or PROJECT_JARS
+    return folder if folder.is_dir() and any(folder.glob("*.jar")) else None
+
+
+def wanted_conf(settings: Settings, master: str | None, *, own: bool = True) -> dict[str, str]:
+    """R2D2's settings for a session: its defaults, then ``R2D2_SPARK_CONF``, then the required ones.
+    ``own``: a session R2D2 builds itself (else sizing defaults are left to the user's Spark)."""
+    conf = dict(DEFAULT_CONF)
+    if own or settings.spark_shuffle_partitions:
+        conf["spark.sql.shuffle.partitions"] = str(settings.spark_shuffle_partitions or LOCAL_SHUFFLE_PARTITIONS)
+    if own or settings.spark_driver_memory:
+        conf["spark.driver.memory"] = settings.spark_driver_memory or LOCAL_DRIVER_MEMORY
+    if own and master is not None and master.startswith("local"):
+        conf["spark.ui.enabled"] = "false"
+        conf["spark.driver.host"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
+        # Workers run this driver's interpreter, which has R2D2: fork them with its imports done.
+        conf["spark.python.daemon.module"] = "r2d2.engine.pydaemon"
+    jars = jars_dir(settings) if own else None
+    if jars is not None:
+        conf["spark.driver.extraClassPath"] = f"{jars}/*"
+        conf["spark.executor.extraClassPath"] = f"{jars}/*"
+        if any(jars.glob("delta-spark_*.jar")):  # Delta's SQL (DELETE, time travel by SQL) needs both
+            conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
+            conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    conf.update(settings.spark_conf)
+    conf.update(REQUIRED_CONF)
+    return conf
+
+
+def _user_conf() -> dict[str, str]:
+    """Settings already given to this process's Spark: spark-submit's ``--conf`` and defaults file
+    (system properties of the JVM it started), or those of a running context."""
+    from pyspark import SparkConf, SparkContext
+
+    active = SparkContext._active_spark_context
+    if active is not None:
+        return dict(active.getConf().getAll())
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # under spark-submit: the JVM holds its settings
+        SparkContext._ensure_initialized()  # connects to spark-submit's JVM, so SparkConf() loads them
+        return dict(SparkConf().getAll())
+    return {}
+
+
 def _build(settings: Settings) -> SparkSession:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers must run the same interpreter (and packages) as the driver.
@@ -47,27 +113,39 @@ def _build(settings: Settings) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - pyspark is a hard dependency
         raise EngineError("pyspark is not installed: pip install 'pyspark==4.2.0'") from exc
-    master = effective_master(settings)
+    given = _user_conf()
+    master = effective_master(settings) if not given else settings.spark_master
     builder = SparkSession.builder.appName("r2d2")
-    if master is not None:
+    if master is not None and "spark.master" not in given:
         builder = builder.master(master)
-    conf = dict(BASE_CONF)
-    conf["spark.sql.shuffle.partitions"] = str(settings.spark_shuffle_partitions)
-    conf["spark.driver.memory"] = settings.spark_driver_memory
-    if master is not None and master.startswith("local"):
-        conf.setdefault("spark.ui.enabled", "false")
-        conf.setdefault("spark.driver.host", os.environ["SPARK_LOCAL_IP"])
-        # Workers run this driver's interpreter, which has R2D2: fork them with its imports done.
-        conf.setdefault("spark.python.daemon.module", "r2d2.engine.pydaemon")
-    conf.update(settings.spark_conf)
+    conf = wanted_conf(settings, master, own=not given)
     for key, value in conf.items():
-        builder = builder.config(key, value)
+        if key not in given:
+            builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
     except Exception as exc:
         raise EngineError(f"cannot start Spark (master {master or 'from spark-submit'}): {exc}") from exc
+    for key, value in REQUIRED_CONF.items():
+        session.conf.set(key, value)
+    apply_storage_options(session, lakefs.storage_options())
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def apply_storage_options(spark: SparkSession, options: Mapping[str, Mapping[str, str]]) -> None:
+    """Set the object-store options on the session's Hadoop configuration (s3a), where the user set
+    nothing (``spark.hadoop.*`` settings or site files win). Values are never logged."""
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()
+    wanted = lakefs.hadoop_options(options)
+    endpoint_keys = ("fs.s3a.endpoint", "fs.s3a.path.style.access", "fs.s3a.connection.ssl.enabled")
+    own_endpoint = "fs.s3a.endpoint" in wanted and not hconf.get("fs.s3a.endpoint")
+    for key, value in wanted.items():
+        if key in endpoint_keys:
+            if own_endpoint:  # these go together (Hadoop's defaults are set for AWS itself)
+                hconf.set(key, value)
+        elif key != "fs.s3a.aws.credentials.provider" and hconf.get(key) is None:
+            hconf.set(key, value)
 
 
 def effective_master(settings: Settings) -> str | None:

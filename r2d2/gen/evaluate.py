@@ -28,7 +28,9 @@ class Score:
 
 
 def as_truth(edges: Iterable[EdgeOut]) -> Truth:
-    return Truth(frozenset(ExpectedEdge(e.parent, e.child, e.relation, bool(e.multiset)) for e in edges))
+    """The exact containments among ``edges`` (not overlaps, not containments except some columns)."""
+    return Truth(frozenset(ExpectedEdge(e.parent, e.child, e.relation, bool(e.multiset)) for e in edges
+                           if e.relation != "overlaps" and not e.except_columns))
 
 
 def score(detected: Truth, truth: Truth) -> Score:

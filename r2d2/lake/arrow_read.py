@@ -8,7 +8,9 @@ same for every path that reads a table:
   microsecond precision, as Spark reads them.
 * Delta: a data file of the snapshot, read as Parquet against the log's schema: a column an older
   file lacks (added later) reads as nulls, as the Delta reader gives it; a narrower physical type is
-  cast to the log's.
+  cast to the log's. With column mapping, columns are read by their physical names and named by
+  their logical ones; rows a deletion vector removed are skipped (both from the log,
+  :func:`r2d2.lake.delta.read_layout`).
 * CSV (the CSV rule): a header row naming the table's columns; an empty field, quoted or not, is null
   for every type; a value that does not parse, or a row with the wrong number of fields, fails the
   file. Timestamps without a zone are UTC wall clock, with a zone are instants.
@@ -69,6 +71,8 @@ class FileRead:
     path: str  # the file: an absolute path or a URI
     format: str  # parquet | csv | delta
     partition: tuple[tuple[str, str | None], ...] = ()  # partition column -> raw value
+    physical: tuple[tuple[str, str], ...] = ()  # logical -> physical column name (Delta column mapping)
+    deleted: tuple[int, ...] = ()  # positions of deleted rows (Delta deletion vector), sorted
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,15 @@ def file_reads(profile: object) -> list[FileRead]:
     """The files of a :class:`~r2d2.types.TableProfile`, in order."""
     location: str = profile.location  # type: ignore[attr-defined]
     fmt: str = profile.format  # type: ignore[attr-defined]
-    return [FileRead(location, lakefs.join(location, f.path), fmt, tuple(f.partition))
-            for f in profile.files]  # type: ignore[attr-defined]
+    files = profile.files  # type: ignore[attr-defined]
+    if fmt != "delta" or not files:
+        return [FileRead(location, lakefs.join(location, f.path), fmt, tuple(f.partition)) for f in files]
+    from r2d2.lake.delta import read_layout
+
+    layout = read_layout(location, profile.delta_version)  # type: ignore[attr-defined]
+    physical = tuple(sorted(layout.physical.items()))
+    return [FileRead(location, lakefs.join(location, f.path), fmt, tuple(f.partition), physical,
+                     layout.deleted.get(f.path, ())) for f in files]
 
 
 def read_file(item: FileRead, columns: Sequence[ReadColumn], *, batch_rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
@@ -127,11 +138,12 @@ def _open(path: str, binary: bool = True):
 
 
 def _parquet(item: FileRead, data: Sequence[ReadColumn], batch_rows: int, *, lenient: bool) -> Iterator[pa.Table]:
+    physical = dict(item.physical)
     with _open(item.path) as handle:
         pf = pq.ParquetFile(handle, coerce_int96_timestamp_unit="us")
         names = set(pf.schema_arrow.names)
-        present = [c for c in data if c.name in names]
-        missing = [c for c in data if c.name not in names]
+        present = [c for c in data if physical.get(c.name, c.name) in names]
+        missing = [c for c in data if physical.get(c.name, c.name) not in names]
         if missing and not lenient:
             raise TableReadError(
                 f"{item.location}: file {lakefs.printable(item.path)} has no column {missing[0].name!r} "
@@ -139,13 +151,47 @@ def _parquet(item: FileRead, data: Sequence[ReadColumn], batch_rows: int, *, len
         rows = pf.metadata.num_rows
         if rows == 0:
             return
-        wanted = [c.name for c in present]
+        wanted = [physical.get(c.name, c.name) for c in present]
+        logical = {physical.get(c.name, c.name): c.name for c in present}
+        skip = _Deleted(item.deleted)
         if rows <= batch_rows and wanted:  # a small file in one read: cheaper than a batch iterator
-            yield _conform(pf.read(columns=wanted, use_threads=False), data, rows)
+            table = skip.apply(_renamed(pf.read(columns=wanted, use_threads=False), logical))
+            yield _conform(table, data, table.num_rows)
             return
         for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted, use_threads=False):
             table = pa.Table.from_batches([batch]) if wanted else pa.table({"__n": pa.nulls(batch.num_rows)})
-            yield _conform(table, data, batch.num_rows)
+            table = skip.apply(_renamed(table, logical))
+            yield _conform(table, data, table.num_rows)
+
+
+def _renamed(table: pa.Table, logical: dict[str, str]) -> pa.Table:
+    if all(logical.get(n, n) == n for n in table.column_names):
+        return table
+    return table.rename_columns([logical.get(n, n) for n in table.column_names])
+
+
+class _Deleted:
+    """Drops the rows of a deletion vector from consecutive batches of one file."""
+
+    def __init__(self, positions: Sequence[int]) -> None:
+        import numpy as np
+
+        self.positions = np.asarray(positions, dtype=np.int64)
+        self.offset = 0
+
+    def apply(self, table: pa.Table) -> pa.Table:
+        import numpy as np
+
+        n = table.num_rows
+        start, self.offset = self.offset, self.offset + n
+        if not len(self.positions):
+            return table
+        lo, hi = np.searchsorted(self.positions, [start, start + n])
+        if lo == hi:
+            return table
+        keep = np.ones(n, dtype=bool)
+        keep[self.positions[lo:hi] - start] = False
+        return table.filter(pa.array(keep))
 
 
 def _conform(table: pa.Table, data: Sequence[ReadColumn], rows: int) -> pa.Table:

@@ -17,13 +17,23 @@ becomes a :class:`DiscoveryError` with ``escaped`` set, naming the link (for a f
 belongs to is the error: a table is read whole or not at all).
 Problems (permission denied, missing root, non-UTF-8 names...) become :class:`DiscoveryError` entries
 and the walk goes on.
+
+Folders are listed by a pool of threads (a listing waits on the file system, or on an object store's
+HTTP round trips, and a Delta table's log is read when its folder is met): each listed folder hands
+its sub-folders to the pool. Tables and errors are returned sorted by location, whatever the order in
+which their folders were listed.
+
+Object stores (``s3://``, ``gs://``, ``abfss://``): the tree under a root is listed ahead, many
+prefixes at a time (:func:`r2d2.lake.fs.walk`), then walked from memory by the same rules.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -128,12 +138,18 @@ def delta_table(location: str, version: int | None = None) -> DiscoveredTable:
     )
 
 
+LIST_THREADS = 8  # folders listed at once
+
+
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, threads: int = LIST_THREADS) -> None:
         self.out = Discovery()
         self.visited: set[str] = set()
+        self.visited_lock = threading.Lock()
+        self.threads = max(1, threads)
         self.top = ""  # the root being walked, as given
         self.real_top: str | None = None  # its real path (local filesystems), the confinement boundary
+        self.listing: lakefs.Listing | None = None  # an object store's tree, listed ahead in parallel
 
     def error(self, location: str, message: str) -> None:
         self.out.errors.append(DiscoveryError(lakefs.printable(location), message))
@@ -155,6 +171,9 @@ class _Walker:
             return
         self.top = location
         self.real_top = lakefs.real_path(fs, path) if lakefs.is_local(fs) else None
+        self.listing = None
+        if not lakefs.is_local(fs) and info.type == pafs.FileType.Directory:
+            self.listing = lakefs.Listing(fs, lakefs.walk(fs, path, descend=lambda e: not skipped(e.name)))
         if info.type == pafs.FileType.NotFound:
             self.error(location, f"{lakefs.printable(location)}: no such file or folder")
         elif info.type == pafs.FileType.File:
@@ -167,7 +186,45 @@ class _Walker:
                 location, fmt, [FileEntry(path="", size=info.size or 0, mtime_ns=info.mtime_ns or 0)], ()
             )
         else:
-            self.folder(fs, path, location, self.real_top or lakefs.real_path(fs, path))
+            self.walk(fs, path, location, self.real_top or lakefs.real_path(fs, path))
+
+    def walk(self, fs: pafs.FileSystem, path: str, location: str, real: str) -> None:
+        """Walk a folder tree: each listed folder's sub-folders are listed by the pool in turn.
+
+        Sub-folders that are symbolic links wait until the tree without them is walked, and are then
+        walked one by one in order of location: a link is the only way to meet a folder twice, and
+        this way the same folder always wins (its real path, in practice), whatever the threads do."""
+        trees = [(path, location, real)]
+        while trees:
+            links: list[tuple[str, str, str]] = []
+            self._tree(fs, trees.pop(0), links)
+            trees = sorted(links, key=lambda t: t[1]) + trees
+
+    def _tree(self, fs: pafs.FileSystem, top: tuple[str, str, str], links: list[tuple[str, str, str]]) -> None:
+        def step(folder: tuple[str, str, str]) -> list[tuple[str, str, str]]:
+            subs, linked = self.folder(fs, *folder)
+            links.extend(linked)
+            return subs
+
+        if self.threads == 1:
+            todo = [top]
+            while todo:
+                todo.extend(reversed(step(todo.pop())))
+            return
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="r2d2-list") as pool:
+            pending: set[Future[list[tuple[str, str, str]]]] = {pool.submit(step, top)}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    pending |= {pool.submit(step, sub) for sub in fut.result()}
+
+    def first_visit(self, real: str) -> bool:
+        """Mark the folder visited; False when it was already (a link cycle, or a second way in)."""
+        with self.visited_lock:
+            if real in self.visited:
+                return False
+            self.visited.add(real)
+            return True
 
     def add_files(
         self, location: str, fmt: TableFormat, files: list[FileEntry], partition_columns: tuple[str, ...]
@@ -193,49 +250,54 @@ class _Walker:
 
     def list_folder(self, fs: pafs.FileSystem, path: str, location: str) -> list[lakefs.Entry] | None:
         try:
-            return lakefs.list_dir(fs, path)
+            return self.listing.list_dir(path) if self.listing is not None else lakefs.list_dir(fs, path)
         except PermissionError as exc:
             self.error(location, f"{lakefs.printable(location)}: permission denied ({exc})")
         except (OSError, ValueError) as exc:
             self.error(location, f"{lakefs.printable(location)}: cannot list folder: {exc}")
         return None
 
-    def folder(self, fs: pafs.FileSystem, path: str, location: str, real: str) -> None:
-        """Walk the folder ``path`` (``real``: its real path, the identity used against cycles)."""
-        if real in self.visited:
-            return
-        self.visited.add(real)
+    def folder(self, fs: pafs.FileSystem, path: str, location: str,
+               real: str) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+        """Look at the folder ``path`` (``real``: its real path, the identity used against cycles): a
+        table, or the sub-folders to walk next, as ``(path, location, real path)``: plain ones, and
+        those that are links."""
+        none: tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]] = ([], [])
+        if not self.first_visit(real):
+            return none
         entries = self.list_folder(fs, path, location)
         if entries is None:
-            return
+            return none
         if any(e.name == "_delta_log" and e.is_dir for e in entries):
             if not lakefs.is_utf8(location):
                 self.error(location, f"{lakefs.printable(location)}: folder name is not valid UTF-8")
-                return
+                return none
             try:
                 table = delta_table(location)
             except LakeError as exc:
                 self.error(location, str(exc))
-                return
+                return none
             if not self.delta_confined(fs, table, real):
-                return
+                return none
             self.out.roots[location] = self.top
             self.out.tables.append(table)
-            return
+            return none
         visible = [e for e in entries if not skipped(e.name)]
         has_data = any(e.is_file and data_format(e.name) for e in visible)
         has_parts = any(e.is_dir and hive_pair(e.name) for e in visible)
         if has_data or has_parts:
             found = self.table(fs, location, real, visible)
             if found:
-                return
+                return none
+        subs, links = none
         for e in sorted(visible, key=lambda e: e.name):
             if e.is_dir and not hive_pair(e.name):
                 sub_real = lakefs.child_real_path(fs, real, e)
                 if e.is_link and self.escaped(sub_real):
                     self.escape_error(location + "/" + e.name, location + "/" + e.name, sub_real)
                     continue
-                self.folder(fs, e.path, location + "/" + e.name, sub_real)
+                (links if e.is_link else subs).append((e.path, location + "/" + e.name, sub_real))
+        return subs, links
 
     def delta_confined(self, fs: pafs.FileSystem, table: DiscoveredTable, real: str) -> bool:
         """Every data file of a Delta snapshot stays in the root (a log may name absolute paths, and a
@@ -319,9 +381,8 @@ class _Walker:
                 if e.is_link and self.escaped(sub_real):
                     self.escape_error(location, location + "/" + rel, sub_real)
                     return False
-                if sub_real in self.visited:
+                if not self.first_visit(sub_real):
                     continue
-                self.visited.add(sub_real)
                 sub = self.list_folder(fs, e.path, location)
                 if sub is None:
                     return False
@@ -332,9 +393,12 @@ class _Walker:
         return True
 
 
-def discover(roots: Sequence[str]) -> Discovery:
-    """Find the tables under ``roots`` (folders, data files or URIs); errors are collected, not raised."""
-    walker = _Walker()
+def discover(roots: Sequence[str], *, threads: int = LIST_THREADS) -> Discovery:
+    """Find the tables under ``roots`` (folders, data files or URIs); errors are collected, not raised.
+    Tables and errors come sorted by location."""
+    walker = _Walker(threads)
     for root in roots:
         walker.root(root)
+    walker.out.tables.sort(key=lambda t: t.location)
+    walker.out.errors.sort(key=lambda e: e.location)
     return walker.out

@@ -1,8 +1,19 @@
 """One filesystem abstraction for the lake layer: locations are strings, reached through pyarrow.fs.
 
-A location is either a local path (normalised to an absolute path without a trailing slash) or a URI
-(``file://``, ``s3://``...) resolved by :meth:`pyarrow.fs.FileSystem.from_uri`. Local paths are just
-the first filesystem: every listing and read in the lake layer goes through :func:`resolve`.
+A location is either a local path (normalised to an absolute path without a trailing slash) or a URI.
+Local paths are just the first filesystem: every listing and read in the lake layer goes through
+:func:`resolve`. Object stores:
+
+* ``s3://bucket/key`` and ``s3a://bucket/key`` name the same store (one spelling is kept: ``s3://``);
+  Spark is handed ``s3a://`` (hadoop-aws), pyarrow and delta-rs ``s3://``.
+* ``gs://bucket/key`` (``gcs://`` is the same), ``abfss://container@account.dfs.core.windows.net/key``
+  (``abfs://`` is the same).
+
+Credentials come from each store's standard chain (environment variables, profiles, instance roles
+or workload identity), read by the store's own client; :func:`set_storage_options` adds optional
+per-scheme options (``{"s3": {"endpoint_override": ..., "region": ...}}``, pyarrow's constructor
+arguments) that the settings carry. They are kept in this process only, handed to Spark's Python
+workers inside the task closures (:mod:`r2d2.engine.items`), and never logged or put in messages.
 """
 
 from __future__ import annotations
@@ -10,10 +21,18 @@ from __future__ import annotations
 import os
 import posixpath
 import stat as stat_mod
-from functools import lru_cache
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import pyarrow.fs as pafs
+
+# Scheme spellings of one store -> the one kept in locations.
+_SCHEMES = {"s3": "s3", "s3a": "s3", "s3n": "s3", "gs": "gs", "gcs": "gs", "abfs": "abfss", "abfss": "abfss",
+            "file": "file"}
+OBJECT_STORES = ("s3", "gs", "abfss")
+LIST_THREADS = 16  # concurrent listings of an object-store tree (each one paginated by the store's client)
 
 
 class Entry(NamedTuple):
@@ -32,20 +51,109 @@ def is_uri(location: str) -> bool:
     return "://" in location
 
 
+def scheme_of(location: str) -> str:
+    """The store of ``location``: ``local``, ``s3``, ``gs``, ``abfss`` (or another URI scheme)."""
+    if not is_uri(location):
+        return "local"
+    scheme = location.split("://", 1)[0].lower()
+    scheme = _SCHEMES.get(scheme, scheme)
+    return "local" if scheme == "file" else scheme
+
+
+def is_object_store(location: str) -> bool:
+    return scheme_of(location) in OBJECT_STORES
+
+
 def normalize_location(location: str) -> str:
-    """Absolute local path without trailing slash, or the URI with its trailing slashes removed."""
+    """Absolute local path without trailing slash, or the URI (one scheme spelling per store) with its
+    trailing slashes removed."""
     if is_uri(location):
         scheme, rest = location.split("://", 1)
         rest = rest.rstrip("/") or "/"
-        return f"{scheme.lower()}://{rest}"
+        return f"{_SCHEMES.get(scheme.lower(), scheme.lower())}://{rest}"
     path = os.path.abspath(os.path.expanduser(location))
     return path.rstrip("/") or "/"
 
 
-@lru_cache(maxsize=64)
-def _filesystem_for(prefix: str) -> pafs.FileSystem:
-    fs, _ = pafs.FileSystem.from_uri(prefix)
+# --- storage options (per scheme), kept in the process ------------------------------------------------
+
+_options: dict[str, dict[str, str]] = {}
+_options_lock = threading.Lock()
+_filesystems: dict[tuple[str, str, tuple[tuple[str, str], ...]], pafs.FileSystem] = {}
+
+
+def set_storage_options(options: Mapping[str, Mapping[str, str]]) -> None:
+    """Options of each store's filesystem (``{"s3": {...}, "gs": {...}, "abfss": {...}}``) for this process."""
+    with _options_lock:
+        _options.clear()
+        for scheme, opts in options.items():
+            _options[_SCHEMES.get(scheme.lower(), scheme.lower())] = {str(k): str(v) for k, v in opts.items()}
+        _filesystems.clear()
+
+
+def storage_options() -> dict[str, dict[str, str]]:
+    """A copy of this process's storage options (shipped to Spark's Python workers with the work)."""
+    with _options_lock:
+        return {k: dict(v) for k, v in _options.items()}
+
+
+def with_storage_options(fn: Callable[..., object]) -> Callable[..., object]:
+    """``fn`` wrapped so that, in whatever process it runs (a Spark Python worker), it sees this
+    process's storage options: the options travel inside the pickled closure, not in the environment
+    or the Spark configuration (which Spark's UI and logs show)."""
+    carried = storage_options()
+
+    def run(*args: object, **kwargs: object) -> object:
+        if carried != storage_options():
+            set_storage_options(carried)
+        return fn(*args, **kwargs)
+
+    return run
+
+
+_BOOL_OPTIONS = {"anonymous", "allow_bucket_creation", "allow_bucket_deletion", "background_writes",
+                 "force_virtual_addressing", "check_directory_existence_before_creation", "allow_delayed_open"}
+_FLOAT_OPTIONS = {"request_timeout", "connect_timeout", "retry_time_limit", "load_frequency"}
+
+
+def _typed(opts: Mapping[str, str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in opts.items():
+        if k in _BOOL_OPTIONS:
+            out[k] = str(v).lower() in ("1", "true", "yes")
+        elif k in _FLOAT_OPTIONS:
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _make_filesystem(scheme: str, authority: str, opts: Mapping[str, str]) -> pafs.FileSystem:
+    kwargs = _typed(opts)
+    if scheme == "s3":
+        endpoint = str(kwargs.get("endpoint_override", ""))
+        if "://" in endpoint:  # "http://host:port": pyarrow wants the scheme apart
+            kwargs["scheme"], kwargs["endpoint_override"] = endpoint.split("://", 1)
+        return pafs.S3FileSystem(**kwargs)
+    if scheme == "gs":
+        return pafs.GcsFileSystem(**kwargs)
+    if scheme == "abfss":
+        account = authority.split("@", 1)[1].split(".", 1)[0] if "@" in authority else authority.split(".", 1)[0]
+        kwargs.setdefault("account_name", account)
+        return pafs.AzureFileSystem(**kwargs)
+    fs, _ = pafs.FileSystem.from_uri(f"{scheme}://{authority}/")
     return fs
+
+
+def _filesystem(scheme: str, authority: str) -> pafs.FileSystem:
+    with _options_lock:
+        opts = _options.get(scheme, {})
+        # S3 and GCS filesystems serve every bucket; Azure's one storage account.
+        key = (scheme, authority if scheme == "abfss" else "", tuple(sorted(opts.items())))
+        fs = _filesystems.get(key)
+        if fs is None:
+            fs = _filesystems[key] = _make_filesystem(scheme, authority, opts)
+        return fs
 
 
 _LOCAL = pafs.LocalFileSystem()
@@ -59,8 +167,87 @@ def resolve(location: str) -> tuple[pafs.FileSystem, str]:
     scheme, rest = location.split("://", 1)
     if scheme == "file":
         return _LOCAL, "/" + rest.lstrip("/")
+    authority, _, key = rest.partition("/")
+    if scheme == "abfss":  # the account is the filesystem; paths start with the container
+        container = authority.split("@", 1)[0]
+        return _filesystem(scheme, authority), f"{container}/{key}".rstrip("/")
+    if scheme in ("s3", "gs"):
+        return _filesystem(scheme, authority), f"{authority}/{key}".rstrip("/")
     fs, path = pafs.FileSystem.from_uri(location)
     return fs, path.rstrip("/")
+
+
+def spark_path(location: str) -> str:
+    """``location`` as Spark (Hadoop) names it: ``s3a://`` for S3, ``file:`` for a local path (a path
+    without a scheme would resolve against the cluster's default filesystem)."""
+    location = normalize_location(location)
+    if not is_uri(location):
+        return "file:" + location
+    scheme, rest = location.split("://", 1)
+    if scheme == "s3":
+        return "s3a://" + rest
+    if scheme == "file":
+        return "file:/" + rest.lstrip("/")
+    return location
+
+
+def from_spark_path(path: str) -> str:
+    """A path Spark reports (``file:/x``, ``s3a://b/k``) as a location."""
+    if path.startswith("file:"):
+        return normalize_location("/" + path[5:].lstrip("/"))
+    return normalize_location(path)
+
+
+_HADOOP_S3 = {"access_key": "fs.s3a.access.key", "secret_key": "fs.s3a.secret.key",
+              "session_token": "fs.s3a.session.token", "region": "fs.s3a.endpoint.region",
+              "role_arn": "fs.s3a.assumed.role.arn"}
+
+
+def hadoop_options(options: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Hadoop settings (``fs.s3a.*``) equivalent to the storage options, for Spark's s3a filesystem."""
+    s3 = {k: str(v) for k, v in options.get("s3", {}).items()}
+    out = {key: s3[name] for name, key in _HADOOP_S3.items() if name in s3}
+    endpoint = s3.get("endpoint_override")
+    if endpoint:
+        scheme = s3.get("scheme", "https")
+        if "://" in endpoint:
+            scheme, endpoint = endpoint.split("://", 1)
+        out["fs.s3a.endpoint"] = f"{scheme}://{endpoint}"
+        out["fs.s3a.path.style.access"] = "true"
+        out["fs.s3a.connection.ssl.enabled"] = str(scheme == "https").lower()
+    if "access_key" in s3 and "secret_key" in s3:
+        out["fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider" if "session_token" in s3
+            else "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+    return out
+
+
+_DELTA_S3 = {"access_key": "AWS_ACCESS_KEY_ID", "secret_key": "AWS_SECRET_ACCESS_KEY",
+             "session_token": "AWS_SESSION_TOKEN", "region": "AWS_REGION"}
+
+
+def delta_options(location: str) -> dict[str, str] | None:
+    """delta-rs storage options for ``location`` (None: its own defaults, the standard chains)."""
+    scheme = scheme_of(location)
+    opts = storage_options().get(scheme, {})
+    if scheme != "s3" or not opts:
+        return None
+    out = {key: opts[name] for name, key in _DELTA_S3.items() if name in opts}
+    endpoint = opts.get("endpoint_override")
+    if endpoint:
+        scheme_name = opts.get("scheme", "https")
+        if "://" in endpoint:
+            scheme_name, endpoint = endpoint.split("://", 1)
+        out["AWS_ENDPOINT_URL"] = f"{scheme_name}://{endpoint}"
+        out["AWS_ALLOW_HTTP"] = str(scheme_name == "http").lower()
+        out["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"
+    out.setdefault("AWS_S3_ALLOW_UNSAFE_RENAME", "true")  # R2D2 writes a Delta table once, from one process
+    return out
+
+
+def delta_uri(location: str) -> str:
+    """``location`` as delta-rs names it (a local path, or the URI)."""
+    return normalize_location(location)
 
 
 def is_local(fs: pafs.FileSystem) -> bool:
@@ -170,3 +357,145 @@ def child_real_path(fs: pafs.FileSystem, parent_real: str, entry: Entry) -> str:
     if entry.is_link:
         return os.path.realpath(entry.path)
     return parent_real + entry.name if parent_real.endswith("/") else f"{parent_real}/{entry.name}"
+
+
+# --- operations on a location, the same for every store -------------------------------------------------
+
+def exists(location: str) -> bool:
+    fs, path = resolve(location)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def is_file(location: str) -> bool:
+    fs, path = resolve(location)
+    return fs.get_file_info(path).type == pafs.FileType.File
+
+
+def makedirs(location: str) -> None:
+    """Create the folder (a no-op on object stores without folders, which pyarrow handles)."""
+    fs, path = resolve(location)
+    fs.create_dir(path, recursive=True)
+
+
+def files_under(location: str) -> list[tuple[str, int]]:
+    """``(relative path, size)`` of every file under ``location`` (``""`` when it is itself a file),
+    sorted; empty when nothing is there. One recursive listing (paginated by the store's client)."""
+    fs, path = resolve(location)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        return [("", info.size or 0)]
+    if info.type == pafs.FileType.NotFound:
+        return []
+    found = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    base = path.rstrip("/") + "/"
+    return sorted((i.path[len(base):], i.size or 0) for i in found if i.type == pafs.FileType.File)
+
+
+def tree_bytes(location: str, suffix: str = "") -> int:
+    """Bytes of the files under ``location`` whose names end with ``suffix``."""
+    return sum(size for rel, size in files_under(location) if rel.endswith(suffix))
+
+
+def remove(location: str) -> None:
+    """Remove the file or folder tree at ``location`` (nothing there: nothing to do)."""
+    fs, path = resolve(location)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        fs.delete_file(path)
+    elif info.type == pafs.FileType.Directory:
+        fs.delete_dir(path)
+
+
+def copy_file(src: str, dst: str) -> None:
+    """Copy one file between any two locations (same store: the store's own copy)."""
+    sfs, spath = resolve(src)
+    dfs, dpath = resolve(dst)
+    if sfs is dfs and not is_local(sfs):
+        sfs.copy_file(spath, dpath)
+        return
+    pafs.copy_files(spath, dpath, source_filesystem=sfs, destination_filesystem=dfs)
+
+
+def write_bytes(location: str, data: bytes) -> None:
+    fs, path = resolve(location)
+    with fs.open_output_stream(path) as out:
+        out.write(data)
+
+
+def read_bytes(location: str) -> bytes:
+    fs, path = resolve(location)
+    with fs.open_input_stream(path) as stream:
+        return bytes(stream.read())
+
+
+def children(location: str) -> list[Entry]:
+    """The entries of the folder ``location`` (empty when it does not exist)."""
+    fs, path = resolve(location)
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    return list_dir(fs, path)
+
+
+def walk(fs: pafs.FileSystem, path: str, *, descend: Callable[[Entry], bool],
+         threads: int = LIST_THREADS) -> dict[str, list[Entry] | OSError]:
+    """The listing of ``path`` and of every folder below it that ``descend`` accepts, listed level by
+    level with ``threads`` listings at a time (each paginated by the store's client), so that a prefix
+    of many folders is not listed one request after another. Keys are filesystem paths; a folder that
+    could not be listed maps to its error."""
+    out: dict[str, list[Entry] | OSError] = {}
+    frontier = [path]
+
+    def one(folder: str) -> list[Entry] | OSError:
+        try:
+            return list_dir(fs, folder)
+        except OSError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="r2d2-list") as pool:
+        while frontier:
+            level = frontier
+            frontier = []
+            for folder, listed in zip(level, pool.map(one, level), strict=True):
+                out[folder] = listed
+                if not isinstance(listed, OSError):
+                    frontier += [e.path for e in listed if e.is_dir and not e.is_link and e.path not in out
+                                 and descend(e)]
+    return out
+
+
+class Listing:
+    """Listings of a tree fetched ahead (:func:`walk`), served folder by folder like :func:`list_dir`."""
+
+    def __init__(self, fs: pafs.FileSystem, listed: Mapping[str, list[Entry] | OSError]) -> None:
+        self.fs = fs
+        self.listed = dict(listed)
+
+    def list_dir(self, path: str) -> list[Entry]:
+        found = self.listed.pop(path, None)
+        if found is None:
+            return list_dir(self.fs, path)
+        if isinstance(found, OSError):
+            raise found
+        return found
+
+
+def dataset(location: str, **kwargs: object):  # -> pyarrow.dataset.Dataset
+    """A Parquet dataset at ``location`` (a folder of part files) on its filesystem."""
+    import pyarrow.dataset as ds
+
+    fs, path = resolve(location)
+    return ds.dataset(path, filesystem=fs, format="parquet", **kwargs)
+
+
+def modified_ns(location: str) -> int | None:
+    """Last change of the file or folder at ``location`` (a folder on an object store: its newest
+    object); None when nothing is there."""
+    fs, path = resolve(location)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        return None
+    if info.mtime_ns is not None:
+        return int(info.mtime_ns)
+    found = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    times = [i.mtime_ns for i in found if i.mtime_ns is not None]
+    return max(times) if times else 0

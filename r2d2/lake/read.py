@@ -4,8 +4,14 @@
   partition columns typed as the profile says (not as Spark would infer them).
 * CSV: the files read by pyarrow in Spark's Python workers (:mod:`r2d2.lake.arrow_read`: the one CSV
   rule of every path).
-* Delta: the Delta data source when the session has it; else the snapshot's files listed by delta-rs,
-  read as Parquet with the log's schema, partition values added from the log as typed literals.
+* Delta: the Delta data source when the session has it (delta-spark: deletion vectors, column mapping
+  and time travel to the profiled version are its own); else the snapshot's files listed by delta-rs,
+  read as Parquet with the log's schema, partition values added from the log as typed literals — or,
+  for a table with deletion vectors or column mapping, read by pyarrow in Spark's Python workers
+  (:mod:`r2d2.lake.arrow_read` skips deleted rows and maps physical names).
+
+Every path is handed to Spark as Hadoop names it (:func:`r2d2.lake.fs.spark_path`: ``file:`` for
+local paths, so a cluster does not resolve them against its default filesystem; ``s3a://`` for S3).
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ def _paths(profile: TableProfile) -> list[str]:
     return [lakefs.join(profile.location, f.path) for f in profile.files]
 
 
+def _spark_paths(profile: TableProfile) -> list[str]:
+    return [lakefs.spark_path(p) for p in _paths(profile)]
+
+
 def _select(df, profile: TableProfile):
     # one selectExpr call: a Column object per name costs a Py4J round trip each (~4 ms)
     return df.selectExpr(*[quoted(c.name) for c in profile.columns])
@@ -51,7 +61,8 @@ def _selected(schema: StructType, profile: TableProfile) -> StructType | None:
 
 
 def _read_parquet(spark, profile: TableProfile):
-    paths = _paths(profile)
+    paths = _spark_paths(profile)
+    base = lakefs.spark_path(profile.location)
     parts = {p.lower() for p in profile.partition_columns}
     if not parts:
         # The profiler has checked that every file has the same schema: the first one's is the table's.
@@ -61,10 +72,10 @@ def _read_parquet(spark, profile: TableProfile):
         if selected is not None:
             return spark.read.schema(selected).parquet(*paths)
         return _select(spark.read.schema(schema).parquet(*paths), profile)
-    inferred = spark.read.option("basePath", profile.location).parquet(*paths).schema
+    inferred = spark.read.option("basePath", base).parquet(*paths).schema
     fields = [(f.name, f.dataType) for f in inferred.fields if f.name.lower() not in parts]
     fields += [(c.name, spark_type_of(c.physical_type)) for c in profile.columns if c.key in parts]
-    df = spark.read.schema(struct_of(fields)).option("basePath", profile.location).parquet(*paths)
+    df = spark.read.schema(struct_of(fields)).option("basePath", base).parquet(*paths)
     return _select(df, profile)
 
 
@@ -74,6 +85,8 @@ def _read_delta_files(spark, profile: TableProfile):
     from r2d2.lake.delta import snapshot
 
     snap = snapshot(profile.location, profile.delta_version)
+    if snap.physical or snap.has_deletions:  # the pyarrow reader applies both
+        return read_in_workers(spark, profile)
     parts = list(snap.partition_columns)
     by_name = {f.name: f for f in snap.schema}
     data = struct_of([(f.name, spark_type_of_arrow(f.type)) for f in snap.schema if f.name not in parts])
@@ -83,7 +96,7 @@ def _read_delta_files(spark, profile: TableProfile):
     groups: dict[tuple, list[str]] = defaultdict(list)
     for add in snap.adds:
         key = tuple(add.partition_values.get(p) for p in parts)
-        groups[key].append(lakefs.join(profile.location, add.path))
+        groups[key].append(lakefs.spark_path(lakefs.join(profile.location, add.path)))
     frames = []
     for key, paths in groups.items():
         df = spark.read.schema(data).parquet(*paths)
@@ -129,7 +142,7 @@ def read_table(spark, profile: TableProfile):
             df = spark.read.format("delta")
             if profile.delta_version is not None:
                 df = df.option("versionAsOf", profile.delta_version)
-            return _select(df.load(profile.location), profile)
+            return _select(df.load(lakefs.spark_path(profile.location)), profile)
         return _read_delta_files(spark, profile)
     raise TableReadError(f"{profile.location}: unknown format {profile.format}", location=profile.location)
 
@@ -159,15 +172,15 @@ def read_tagged(spark, members: Sequence[tuple[TableProfile, Mapping[str, int]]]
     from pyspark.sql import functions as F
 
     first = members[0][0]
-    first_file = _paths(first)[0]
+    first_file = _spark_paths(first)[0]
     schema = _selected(parquet_schema(spark, first_file), first) or _select(
         spark.read.schema(parquet_schema(spark, first_file)).parquet(first_file), first).schema
     tag_names = sorted(members[0][1])
     rows, files = [], []
     for profile, tags in members:
-        for path in _paths(profile):
+        for path in _spark_paths(profile):  # as _metadata.file_path names it: file:/...
             files.append(path)
-            rows.append(("file:" + path, *(int(tags[t]) for t in tag_names)))
+            rows.append((path, *(int(tags[t]) for t in tag_names)))
     mapping = local_frame(spark, rows, [("__file", pa.string()), *((t, pa.int64()) for t in tag_names)])
     df = spark.read.schema(schema).parquet(*files).selectExpr("*", "_metadata.file_path AS `__file`")
     joined = df.join(F.broadcast(mapping), "__file", "left")

@@ -10,7 +10,9 @@ For each table the plan deletes, in two phases:
    stored (``recipes`` row with ``checked_at``, ``recipe.json`` in the recipe store). A checked recipe
    made on the same fingerprints is reused, so a re-run (or a crash test) skips this phase.
 2. **Journaled move** (no Spark): fingerprints are checked once more, then the table moves into
-   ``<home>/quarantine/<deletion id>/`` through the journal (:mod:`r2d2.reconstruct.journal`,
+   ``<quarantine>/<deletion id>/`` (``Settings.quarantine_location``: a local folder or an object-store
+   URI; a table on an object store, or a quarantine on one, moves by copy → verify → delete) through
+   the journal (:mod:`r2d2.reconstruct.journal`,
    :func:`r2d2.reconstruct.quarantine.move_tree`): catalog row ``intent`` → journal file → ``moving`` →
    move → journal ``moved`` → catalog ``quarantined`` (the table becomes ``gone``) → journal ``done``.
 
@@ -25,13 +27,12 @@ Fault points (``R2D2_FAULT=apply:<step>:<n>``): ``intent``, ``rename`` | ``copy`
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -48,20 +49,9 @@ from r2d2.optimize.build import load_plan
 from r2d2.reconstruct import recipe as rcp
 from r2d2.reconstruct.faults import fault_point
 from r2d2.reconstruct.journal import Journal
-from r2d2.reconstruct.quarantine import MoveMode, move_tree
+from r2d2.reconstruct.quarantine import move_tree
 from r2d2.reconstruct.rebuild import rebuild_and_verify
-
-
-def quarantine_root(settings: Settings) -> Path:
-    return settings.home / "quarantine"
-
-
-def journal_dir(settings: Settings) -> Path:
-    return quarantine_root(settings) / "_journal"
-
-
-def recipe_root(settings: Settings) -> Path:
-    return settings.home / "recipes"
+from r2d2.vocabulary import MoveMode
 
 
 @dataclass
@@ -90,10 +80,14 @@ class ApplyReport:
         return {"plan_id": self.plan_id, "dry_run": self.dry_run, "items": [asdict(i) for i in self.items]}
 
 
-def local_path(location: str) -> Path:
-    if lakefs.is_uri(location) and not location.startswith("file://"):
-        raise SafetyError(f"{location}: deletion is supported for local lakes only")
-    return Path(location.removeprefix("file://"))
+def table_path(location: str) -> str:
+    """Where a table's files are: a local path (``file://`` URIs included) or an object-store URI."""
+    location = lakefs.normalize_location(location)
+    return "/" + location[len("file://"):].lstrip("/") if location.startswith("file://") else location
+
+
+def base_name(location: str) -> str:
+    return location.rstrip("/").rsplit("/", 1)[-1]
 
 
 def drift_problems(expected: dict[str, str], *tables: TableRecord) -> list[str]:
@@ -176,7 +170,6 @@ def _apply(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Spa
             if problems:
                 item.action, item.reason = "refused", "drift: " + "; ".join(problems)
                 continue
-            local_path(child.location)
             if dry_run:
                 item.action = "would-delete"
                 continue
@@ -209,18 +202,19 @@ def prepare(catalog: Catalog, settings: Settings, spark: SparkSession, child: Ta
     if parent.id not in pins:
         pins[parent.id] = rcp.pin_parent(parent.profile)
     key = uuid.uuid4().hex
-    work = settings.work_dir / f"recipe-{key}"
-    store = recipe_root(settings) / key
-    work.mkdir(parents=True, exist_ok=True)
+    work = lakefs.join(settings.work_location, f"recipe-{key}")  # shared with the executors
+    store = lakefs.join(settings.recipes_location, key)
+    lakefs.makedirs(work)
     try:
         recipe = rcp.build_recipe(spark, child.profile, pins[parent.id], work=work, store=store)
-        rebuild_and_verify(spark, recipe, work / "rebuilt")
+        rebuild_and_verify(spark, recipe, lakefs.join(work, "rebuilt"))
         nbytes = rcp.save(recipe, store)
     except BaseException:
         rcp.discard(store)
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lakefs.remove(work)
     rid = catalog.add_recipe(table_id=child.id, parent_id=parent.id, plan_id=plan_id, recipe=recipe,
                              path=str(store), recipe_bytes=nbytes, checked=True)
     return catalog.get_recipe(rid)
@@ -236,13 +230,13 @@ def quarantine(catalog: Catalog, settings: Settings, child: TableRecord, parent:
         raise SafetyError(f"{child.location}: drift just before the move (child or parent changed on disk)")
     if rcp.store_problem(rec.recipe):
         raise SafetyError(f"{child.location}: {rcp.store_problem(rec.recipe)}")
-    src = local_path(child.location)
+    src = table_path(child.location)
     did = catalog.add_deletion(table_id=child.id, location=child.location, recipe_id=rec.id, plan_id=plan_id,
                                quarantine_path="", journal_path="")
-    dst = quarantine_root(settings) / str(did) / (src.name or "table")
-    jpath = journal_dir(settings) / f"{did}.jsonl"
-    catalog.set_deletion_paths(did, quarantine_path=str(dst), journal_path=str(jpath))
-    journal = Journal.create(jpath, op="delete", deletion_id=did, src=str(src), dst=str(dst), mode=move_mode,
+    dst = lakefs.join(settings.quarantine_location, f"{did}/{base_name(src) or 'table'}")
+    jpath = settings.journal_dir / f"{did}.jsonl"
+    catalog.set_deletion_paths(did, quarantine_path=dst, journal_path=str(jpath))
+    journal = Journal.create(jpath, op="delete", deletion_id=did, src=src, dst=dst, mode=move_mode,
                              recipe_id=rec.id)
     catalog.set_deletion_state(did, "moving")
 

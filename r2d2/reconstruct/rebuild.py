@@ -13,7 +13,7 @@ child schema and its checksum (row count, XOR and sums of canonical row hashes) 
 
 from __future__ import annotations
 
-import shutil
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +49,7 @@ def rebuilt_frame(spark: SparkSession, recipe: dict[str, Any]) -> DataFrame:
         pcols = [by_key[m["parent"].lower()] for m in recipe["projection"]]
         df = cks.with_row_hash(df, pcols).dropDuplicates(["__a", "__b"])
         if sel["kind"] == "hashes":
-            rows = spark.read.parquet(str(Path(recipe["store"]) / ROWS_FILE)).select(
+            rows = spark.read.parquet(lakefs.spark_path(lakefs.join(str(recipe["store"]), ROWS_FILE))).select(
                 F.col("a").alias("__ra"), F.col("b").alias("__rb"), F.col("cnt").alias("__cnt"))
             df = df.join(rows, (F.col("__a") == F.col("__ra")) & (F.col("__b") == F.col("__rb")))
             df = df.withColumn("__rep", F.explode(F.array_repeat(F.lit(0), F.col("__cnt").cast("int"))))
@@ -67,34 +67,39 @@ def _cast_batches(dataset: pads.Dataset, schema: pa.Schema, units: dict[str, str
         yield from table.to_batches()
 
 
-def write_rebuilt(spark: SparkSession, recipe: dict[str, Any], target: Path, fmt: OutputFormat = "parquet",
+def write_rebuilt(spark: SparkSession, recipe: dict[str, Any], target: str | Path, fmt: OutputFormat = "parquet",
                   *, as_file: bool = False) -> None:
-    """Rebuild into ``target`` (which must not exist): a folder with one Parquet file, a Delta table,
-    or (``as_file``) a single Parquet file at ``target``."""
-    if target.exists():
+    """Rebuild into ``target`` (a local path or a URI, which must not exist): a folder with one Parquet
+    file, a Delta table, or (``as_file``) a single Parquet file at ``target``."""
+    target = lakefs.normalize_location(str(target))
+    if lakefs.exists(target):
         raise ReconstructError(f"{target} already exists; refusing to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    spill = target.parent / f".{target.name}.r2d2-spill-{uuid.uuid4().hex[:8]}"
+    lakefs.makedirs(lakefs.parent(target))
+    name = target.rstrip("/").rsplit("/", 1)[-1]
+    spill = lakefs.join(lakefs.parent(target), f".{name}.r2d2-spill-{uuid.uuid4().hex[:8]}")
     try:
-        rebuilt_frame(spark, recipe).write.parquet(str(spill))
+        rebuilt_frame(spark, recipe).write.parquet(lakefs.spark_path(spill))
         schema = arrow_schema(child_columns(recipe))
-        dataset = pads.dataset(str(spill), format="parquet")
+        dataset = lakefs.dataset(spill)
         batches = _cast_batches(dataset, schema, _source_units(recipe))
         if fmt == "delta":
             from deltalake import write_deltalake
 
-            write_deltalake(str(target), pa.RecordBatchReader.from_batches(schema, batches), mode="error")
+            write_deltalake(lakefs.delta_uri(target), pa.RecordBatchReader.from_batches(schema, batches),
+                            mode="error", storage_options=lakefs.delta_options(target))
             return
-        path = target if as_file else target / DATA_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with pq.ParquetWriter(str(path), schema) as writer:
+        path = target if as_file else lakefs.join(target, DATA_FILE)
+        lakefs.makedirs(lakefs.parent(path))
+        fs, where = lakefs.resolve(path)
+        with pq.ParquetWriter(where, schema, filesystem=fs) as writer:
             for batch in batches:
                 writer.write_batch(batch)
     finally:
-        shutil.rmtree(spill, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lakefs.remove(spill)
 
 
-def verify_rebuilt(spark: SparkSession, recipe: dict[str, Any], target: Path,
+def verify_rebuilt(spark: SparkSession, recipe: dict[str, Any], target: str | Path,
                    fmt: OutputFormat = "parquet") -> list[str]:
     """Problems of the table written at ``target`` against the recipe's child (empty = identical)."""
     columns = child_columns(recipe)
@@ -102,13 +107,16 @@ def verify_rebuilt(spark: SparkSession, recipe: dict[str, Any], target: Path,
     if fmt == "delta":
         from r2d2.lake.delta import snapshot
 
-        snap = snapshot(str(target))
+        snap = snapshot(lakefs.normalize_location(str(target)))
         schema = snap.schema
         paths = [lakefs.join(str(target), a.path) for a in snap.adds]
     else:
-        files = [target] if target.is_file() else sorted(target.glob("*.parquet"))
-        schema = pq.read_schema(str(files[0]))
-        paths = [str(f) for f in files]
+        where = str(target)
+        files = [where] if lakefs.is_file(where) else [lakefs.join(where, rel) for rel, _ in lakefs.files_under(where)
+                                                       if rel.endswith(".parquet") and "/" not in rel]
+        fs, first = lakefs.resolve(files[0])
+        schema = pq.read_schema(first, filesystem=fs)
+        paths = files
     problems = []
     got = [(f.name, str(f.type)) for f in schema]
     want = [(c.name, c.physical_type) for c in columns]
@@ -119,7 +127,7 @@ def verify_rebuilt(spark: SparkSession, recipe: dict[str, Any], target: Path,
         problems.append(f"schema {got} differs from the original {want}")
     expected = cks.Checksum.from_json(recipe["child"]["checksum"])
     if paths:
-        df = spark.read.parquet(*paths).select(*[qcol(n) for n in names])
+        df = spark.read.parquet(*[lakefs.spark_path(p) for p in paths]).select(*[qcol(n) for n in names])
         actual = cks.table_checksum(df, columns)
     else:
         actual = cks.Checksum(0, 0, 0, 0, 0)
@@ -128,14 +136,12 @@ def verify_rebuilt(spark: SparkSession, recipe: dict[str, Any], target: Path,
     return problems
 
 
-def rebuild_and_verify(spark: SparkSession, recipe: dict[str, Any], target: Path,
+def rebuild_and_verify(spark: SparkSession, recipe: dict[str, Any], target: str | Path,
                        fmt: OutputFormat = "parquet", *, as_file: bool = False) -> None:
     """Write and verify; on a mismatch the written output is removed and ReconstructError raised."""
     write_rebuilt(spark, recipe, target, fmt, as_file=as_file)
     problems = verify_rebuilt(spark, recipe, target, fmt)
     if problems:
-        if target.is_dir():
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            target.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            lakefs.remove(str(target))
         raise ReconstructError(f"rebuild of {recipe['child']['location']} does not match: " + "; ".join(problems))

@@ -23,10 +23,10 @@ contains every child row (the edge), and counts restore repeated rows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -202,10 +202,11 @@ def _candidates(child: TableProfile, proj: list[dict[str, str]]) -> list[dict[st
     return out
 
 
-def child_hashes(spark: SparkSession, child: TableProfile, work: Path) -> tuple[DataFrame, cks.Checksum, int]:
-    """The child's grouped row hashes (written once to ``work``), its checksum and distinct row count."""
+def child_hashes(spark: SparkSession, child: TableProfile, work: str | Path) -> tuple[DataFrame, cks.Checksum, int]:
+    """The child's grouped row hashes (written once to ``work``, a local path or a URI), its checksum and
+    distinct row count."""
     grouped = cks.grouped_hashes(read_table(spark, child), child.columns)
-    path = str(work / "child-hashes")
+    path = lakefs.spark_path(lakefs.join(str(work), "child-hashes"))
     grouped.write.parquet(path)
     g = spark.read.parquet(path)
     row = g.agg(*cks.grouped_aggs(F.lit(True), ""), F.count(F.lit(1)).alias("distinct")).first()
@@ -213,8 +214,8 @@ def child_hashes(spark: SparkSession, child: TableProfile, work: Path) -> tuple[
     return g, cks.from_row(row, ""), int(row["distinct"])
 
 
-def build_recipe(spark: SparkSession, child: TableProfile, pin: dict[str, Any], *, work: Path,
-                 store: Path) -> dict[str, Any]:
+def build_recipe(spark: SparkSession, child: TableProfile, pin: dict[str, Any], *, work: str | Path,
+                 store: str | Path) -> dict[str, Any]:
     """Build the recipe of ``child`` from the pinned parent; writes ``rows.parquet`` into ``store`` when
     the selection needs the child's row hashes. Does not write ``recipe.json`` (see :func:`save`)."""
     parent = TableProfile.from_json(pin["profile"])
@@ -246,8 +247,7 @@ def build_recipe(spark: SparkSession, child: TableProfile, pin: dict[str, Any], 
         if selection:
             break
     if selection is None:
-        store.mkdir(parents=True, exist_ok=True)
-        grouped.coalesce(1).write.parquet(str(store / ROWS_FILE))
+        grouped.coalesce(1).write.parquet(lakefs.spark_path(lakefs.join(str(store), ROWS_FILE)))
         selection = {"kind": "hashes", "rows_file": ROWS_FILE, "distinct_rows": distinct}
     return {
         "format": RECIPE_FORMAT,
@@ -264,8 +264,14 @@ def build_recipe(spark: SparkSession, child: TableProfile, pin: dict[str, Any], 
     }
 
 
-def save(recipe: dict[str, Any], store: Path) -> int:
-    """Write ``recipe.json`` into ``store`` (fsync'ed); returns the bytes of the whole recipe folder."""
+def save(recipe: dict[str, Any], store: str | Path) -> int:
+    """Write ``recipe.json`` into ``store`` (fsync'ed; on an object store, one object written at once);
+    returns the bytes of the whole recipe folder."""
+    if lakefs.is_uri(str(store)):
+        text = json.dumps(recipe, separators=(",", ":"), default=str).encode()
+        lakefs.write_bytes(lakefs.join(str(store), RECIPE_FILE), text)
+        return recipe_bytes(store)
+    store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     path = store / RECIPE_FILE
     tmp = store / (RECIPE_FILE + ".tmp")
@@ -282,19 +288,20 @@ def save(recipe: dict[str, Any], store: Path) -> int:
     return recipe_bytes(store)
 
 
-def recipe_bytes(store: Path) -> int:
-    return sum(p.stat().st_size for p in store.rglob("*") if p.is_file() and not p.name.endswith(".crc"))
+def recipe_bytes(store: str | Path) -> int:
+    return sum(size for rel, size in lakefs.files_under(str(store)) if not rel.endswith(".crc"))
 
 
 def store_problem(recipe: dict[str, Any]) -> str | None:
     """Why the recipe's stored files are not usable (None when they are)."""
-    store = Path(recipe["store"])
-    if not (store / RECIPE_FILE).is_file():
-        return f"recipe file {store / RECIPE_FILE} is missing"
-    if recipe["selection"]["kind"] == "hashes" and not (store / ROWS_FILE).exists():
-        return f"recipe row hashes {store / ROWS_FILE} are missing"
+    store = str(recipe["store"])
+    if not lakefs.is_file(lakefs.join(store, RECIPE_FILE)):
+        return f"recipe file {lakefs.join(store, RECIPE_FILE)} is missing"
+    if recipe["selection"]["kind"] == "hashes" and not lakefs.exists(lakefs.join(store, ROWS_FILE)):
+        return f"recipe row hashes {lakefs.join(store, ROWS_FILE)} are missing"
     return None
 
 
-def discard(store: Path) -> None:
-    shutil.rmtree(store, ignore_errors=True)
+def discard(store: str | Path) -> None:
+    with contextlib.suppress(OSError):
+        lakefs.remove(str(store))

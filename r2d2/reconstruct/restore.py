@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,13 +34,15 @@ from r2d2.catalog.journal import LIVE_STATES, DeletionRecord
 from r2d2.config import Settings
 from r2d2.errors import NotFoundError, ReconstructError, SafetyError
 from r2d2.lake import confine
+from r2d2.lake import fs as lakefs
 from r2d2.lake.fs import normalize_location
 from r2d2.reconstruct import recipe as rcp
-from r2d2.reconstruct.apply import destructive, journal_dir, local_path, quarantine_root
+from r2d2.reconstruct.apply import base_name, destructive, table_path
 from r2d2.reconstruct.faults import fault_point
 from r2d2.reconstruct.journal import Journal, fsync_dir
-from r2d2.reconstruct.quarantine import MoveMode, move_tree, staging_path
+from r2d2.reconstruct.quarantine import complete, discard_partial, exists, move_tree, on_store
 from r2d2.reconstruct.rebuild import OutputFormat, rebuild_and_verify
+from r2d2.vocabulary import MoveMode
 
 DEFAULT_RETENTION = timedelta(days=7)
 
@@ -62,8 +63,8 @@ def _root_of(catalog: Catalog, table_id: int) -> str | None:
         return None
 
 
-def _in_quarantine(settings: Settings, path: Path) -> None:
-    confine.check(str(path), str(quarantine_root(settings)))
+def _in_quarantine(settings: Settings, path: str) -> None:
+    confine.check(str(path), settings.quarantine_location)
 
 
 def restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], location: str,
@@ -77,12 +78,12 @@ def restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
 def _restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], d: DeletionRecord,
              move_mode: MoveMode) -> str:
     d = catalog.get_deletion(d.id)  # its state as of now, under the lock
-    src = local_path(d.location)
+    src = table_path(d.location)
     confine.check(d.location, _root_of(catalog, d.table_id))
-    if os.path.lexists(src):
+    if exists(src):
         raise SafetyError(f"{d.location} exists already; refusing to overwrite it (move it away first)")
     if d.state == "quarantined":
-        _in_quarantine(settings, Path(d.quarantine_path))
+        _in_quarantine(settings, d.quarantine_path)
         _move_back(catalog, d, move_mode)
         return "quarantine"
     if d.state == "purging":
@@ -97,9 +98,9 @@ def _restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], S
 
 
 def _move_back(catalog: Catalog, d: DeletionRecord, move_mode: MoveMode) -> None:
-    src, q = local_path(d.location), Path(d.quarantine_path)
+    src, q = table_path(d.location), d.quarantine_path
     jpath = Path(d.journal_path).with_name(f"{d.id}-restore-{uuid.uuid4().hex[:6]}.jsonl")
-    journal = Journal.create(jpath, op="restore", deletion_id=d.id, src=str(q), dst=str(src), mode=move_mode)
+    journal = Journal.create(jpath, op="restore", deletion_id=d.id, src=q, dst=src, mode=move_mode)
     catalog.set_deletion_state(d.id, "restoring")
 
     def fault(step: str) -> None:
@@ -112,33 +113,39 @@ def _move_back(catalog: Catalog, d: DeletionRecord, move_mode: MoveMode) -> None
     catalog.set_deletion_state(d.id, "restored")
     fault("committed")
     journal.finish("restored")
-    _remove_empty(q.parent)
+    _remove_empty(lakefs.parent(q))
 
 
-def _remove_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+def _remove_empty(folder: str) -> None:
+    """Remove a quarantine folder left empty (object stores have no empty folders to remove)."""
+    if not on_store(folder):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _rebuild_in_place(catalog: Catalog, spark_factory: Callable[[], SparkSession], recipe: dict[str, Any],
-                      target: Path, parent_root: str | None) -> None:
+                      target: str, parent_root: str | None) -> None:
     child = recipe["child"]
     fmt: OutputFormat = "delta" if child["format"] == "delta" else "parquet"
     as_file = bool(child.get("single_file"))
-    if as_file and not target.name.lower().endswith((".parquet", ".parq")):
+    if as_file and not base_name(target).lower().endswith((".parquet", ".parq")):
         raise ReconstructError(f"{target}: a single-file {child['format']} table cannot be rebuilt in place as "
                                "Parquet; use `r2d2 reconstruct LOCATION --to PATH`")
     problem = rcp.pinned_parent_problem(recipe["parent"], parent_root) or rcp.store_problem(recipe)
     if problem:
         raise ReconstructError(f"{target}: cannot rebuild: {problem}")
-    staging = target.parent / f".{target.name}.r2d2-restore-{uuid.uuid4().hex[:8]}"
+    if on_store(target):  # no atomic rename: rebuilt and verified in place, removed again if it fails
+        rebuild_and_verify(spark_factory(), recipe, target, fmt, as_file=as_file)
+        return
+    folder = Path(target).parent
+    staging = folder / f".{base_name(target)}.r2d2-restore-{uuid.uuid4().hex[:8]}"
     try:
-        rebuild_and_verify(spark_factory(), recipe, staging, fmt, as_file=as_file)
+        rebuild_and_verify(spark_factory(), recipe, str(staging), fmt, as_file=as_file)
         os.rename(staging, target)
-        fsync_dir(target.parent)
+        fsync_dir(folder)
     finally:
-        if os.path.lexists(staging):
-            shutil.rmtree(staging, ignore_errors=True) if staging.is_dir() else staging.unlink()
+        with contextlib.suppress(OSError):
+            lakefs.remove(str(staging))
 
 
 def _rescan(catalog: Catalog, spark_factory: Callable[[], SparkSession], location: str) -> None:
@@ -159,9 +166,9 @@ def reconstruct_to(catalog: Catalog, spark_factory: Callable[[], SparkSession], 
                or rcp.store_problem(rec.recipe))
     if problem:
         raise ReconstructError(f"{location}: cannot rebuild: {problem}")
-    path = Path(normalize_location(target))
+    path = normalize_location(target)
     rebuild_and_verify(spark_factory(), rec.recipe, path, fmt)
-    return {"location": location, "to": str(path), "format": fmt, "rows": rec.recipe["child"]["num_rows"],
+    return {"location": location, "to": path, "format": fmt, "rows": rec.recipe["child"]["num_rows"],
             "checksum": rec.checksum}
 
 
@@ -180,7 +187,7 @@ def purge(catalog: Catalog, settings: Settings, *, older_than: timedelta = DEFAU
 
 def _quarantine_problem(settings: Settings, d: DeletionRecord) -> str | None:
     try:
-        _in_quarantine(settings, Path(d.quarantine_path))
+        _in_quarantine(settings, d.quarantine_path)
     except SafetyError as exc:
         return str(exc)
     return None
@@ -204,12 +211,12 @@ def _purge(catalog: Catalog, settings: Settings, older_than: timedelta, now: dat
 
 
 def _purge_one(catalog: Catalog, d: DeletionRecord) -> None:
-    folder = Path(d.quarantine_path).parent
+    folder = lakefs.parent(d.quarantine_path)
     journal = Journal.create(Path(d.journal_path).with_name(f"{d.id}-purge.jsonl"), op="purge",
-                             deletion_id=d.id, folder=str(folder))
+                             deletion_id=d.id, folder=folder)
     catalog.set_deletion_state(d.id, "purging")
     fault_point("purge", "intent")
-    shutil.rmtree(folder, ignore_errors=True)
+    lakefs.remove(folder)
     catalog.set_deletion_state(d.id, "purged")
     journal.finish("purged")
 
@@ -242,7 +249,7 @@ def _recover(catalog: Catalog, settings: Settings) -> RecoverReport:
             _recover_one(catalog, settings, d, report)
         except Exception as exc:  # keep going; say what is left
             report.problems.append(f"deletion {d.id} ({d.location}): {exc}")
-    for path in sorted(journal_dir(settings).glob("*.jsonl")) if journal_dir(settings).exists() else []:
+    for path in sorted(settings.journal_dir.glob("*.jsonl")) if settings.journal_dir.exists() else []:
         j = Journal(path)
         if not j.done:
             did = j.header.get("deletion_id")
@@ -253,34 +260,32 @@ def _recover(catalog: Catalog, settings: Settings) -> RecoverReport:
 
 
 def _recover_one(catalog: Catalog, settings: Settings, d: DeletionRecord, report: RecoverReport) -> None:
-    src = local_path(d.location)
-    q = Path(d.quarantine_path) if d.quarantine_path else None
+    src = table_path(d.location)
+    q = d.quarantine_path or None
     confine.check(d.location, _root_of(catalog, d.table_id))
     if q is not None:
         _in_quarantine(settings, q)
     if d.state in ("intent", "moving"):
-        if q is not None and os.path.lexists(q):
+        if q is not None and complete(src, q):
             move_tree(src, q)  # resumes: finishes unlinking the source if needed
             catalog.set_deletion_state(d.id, "quarantined")
             report.actions.append(f"rolled forward: {d.location} is in quarantine ({q})")
             return
-        if not os.path.lexists(src):
+        if not exists(src):
             raise SafetyError(f"{d.location} is neither in place nor in quarantine")
         if q is not None:
-            staging = staging_path(q)
-            if os.path.lexists(staging):
-                shutil.rmtree(staging) if staging.is_dir() else staging.unlink()
-            _remove_empty(q.parent)
+            discard_partial(src, q)
+            _remove_empty(lakefs.parent(q))
         catalog.set_deletion_state(d.id, "rolled_back")
         report.actions.append(f"rolled back: {d.location} stays in place")
     elif d.state == "restoring":
         assert q is not None
         move_tree(q, src)
         catalog.set_deletion_state(d.id, "restored")
-        _remove_empty(q.parent)
+        _remove_empty(lakefs.parent(q))
         report.actions.append(f"rolled forward: {d.location} restored from quarantine")
     elif d.state == "purging":
         assert q is not None
-        shutil.rmtree(q.parent, ignore_errors=True)
+        lakefs.remove(lakefs.parent(q))
         catalog.set_deletion_state(d.id, "purged")
         report.actions.append(f"finished purge of {d.location}")

@@ -1,0 +1,51 @@
+"""Which catalogued tables could contain, or be contained in, a table of given columns (lookups).
+
+A lookup compares one table with the catalog without loading every profile: the ``table_columns``
+index (``(key, family)`` of every column of every active table) answers in SQL which tables have all
+of its columns (possible parents) and which have no column outside them (possible children). The
+schema stage then decides exactly on those few profiles; this query only has to miss no table the
+stage would keep, which it cannot: a parent holds every ``(key, family)`` of its child.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any, cast
+
+from sqlalchemy import and_, case, distinct, func, or_, select
+
+from r2d2.catalog._base import RepositoryBase, chunks
+from r2d2.catalog.models import ColumnRow, TableRow
+from r2d2.types import TableProfile
+
+Term = tuple[str, str]  # (column key, family)
+
+
+class NeighboursRepository(RepositoryBase):
+    def schema_neighbours(self, terms: Collection[Term]) -> tuple[set[int], set[int]]:
+        """``(possible parents, possible children)`` of a table with columns ``terms``, by id."""
+        terms = sorted(set(terms))
+        if not terms:
+            return set(), set()
+        matches = or_(*(and_(ColumnRow.key == k, ColumnRow.family == f) for k, f in terms))
+        active = select(TableRow.id).where(TableRow.status == "active", TableRow.profile.is_not(None))
+        parents_q = (select(ColumnRow.table_id).where(matches, ColumnRow.table_id.in_(active))
+                     .group_by(ColumnRow.table_id).having(func.count(distinct(ColumnRow.key)) == len(terms)))
+        touching = select(ColumnRow.table_id).where(matches).distinct()
+        children_q = (select(ColumnRow.table_id).where(ColumnRow.table_id.in_(touching), ColumnRow.table_id.in_(active))
+                      .group_by(ColumnRow.table_id).having(func.sum(case((matches, 0), else_=1)) == 0))
+        with self._read() as conn:
+            parents = {int(t) for t in conn.execute(parents_q).scalars()}
+            children = {int(t) for t in conn.execute(children_q).scalars()}
+        return parents, children
+
+    def profiles_by_id(self, ids: Iterable[int]) -> dict[int, TableProfile]:
+        """The current profiles of the active tables among ``ids``."""
+        out: dict[int, TableProfile] = {}
+        with self._read() as conn:
+            for part in chunks(sorted(set(ids))):
+                rows = conn.execute(select(TableRow.id, TableRow.profile).where(
+                    TableRow.id.in_(list(part)), TableRow.status == "active", TableRow.profile.is_not(None)))
+                for tid, profile in rows:
+                    out[int(tid)] = TableProfile.from_json(cast(dict[str, Any], profile))
+        return out

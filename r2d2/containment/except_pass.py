@@ -1,0 +1,84 @@
+"""Containment except generated key columns: a child contained in a parent on all its other columns.
+
+For every table with generated-looking key columns (:func:`r2d2.containment.keys.generated_keys`) a
+*view* of it without those columns is compared with every possible parent through the same stages as
+a table: schema (the view's columns only, so the parent may lack the key or hold other values in it),
+min-max on the view's statistics, the MinHash screen on its signatures, the row probe and exact
+verification. The view's rows are a projection set of the table (hashed once, cached with the table
+like any projection), so a detect that found nothing new reads nothing for this pass either.
+
+A pair already contained without exceptions is not tested again. What is found is reported as
+``contains`` with ``except_columns``: report-only — the key's values cannot be rebuilt from the parent,
+so no recipe exists and the optimizer never deletes on such an edge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from r2d2.catalog import Catalog
+from r2d2.config import Settings
+from r2d2.containment.candidates import Candidate, Pair
+from r2d2.containment.keys import generated_keys, without
+from r2d2.containment.minmax import prune_all
+from r2d2.containment.report import StageReport
+from r2d2.containment.schema_graph import schema_candidates
+from r2d2.containment.verify_job import verify
+from r2d2.lake import fs as lakefs
+from r2d2.types import TableProfile
+
+VIEW_BASE = -(1 << 40)  # a view's id is VIEW_BASE - its table's id: never a catalog id
+
+
+@dataclass(frozen=True)
+class ExceptEdge:
+    candidate: Candidate  # parent -> the child table (its real id), on the view's columns
+    columns: tuple[str, ...]  # the child's columns left out (keys)
+    multiset: bool | None
+    evidence: dict[str, Any]
+
+
+def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any],
+                profiles: Mapping[int, TableProfile], contained: set[Pair], stage: StageReport,
+                ) -> tuple[list[ExceptEdge], dict[int, str]]:
+    """Edges found by leaving generated keys out, and tables that could not be read (id -> reason)."""
+    from r2d2.containment.pipeline import minhash_screen, sketch_candidates
+
+    t0 = time.perf_counter()
+    views: dict[int, tuple[int, tuple[str, ...], TableProfile]] = {}
+    for tid, profile in profiles.items():
+        keys = generated_keys(profile)
+        if keys:
+            views[VIEW_BASE - tid] = (tid, keys, without(profile, keys))
+    if not views:
+        return [], {}
+    every = {**profiles, **{v: view for v, (_, _, view) in views.items()}}
+    graph = schema_candidates(every, children_only=set(views))
+    cands = [c for c in graph.candidates if c.pair.parent not in views and c.pair.parent != views[c.pair.child][0]
+             and Pair(c.pair.parent, views[c.pair.child][0]) not in contained]
+    kept, _ = prune_all(cands, every)
+    stage.candidates_in, stage.tables = len(cands), len(views)
+    derived = {v: (tid, tuple(c.name for c in sorted(view.supported_columns, key=lambda c: c.key)))
+               for v, (tid, _, view) in views.items()}
+    sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived)
+    survivors = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed
+                 and minhash_screen(c, sketches) is None]
+    work = lakefs.join(settings.work_location, f"verify-except-{time.time_ns()}")
+    try:
+        out = verify(spark_factory, survivors, profiles=every, sketches=sketches, work_dir=work,
+                     batch_size=settings.spark_batch_tables, local_bytes=settings.local_hashset_bytes)
+    finally:
+        with contextlib.suppress(OSError):
+            lakefs.remove(work)
+    edges = []
+    for r in out.results:
+        if r.contained:
+            tid, keys, _ = views[r.candidate.pair.child]
+            real = Candidate(Pair(r.candidate.pair.parent, tid), r.candidate.column_map)
+            edges.append(ExceptEdge(real, keys, r.multiset, {**r.evidence, "except_columns": list(keys)}))
+    stage.candidates_out, stage.seconds = len(edges), time.perf_counter() - t0
+    return edges, {t: msg for t, msg in failed.items() if t not in views}

@@ -1,0 +1,175 @@
+"""`lookup`: is this table already in the lake? One table against the catalog, without a full detect.
+
+The table at ``location`` is discovered and profiled (metadata; a CSV file is read once), then compared
+with the catalogued tables through the same five stages as :func:`r2d2.containment.pipeline.detect`,
+restricted to the pairs it takes part in:
+
+1. schema: the catalog's column index gives the tables that could contain it or that it could contain
+   (:meth:`~r2d2.catalog.neighbours.NeighboursRepository.schema_neighbours`); only their profiles are
+   loaded, and the schema stage decides exactly on them;
+2. min-max pruning on those pairs;
+3. sketches: the other tables' come from the cache that detect runs fill (a table is read only for what
+   its cache lacks, say a projection nobody compared it on before); the looked-up table is read once;
+4-5. the row probe and exact verification on the hash sets.
+
+So the answer is the exact containments a full detect would report for that table
+(``tests/test_lookup.py`` checks it on generated lakes), in about the time it takes to read the table;
+overlaps and containments except generated keys are left to detect and ``diff``. Nothing is registered unless
+``register`` is set: then the table is scanned into the catalog (its root is its own location), and
+its sketches are cached for the next detect. A table already catalogued, unchanged, is looked up
+under its own id (its cached sketches are used).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from r2d2.catalog import Catalog
+from r2d2.config import Settings
+from r2d2.containment.candidates import Pair
+from r2d2.containment.minmax import prune_all
+from r2d2.containment.pipeline import minhash_screen, same_columns, sketch_candidates
+from r2d2.containment.report import StageReport
+from r2d2.containment.schema_graph import schema_candidates
+from r2d2.containment.verify_job import verify
+from r2d2.errors import NotFoundError, TableReadError
+from r2d2.lake import fs as lakefs
+from r2d2.lake.discover import discover
+from r2d2.lake.fs import normalize_location
+from r2d2.profile.profiler import profile_tables
+from r2d2.types import TableProfile
+
+TRANSIENT = -1  # the id of a looked-up table that is not registered (catalog ids are positive)
+Role = Literal["duplicate", "parent", "child"]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A catalogued table related to the looked-up one: a ``duplicate`` (same rows, same columns), a
+    ``parent`` (it contains the looked-up table) or a ``child`` (the looked-up table contains it)."""
+
+    location: str
+    role: Role
+    multiset: bool | None  # every row's count in the child is at most its count in the parent
+
+    def to_json(self) -> dict[str, Any]:
+        return {"location": self.location, "role": self.role, "multiset": self.multiset}
+
+
+@dataclass
+class LookupResult:
+    location: str
+    table_id: int | None = None  # its catalog id when registered or already catalogued
+    registered: bool = False
+    matches: list[Match] = field(default_factory=list)
+    stages: list[StageReport] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def of(self, role: Role) -> list[Match]:
+        return [m for m in self.matches if m.role == role]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"location": self.location, "table_id": self.table_id, "registered": self.registered,
+                "duplicates": [m.to_json() for m in self.of("duplicate")],
+                "parents": [m.to_json() for m in self.of("parent")],
+                "children": [m.to_json() for m in self.of("child")],
+                "stages": [s.to_json() for s in self.stages], "errors": list(self.errors),
+                "seconds": round(self.seconds, 3)}
+
+
+def _table(catalog: Catalog, settings: Settings, location: str, spark_factory: Callable[[], Any],
+           register: bool) -> tuple[int, TableProfile, bool]:
+    """``(id, profile, registered)`` of the table at ``location``."""
+    found = discover([location])
+    if found.errors:
+        raise TableReadError(found.errors[0].message, location=location)
+    if len(found.tables) != 1 or found.tables[0].location != location:
+        raise NotFoundError(f"{location}: not one table (found {len(found.tables)} tables under it)")
+    table = found.tables[0]
+    try:
+        known = catalog.get_table(location)
+    except NotFoundError:
+        known = None
+    if known is not None and known.status == "active" and known.fingerprint == table.fingerprint and known.profile:
+        return known.id, known.profile, False
+    if register:
+        from r2d2.scan import scan
+
+        summary = scan(catalog, [location], spark_factory=spark_factory, local_bytes=settings.local_read_bytes,
+                       threads=settings.local_threads)
+        if summary.errors:
+            raise TableReadError(summary.errors[0]["error"], location=location)
+        record = catalog.get_table(location)
+        assert record.profile is not None
+        return record.id, record.profile, True
+    (outcome,) = profile_tables([table], spark_factory=spark_factory, local_bytes=settings.local_read_bytes)
+    if outcome.profile is None:
+        raise TableReadError(outcome.error or f"{location}: cannot be profiled", location=location)
+    return TRANSIENT, outcome.profile, False
+
+
+def lookup(catalog: Catalog, settings: Settings, location: str, *, spark_factory: Callable[[], Any],
+           register: bool = False) -> LookupResult:
+    """The catalogued tables that duplicate, contain or are contained in the table at ``location``."""
+    t0 = time.perf_counter()
+    location = normalize_location(location)
+    tid, profile, registered = _table(catalog, settings, location, spark_factory, register)
+    result = LookupResult(location, None if tid == TRANSIENT else tid, registered)
+
+    stage = StageReport("schema")
+    t = time.perf_counter()
+    parents, children = catalog.schema_neighbours({(c.key, c.family.value) for c in profile.supported_columns})
+    profiles = catalog.profiles_by_id((parents | children) - {tid})
+    profiles[tid] = profile
+    graph = schema_candidates(profiles)
+    candidates = [c for c in graph.candidates if tid in (c.pair.parent, c.pair.child)]
+    stage.candidates_in, stage.candidates_out = 2 * (len(profiles) - 1), len(candidates)
+    stage.seconds = time.perf_counter() - t
+    result.stages.append(stage)
+
+    t = time.perf_counter()
+    kept, _ = prune_all(candidates, profiles)
+    result.stages.append(StageReport("minmax", len(candidates), len(kept), time.perf_counter() - t))
+
+    t = time.perf_counter()
+    minhash = StageReport("minhash", candidates_in=len(kept))
+    sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, profiles, minhash,
+                                         transient=(TRANSIENT,))
+    for bad, error in failed.items():
+        result.errors.append({"location": profiles[bad].location, "error": error})
+    survivors = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed
+                 and minhash_screen(c, sketches) is None]
+    minhash.candidates_out, minhash.seconds = len(survivors), time.perf_counter() - t
+    result.stages.append(minhash)
+
+    work = lakefs.join(settings.work_location, f"lookup-{time.time_ns()}")
+    try:
+        out = verify(spark_factory, survivors, profiles=profiles, sketches=sketches, work_dir=work,
+                     batch_size=settings.spark_batch_tables, local_bytes=settings.local_hashset_bytes)
+    finally:
+        with contextlib.suppress(OSError):
+            lakefs.remove(work)
+    for cand, error in out.failures:
+        result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
+    contained = {r.candidate.pair: r for r in out.results if r.contained}
+    passed_probe = sum(1 for r in out.results if r.stage != "probe")
+    result.stages += [StageReport("probe", len(survivors), passed_probe, out.probe_seconds),
+                      StageReport("exact", passed_probe, len(contained), out.exact_seconds,
+                                  hashset_bytes=out.exact_hashset_bytes)]
+    for pair, r in sorted(contained.items()):
+        other = pair.child if pair.parent == tid else pair.parent
+        if Pair(pair.child, pair.parent) in contained and same_columns(profiles[pair.parent], profiles[pair.child]):
+            # a duplicate is one edge, the smaller location its parent (as detect reports it)
+            if profiles[pair.parent].location < profiles[pair.child].location:
+                result.matches.append(Match(profiles[other].location, "duplicate", r.multiset))
+            continue
+        role: Role = "child" if pair.parent == tid else "parent"
+        result.matches.append(Match(profiles[other].location, role, r.multiset))
+    result.matches.sort(key=lambda m: (m.role, m.location))
+    result.seconds = time.perf_counter() - t0
+    return result

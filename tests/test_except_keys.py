@@ -1,0 +1,99 @@
+"""Containment except generated key columns: a renumbered row number or surrogate key is left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lakes
+import pyarrow as pa
+
+from r2d2.catalog import EdgeFilter, open_catalog
+from r2d2.config import load_settings
+from r2d2.containment.keys import generated_keys
+from r2d2.containment.pipeline import detect
+from r2d2.lake.discover import discover
+from r2d2.profile.profiler import profile_tables
+from r2d2.scan import scan
+
+
+def _no_spark():
+    raise AssertionError("small tables: no Spark")
+
+
+def _lake(root: Path) -> None:
+    n = 500
+    names = [f"n{i % 37}" for i in range(n)]
+    values = [i * 3 % 101 for i in range(n)]
+    lakes.parquet(root / "parent", pa.table({"rownames": list(range(1, n + 1)), "name": names, "v": values}))
+    picked = [i for i in range(n) if i % 5 == 0]
+    # the filter renumbers its row numbers 1..m: contained except `rownames`
+    lakes.parquet(root / "renumbered", pa.table({"rownames": list(range(1, len(picked) + 1)),
+                                                 "name": [names[i] for i in picked], "v": [values[i] for i in picked]}))
+    # a child with a generated index the parent lacks: contained except `idx`
+    lakes.parquet(root / "indexed", pa.table({"idx": list(range(len(picked))), "name": [names[i] for i in picked]}))
+    # a row not in the parent: no containment except the key either
+    lakes.parquet(root / "other", pa.table({"rownames": [1, 2], "name": ["n1", "zz"], "v": [3, 3]}))
+    # the parent's first 100 rows with one value changed: an overlap of 99%
+    lakes.parquet(root / "near", pa.table({"rownames": list(range(1, 101)), "name": names[:100],
+                                           "v": [*values[:99], (values[99] + 1) % 101]}))
+    # the same with a value beyond the parent's max: min-max rules the pair out before any overlap
+    # is measured (it is sound for containment, not for overlap: documented)
+    lakes.parquet(root / "far", pa.table({"rownames": list(range(1, 101)), "name": names[:100],
+                                          "v": [*values[:99], 1000]}))
+
+
+def test_generated_keys_from_metadata(tmp_path: Path) -> None:
+    _lake(tmp_path)
+    outcomes = profile_tables(discover([str(tmp_path)]).tables, spark_factory=_no_spark)
+    keys = {Path(o.location).name: generated_keys(o.profile) for o in outcomes if o.profile}
+    assert keys == {"parent": ("rownames",), "renumbered": ("rownames",), "indexed": ("idx",),
+                    "other": ("rownames",), "near": ("rownames",), "far": ("rownames",)}
+
+
+def test_containment_except_the_key_is_reported_and_only_then(tmp_path: Path) -> None:
+    _lake(tmp_path / "lake")
+    settings = load_settings(home=tmp_path / "home")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    result = detect(catalog, settings, _no_spark)
+    parent = str(tmp_path / "lake" / "parent")
+    excepts = {(Path(e.parent).name, Path(e.child).name): e for e in result.edges if e.except_columns}
+    # (`indexed` holds names only, all of which `near` has too)
+    assert set(excepts) == {("parent", "renumbered"), ("parent", "indexed"), ("renumbered", "indexed"),
+                            ("near", "indexed"), ("far", "indexed")}
+    assert excepts[("parent", "renumbered")].except_columns == ("rownames",)
+    assert excepts[("parent", "indexed")].except_columns == ("idx",)
+    assert all(e.relation == "contains" and e.to_json()["except_columns"] for e in excepts.values())
+    # no exact containment among them: the keys differ
+    assert not [e for e in result.edges if e.parent == parent and not e.except_columns and e.relation != "overlaps"]
+    stored = {(Path(e.parent_location).name, Path(e.child_location).name): e for e in
+              catalog.list_edges(EdgeFilter(state="verified")) if e.except_columns}
+    assert set(stored) == set(excepts) and not any(e.deletable for e in stored.values())
+    assert {k: e.except_columns for k, e in stored.items()} == {k: e.except_columns for k, e in excepts.items()}
+    again = detect(catalog, settings, _no_spark)  # nothing changed: nothing is read again
+    assert {(e.parent, e.child, e.except_columns) for e in again.edges if e.except_columns} == {
+        (e.parent, e.child, e.except_columns) for e in excepts.values()}
+    assert again.stage("except").bytes_read == 0 and again.stage("minhash").bytes_read == 0
+    overlaps = {(Path(e.parent).name, Path(e.child).name): e.fraction for e in result.edges
+                if e.relation == "overlaps"}
+    # parent ⊇ far and near ⊇ far are not measured: far's 1000 is beyond their max (min-max)
+    assert overlaps == {("parent", "near"): 0.99, ("far", "near"): 0.99}
+
+
+def test_the_optimizer_never_deletes_on_overlaps_or_key_exceptions(tmp_path: Path) -> None:
+    import shutil
+
+    from r2d2.optimize.build import build_problem
+
+    _lake(tmp_path / "lake")
+    shutil.copytree(tmp_path / "lake" / "renumbered", tmp_path / "lake" / "renumbered_copy")  # a true duplicate
+    settings = load_settings(home=tmp_path / "home")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    result = detect(catalog, settings, _no_spark)
+    assert any(e.except_columns for e in result.edges) and any(e.relation == "overlaps" for e in result.edges)
+    built = build_problem(catalog)
+    names = {t.id: Path(t.location).name for t in built.problem.tables}
+    # only the duplicate's two directions: no overlap and no containment except a key
+    assert {(names[e.parent], names[e.child]) for e in built.problem.edges} == {
+        ("renumbered", "renumbered_copy"), ("renumbered_copy", "renumbered")}

@@ -1,0 +1,88 @@
+"""`lookup`: one table against the catalog gives what a full detect reports for it, without registering it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from r2d2.catalog import open_catalog
+from r2d2.config import load_settings
+from r2d2.containment.pipeline import detect
+from r2d2.gen.lake import LakeSpec, generate_lake
+from r2d2.lookup import lookup
+from r2d2.scan import scan
+
+
+def _no_spark():
+    raise AssertionError("a lookup of a small table must not start Spark")
+
+
+@pytest.fixture(scope="module")
+def full(spark, tmp_path_factory: pytest.TempPathFactory):
+    """The small generated lake, scanned and detected whole."""
+    root = tmp_path_factory.mktemp("lookup")
+    lake = generate_lake(root / "lake", LakeSpec.small(), seed=21)
+    settings = load_settings(home=root / "home", spark_master="local[2]")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(lake.root)], spark_factory=lambda: spark)
+    return root, lake, detect(catalog, settings, lambda: spark)
+
+
+def _expected(result, location: str) -> set[tuple[str, str, bool | None]]:
+    out = set()
+    for e in result.edges:  # exact containments (a lookup does not report overlaps or key exceptions)
+        if location not in (e.parent, e.child) or e.relation == "overlaps" or e.except_columns:
+            continue
+        other = e.child if e.parent == location else e.parent
+        role = "duplicate" if e.relation == "duplicate" else ("child" if e.parent == location else "parent")
+        out.add((other, role, e.multiset))
+    return out
+
+
+def test_lookup_equals_full_detect_without_registering(spark, full, tmp_path: Path) -> None:
+    _, lake, everything = full
+    names = ("sales/base", "sales/csv_full", "sales/delta_subset", "sales/filter", "sales/copy",
+             "f0000/near_extra_row", "f0000/team_copy_b")
+    picked = [loc for loc in sorted(lake.tables) if loc.endswith(names)]
+    assert len(picked) == len(names)
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    others = [loc for loc in sorted(lake.tables) if loc not in picked]
+    scan(catalog, others, spark_factory=lambda: spark)
+    detect(catalog, settings, lambda: spark)  # fills the cache the lookups use
+    tables_before = catalog.count_tables()
+    roles = set()
+    for location in picked:
+        found = lookup(catalog, settings, location, spark_factory=_no_spark)
+        got = {(m.location, m.role, m.multiset) for m in found.matches}
+        roles |= {m.role for m in found.matches}
+        # what a detect of the whole lake reports for it, among the tables this catalog has
+        expected = {e for e in _expected(everything, location) if e[0] not in picked}
+        assert got == expected, location
+        assert found.table_id is None and not found.registered and not found.errors
+    assert catalog.count_tables() == tables_before  # nothing registered
+    assert roles == {"duplicate", "parent", "child"}  # the picked tables cover every kind of answer
+
+
+def test_register_adds_the_table_and_a_known_table_is_looked_up_by_its_id(spark, full, tmp_path: Path) -> None:
+    _, lake, everything = full
+    target = next(loc for loc in sorted(lake.tables) if loc.endswith("sales/filter"))
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [loc for loc in sorted(lake.tables) if loc != target], spark_factory=lambda: spark)
+    registered = lookup(catalog, settings, target, spark_factory=_no_spark, register=True)
+    assert registered.registered and registered.table_id == catalog.get_table(target).id
+    again = lookup(catalog, settings, target, spark_factory=_no_spark)
+    assert again.table_id == registered.table_id and not again.registered
+    assert {(m.location, m.role) for m in again.matches} == {(m.location, m.role) for m in registered.matches}
+    assert {(m.location, m.role, m.multiset) for m in again.matches} == _expected(everything, target)
+
+
+def test_lookup_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
+    from r2d2.errors import R2D2Error
+
+    settings = load_settings(home=tmp_path / "home")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    with pytest.raises(R2D2Error, match="no such file"):
+        lookup(catalog, settings, str(tmp_path / "nothing"), spark_factory=_no_spark)
