@@ -166,6 +166,17 @@ class ApiQueries:
     def runs_by_status(self) -> dict[str, int]:
         return self.catalog.runs_by_status()
 
+    def edges_by_relation(self) -> dict[str, int]:
+        """Verified or inferred non-stale edges."""
+        return self.catalog.edges_by_relation()
+
+    def last_successes(self) -> dict[str, RunRecord]:
+        return self.catalog.last_successes()
+
+    def reclaimable_bytes(self) -> int:
+        """What the newest plan would free (0 without a plan)."""
+        return self.catalog.newest_plan_savings() or 0
+
     # --- writes ---------------------------------------------------------------------------------------
 
     def import_access(self, rows: Iterable[Mapping[str, Any]]) -> tuple[AccessImport, Sequence[str],

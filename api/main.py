@@ -26,8 +26,8 @@ from api.routes import access, edges, maintenance, plans, runs, system, tables, 
 from api.runner import RunService
 from api.streaming import clear_scratch
 from r2d2.catalog import open_catalog
-from r2d2.catalog.models import EDGE_STATES, RUN_STATUSES, TABLE_STATUSES
 from r2d2.config import Settings, get_settings
+from r2d2.vocabulary import EDGE_RELATIONS, EDGE_STATES, RUN_STATUSES, TABLE_STATUSES
 
 log = logging.getLogger("r2d2.api")
 
@@ -65,7 +65,9 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
             "r2d2_tables": ("Catalog tables by status.", "status", queries.tables_by_status, TABLE_STATUSES),
             "r2d2_edges": ("Non-stale edges by state.", "state", queries.edges_by_state, EDGE_STATES),
             "r2d2_runs": ("Runs by status.", "status", queries.runs_by_status, RUN_STATUSES),
-        }, busy=lambda: runner.busy)
+            "r2d2_verified_edges": ("Verified or inferred non-stale edges by relation.", "relation",
+                                    queries.edges_by_relation, EDGE_RELATIONS),
+        }, busy=lambda: runner.busy, last_successes=queries.last_successes, reclaimable=queries.reclaimable_bytes)
         metrics.registry.register(collector)
         app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=queries,
                                   runner=runner, locks=locks, jobs=complete_jobs(jobs, settings, spark_),

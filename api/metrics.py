@@ -3,7 +3,8 @@
 Request counts and latency histograms are recorded by :class:`MetricsMiddleware` per method, route
 template (``/tables/{table_id}``, never the raw path: bounded label values) and status; catalog gauges
 (tables by status, edges by state, runs by status) and whether this server runs a background run are
-read at scrape time by :class:`CatalogCollector`. ``GET /metrics`` needs no token (as scrapers expect;
+read at scrape time by :class:`CatalogCollector`, with the job metrics (last success and duration per
+operation, bytes reclaimable). ``GET /metrics`` needs no token (as scrapers expect;
 it tells counts, never locations).
 """
 
@@ -18,6 +19,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from r2d2.catalog.records import RunRecord
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -42,12 +45,21 @@ class RequestMetrics:
 
 
 class CatalogCollector(Collector):
-    """Gauges read from the catalog (and the run worker) at each scrape."""
+    """Gauges read from the catalog (and the run worker) at each scrape.
+
+    ``families``: name → (help, label, read counts, known label values). Job metrics come from the
+    recorded runs (:mod:`r2d2.runs`), so operations started by the CLI, a batch job or any server count
+    alike: the end time and duration of each operation's newest succeeded run; and the bytes the newest
+    plan would free.
+    """
 
     def __init__(self, families: Mapping[str, tuple[str, str, Callable[[], Mapping[str, int]], tuple[str, ...]]],
-                 busy: Callable[[], bool]) -> None:
+                 busy: Callable[[], bool], *, last_successes: Callable[[], Mapping[str, RunRecord]],
+                 reclaimable: Callable[[], int]) -> None:
         self._families = families
         self._busy = busy
+        self._last_successes = last_successes
+        self._reclaimable = reclaimable
 
     def collect(self) -> Iterator[Metric]:
         for name, (help_, label, read, known) in self._families.items():
@@ -56,6 +68,19 @@ class CatalogCollector(Collector):
             for key in sorted({*known, *values}):
                 family.add_metric((key,), values.get(key, 0))
             yield family
+        ended = GaugeMetricFamily("r2d2_last_success_timestamp_seconds",
+                                  "End of the newest succeeded run of each operation (Unix time).",
+                                  labels=("operation",))
+        took = GaugeMetricFamily("r2d2_last_success_duration_seconds",
+                                 "Duration of the newest succeeded run of each operation.", labels=("operation",))
+        for kind, run in sorted(self._last_successes().items()):
+            if run.finished_at is not None:
+                ended.add_metric((kind,), run.finished_at.timestamp())
+                took.add_metric((kind,), (run.finished_at - run.started_at).total_seconds())
+        yield ended
+        yield took
+        yield GaugeMetricFamily("r2d2_reclaimable_bytes", "Bytes the newest plan would free (0 without a plan).",
+                                value=self._reclaimable())
         yield GaugeMetricFamily("r2d2_run_in_progress", "Whether this server is running a background run.",
                                 value=int(self._busy()))
 

@@ -407,6 +407,18 @@ def test_metrics(shared: Shared) -> None:
     assert samples[("r2d2_edges", (("state", "pruned"),))] == 1
     assert samples[("r2d2_runs", (("status", "succeeded"),))] >= 1
     assert ("r2d2_run_in_progress", ()) in samples
+    # Job metrics, from the recorded runs (whoever started them) and the newest plan.
+    assert {r: samples[("r2d2_verified_edges", (("relation", r),))] for r in ("contains", "duplicate", "overlaps")} \
+        == {"contains": 1, "duplicate": 0, "overlaps": 0}
+    scanned = shared.api.catalog.last_successes()["scan"]
+    assert scanned.finished_at is not None
+    ended = samples[("r2d2_last_success_timestamp_seconds", (("operation", "scan"),))]
+    assert ended == pytest.approx(scanned.finished_at.timestamp())
+    assert samples[("r2d2_last_success_duration_seconds", (("operation", "scan"),))] == pytest.approx(
+        (scanned.finished_at - scanned.started_at).total_seconds())
+    labelled = {dict(labels)["operation"] for name, labels in samples if name == "r2d2_last_success_timestamp_seconds"}
+    assert labelled == set(shared.api.catalog.last_successes())  # an operation that never succeeded has none
+    assert samples[("r2d2_reclaimable_bytes", ())] == shared.api.catalog.newest_plan_savings()
 
 
 def test_token_lifecycle_over_http(shared: Shared) -> None:

@@ -250,3 +250,10 @@ class EdgesRepository(RepositoryBase):
             stmt = stmt.where(EdgeRow.stale == false())
         with self._read() as conn:
             return {str(k): int(n) for k, n in conn.execute(stmt)}
+
+    def edges_by_relation(self) -> dict[str, int]:
+        """Verified or inferred non-stale edges by relation (contains, duplicate, overlaps)."""
+        stmt = (select(EdgeRow.relation, func.count()).where(*EdgeFilter(verified=True).conditions())
+                .group_by(EdgeRow.relation))
+        with self._read() as conn:
+            return {str(k): int(n) for k, n in conn.execute(stmt)}

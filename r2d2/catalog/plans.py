@@ -73,6 +73,11 @@ class PlansRepository(RepositoryBase):
                                 .limit(limit)).all()
         return [_record(r) for r in rows]
 
+    def newest_plan_savings(self) -> int | None:
+        """Bytes the newest stored plan frees (its ``savings_bytes``); None without a plan."""
+        with self._read() as conn:
+            return conn.execute(select(PlanRow.savings_bytes).order_by(PlanRow.id.desc()).limit(1)).scalar()
+
     def count_plans(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(PlanRow)).scalar_one())

@@ -161,6 +161,14 @@ class RunsRepository(RepositoryBase):
         with self._read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
+    def last_successes(self) -> dict[str, RunRecord]:
+        """The newest succeeded run of each kind that ever succeeded (monitoring: an operation that
+        stopped succeeding, or got slower)."""
+        newest = select(func.max(RunRow.id)).where(RunRow.status == "succeeded").group_by(RunRow.kind)
+        with self._read() as conn:
+            rows = conn.execute(select(RunRow.__table__).where(RunRow.id.in_(newest.scalar_subquery()))).all()
+        return {row._mapping["kind"]: _record(row) for row in rows}
+
     def runs_by_status(self) -> dict[str, int]:
         """Run counts by status."""
         with self._read() as conn:
