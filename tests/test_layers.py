@@ -20,6 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("pyspark", "r2d2.containment", "r2d2.engine")
 LOWER_LAYERS = ("r2d2/optimize", "r2d2/catalog")
+ALGORITHMS = ("r2d2.containment", "r2d2.optimize", "r2d2.reconstruct")
 
 
 def _imports(path: Path) -> set[str]:
@@ -42,6 +43,14 @@ def _bad(names: set[str]) -> list[str]:
 def test_lower_layers_import_no_spark_and_no_algorithm(package: str) -> None:
     offenders = {str(p.relative_to(REPO)): _bad(_imports(p)) for p in sorted((REPO / package).rglob("*.py"))}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_engine_knows_no_algorithm() -> None:
+    """Spark sessions, work items and warm-ups: callers name what their workers load (settings, arguments)."""
+    names = set().union(*(_imports(p) for p in sorted((REPO / "r2d2" / "engine").rglob("*.py"))))
+    assert sorted(n for n in names if any(n == f or n.startswith(f + ".") for f in ALGORITHMS)) == []
+    text = "".join(p.read_text() for p in (REPO / "r2d2" / "engine").rglob("*.py"))
+    assert not any(f'"{a}' in text for a in ALGORITHMS)  # nor by a module name in a string
 
 
 def test_the_optimizer_and_catalog_load_without_spark() -> None:

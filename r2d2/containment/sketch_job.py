@@ -263,7 +263,7 @@ def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_
     from r2d2.engine.warm import warm_python_workers
     from r2d2.errors import DetectionError
 
-    warm = warm_python_workers(spark)  # while the driver plans the first batch
+    warm = warm_python_workers(spark, ["r2d2.containment.minhash"])  # while the driver plans the first batch
 
     def job(batch: Sequence[SketchRequest]) -> _Batch:
         # A failing file is a failed table (an error entry), not a failed job; a job that fails
