@@ -117,3 +117,68 @@ def test_operations_record_their_runs(cat: Catalog, catalog_url: str, tmp_path: 
         assert done.wait(30)
     assert isinstance(errors[0], OperationBusyError)
     assert len(cat.list_runs(limit=None)) == before  # a busy lock records no run
+
+
+def test_every_entrance_records_the_same_runs(tmp_path: Path, spark: object,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18's "done when": scan, detect, plan and apply started from the CLI, from the batch jobs (the
+    code spark-submit runs: jobs/*.py, here in this process) and from the API each record a run, and
+    `r2d2 runs --format json` and `GET /runs` list the same runs with the same fields and values."""
+    import json
+
+    from click.testing import CliRunner
+    from test_api import serve, wait_run
+
+    from jobs import apply as apply_job
+    from jobs import detect as detect_job
+    from jobs import plan as plan_job
+    from jobs import scan as scan_job
+    from r2d2.cli.main import _register_subcommands, cli
+
+    lake = tmp_path / "lake"
+    lakes.parquet(lake / "a", {"x": list(range(400)), "y": [f"v{i}" for i in range(400)]})
+    lakes.parquet(lake / "b", {"x": list(range(100)), "y": [f"v{i}" for i in range(100)]})
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    base = ["--home", str(tmp_path / "home"), "--catalog", url]
+    plan_args = ["--solver", "greedy", "--access-default", "0", "--latency-limit", "inf"]
+    catalog = open_catalog(url)
+
+    def newest_plan() -> str:
+        return str(catalog.list_plans(limit=1)[0].id)
+
+    _register_subcommands()
+    for args in (["scan", str(lake)], ["detect"], ["plan", *plan_args]):
+        assert CliRunner().invoke(cli, [*base, *args, "--format", "json"]).exit_code == 0, args
+    assert CliRunner().invoke(cli, [*base, "apply", newest_plan(), "--dry-run"]).exit_code == 0
+    by_cli = [r.id for r in catalog.list_runs(limit=None)]
+
+    for job, args in ((scan_job, [str(lake)]), (detect_job, []), (plan_job, plan_args)):
+        with pytest.raises(SystemExit) as exited:
+            job.main([*base, *args, "--format", "json"])
+        assert exited.value.code == 0, capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        apply_job.main([*base, newest_plan(), "--dry-run"])
+    assert exited.value.code == 0
+    by_jobs = [r.id for r in catalog.list_runs(limit=None) if r.id not in by_cli]
+
+    settings = load_settings(home=tmp_path / "api-home", catalog_url=url, lake_roots=(str(lake),))
+    with serve(settings, spark=lambda: spark) as api, api.client("operator") as c:
+        for path, body in (("/runs/scan", {"roots": [str(lake)]}), ("/runs/detect", None),
+                           ("/plans", {"solver": "greedy", "access_default": 0, "latency_limit_s": None})):
+            started = c.post(path, json=body)
+            assert started.status_code == 202, started.text
+            assert wait_run(c, started.json()["id"])["status"] == "succeeded"
+        assert c.post(f"/plans/{newest_plan()}/apply", json={"dry_run": True}).status_code == 200
+        listed = c.get("/runs", params={"limit": 100}).json()["items"]
+    by_api = [r.id for r in catalog.list_runs(limit=None) if r.id not in by_cli + by_jobs]
+
+    kinds = {r.id: r.kind for r in catalog.list_runs(limit=None)}
+    for ids in (by_cli, by_jobs, by_api):
+        assert sorted(kinds[i] for i in ids) == ["apply", "detect", "plan", "scan"], [kinds[i] for i in ids]
+    runs = CliRunner().invoke(cli, [*base, "runs", "--limit", "100", "--format", "json"])
+    assert json.loads(runs.stdout) == listed  # one shape, the same values
+    assert all(r["status"] == "succeeded" for r in listed) and len(listed) == 12
+    for kind in ("scan", "detect", "plan", "apply"):
+        same_kind = [r for r in listed if r["kind"] == kind]
+        assert len({tuple(sorted(r["params"])) for r in same_kind}) == 1, same_kind  # same inputs recorded
+        assert len({tuple(sorted(r["summary"])) for r in same_kind}) == 1, same_kind  # and the same results
