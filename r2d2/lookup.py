@@ -42,6 +42,7 @@ from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
 from r2d2.profile.profiler import profile_tables
 from r2d2.types import TableProfile
+from r2d2.vocabulary import EdgeRelation
 
 TRANSIENT = -1  # the id of a looked-up table that is not registered (catalog ids are positive)
 Role = Literal["duplicate", "parent", "child"]
@@ -50,14 +51,22 @@ Role = Literal["duplicate", "parent", "child"]
 @dataclass(frozen=True)
 class Match:
     """A catalogued table related to the looked-up one: a ``duplicate`` (same rows, same columns), a
-    ``parent`` (it contains the looked-up table) or a ``child`` (the looked-up table contains it)."""
+    ``parent`` (it contains the looked-up table) or a ``child`` (the looked-up table contains it).
+
+    ``relation``, ``fraction`` and ``except_columns`` mean what they mean on an edge
+    (:class:`r2d2.containment.report.EdgeOut`): ``duplicate`` for a duplicate, ``contains`` for a parent or
+    a child; ``fraction`` only for ``overlaps``, ``except_columns`` only for a containment except keys."""
 
     location: str
     role: Role
     multiset: bool | None  # every row's count in the child is at most its count in the parent
+    relation: EdgeRelation = "contains"
+    fraction: float | None = None
+    except_columns: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"location": self.location, "role": self.role, "multiset": self.multiset}
+        return {"location": self.location, "role": self.role, "relation": self.relation,
+                "multiset": self.multiset, "fraction": self.fraction, "except_columns": list(self.except_columns)}
 
 
 @dataclass
@@ -166,7 +175,7 @@ def lookup(catalog: Catalog, settings: Settings, location: str, *, spark_factory
         if Pair(pair.child, pair.parent) in contained and same_columns(profiles[pair.parent], profiles[pair.child]):
             # a duplicate is one edge, the smaller location its parent (as detect reports it)
             if profiles[pair.parent].location < profiles[pair.child].location:
-                result.matches.append(Match(profiles[other].location, "duplicate", r.multiset))
+                result.matches.append(Match(profiles[other].location, "duplicate", r.multiset, "duplicate"))
             continue
         role: Role = "child" if pair.parent == tid else "parent"
         result.matches.append(Match(profiles[other].location, role, r.multiset))

@@ -12,6 +12,8 @@ check           destructive          the drift report; at-risk tables are the er
 purge           destructive          purged and kept tables; kept ones are the errors
 recover         destructive          actions and problems; problems are the errors
 calibrate       none                 calibration id, the fitted model, samples
+lookup          none (reads)         the lookup's answer: duplicates, parents, children, stages
+diff            none (reads)         distinct child rows, missing ones, fraction (not the rows)
 ==============  ===================  ===========================================================
 
 A busy lock raises :class:`~r2d2.errors.OperationBusyError` before any run is recorded. Scan and
@@ -32,6 +34,8 @@ from r2d2.runs import Recorded, message_sink, recorded_run
 from r2d2.vocabulary import MoveMode
 
 if TYPE_CHECKING:
+    from r2d2.containment.diff import DiffResult
+    from r2d2.lookup import LookupResult
     from r2d2.optimize.planning import PlanRequest
     from r2d2.reconstruct.apply import ApplyReport
     from r2d2.reconstruct.drift import DriftReport
@@ -152,3 +156,33 @@ def calibrate(catalog: Catalog, settings: Settings, spark_factory: SparkFactory,
                "samples": measured}
         run.finish(summary=out)
     return Recorded(run.id, out)
+
+
+def lookup(catalog: Catalog, settings: Settings, spark_factory: SparkFactory, location: str, *,
+           register: bool = False) -> Recorded[LookupResult]:
+    """Is the table at ``location`` already in the lake (:func:`r2d2.lookup.lookup`)? Registers it only
+    with ``register``; the run's summary is the whole answer (a client that started it in the
+    background reads it there)."""
+    from r2d2.lake.fs import normalize_location
+    from r2d2.lookup import lookup as run_lookup
+
+    location = normalize_location(location)
+    with recorded_run(catalog, "lookup", {"location": location, "register": register}) as run:
+        result = run_lookup(catalog, settings, location, spark_factory=spark_factory, register=register)
+        run.finish(summary=result.to_json(), errors=result.errors)
+    return Recorded(run.id, result)
+
+
+def diff(catalog: Catalog, settings: Settings, spark_factory: SparkFactory, parent: str, child: str, *,
+         limit: int = 20) -> Recorded[DiffResult]:
+    """The child's distinct rows missing from the parent, counted exactly, and up to ``limit`` of them
+    (:func:`r2d2.containment.diff.diff`). The run records the counts, never the rows."""
+    from r2d2.containment.diff import diff as run_diff
+    from r2d2.lake.fs import normalize_location
+
+    parent, child = normalize_location(parent), normalize_location(child)
+    with recorded_run(catalog, "diff", {"parent": parent, "child": child, "limit": limit}) as run:
+        result = run_diff(catalog, settings, parent, child, limit=limit, spark_factory=spark_factory)
+        run.finish(summary={"parent": result.parent, "child": result.child, "distinct_rows": result.distinct_rows,
+                            "missing": result.missing, "fraction": result.fraction, "rows_shown": len(result.rows)})
+    return Recorded(run.id, result)

@@ -1,7 +1,7 @@
 """Recorded runs: every operation leaves one run in the catalog, whoever calls it.
 
-Scan, plan, apply, restore, reconstruct, check, purge, recover and calibrate record their run through
-:func:`recorded_run` (:mod:`r2d2.operations`, :mod:`r2d2.scan`); detect's pipeline records its own
+Scan, plan, apply, restore, reconstruct, check, purge, recover, calibrate, lookup and diff record their
+run through :func:`recorded_run` (:mod:`r2d2.operations`, :mod:`r2d2.scan`); detect's pipeline records its own
 with the same catalog calls. The CLI, the batch jobs (the CLI's shims) and the API call the same
 operations, so ``r2d2 runs`` and ``GET /runs`` list every one of them, with the same kinds and shapes:
 

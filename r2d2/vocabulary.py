@@ -17,7 +17,7 @@ EdgeRelation = Literal["contains", "duplicate", "overlaps"]
 RunStatus = Literal["running", "succeeded", "failed"]
 #: Runs: one kind per operation (:mod:`r2d2.runs`).
 RunKind = Literal["scan", "detect", "plan", "apply", "restore", "reconstruct", "check", "purge", "recover",
-                  "calibrate"]
+                  "calibrate", "lookup", "diff"]
 #: API token roles, lowest first: each role may do what the ones before it may.
 TokenRole = Literal["reader", "operator", "admin"]
 #: How a deletion or a restore moves files (:mod:`r2d2.reconstruct.quarantine`).

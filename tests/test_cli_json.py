@@ -1,5 +1,5 @@
 """Every `r2d2` command with ``--format json`` prints one JSON document (parsed here), on a real lake:
-scan, detect, plan, apply, reconstruct, restore, check, purge, recover, calibrate... in the order a user
+scan, detect, lookup, diff, plan, apply, reconstruct, restore, check, purge, recover, calibrate... in the order a user
 runs them, each recording its run (``r2d2 runs``). ``serve`` prints no document (it serves), and
 ``demo`` is walked by tests/test_demo.py in its own process.
 
@@ -71,6 +71,10 @@ def test_every_command_prints_json(tmp_path: Path, spark: Any) -> None:
     edges = run("edges")
     assert {(e["parent"], e["child"]) for e in edges} >= {(a, b), (a, c)}
     assert all(e["verified"] for e in edges) and run("edges", "--all", "--table", c)
+    looked = run("lookup", b)  # tests/test_cli_lookup.py compares lookups with detect
+    assert [m["location"] for m in looked["duplicates"]] == [c] and looked["parents"][0]["location"] == a
+    differ = run("diff", a, b)
+    assert (differ["missing"], differ["fraction"], differ["rows"]) == (0, 1.0, [])
     assert {e["child"] for e in run("edges", "--parent", a)} == {b, c} and run("edges", "--child", a) == []
     access = tmp_path / "access.csv"
     access.write_text(f"location,count,window_days\n{a},30,30\n")
@@ -97,7 +101,7 @@ def test_every_command_prints_json(tmp_path: Path, spark: Any) -> None:
 
     kinds = [r["kind"] for r in run("runs", "--limit", "100")]
     assert set(kinds) >= {"scan", "detect", "calibrate", "plan", "apply", "reconstruct", "restore", "check",
-                          "purge", "recover"}
+                          "purge", "recover", "lookup", "diff"}
     one = run("runs", str(applied["run_id"]))
     assert one["kind"] == "apply" and one["status"] == "succeeded" and one["summary"]["counts"]["deleted"] == 2
 

@@ -1,5 +1,5 @@
 """Runs: start a scan or a detect in the background; list and follow runs of every kind (scan, detect,
-plan, apply, restore, reconstruct, check, purge, recover, calibrate), whoever started them."""
+plan, apply, restore, reconstruct, check, purge, recover, calibrate, lookup, diff), whoever started them."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ stderr, the traceback in the log file it names); 75 another process holds the op
 
 Every command takes ``--format text|json`` (:mod:`r2d2.cli.render`). Commands live by concern: this
 module (the group, scan, tables, show, edges, runs, detect, demo), :mod:`r2d2.cli.deletion` (access,
-tag, calibrate, plan(s), apply, purge, restore, reconstruct, recover, check), :mod:`r2d2.cli.tokens`
-and :mod:`r2d2.cli.serve`. ``tables``, ``show``, ``edges``, ``runs``, ``plans`` and the token commands
-read the catalog only: they never import Spark.
+tag, calibrate, plan(s), apply, purge, restore, reconstruct, recover, check), :mod:`r2d2.cli.lookup`
+(lookup, diff), :mod:`r2d2.cli.tokens` and :mod:`r2d2.cli.serve`. ``tables``, ``show``, ``edges``,
+``runs``, ``plans`` and the token commands read the catalog only: they never import Spark.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from r2d2.vocabulary import EdgeRelation, EdgeState
 
 if TYPE_CHECKING:
     from r2d2.catalog.records import EdgeRecord
+    from r2d2.containment.report import EdgeOut
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "Context", "cli", "confirm_or_yes",
            "run_guarded"]
@@ -246,7 +247,7 @@ def show(obj: Context, location: str, fmt: Format) -> None:
 RELATION_SIGNS: dict[EdgeRelation, str] = {"contains": "⊇", "duplicate": "==", "overlaps": "≈"}
 
 
-def _edge_note(e: EdgeRecord) -> str:
+def _edge_note(e: EdgeRecord | EdgeOut) -> str:
     """What makes an edge report-only: an overlap's share of rows, a containment's left-out keys."""
     if e.fraction is not None:
         return f"{e.fraction:.2%} of rows"
@@ -354,7 +355,8 @@ def detect(obj: Context, fmt: Format, minhash_perm: int | None, sample_k: int | 
             click.echo(f"\n{len(result.edges)} edges (run {result.run_id})")
             for e in result.edges:
                 flag = " (multiset)" if e.multiset else ""
-                click.echo(f"  {e.parent}  {'==' if e.relation == 'duplicate' else '⊇'}  {e.child}{flag}")
+                note = f"  [{_edge_note(e)}]" if _edge_note(e) else ""
+                click.echo(f"  {e.parent}  {RELATION_SIGNS[e.relation]}  {e.child}{flag}{note}")
             for err in result.errors:
                 click.echo(f"  error  {err['location']}: {err['error']}")
 
@@ -408,9 +410,9 @@ def demo(obj: Context, directory: Path | None, seed: int, fmt: Format) -> None:
 
 def _register_subcommands() -> None:
     """Commands that live in their own modules (one concern each)."""
-    from r2d2.cli import deletion, serve, tokens
+    from r2d2.cli import deletion, lookup, serve, tokens
 
-    for module in (deletion, tokens, serve):
+    for module in (deletion, lookup, tokens, serve):
         for command in module.COMMANDS:
             cli.add_command(command)
 
