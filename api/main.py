@@ -22,7 +22,7 @@ from api.deps import AppState, TokenCache
 from api.jobs import RunJobs, SparkFactory, complete_jobs, spark_factory
 from api.locks import Locks
 from api.metrics import CatalogCollector, MetricsMiddleware, RequestMetrics
-from api.routes import access, edges, maintenance, plans, runs, system, tables, tokens, ui
+from api.routes import access, edges, lookups, maintenance, plans, runs, system, tables, tokens, ui
 from api.runner import RunService
 from api.streaming import clear_scratch
 from r2d2.catalog import open_catalog
@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
     )
     problems.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (system, tables, edges, runs, plans, access, maintenance, tokens, ui):
+    for module in (system, tables, edges, lookups, runs, plans, access, maintenance, tokens, ui):
         app.include_router(module.router)
     if configure is not None:
         configure(app)

@@ -84,6 +84,9 @@ TYPES: dict[str, ProblemType] = {t.slug: t for t in (
                 "A safety check failed and nothing was changed: the table has no usable recipe, its parent "
                 "drifted, the rebuilt content does not match, or the table is not in the state the "
                 "operation needs. `detail` gives the reason."),
+    ProblemType("too-large", 413, "Too large",
+                "The uploaded file is larger than the server handles in a request (`local_read_bytes`): put "
+                "it in the lake and look it up by location."),
     ProblemType("invalid-request", 422, "Invalid request",
                 "The request's parameters or body are invalid: `errors` lists each field (`field`, `in`, "
                 "`message`)."),
@@ -106,7 +109,8 @@ TYPES: dict[str, ProblemType] = {t.slug: t for t in (
 
 #: The type of each status a route or the framework may answer without a more specific one.
 BY_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-             409: "refused", 422: "invalid-request", 500: "internal-error", 503: "catalog-unavailable"}
+             409: "refused", 413: "too-large", 422: "invalid-request", 500: "internal-error",
+             503: "catalog-unavailable"}
 
 #: Library errors, most specific first: the first class the error is an instance of gives its type.
 ERROR_TYPES: tuple[tuple[type[R2D2Error], str], ...] = (
