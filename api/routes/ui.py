@@ -61,7 +61,8 @@ def ui_graph(
     states: Annotated[str, Query(max_length=64, pattern=r"^[a-z,]*$",
                                  description="Edge states to include, comma-separated.")] = "verified,inferred",
 ) -> dict[str, Any]:
-    """Active tables as nodes and non-stale edges among them, compact (no profiles, no evidence)."""
+    """Active tables as nodes and non-stale edges among them, compact (no profiles, no evidence; an
+    overlap's ``fraction`` and a containment's ``except_columns`` are the evidence the graph draws)."""
     wanted = [s for s in states.split(",") if s]
     unknown = [s for s in wanted if s not in EDGE_STATES]
     if unknown:
@@ -83,7 +84,8 @@ def ui_graph(
         if len(rows) > room:
             truncated, rows = True, rows[:room]
         edges += [{"id": e.id, "source": e.parent_id, "target": e.child_id, "relation": e.relation,
-                   "state": e.state, "stage": e.stage, "multiset": e.multiset}
+                   "state": e.state, "stage": e.stage, "multiset": e.multiset, "fraction": e.fraction,
+                   "except_columns": list(e.except_columns)}
                   for e in rows if e.parent_id in ids and e.child_id in ids]
     return {"nodes": nodes, "edges": edges, "truncated": truncated}
 
