@@ -24,20 +24,21 @@ from r2d2.containment.report import DetectResult
 from r2d2.scan import scan
 
 
-def _expected(result: DetectResult, location: str) -> set[tuple[str, str, str, bool | None]]:
-    """Detect's exact edges of ``location`` as lookup matches (location, role, relation, multiset)."""
+def _expected(result: DetectResult, location: str) -> set[tuple[str, str, str, bool | None, float | None, tuple]]:
+    """Detect's edges of ``location`` as lookup matches (location, role, relation, multiset, fraction,
+    except_columns)."""
     out = set()
     for e in result.edges:
-        if location not in (e.parent, e.child) or e.relation == "overlaps" or e.except_columns:
+        if location not in (e.parent, e.child):
             continue
         other = e.child if e.parent == location else e.parent
         role = "duplicate" if e.relation == "duplicate" else ("child" if e.parent == location else "parent")
-        out.add((other, role, e.relation, e.multiset))
+        out.add((other, role, e.relation, e.multiset, e.fraction, tuple(e.except_columns)))
     return out
 
 
-def _got(answer: dict[str, Any]) -> set[tuple[str, str, str, bool | None]]:
-    return {(m["location"], m["role"], m["relation"], m["multiset"])
+def _got(answer: dict[str, Any]) -> set[tuple[str, str, str, bool | None, float | None, tuple]]:
+    return {(m["location"], m["role"], m["relation"], m["multiset"], m["fraction"], tuple(m["except_columns"]))
             for key in ("duplicates", "parents", "children") for m in answer[key]}
 
 
@@ -55,7 +56,7 @@ def api(tmp_path: Path):
 def test_lookup_answers_what_detect_reports(api) -> None:
     served, t, detected = api
     with served.client("reader") as c:
-        for name in ("base", "child", "near"):
+        for name in ("base", "child", "near", "renum"):
             answer = c.post("/lookups", json={"location": t[name]})
             assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
             body = answer.json()
@@ -68,7 +69,10 @@ def test_lookup_answers_what_detect_reports(api) -> None:
         assert base["location"] == t["base"]
         assert base["duplicates"] == [{"location": t["dup"], "role": "duplicate", "relation": "duplicate",
                                        "multiset": True, "fraction": None, "except_columns": []}]
-        assert [s["name"] for s in base["stages"]] == ["schema", "minmax", "minhash", "probe", "exact"]
+        assert [s["name"] for s in base["stages"]] == ["schema", "minmax", "minhash", "probe", "exact", "except"]
+        assert {(m["location"], m["relation"], m["fraction"] is not None, tuple(m["except_columns"]))
+                for m in base["children"]} == {(t["child"], "contains", False, ()), (t["near"], "overlaps", True, ()),
+                                               (t["renum"], "contains", False, ("rownames",))}
         assert {r["kind"] for r in c.get("/runs", params={"kind": "lookup"}).json()["items"]} == {"lookup"}
 
 
@@ -132,14 +136,15 @@ def test_uploads_are_looked_up_and_removed(api) -> None:
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["location"] == "child.parquet" and body["table_id"] is None and not body["registered"]
-        assert _got(body) == {(t["child"], "duplicate", "duplicate", True)} | {
-            (loc, "parent", "contains", ms) for loc, role, _, ms in _expected(detected, t["child"]) if role == "parent"}
+        assert _got(body) == _expected(detected, t["child"]) | {(t["child"], "duplicate", "duplicate", True, None, ())}
         csv = io.BytesIO()
         pacsv.write_csv(pq.read_table(t["base"]), csv)
         as_csv = c.post("/lookups/upload", files={"file": ("base.csv", csv.getvalue(), "text/csv")}).json()
         # the same values in another format: canonical hashing makes it a duplicate of both Parquet copies
         assert sorted(m["location"] for m in as_csv["duplicates"]) == [t["base"], t["dup"]]
-        assert [m["location"] for m in as_csv["children"]] == [t["child"]] and as_csv["location"] == "base.csv"
+        assert _got(as_csv) - {m for m in _got(as_csv) if m[1] == "duplicate"} == {
+            m for m in _expected(detected, t["base"]) if m[1] != "duplicate"}  # overlaps and key exceptions too
+        assert as_csv["location"] == "base.csv"
         wrong = assert_problem(c.post("/lookups/upload", files={"file": ("notes.txt", b"hello")}), 422)
         assert wrong["errors"][0]["field"] == "file"
         broken = assert_problem(c.post("/lookups/upload", files={"file": ("bad.parquet", b"not parquet")}), 422)

@@ -42,13 +42,11 @@ def _matches(answer: dict[str, Any]) -> set[tuple[str, str, str, bool | None, fl
             for key in ("duplicates", "parents", "children") for m in answer[key]}
 
 
-def _from_detect(detected: dict[str, Any], location: str, *, exact_only: bool = True) -> set[tuple]:
-    """What detect reports for ``location``, in the shape of a lookup's matches."""
+def _from_detect(detected: dict[str, Any], location: str) -> set[tuple]:
+    """What detect reports for ``location`` (every relation), in the shape of a lookup's matches."""
     out = set()
     for e in detected["edges"]:
         if location not in (e["parent"], e["child"]):
-            continue
-        if exact_only and (e["relation"] == "overlaps" or e.get("except_columns")):
             continue
         other = e["child"] if e["parent"] == location else e["parent"]
         role = "duplicate" if e["relation"] == "duplicate" else ("child" if e["parent"] == location else "parent")
@@ -68,19 +66,28 @@ def test_detect_reports_every_relation_of_the_lake(lake) -> None:
 
 def test_lookup_of_a_catalogued_table_equals_detect(lake) -> None:
     run, t, detected = lake
-    for name in ("base", "child", "near"):
+    for name in ("base", "dup", "child", "near", "renum"):
         answer = run("lookup", t[name])
         assert answer["location"] == t[name] and isinstance(answer["table_id"], int) and not answer["registered"]
         assert _matches(answer) == _from_detect(detected, t[name]), name
         assert answer["errors"] == [] and [s["name"] for s in answer["stages"]][:2] == ["schema", "minmax"]
     base = run("lookup", t["base"])
-    assert [m["location"] for m in base["duplicates"]] == [t["dup"]]
-    assert base["children"][0] == {"location": t["child"], "role": "child", "relation": "contains",
-                                   "multiset": True, "fraction": None, "except_columns": []}
-    shown = run("lookup", t["base"], fmt="text")
-    assert f"{t['base']}: catalogued as table {base['table_id']}" in shown
-    assert any(line.startswith("duplicate") and "==" in line and t["dup"] in line for line in shown.splitlines())
-    assert "stages: schema" in shown
+    assert [m["location"] for m in base["duplicates"]] == [t["dup"]] and base["parents"] == []
+    assert base["children"] == [
+        {"location": t["child"], "role": "child", "relation": "contains", "multiset": True, "fraction": None,
+         "except_columns": []},
+        {"location": t["near"], "role": "child", "relation": "overlaps", "multiset": None,
+         "fraction": pytest.approx(100 / 101), "except_columns": []},
+        {"location": t["renum"], "role": "child", "relation": "contains", "multiset": True, "fraction": None,
+         "except_columns": ["rownames"]}]
+    shown = run("lookup", t["base"], fmt="text").splitlines()
+    assert shown[0].startswith(f"{t['base']}: catalogued as table {base['table_id']}")
+    rows = {line.split()[2]: line.split() for line in shown[2:5]}  # role, sign, table, ...
+    assert rows[t["child"]][:2] == ["child", "⊇"] and rows[t["child"]][3] == "yes"
+    assert rows[t["near"]][:2] == ["child", "≈"] and rows[t["near"]][3:] == ["99.01%", "of", "rows"]
+    assert rows[t["renum"]][:2] == ["child", "⊇"] and rows[t["renum"]][3:] == ["yes", "except", "rownames"]
+    assert shown[1].split() == ["role", "table", "multiset", "note"] and shown[5].startswith("duplicate  ==")
+    assert shown[6].startswith("stages: schema")
 
 
 def test_lookup_of_a_new_table_registers_only_when_asked(lake, tmp_path: Path) -> None:
@@ -101,6 +108,22 @@ def test_lookup_of_a_new_table_registers_only_when_asked(lake, tmp_path: Path) -
     assert (recorded["kind"], recorded["status"]) == ("lookup", "succeeded")
     assert recorded["params"] == {"location": str(copy), "register": True}
     assert recorded["summary"]["duplicates"] == registered["duplicates"]
+
+
+def test_a_new_table_finds_overlaps_and_key_exceptions_both_ways(lake, tmp_path: Path) -> None:
+    """Unregistered copies: as a child without its key (renum), as the parent of a keyed child and of
+    an overlap (base), as an overlap (near): what detect reports for the original, plus the original."""
+    run, t, detected = lake
+    before = len(run("tables"))
+    for name in ("base", "renum", "near"):
+        copy = tmp_path / "incoming" / name
+        shutil.copytree(t[name], copy)
+        answer = run("lookup", str(copy))
+        assert answer["table_id"] is None and answer["errors"] == []
+        in_lake = {m for m in _matches(answer) if m[0] in t.values()}  # not a copy another test registered
+        assert in_lake == _from_detect(detected, t[name]) | {(t[name], "duplicate", "duplicate", True, None, ())}
+        assert "except" in [s["name"] for s in answer["stages"]]
+    assert len(run("tables")) == before
 
 
 def test_diff_counts_equal_detects_fraction_and_show_the_missing_row(lake) -> None:

@@ -138,7 +138,8 @@ def _answer(state: StateDep, location: str, *, register: bool, shown_as: str | N
 def lookup(state: StateDep, token: Reader, body: LookupRequest) -> Any:
     """The catalogued tables that duplicate, contain or are contained in the table at ``location``:
     the five stages run for the pairs it takes part in, against the catalog's profiles and cached hash
-    sets (no full detect). Exact containments and duplicates, with the edge vocabulary (``relation``,
+    sets (no full detect): what a full detect reports for it (exact containments and duplicates,
+    overlaps, containments except generated keys), with the edge vocabulary (``relation``,
     ``multiset``, ``fraction``, ``except_columns``). Answered at once for a table of at most
     ``local_read_bytes`` (no Spark); larger ones run in the background (``202``)."""
     if body.register_table and ROLE_RANK.get(token.role, -1) < ROLE_RANK["operator"]:
