@@ -1,76 +1,129 @@
 """The reads and small writes of the routes, over the catalog's public repository methods.
 
 No SQL here: pages, counts and aggregates are :class:`~r2d2.catalog.Catalog` methods. What this layer
-adds is the combination a page needs (items and total) and a short-lived cache of totals.
+adds is the combination a page needs (items and total) and a short-lived snapshot of the matching ids.
+
+Offset pages (``?offset=``) are cut from a snapshot of the ids that match the filters, in page order,
+kept :data:`SNAPSHOT_TTL_S` per filter combination (:class:`Snapshots`); the page's rows are then read
+by id and filtered again. ``OFFSET 50000`` made the database walk 50,000 index entries for every page:
+it was most of a request's time (``bench/results/api.md``); the snapshot costs one index walk per filter
+combination every :data:`SNAPSHOT_TTL_S`, and gives the total for free. So an offset page reflects
+membership up to that old (a row that stopped matching meanwhile is left out, the page is then short);
+keyset pages (``?after_id=``) read the database directly and are always current.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from r2d2.catalog import Catalog
-from r2d2.catalog.edges import Direction
+from r2d2.catalog._base import RawRows
+from r2d2.catalog.edges import EdgeFilter
 from r2d2.catalog.journal import LIVE_STATES
 from r2d2.catalog.plans import PlanRecord
-from r2d2.catalog.records import EdgeRecord, RunRecord, TableRecord
+from r2d2.catalog.records import RunRecord, TableRecord
 from r2d2.errors import NotFoundError
 from r2d2.optimize.access import AccessImport, parse_rows
 
-COUNT_TTL_S = 2.0
+SNAPSHOT_TTL_S = 2.0
+SNAPSHOTS_MAX = 64
+V = TypeVar("V")
+
+
+class Snapshots(Generic[V]):
+    """Values computed per key (ids matching a filter combination, a total), each kept
+    :data:`SNAPSHOT_TTL_S` (LRU of :data:`SNAPSHOTS_MAX`).
+
+    One request at a time reloads an expired value; the others meanwhile get the previous one instead
+    of waiting (a reload of 100,000 ids is tens of milliseconds, which every request queued behind it
+    would add to its latency). A key never loaded is waited for.
+    """
+
+    def __init__(self, ttl_s: float = SNAPSHOT_TTL_S, size: int = SNAPSHOTS_MAX) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, V]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[Any, ...], threading.Lock] = {}
+
+    def get(self, key: tuple[Any, ...], load: Callable[[], V]) -> V:
+        with self._lock:
+            hit = self._items.get(key)
+            gate = self._loading.setdefault(key, threading.Lock())
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            return hit[1]
+        if hit is not None:
+            if not gate.acquire(blocking=False):
+                return hit[1]  # another request is reloading it: the previous value meanwhile
+        else:
+            gate.acquire()
+        try:
+            with self._lock:
+                again = self._items.get(key)
+            if again is not None and time.monotonic() - again[0] < self.ttl_s:
+                return again[1]
+            value = load()
+            with self._lock:
+                self._items[key] = (time.monotonic(), value)
+                self._items.move_to_end(key)
+                while len(self._items) > self.size:
+                    old, _ = self._items.popitem(last=False)
+                    self._loading.pop(old, None)
+            return value
+        finally:
+            gate.release()
 
 
 class ApiQueries:
     """Pages (items and total) and aggregates for the routes.
 
-    Page totals are cached for :data:`COUNT_TTL_S` per filter combination: counting 100,000 edges
-    costs an index scan per request, and a total a second or two old is good enough for pagination.
+    Totals come from the id snapshots (offset pages) or are cached for :data:`SNAPSHOT_TTL_S` per filter
+    combination (keyset pages): counting 100,000 edges costs an index scan, and a total a second or
+    two old is good enough for pagination.
     """
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._counts: dict[tuple[Any, ...], tuple[float, int]] = {}
-        self._counts_lock = threading.Lock()
+        self._counts: Snapshots[int] = Snapshots()
+        self._ids: Snapshots[array[int]] = Snapshots()
 
     def _cached_count(self, key: tuple[Any, ...], count: Callable[[], int]) -> int:
-        now = time.monotonic()
-        with self._counts_lock:
-            hit = self._counts.get(key)
-        if hit is not None and now - hit[0] < COUNT_TTL_S:
-            return hit[1]
-        total = count()
-        with self._counts_lock:
-            if len(self._counts) > 1024:
-                self._counts.clear()
-            self._counts[key] = (now, total)
-        return total
+        return self._counts.get(key, count)
 
     def ping(self) -> None:
         self.catalog.ping()
 
+    def schema_current(self) -> bool:
+        """Whether the catalog's schema is at the newest migration this server knows."""
+        return self.catalog.schema_current()
+
     # --- edges and tables ---------------------------------------------------------------------------
 
-    def edge_page(self, *, state: str | None = None, verified: bool | None = None,
-                  relation: str | None = None, stage: str | None = None, include_stale: bool = False,
-                  table_id: int | None = None, direction: Direction | None = None,
-                  after_id: int | None = None, limit: int = 100,
-                  offset: int = 0) -> tuple[list[EdgeRecord], int]:
-        """One page of edges by id, and how many match the filters in all (``after_id`` aside)."""
-        filters: dict[str, Any] = {"state": state, "verified": verified, "relation": relation, "stage": stage,
-                                   "include_stale": include_stale, "table_id": table_id,
-                                   "direction": direction}
-        rows = self.catalog.edge_page(**filters, after_id=after_id, limit=limit, offset=offset)
-        total = self._cached_count(("edges", *filters.values()), lambda: self.catalog.count_edges(**filters))
-        return rows, total
+    def edge_page(self, where: EdgeFilter, *, after_id: int | None = None, limit: int = 100,
+                  offset: int = 0) -> tuple[RawRows, int]:
+        """One page of the edges matching ``where``, by id (the driver's rows: :mod:`api.render` writes them),
+        and how many match in all (``after_id`` aside)."""
+        if after_id is None:
+            ids = self._ids.get(("edges", where), lambda: self.catalog.edge_ids(where))
+            return self.catalog.edge_rows_by_ids(ids[offset:offset + limit], where), len(ids)
+        rows = self.catalog.edge_page_rows(where, after_id=after_id, limit=limit, offset=offset)
+        return rows, self._cached_count(("edges", where), lambda: self.catalog.count_edges(where))
 
     def table_page(self, *, status: str | None = None, format: str | None = None, prefix: str | None = None,
-                   min_bytes: int | None = None, after_id: int | None = None, limit: int = 100,
-                   offset: int = 0) -> tuple[list[TableRecord], int]:
-        """One page of tables (by location, or by id after ``after_id``) and the total."""
-        filters: dict[str, Any] = {"status": status, "format": format, "prefix": prefix, "min_bytes": min_bytes}
-        rows = self.catalog.table_page(**filters, after_id=after_id, limit=limit, offset=offset)
+                   min_bytes: int | None = None, location: str | None = None, after_id: int | None = None,
+                   limit: int = 100, offset: int = 0) -> tuple[RawRows, int]:
+        """One page of tables (by location, or by id after ``after_id``; the driver's rows) and the total."""
+        filters: dict[str, Any] = {"status": status, "format": format, "prefix": prefix, "min_bytes": min_bytes,
+                                   "location": location}
+        if after_id is None and location is None:
+            ids = self._ids.get(("tables", *filters.values()), lambda: self.catalog.table_ids(**filters))
+            return self.catalog.table_rows_by_ids(ids[offset:offset + limit], **filters), len(ids)
+        rows = self.catalog.table_page_rows(**filters, after_id=after_id, limit=limit, offset=offset)
         total = self._cached_count(("tables", *filters.values()), lambda: self.catalog.count_tables(**filters))
         return rows, total
 
@@ -87,8 +140,8 @@ class ApiQueries:
     def plan(self, plan_id: int) -> PlanRecord:
         return self.catalog.get_plan(plan_id)
 
-    def plans(self, *, limit: int) -> list[PlanRecord]:
-        return self.catalog.list_plans(limit=limit)
+    def plan_page(self, *, limit: int, offset: int) -> tuple[list[PlanRecord], int]:
+        return self.catalog.list_plans(limit=limit, offset=offset), self.catalog.count_plans()
 
     def is_deleted(self, location: str) -> bool:
         """Whether the table at ``location`` is deleted now (quarantined or purged by r2d2)."""
@@ -112,6 +165,17 @@ class ApiQueries:
 
     def runs_by_status(self) -> dict[str, int]:
         return self.catalog.runs_by_status()
+
+    def edges_by_relation(self) -> dict[str, int]:
+        """Verified or inferred non-stale edges."""
+        return self.catalog.edges_by_relation()
+
+    def last_successes(self) -> dict[str, RunRecord]:
+        return self.catalog.last_successes()
+
+    def reclaimable_bytes(self) -> int:
+        """What the newest plan would free (0 without a plan)."""
+        return self.catalog.newest_plan_savings() or 0
 
     # --- writes ---------------------------------------------------------------------------------------
 

@@ -12,25 +12,29 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api import problems
 from api.crud import ApiQueries
-from api.deps import AppState
+from api.deps import AppState, TokenCache
 from api.jobs import RunJobs, SparkFactory, complete_jobs, spark_factory
 from api.locks import Locks
-from api.metrics import MetricsMiddleware, RequestMetrics
-from api.routes import access, edges, maintenance, plans, runs, system, tables, tokens, ui
+from api.metrics import CatalogCollector, MetricsMiddleware, RequestMetrics
+from api.routes import access, edges, lookups, maintenance, plans, runs, system, tables, tokens, ui
 from api.runner import RunService
 from api.streaming import clear_scratch
 from r2d2.catalog import open_catalog
 from r2d2.config import Settings, get_settings
+from r2d2.vocabulary import EDGE_RELATIONS, EDGE_STATES, RUN_STATUSES, TABLE_STATUSES
 
 log = logging.getLogger("r2d2.api")
 
+REQUEST_THREADS = 16
 STALE_RUN_REASON = "interrupted: the API server that ran it stopped before it finished"
-PUBLIC_PATHS = ("/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+PUBLIC_PATHS = ("/health", "/ready", "/metrics", "/problems", "/problems/{slug}", "/openapi.json", "/docs",
+                "/docs/oauth2-redirect", "/redoc")
 
 
 def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkFactory | None = None,
@@ -43,23 +47,36 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's thread pool (40 threads by default): more threads than cores only
+        # contend for the GIL and the catalog's pooled connections (bench/results/api.md).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         url = settings.resolved_catalog_url
         catalog = open_catalog(url)
         stale = catalog.fail_stale_runs(STALE_RUN_REASON)
         if stale:
-            log.warning("marked %d run(s) left running by a stopped server as failed", stale)
+            log.warning("marked %d run(s) left running by a stopped process of this host as failed", stale)
         clear_scratch(settings)
         locks = Locks()
         runner = RunService(url, locks.runs)
         runner.start()
         spark_ = spark or spark_factory(settings)
-        app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=ApiQueries(catalog),
+        queries = ApiQueries(catalog)
+        collector = CatalogCollector({
+            "r2d2_tables": ("Catalog tables by status.", "status", queries.tables_by_status, TABLE_STATUSES),
+            "r2d2_edges": ("Non-stale edges by state.", "state", queries.edges_by_state, EDGE_STATES),
+            "r2d2_runs": ("Runs by status.", "status", queries.runs_by_status, RUN_STATUSES),
+            "r2d2_verified_edges": ("Verified or inferred non-stale edges by relation.", "relation",
+                                    queries.edges_by_relation, EDGE_RELATIONS),
+        }, busy=lambda: runner.busy, last_successes=queries.last_successes, reclaimable=queries.reclaimable_bytes)
+        metrics.registry.register(collector)
+        app.state.r2d2 = AppState(settings=settings, catalog=catalog, queries=queries,
                                   runner=runner, locks=locks, jobs=complete_jobs(jobs, settings, spark_),
-                                  metrics=metrics, spark=spark_)
+                                  metrics=metrics, spark=spark_, tokens=TokenCache(catalog))
         try:
             yield
         finally:
             runner.stop()
+            metrics.registry.unregister(collector)
 
     metrics = RequestMetrics()
     app = FastAPI(
@@ -67,6 +84,8 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
         summary="Find tables that other tables contain in a data lake, and remove them safely.",
         version=_version(),
         lifespan=lifespan,
+        description="Errors are RFC 9457 problem details whose `type` is documented at its URI "
+                    "(`GET /problems` lists them).",
         responses={
             401: {**problems.PROBLEM_SCHEMA, "description": "Missing or invalid bearer token."},
             403: {**problems.PROBLEM_SCHEMA, "description": "The token's role may not do this."},
@@ -75,7 +94,7 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
     )
     problems.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (system, tables, edges, runs, plans, access, maintenance, tokens, ui):
+    for module in (system, tables, edges, lookups, runs, plans, access, maintenance, tokens, ui):
         app.include_router(module.router)
     if configure is not None:
         configure(app)

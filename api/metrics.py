@@ -1,90 +1,91 @@
-"""Prometheus metrics in the text exposition format (version 0.0.4), written by hand.
+"""Prometheus metrics (prometheus_client), one registry per application instance.
 
 Request counts and latency histograms are recorded by :class:`MetricsMiddleware` per method, route
 template (``/tables/{table_id}``, never the raw path: bounded label values) and status; catalog gauges
-(tables by status, edges by state, runs by status) are read from the catalog at scrape time.
+(tables by status, edges by state, runs by status) and whether this server runs a background run are
+read at scrape time by :class:`CatalogCollector`, with the job metrics (last success and duration per
+operation, bytes reclaimable). ``GET /metrics`` needs no token (as scrapers expect;
+it tells counts, never locations).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from r2d2.catalog.records import RunRecord
+
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(**labels: str) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
-
-
-def _num(value: float) -> str:
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class RequestMetrics:
-    """Thread-safe request counters and latency histograms."""
+    """The registry of one application: request metrics, plus collectors added at start-up."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count: dict[tuple[str, str, str], int] = defaultdict(int)
-        self._hist: dict[tuple[str, str], list[int]] = {}
-        self._sum: dict[tuple[str, str], float] = defaultdict(float)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter("r2d2_http_requests", "HTTP requests by method, route and status.",
+                                ("method", "route", "status"), registry=self.registry)
+        self.latency = Histogram("r2d2_http_request_duration_seconds", "HTTP request latency by method and route.",
+                                 ("method", "route"), buckets=BUCKETS, registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route)
-        with self._lock:
-            self._count[(method, route, str(status))] += 1
-            buckets = self._hist.setdefault(key, [0] * (len(BUCKETS) + 1))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    buckets[i] += 1
-                    break
-            else:
-                buckets[-1] += 1
-            self._sum[key] += seconds
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
 
-    def render(self) -> list[str]:
-        with self._lock:
-            count = dict(self._count)
-            hist = {k: list(v) for k, v in self._hist.items()}
-            sums = dict(self._sum)
-        lines = ["# HELP r2d2_http_requests_total HTTP requests by method, route and status.",
-                 "# TYPE r2d2_http_requests_total counter"]
-        for (method, route, status), n in sorted(count.items()):
-            lines.append(f"r2d2_http_requests_total{_labels(method=method, route=route, status=status)} {n}")
-        lines += ["# HELP r2d2_http_request_duration_seconds HTTP request latency by method and route.",
-                  "# TYPE r2d2_http_request_duration_seconds histogram"]
-        for (method, route), buckets in sorted(hist.items()):
-            cumulative = 0
-            for bound, n in zip((*BUCKETS, float("inf")), buckets, strict=True):
-                cumulative += n
-                le = "+Inf" if bound == float("inf") else _num(bound)
-                lines.append("r2d2_http_request_duration_seconds_bucket"
-                             f"{_labels(method=method, route=route, le=le)} {cumulative}")
-            lines.append(f"r2d2_http_request_duration_seconds_sum{_labels(method=method, route=route)} "
-                         f"{sums[(method, route)]:.6f}")
-            lines.append(f"r2d2_http_request_duration_seconds_count{_labels(method=method, route=route)} "
-                         f"{cumulative}")
-        return lines
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
 
 
-def gauge_lines(name: str, help_: str, label: str, values: Mapping[str, int],
-                known: tuple[str, ...] = ()) -> list[str]:
-    """A gauge family with one sample per label value (known values default to 0)."""
-    lines = [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
-    for key in sorted({*known, *values}):
-        lines.append(f"{name}{_labels(**{label: key})} {values.get(key, 0)}")
-    return lines
+class CatalogCollector(Collector):
+    """Gauges read from the catalog (and the run worker) at each scrape.
+
+    ``families``: name → (help, label, read counts, known label values). Job metrics come from the
+    recorded runs (:mod:`r2d2.runs`), so operations started by the CLI, a batch job or any server count
+    alike: the end time and duration of each operation's newest succeeded run; and the bytes the newest
+    plan would free.
+    """
+
+    def __init__(self, families: Mapping[str, tuple[str, str, Callable[[], Mapping[str, int]], tuple[str, ...]]],
+                 busy: Callable[[], bool], *, last_successes: Callable[[], Mapping[str, RunRecord]],
+                 reclaimable: Callable[[], int]) -> None:
+        self._families = families
+        self._busy = busy
+        self._last_successes = last_successes
+        self._reclaimable = reclaimable
+
+    def collect(self) -> Iterator[Metric]:
+        for name, (help_, label, read, known) in self._families.items():
+            values = read()
+            family = GaugeMetricFamily(name, help_, labels=(label,))
+            for key in sorted({*known, *values}):
+                family.add_metric((key,), values.get(key, 0))
+            yield family
+        ended = GaugeMetricFamily("r2d2_last_success_timestamp_seconds",
+                                  "End of the newest succeeded run of each operation (Unix time).",
+                                  labels=("operation",))
+        took = GaugeMetricFamily("r2d2_last_success_duration_seconds",
+                                 "Duration of the newest succeeded run of each operation.", labels=("operation",))
+        for kind, run in sorted(self._last_successes().items()):
+            if run.finished_at is not None:
+                ended.add_metric((kind,), run.finished_at.timestamp())
+                took.add_metric((kind,), (run.finished_at - run.started_at).total_seconds())
+        yield ended
+        yield took
+        yield GaugeMetricFamily("r2d2_reclaimable_bytes", "Bytes the newest plan would free (0 without a plan).",
+                                value=self._reclaimable())
+        yield GaugeMetricFamily("r2d2_run_in_progress", "Whether this server is running a background run.",
+                                value=int(self._busy()))
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # read lazily: no catalog query at registration
 
 
 class MetricsMiddleware:

@@ -40,16 +40,18 @@ def check_lake_location(location: str, lake_roots: Sequence[str], *, field: str)
     """``location`` normalized if it lies under one of ``lake_roots``; else a 403/422 problem."""
     if not lake_roots:
         raise Problem(403, "this server has no lake roots configured (R2D2_LAKE_ROOTS); "
-                           "it may not touch the lake", field=field)
+                           "it may not touch the lake", field=field, type="outside-lake-roots")
     if any(seg == ".." for seg in _segments(location)):
-        raise Problem(403, f"{field}: '..' segments are not allowed", field=field)
+        raise Problem(403, f"{field}: '..' segments are not allowed", field=field,
+                      type="outside-lake-roots")
     local = _local(location)
     if local is None:
         wanted = normalize_location(location)
         if any(is_uri(r) and _local(r) is None and under_root(wanted, normalize_location(r))
                for r in lake_roots):
             return wanted
-        raise Problem(403, f"{field}: {location!r} is not under a configured lake root", field=field)
+        raise Problem(403, f"{field}: {location!r} is not under a configured lake root", field=field,
+                      type="outside-lake-roots")
     if not os.path.isabs(local):
         raise Problem(422, f"{field}: {location!r} must be an absolute path", field=field)
     real = os.path.realpath(local)
@@ -57,4 +59,5 @@ def check_lake_location(location: str, lake_roots: Sequence[str], *, field: str)
         root_local = _local(root)
         if root_local is not None and _inside(real, os.path.realpath(root_local)):
             return normalize_location(local)
-    raise Problem(403, f"{field}: {location!r} is not under a configured lake root", field=field)
+    raise Problem(403, f"{field}: {location!r} is not under a configured lake root", field=field,
+                  type="outside-lake-roots")

@@ -1,14 +1,13 @@
-"""Background runs: one worker thread per process runs scans, detects, applies... one at a time.
+"""Background runs: one worker thread per process runs scans, detects, plans, applies... one at a time.
 
 :meth:`RunService.submit` takes the ``run`` lock (a second submit while a run is going gets 409) and
 the catalog locks the caller names (:mod:`r2d2.catalog.locks`: destructive runs hold ``destructive``,
 detect ``detect``, shared with every other process of the deployment) until the run ends, hands the job
 to the worker — which runs it as the holder of those locks, so the library does not take them again —
 and returns as soon as the job has recorded its run in the catalog, so that the caller can answer
-``202`` with the run id. The job records its own run (the library's ``scan``/
-``detect`` call ``catalog.start_run``; :mod:`api.jobs` does it for apply, restore and check); a thin
-catalog subclass reports the new id back. Progress goes to ``runs.progress`` (throttled); the job
-closes the run as succeeded or failed.
+``202`` with the run id. Jobs are the library's operations (:mod:`r2d2.operations`, :mod:`r2d2.scan`,
+:mod:`r2d2.detect`), which record their own run and its progress (:mod:`r2d2.runs`); the worker learns
+the run's id with :func:`r2d2.runs.watch_runs`, as any caller of the library can.
 
 The worker is a daemon thread: a server that stops mid-run leaves the run ``running``, and the next
 start-up marks it failed (:meth:`r2d2.catalog.Catalog.fail_stale_runs`).
@@ -19,81 +18,23 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from api.locks import OperationLock
 from r2d2.catalog import Catalog
 from r2d2.catalog.db import get_engine
 from r2d2.catalog.locks import HeldLock, adopted
+from r2d2.runs import RunWatcher, watch_runs
 
 log = logging.getLogger("r2d2.api.runner")
-
-PROGRESS_INTERVAL_S = 0.5
-MAX_MESSAGES = 20
 
 
 class RunStartError(Exception):
     """A job ended (or timed out) before recording its run."""
 
 
-class RunContext:
-    """What a job may use to report progress; bound to the run once the job starts it."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-        self.run_id: int | None = None
-        self._last = 0.0
-        self._messages: list[str] = []
-
-    def _write(self, progress: Mapping[str, Any], *, force: bool) -> None:
-        now = time.monotonic()
-        if self.run_id is None or (not force and now - self._last < PROGRESS_INTERVAL_S):
-            return
-        self._last = now
-        try:
-            self._catalog.update_run_progress(self.run_id, progress)
-        except Exception:  # progress is advisory: never fail the run because of it
-            log.warning("cannot record progress of run %s", self.run_id, exc_info=True)
-
-    def tables(self, done: int, total: int) -> None:
-        """Scan progress: tables profiled out of those to profile."""
-        self._write({"done": done, "total": total, "unit": "tables"}, force=done >= total)
-
-    def message(self, text: str) -> None:
-        """Detect progress: one line per stage (``"minhash: 12 pairs left"``)."""
-        self._messages = [*self._messages, text][-MAX_MESSAGES:]
-        stage = text.split(":", 1)[0] if ":" in text else None
-        self._write({"stage": stage, "message": text, "messages": self._messages}, force=True)
-
-
-Job = Callable[[Catalog, RunContext], object]
-
-
-class _TrackingCatalog(Catalog):
-    """A catalog that reports the id of the first run its job starts, and when that run's end is recorded."""
-
-    def __init__(self, url: str, on_start: Callable[[int, str], None], on_finish: Callable[[], None]) -> None:
-        super().__init__(get_engine(url), url)
-        self._on_start: Callable[[int, str], None] | None = on_start
-        self._on_finish = on_finish
-        self._run_id: int | None = None
-
-    def start_run(self, kind: str, *, params: Mapping[str, Any] | None = None) -> int:
-        run_id = super().start_run(kind, params=params)
-        callback, self._on_start = self._on_start, None
-        if callback is not None:
-            self._run_id = run_id
-            callback(run_id, kind)
-        return run_id
-
-    def finish_run(self, run_id: int, *, status: str, summary: Mapping[str, Any] | None = None,
-                   errors: Sequence[Mapping[str, Any]] | None = None) -> None:
-        super().finish_run(run_id, status=status, summary=summary, errors=errors)
-        if run_id == self._run_id:
-            self._on_finish()
+Job = Callable[[Catalog], object]
 
 
 @dataclass
@@ -127,6 +68,11 @@ class RunService:
         if self._thread is not None:
             self._queue.put(None)
             self._thread = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread runs (it takes submitted jobs)."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def busy(self) -> bool:
@@ -168,8 +114,13 @@ class RunService:
             self._run(ticket)
 
     def _run(self, ticket: _Ticket) -> None:
+        first: list[int] = []
+
         def on_start(run_id: int, kind: str) -> None:
-            ticket.run_id = context.run_id = self.current_run = run_id
+            if first:
+                return  # the job's own run is the first it records (a restore's rescan records one too)
+            first.append(run_id)
+            ticket.run_id = self.current_run = run_id
             self._lock.set_holder(f"{kind} run {run_id}")
             for held in ticket.locks:
                 try:
@@ -178,16 +129,17 @@ class RunService:
                     log.warning("cannot describe the %s lock's holder", held.name, exc_info=True)
             ticket.started.set()
 
-        def on_finish() -> None:
+        def on_finish(run_id: int, _status: str) -> None:
+            if run_id != ticket.run_id:
+                return
             self._lock.finishing()
             for held in ticket.locks:
                 held.finishing()
 
         try:
-            catalog = _TrackingCatalog(self._url, on_start, on_finish)
-            context = RunContext(catalog)
-            with adopted(ticket.locks):
-                ticket.job(catalog, context)
+            catalog = Catalog(get_engine(self._url), self._url)
+            with adopted(ticket.locks), watch_runs(RunWatcher(on_start, on_finish)):
+                ticket.job(catalog)
         except Exception as exc:  # the library has recorded it in the run already
             log.warning("%s run %s failed: %s", ticket.kind, ticket.run_id, exc)
             ticket.error = type(exc).__name__

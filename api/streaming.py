@@ -34,7 +34,8 @@ SUFFIXES = {"parquet": ".parquet", "arrow": ".arrows"}
 
 
 def scratch_root(settings: Settings) -> Path:
-    return settings.home / "api-reconstruct"
+    """Local (the rebuilt file is streamed from here): under the settings' local work folder."""
+    return settings.work_dir / "api-reconstruct"
 
 
 def clear_scratch(settings: Settings) -> None:
@@ -56,14 +57,15 @@ class Rebuilt:
 
 
 def rebuild(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any], location: str) -> Rebuilt:
-    """Rebuild the deleted table at ``location`` (from the catalog) into a fresh scratch folder."""
+    """Rebuild the deleted table at ``location`` (from the catalog) into a fresh scratch folder (a
+    ``reconstruct`` run, as ``r2d2 reconstruct`` records)."""
+    from r2d2 import operations
     from r2d2.reconstruct.rebuild import DATA_FILE
-    from r2d2.reconstruct.restore import reconstruct_to
 
     folder = scratch_root(settings) / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
     try:
-        out = reconstruct_to(catalog, spark_factory, location, str(folder / "table"), "parquet")
+        out = operations.reconstruct(catalog, spark_factory, location, str(folder / "table")).value
         file = folder / "table" / DATA_FILE
         if not file.is_file():
             raise ReconstructError(f"{location}: the rebuild wrote no {DATA_FILE}")

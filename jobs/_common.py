@@ -1,54 +1,64 @@
-"""Argument parsing and exit handling shared by the batch jobs.
+"""The batch jobs are the CLI: each ``jobs/<command>.py`` runs ``r2d2 <command>`` with its arguments.
 
-Jobs parse arguments, call the library and set the exit code, with the CLI's mapping
-(:mod:`r2d2.cli.exits`): 0 success, 1 finished with per-table errors (listed), 2 usage error,
-3 stopped by an error (message on stderr), 4 internal error (one line on stderr, the traceback in
-``<home>/logs/r2d2.log``), 75 another process holds the operation's lock (retry later). Idempotent:
-re-running a job does no work the catalog already has (unchanged fingerprints).
+Same options, defaults, output and exit codes as the command (:mod:`r2d2.cli.exits`: 0 success, 1
+finished with per-table errors, 2 usage error, 3 stopped by an error, 4 internal error, 75 another
+process holds the operation's lock). The global options (``--catalog``, ``--home``, ``--spark-master``,
+``--log-format``) may come anywhere in a job's arguments. Spellings of the earlier jobs are still
+accepted, with a note on stderr: ``--json`` (``--format json``), and for ``apply.py`` ``--plan N``
+(the plan id argument) and ``--execute`` (``--yes``; without it the job is a ``--dry-run``, as before).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
-from r2d2.cli.exits import EXIT_OK, EXIT_PARTIAL, log_path, start_logging, stopped
-from r2d2.config import Settings, load_settings
-
-__all__ = ["EXIT_OK", "EXIT_PARTIAL", "parser", "run", "settings_from"]
+GLOBAL_OPTIONS = ("--catalog", "--home", "--spark-master", "--log-format")
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--catalog", dest="catalog_url", help="SQLAlchemy URL of the catalog (or R2D2_CATALOG_URL).")
-    p.add_argument("--home", help="Folder for work files and the embedded catalog (or R2D2_HOME).")
-    p.add_argument("--spark-master", help="Spark master; default: the one spark-submit was given.")
-    p.add_argument("--json", action="store_true", help="Print the result as JSON.")
-    return p
+def split_globals(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``argv`` as (global options with their values, the rest), each in its order."""
+    globals_: list[str] = []
+    rest: list[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            if "=" in arg or i + 1 >= len(args):
+                globals_.append(arg)
+            else:
+                globals_ += [arg, args[i + 1]]
+                i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return globals_, rest
 
 
-def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
-    return load_settings(catalog_url=args.catalog_url, home=args.home, spark_master=args.spark_master, **extra)
+def _legacy(command: str, args: list[str]) -> list[str]:
+    notes = []
+    if "--json" in args:
+        args = [("--format" if a == "--json" else a) for a in args]
+        args.insert(args.index("--format") + 1, "json")
+        notes.append("--json is now --format json")
+    if command == "apply" and "--plan" in args:
+        i = args.index("--plan")
+        plan_id = args[i + 1] if i + 1 < len(args) else ""
+        args = [*args[:i], *args[i + 2:]]
+        execute = "--execute" in args
+        args = [a for a in args if a != "--execute"]
+        args = [plan_id, *args, "--yes" if execute else "--dry-run"]
+        notes.append("--plan N [--execute] is now PLAN_ID [--yes | --dry-run]")
+    for note in notes:
+        print(f"r2d2 job: {note}", file=sys.stderr)
+    return args
 
 
-def _home(args: argparse.Namespace | None) -> Path | None:
-    try:
-        return settings_from(args).home if args is not None else load_settings().home
-    except Exception:
-        return None
+def run_command(command: str, argv: Sequence[str] | None = None) -> None:
+    """Run ``r2d2 <command> argv...`` in this process and exit with its code."""
+    from r2d2.cli.main import main
 
-
-def run(body: Callable[[], tuple[int, dict[str, Any]]], *, as_json: bool,
-        args: argparse.Namespace | None = None) -> None:
-    path = log_path(_home(args))
-    start_logging(path)
-    try:
-        code, payload = body()
-    except Exception as exc:
-        sys.exit(stopped(exc, path, lambda m: print(f"r2d2 job failed: {m}", file=sys.stderr)))
-    print(json.dumps(payload, indent=2, default=str) if as_json else payload.get("text", ""))
-    sys.exit(code)
+    globals_, rest = split_globals(sys.argv[1:] if argv is None else argv)
+    main([*globals_, command, *_legacy(command, rest)])

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
         default=None, description="Folder of the Spark jars fetched by `make jars` (delta-spark, hadoop-aws), "
                                   "put on the class path of a session R2D2 builds; default: the project's "
                                   "`jars/` folder when it exists.")
+    spark_worker_daemon: str | None = Field(
+        default="r2d2.containment.pydaemon",
+        description="Python module local Spark sessions fork their workers from (R2D2's preloads stage 3's "
+                    "modules); empty: Spark's own daemon. Never set on a cluster's executors.")
     lake_roots: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Roots the API may scan and reconstruct into; empty = no restriction (CLI)."
     )

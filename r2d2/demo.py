@@ -14,8 +14,9 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from r2d2.catalog import open_catalog
 from r2d2.config import Settings
@@ -26,7 +27,8 @@ from r2d2.errors import ConfigError
 from r2d2.gen.evaluate import KindScores, Score, as_truth, score_kinds
 from r2d2.gen.lake import LakeSpec, generate_lake
 from r2d2.gen.truth import ExpectedEdge
-from r2d2.optimize.planning import PlanRequest, create_plan
+from r2d2.operations import plan
+from r2d2.optimize.planning import PlanRequest
 from r2d2.scan import scan
 
 MARKER = ".r2d2-demo"
@@ -84,15 +86,43 @@ class DemoPlace:
                 shutil.rmtree(path)
 
 
-def _show_plan(catalog, root: str, echo: Callable[[str], None]) -> None:
+@dataclass(frozen=True)
+class DemoResult:
+    """How the demo's edges compare with the planted truth (``ok``: precision and recall 1 and flags right
+    for every kind: exact containments in the top-level fields, ``overlaps`` and ``excepts`` apart)."""
+
+    directory: str
+    catalog: str
+    tables: int
+    truth_edges: int
+    edges_found: int
+    precision: float
+    recall: float
+    wrong_multiset_flags: int
+    overlaps: dict[str, Any]
+    excepts: dict[str, Any]
+    plan_id: int
+    planned_deletions: int
+
+    @property
+    def ok(self) -> bool:
+        return all(k["precision"] == 1.0 and k["recall"] == 1.0 and not k["wrong_multiset_flags"]
+                   for k in (asdict(self), self.overlaps, self.excepts))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def _show_plan(catalog, root: str, echo: Callable[[str], None]) -> tuple[int, int]:
     """The optimizer's choice on the demo lake (tables assumed unread, so deleting always pays)."""
-    plan_id = create_plan(catalog, PlanRequest(access_default=0.0))
+    plan_id = plan(catalog, PlanRequest(access_default=0.0)).value
     rec = catalog.get_plan(plan_id)
     deleted = [d for d in rec.plan["decisions"] if d["action"] == "delete"]
     echo(f"\nplan {plan_id} ({rec.solver}, {rec.status}, gap {rec.gap:.2%}): delete {len(deleted)} tables, "
          f"saving {human_bytes(rec.savings_bytes)} (access frequency 0; see `r2d2 plan --access-default`)")
     for d in deleted:
         echo(f"  delete {d['location'].removeprefix(root)}  <- rebuild from {d['parent_location'].removeprefix(root)}")
+    return plan_id, len(deleted)
 
 
 def _edge_line(e: EdgeOut, root: str) -> str:
@@ -138,8 +168,8 @@ def _detail(e: ExpectedEdge) -> str:
     return f" (except {', '.join(e.except_columns)})" if e.except_columns else ""
 
 
-def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[[str], None]) -> bool:
-    """Run the whole pipeline on a fresh demo lake; True when the edges match the planted truth, of
+def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[[str], None]) -> DemoResult:
+    """Run the whole pipeline on a fresh demo lake; ``ok`` when the edges match the planted truth, of
     every kind: exact containments, overlaps (with their exact fraction) and containments except
     generated keys (with their columns).
 
@@ -177,6 +207,16 @@ def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[
     _show_score(s, result.edges, settings.overlap_threshold, root, echo)
     for err in result.errors:
         echo(f"  note {err['location']}: {err['error']}")
-    _show_plan(catalog, root, echo)
+    plan_id, planned = _show_plan(catalog, root, echo)
     catalog.close()
-    return s.perfect
+    exact = s.exact
+    return DemoResult(directory=str(place.directory), catalog=place.catalog_url, tables=len(lake.tables),
+                      truth_edges=len(lake.truth), edges_found=exact.true_positives + len(exact.false_positives),
+                      precision=exact.precision, recall=exact.recall, wrong_multiset_flags=len(exact.wrong_flags),
+                      overlaps=_kind_json(s.overlaps), excepts=_kind_json(s.excepts), plan_id=plan_id,
+                      planned_deletions=planned)
+
+
+def _kind_json(sc: Score) -> dict[str, Any]:
+    return {"found": sc.true_positives + len(sc.false_positives), "truth": sc.true_positives + len(sc.false_negatives),
+            "precision": sc.precision, "recall": sc.recall, "wrong_multiset_flags": len(sc.wrong_flags)}

@@ -4,7 +4,8 @@
 or any process, stops at once naming the holder), then checks that every active table still lies
 inside its scan root (:mod:`r2d2.lake.confine`; a symbolic link may have been put in place since the
 scan) — a table that does not becomes an error with its profile forgotten, and is never read — and
-then runs the five stages (:func:`r2d2.containment.pipeline.detect`).
+then runs the five stages (:func:`r2d2.containment.pipeline.detect`), which record the run; its
+progress lines go to the run's progress document too (:mod:`r2d2.runs`), as a scan's do.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from r2d2.catalog import Catalog
 from r2d2.catalog.locks import exclusive
 from r2d2.config import Settings
 from r2d2.lake import confine
+from r2d2.runs import Run, RunWatcher, watch_runs
 
 if TYPE_CHECKING:
     from r2d2.containment.report import DetectResult
@@ -42,6 +44,23 @@ def detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any
     """
     from r2d2.containment.pipeline import detect as run_pipeline
 
-    with exclusive(catalog, "detect", "detect"):
+    caller = options.pop("progress", None)
+    runs: list[Run] = []
+
+    def on_start(run_id: int, kind: str) -> None:
+        if kind == "detect" and not runs:
+            runs.append(Run(catalog, run_id, kind))
+
+    def say(text: str) -> None:
+        if runs and not runs[0].closed:
+            runs[0].message(text)
+        if caller is not None:
+            caller(text)
+
+    def on_finish(run_id: int, _status: str) -> None:
+        if runs and runs[0].id == run_id:
+            runs[0].closed = True
+
+    with exclusive(catalog, "detect", "detect"), watch_runs(RunWatcher(on_start, on_finish)):
         confine_tables(catalog)
-        return run_pipeline(catalog, settings, spark_factory, **options)
+        return run_pipeline(catalog, settings, spark_factory, progress=say, **options)

@@ -22,6 +22,7 @@ from r2d2.lake import fs as lakefs
 from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
 from r2d2.profile.profiler import LOCAL_BYTES, iter_profile_tables
+from r2d2.runs import recorded_run
 from r2d2.types import TableProfile
 
 Progress = Callable[[int, int], None]  # (done, total) tables profiled
@@ -85,18 +86,18 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
     now = datetime.now(UTC)
     roots = check_roots(roots)
     summary = ScanSummary()
-    summary.run_id = catalog.start_run("scan", params={"roots": list(roots)})
-    try:
-        _scan(catalog, roots, spark_factory, progress, now, summary, local_bytes, threads)
-    except Exception as exc:
-        catalog.finish_run(summary.run_id, status="failed", summary={},
-                           errors=[{"location": ",".join(roots), "error": str(exc)}])
-        raise
-    summary.seconds = time.perf_counter() - started
-    status = "succeeded"
-    catalog.finish_run(summary.run_id, status=status, summary={k: v for k, v in summary.to_json().items()
-                                                                if k not in ("errors", "warnings")},
-                       errors=summary.errors)
+    with recorded_run(catalog, "scan", {"roots": list(roots)}) as run:
+        summary.run_id = run.id
+
+        def tell(done: int, total: int) -> None:
+            run.tables(done, total)
+            if progress is not None:
+                progress(done, total)
+
+        _scan(catalog, roots, spark_factory, tell, now, summary, local_bytes, threads)
+        summary.seconds = time.perf_counter() - started
+        run.finish(summary={k: v for k, v in summary.to_json().items() if k not in ("errors", "warnings")},
+                   errors=summary.errors)
     return summary
 
 

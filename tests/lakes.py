@@ -45,3 +45,21 @@ def upload(local: Path, location: str) -> str:
     for path in sorted(p for p in local.rglob("*") if p.is_file()):
         lakefs.copy_file(str(path), lakefs.join(location, str(path.relative_to(local))))
     return location
+
+
+def beyond(root: Path) -> dict[str, str]:
+    """A small lake with one case of each relation around ``base`` (200 rows; ids not dense, so no column
+    of ``base`` looks like a generated key): ``dup`` (the same rows in another file), ``child`` (a
+    projection of its first 100 rows), ``near`` (its first 100 rows and one row it lacks, inside its
+    min-max ranges: an overlap of 100/101) and ``renum`` (50 of its rows on two columns, plus a
+    ``rownames`` 1..50: contained except that generated key). Returns name → location."""
+    n = 200
+    ids = [3 * i for i in range(1, n + 1)]
+    city = [f"c{i % 7}" for i in range(1, n + 1)]
+    amount = [i * 1.5 for i in range(1, n + 1)]
+    parquet(root / "base", {"id": ids, "city": city, "amount": amount})
+    parquet(root / "dup", {"id": ids, "city": city, "amount": amount}, name="other.parquet")
+    parquet(root / "child", {"id": ids[:100], "city": city[:100]})
+    parquet(root / "near", {"id": [*ids[:100], 30], "city": [*city[:100], "c1"], "amount": [*amount[:100], 7.77]})
+    parquet(root / "renum", {"rownames": list(range(1, 51)), "id": ids[100:150], "city": city[100:150]})
+    return {name: str(root / name) for name in ("base", "dup", "child", "near", "renum")}

@@ -20,12 +20,12 @@ from fastapi import FastAPI
 
 from api.jobs import ApplyOptions, RunJobs
 from api.main import STALE_RUN_REASON, create_app
-from api.runner import RunContext
 from api.testing import live_server
 from r2d2.catalog import Catalog, EdgeUpsert, open_catalog
 from r2d2.catalog.locks import exclusive
 from r2d2.config import Settings, load_settings
 from r2d2.optimize.planning import PlanRequest, create_plan
+from r2d2.runs import recorded_run
 from r2d2.scan import scan
 
 ROLES = ("reader", "operator", "admin")
@@ -77,26 +77,25 @@ class Gate:
         self.linger_s = linger_s  # detect's time between recording its end and returning
 
     def jobs(self) -> RunJobs:
-        def scan_job(catalog: Catalog, ctx: RunContext, roots: Sequence[str]) -> None:
-            run_id = catalog.start_run("scan", params={"roots": list(roots)})
-            ctx.tables(1, 1)
-            catalog.finish_run(run_id, status="succeeded", summary={"found": 0})
+        def scan_job(catalog: Catalog, roots: Sequence[str]) -> None:
+            with recorded_run(catalog, "scan", {"roots": list(roots)}) as run:
+                run.tables(1, 1)
+                run.finish(summary={"found": 0})
 
-        def detect_job(catalog: Catalog, ctx: RunContext) -> None:
-            run_id = catalog.start_run("detect")
-            ctx.message("schema: 2 candidate pairs")
-            self.entered.set()
-            assert self.open.wait(60)
-            catalog.finish_run(run_id, status="succeeded", summary={"stages": [
-                {"name": "schema", "candidates_in": 6, "candidates_out": 2, "seconds": 0.0,
-                 "bytes_read": 0}]})
+        def detect_job(catalog: Catalog) -> None:
+            with recorded_run(catalog, "detect") as run:
+                run.message("schema: 2 candidate pairs")
+                self.entered.set()
+                assert self.open.wait(60)
+                run.finish(summary={"stages": [
+                    {"name": "schema", "candidates_in": 6, "candidates_out": 2, "seconds": 0.0, "bytes_read": 0}]})
             time.sleep(self.linger_s)
 
-        def apply_job(catalog: Catalog, ctx: RunContext, opts: ApplyOptions) -> None:
-            run_id = catalog.start_run("apply", params={"plan_id": opts.plan_id})
-            self.entered.set()
-            assert self.open.wait(60)
-            catalog.finish_run(run_id, status="succeeded", summary={"plan_id": opts.plan_id, "items": []})
+        def apply_job(catalog: Catalog, opts: ApplyOptions) -> None:
+            with recorded_run(catalog, "apply", {"plan_id": opts.plan_id}) as run:
+                self.entered.set()
+                assert self.open.wait(60)
+                run.finish(summary={"plan_id": opts.plan_id, "items": []})
 
         return RunJobs(scan=scan_job, detect=detect_job, apply=apply_job)
 
@@ -165,9 +164,12 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 # Every endpoint: method, path, least role (None = public), JSON body, success status.
 ENDPOINTS: list[tuple[str, str, str | None, Any, int]] = [
     ("GET", "/health", None, None, 200),
+    ("GET", "/ready", None, None, 200),
+    ("GET", "/metrics", None, None, 200),
+    ("GET", "/problems", None, None, 200),
+    ("GET", "/problems/lock-busy", None, None, 200),
     ("GET", "/openapi.json", None, None, 200),
     ("GET", "/docs", None, None, 200),
-    ("GET", "/metrics", "reader", None, 200),
     ("GET", "/tables", "reader", None, 200),
     ("GET", "/tables/{a}", "reader", None, 200),
     ("GET", "/tables/{b}/parents", "reader", None, 200),
@@ -182,7 +184,7 @@ ENDPOINTS: list[tuple[str, str, str | None, Any, int]] = [
     ("DELETE", "/tokens/{victim}", "admin", None, 200),
     ("GET", "/plans", "reader", None, 200),
     ("GET", "/plans/{plan}", "reader", None, 200),
-    ("POST", "/plans", "operator", {"solver": "greedy"}, 201),
+    ("POST", "/plans", "operator", {"solver": "greedy"}, 202),
     ("POST", "/plans/{plan}/apply", "operator", {"dry_run": True}, 200),
     ("POST", "/plans/{plan}/apply", "operator", {}, 202),
     ("POST", "/tables/{a}/restore", "operator", {}, 409),        # a is not deleted: past auth, refused
@@ -275,6 +277,15 @@ def test_edges_filters_parents_children(shared: Shared) -> None:
         assert c.get(f"/tables/{c_}/parents", params={"include_unverified": True}).json()["total"] == 1
         assert c.get(f"/tables/{a}/children").json()["items"][0]["child_id"] == b
         assert_problem(c.get("/tables/999999/parents"), 404)
+        # Exact locations, as the CLI's `r2d2 edges --parent/--child/--table` (one EdgeFilter); a trailing
+        # slash is normalized away as a scan does.
+        by_parent = c.get("/edges", params={"parent": str(shared.lake / "a") + "/"}).json()
+        assert [(e["parent_id"], e["child_id"]) for e in by_parent["items"]] == [(a, b)]
+        assert [e["parent_id"] for e in c.get("/edges", params={"child": str(shared.lake / "c")}).json()["items"]] \
+            == [b]
+        assert c.get("/edges", params={"table": str(shared.lake / "b")}).json()["total"] == 2
+        assert c.get("/edges", params={"table": str(shared.lake / "c"), "verified": True}).json()["total"] == 0
+        assert c.get("/edges", params={"parent": str(shared.lake / "nowhere")}).json()["total"] == 0
 
 
 def test_keyset_pagination(shared: Shared) -> None:
@@ -307,19 +318,32 @@ def test_plans_read_and_validation(shared: Shared) -> None:
         assert isinstance(plan["decisions"], list) and plan["decisions"]
         assert {d["location"] for d in plan["decisions"]} <= {str(shared.lake / n) for n in "abc"}
         listed = c.get("/plans").json()
-        assert shared.ids["plan"] in [p["id"] for p in listed] and "decisions" not in listed[0]
+        assert shared.ids["plan"] in [p["id"] for p in listed["items"]] and "decisions" not in listed["items"][0]
+        assert listed["total"] >= 1 and listed["limit"] == 20 and listed["offset"] == 0
+        one = c.get("/plans", params={"limit": 1, "offset": listed["total"] - 1}).json()
+        assert [p["id"] for p in one["items"]] == [listed["items"][-1]["id"]]
         assert_problem(c.get("/plans/999999"), 404)
         assert_problem(c.post("/plans/999999/apply", json={"dry_run": True}), 404)
         bad = assert_problem(c.post("/plans", json={"solver": "magic"}), 422)
         assert bad["errors"][0]["field"] == "solver"
         bad = assert_problem(c.post("/plans", json={"latency_limit_s": -1}), 422)
         assert bad["errors"][0]["field"] == "latency_limit_s"
-        made = c.post("/plans", json={"solver": "milp", "latency_limit_s": None, "time_limit_s": 5})
-        assert made.status_code == 201, made.text
-        assert made.headers["location"] == f"/plans/{made.json()['id']}"
-        assert made.json()["params"]["latency_limit_s"] is None
-        dry = c.post(f"/plans/{made.json()['id']}/apply", json={"dry_run": True})
+        for _ in range(200):  # a background run of another case may still hold the run lock
+            made = c.post("/plans", json={"solver": "milp", "latency_limit_s": None, "time_limit_s": 5})
+            if made.status_code != 409:
+                break
+            time.sleep(0.02)
+        assert made.status_code == 202, made.text
+        run = made.json()
+        assert made.headers["location"] == f"/runs/{run['id']}" and run["kind"] == "plan"
+        done = wait_run(c, run["id"])
+        assert done["status"] == "succeeded", done
+        plan_id = done["summary"]["plan_id"]
+        assert c.get(f"/plans/{plan_id}").json()["params"]["latency_limit_s"] is None
+        dry = c.post(f"/plans/{plan_id}/apply", json={"dry_run": True})
         assert dry.status_code == 200 and dry.json()["dry_run"] is True
+        dry_run = c.get("/runs", params={"kind": "apply"}).json()["items"][0]  # recorded like any apply
+        assert dry_run["params"]["plan_id"] == plan_id and dry_run["params"]["dry_run"] is True
 
 
 def test_access_import(shared: Shared) -> None:
@@ -366,18 +390,35 @@ def test_metrics(shared: Shared) -> None:
     with shared.api.client("reader") as c:
         c.get("/tables")
         c.get(f"/tables/{shared.ids['a']}")
+    with shared.api.client() as c:  # no token: scrapers have none
         response = c.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
-    text = response.text
-    assert 'r2d2_http_requests_total{method="GET",route="/tables",status="200"}' in text
-    assert 'route="/tables/{table_id}"' in text  # route templates, not raw paths
-    assert 'r2d2_http_request_duration_seconds_bucket{method="GET",route="/tables",le="+Inf"}' in text
-    assert 'r2d2_tables{status="active"} 3' in text
-    assert 'r2d2_edges{state="verified"} 1' in text and 'r2d2_edges{state="pruned"} 1' in text
-    assert 'r2d2_runs{status="succeeded"}' in text
-    for line in text.splitlines():  # every sample line parses as name{labels} value
-        if line and not line.startswith("#"):
-            float(line.rsplit(" ", 1)[1])
+    from prometheus_client.parser import text_string_to_metric_families
+
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(response.text) for s in family.samples}
+    assert samples[("r2d2_http_requests_total", (("method", "GET"), ("route", "/tables"), ("status", "200")))] >= 1
+    routes = {dict(labels).get("route") for _name, labels in samples}
+    assert "/tables/{table_id}" in routes and str(shared.ids["a"]) not in "".join(map(str, routes))  # templates
+    assert samples[("r2d2_http_request_duration_seconds_bucket",
+                    (("le", "+Inf"), ("method", "GET"), ("route", "/tables")))] >= 1
+    assert samples[("r2d2_tables", (("status", "active"),))] == 3
+    assert samples[("r2d2_edges", (("state", "verified"),))] == 1
+    assert samples[("r2d2_edges", (("state", "pruned"),))] == 1
+    assert samples[("r2d2_runs", (("status", "succeeded"),))] >= 1
+    assert ("r2d2_run_in_progress", ()) in samples
+    # Job metrics, from the recorded runs (whoever started them) and the newest plan.
+    assert {r: samples[("r2d2_verified_edges", (("relation", r),))] for r in ("contains", "duplicate", "overlaps")} \
+        == {"contains": 1, "duplicate": 0, "overlaps": 0}
+    scanned = shared.api.catalog.last_successes()["scan"]
+    assert scanned.finished_at is not None
+    ended = samples[("r2d2_last_success_timestamp_seconds", (("operation", "scan"),))]
+    assert ended == pytest.approx(scanned.finished_at.timestamp())
+    assert samples[("r2d2_last_success_duration_seconds", (("operation", "scan"),))] == pytest.approx(
+        (scanned.finished_at - scanned.started_at).total_seconds())
+    labelled = {dict(labels)["operation"] for name, labels in samples if name == "r2d2_last_success_timestamp_seconds"}
+    assert labelled == set(shared.api.catalog.last_successes())  # an operation that never succeeded has none
+    assert samples[("r2d2_reclaimable_bytes", ())] == shared.api.catalog.newest_plan_savings()
 
 
 def test_token_lifecycle_over_http(shared: Shared) -> None:
@@ -501,7 +542,7 @@ def test_reads_stay_fast_during_a_run_and_second_run_gets_409(catalog_url: str, 
             assert f"detect run {run_id}" in conflict["detail"]
             assert conflict["holder"]["operation"] == f"detect run {run_id}"
             assert conflict["holder"]["pid"] == os.getpid() and conflict["holder"]["started_at"]
-        assert "r2d2_run_in_progress 1" in c.get("/metrics").text
+        assert "r2d2_run_in_progress 1.0" in c.get("/metrics").text
         gate.open.set()
         done = wait_run(c, run_id)
         assert done["status"] == "succeeded" and done["stages"][0]["candidates_out"] == 2
@@ -509,18 +550,34 @@ def test_reads_stay_fast_during_a_run_and_second_run_gets_409(catalog_url: str, 
         assert c.post("/runs/scan", json={"roots": [str(lake)]}).status_code == 202
 
 
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
 def test_stale_runs_are_failed_at_startup(catalog_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from r2d2.catalog.models import RunRow
+
     catalog = open_catalog(catalog_url)
     stale = catalog.start_run("detect")  # left running by a server that died
+    alive = catalog.start_run("scan")  # running in a live process of this host (a CLI scan)
     finished = catalog.start_run("scan")
     catalog.finish_run(finished, status="succeeded")
+    with catalog._write() as conn:
+        conn.execute(update(RunRow).where(RunRow.id == stale).values(pid=_dead_pid()))
     settings = load_settings(home=tmp_path, catalog_url=catalog_url)
     with serve(settings) as api, api.client("reader") as c:
         run = c.get(f"/runs/{stale}").json()
         assert run["status"] == "failed" and run["finished_at"] is not None
         assert run["errors"][-1]["error"] == STALE_RUN_REASON
         assert c.get(f"/runs/{finished}").json()["status"] == "succeeded"
-        assert c.get("/runs", params={"status": "running"}).json()["total"] == 0
+        assert [r["id"] for r in c.get("/runs", params={"status": "running"}).json()["items"]] == [alive]
 
 
 # --- serialization of destructive operations; internal errors --------------------------------------

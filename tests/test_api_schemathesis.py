@@ -42,13 +42,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Auth]
                                  lake_roots=(str(folder / "lake"),))
     catalog = open_catalog(app_settings.resolved_catalog_url)
 
-    def fake_scan(cat, ctx, roots):  # type: ignore[no-untyped-def]
+    def fake_scan(cat, roots):  # type: ignore[no-untyped-def]
         cat.finish_run(cat.start_run("scan", params={"roots": list(roots)}), status="succeeded")
 
-    def fake_detect(cat, ctx):  # type: ignore[no-untyped-def]
+    def fake_detect(cat):  # type: ignore[no-untyped-def]
         cat.finish_run(cat.start_run("detect"), status="succeeded")
 
-    app = create_app(app_settings, jobs=RunJobs(scan=fake_scan, detect=fake_detect))
+    def fake_plan(cat, request):  # type: ignore[no-untyped-def]
+        cat.finish_run(cat.start_run("plan", params=request.params()), status="succeeded")
+
+    app = create_app(app_settings, jobs=RunJobs(scan=fake_scan, detect=fake_detect, plan=fake_plan))
     with live_server(app) as base:
         yield base, _Auth(catalog)
 

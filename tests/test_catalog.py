@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from r2d2.catalog import Catalog, EdgeUpsert, open_catalog
+from r2d2.catalog import Catalog, EdgeFilter, EdgeUpsert, open_catalog
 from r2d2.catalog.db import VERSION_TABLE, alembic_config, dispose_engine, get_engine, head_revision
 from r2d2.catalog.models import Base
 from r2d2.errors import CatalogError, NotFoundError
@@ -86,6 +86,49 @@ def test_migrations_match_models(catalog_url: str) -> None:
     assert diffs == []
 
 
+def test_an_older_catalog_upgrades_and_admits_the_whole_vocabulary(catalog_url: str) -> None:
+    """A catalog left by a release before the relation ``overlaps`` (migration 0005) upgrades in place on
+    first use, keeps its edges, and then stores every relation and state of r2d2.vocabulary, and no
+    other name (the constraints derive from the vocabulary; the migrations must keep up)."""
+    from alembic import command
+
+    from r2d2.catalog.db import alembic_config
+    from r2d2.catalog.models import EdgeRow, TableRow
+    from r2d2.vocabulary import EDGE_RELATIONS, EDGE_STATES
+
+    now = T0
+    engine = get_engine(catalog_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0005")
+        ids = [conn.execute(sa.insert(TableRow).values(location=f"/old/{n}", status="active", num_bytes=1,
+                                                       num_files=1, first_seen=now, last_seen=now)
+                            .returning(TableRow.id)).scalar_one() for n in "pc"]
+        conn.execute(sa.insert(EdgeRow).values(parent_id=ids[0], child_id=ids[1], state="verified", stage="exact",
+                                               relation="contains", evidence={"missing": 0}, stale=False,
+                                               updated_at=now))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # 0005 did not know overlaps
+        conn.execute(sa.update(EdgeRow).values(relation="overlaps"))
+    dispose_engine(catalog_url)
+
+    cat = open_catalog(catalog_url)
+    with get_engine(catalog_url).connect() as conn:
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == head_revision()
+    [kept] = cat.list_edges()
+    assert (kept.parent_location, kept.child_location, kept.relation, kept.evidence) == (
+        "/old/p", "/old/c", "contains", {"missing": 0})
+    for name in ("a", "b"):
+        cat.save_profile(make_profile(f"/v/{name}"), seen_at=T0)
+    a, b = cat.get_table("/v/a").id, cat.get_table("/v/b").id
+    for relation in EDGE_RELATIONS:
+        for state in EDGE_STATES:
+            cat.upsert_edges([_edge(a, b, state=state, relation=relation)])
+            [stored] = cat.list_edges(EdgeFilter(parent="/v/a"))
+            assert (stored.relation, stored.state) == (relation, state)
+    for bad in ({"relation": "resembles"}, {"state": "maybe"}):
+        with pytest.raises(CatalogError, match="constraint"):
+            cat.upsert_edges([_edge(a, b, **bad)])
+
+
 def test_concurrent_first_use(catalog_url: str) -> None:
     code = ("import sys; from r2d2.catalog import open_catalog; "
             "c = open_catalog(sys.argv[1]); c.start_run('scan'); print(len(c.list_runs()) >= 1)")
@@ -147,7 +190,7 @@ def test_save_profile_unchanged_and_changed(cat: Catalog) -> None:
     rec = cat.get_table("/lake/p")
     assert rec.last_seen == T1 and rec.profiled_at == T0 and rec.first_seen == T0
     assert len(cat.get_sketches(p, "fp1", "minhash")) == 2
-    assert not any(e.stale for e in cat.list_edges(include_stale=True))
+    assert not any(e.stale for e in cat.list_edges(EdgeFilter(include_stale=True)))
 
     changed = make_profile("/lake/p", "fp2", columns=("id", "Name", "extra"), num_rows=20)
     assert cat.save_profile(changed, seen_at=T2) == "changed"
@@ -156,7 +199,7 @@ def test_save_profile_unchanged_and_changed(cat: Catalog) -> None:
     assert rec.profile == changed
     assert cat.get_sketches(p, "fp1", "minhash") == {}
     assert cat.get_sketches(c, "fp1", "minhash") == {"id": (b"\x09", {})}  # other tables untouched
-    edges = cat.list_edges(include_stale=True)
+    edges = cat.list_edges(EdgeFilter(include_stale=True))
     assert {(e.parent_id, e.child_id): e.stale for e in edges} == {(p, c): True, (x, p): True}
     assert cat.list_edges() == []
     with get_engine(cat._url).connect() as conn:
@@ -186,7 +229,7 @@ def _state(cat: Catalog, prefix: str) -> dict:
         "columns": sorted((names[c[0]], *c[1:]) for c in cols if c[0] in names),
         "sketches": sorted((names[k[0]], *k[1:]) for k in sketches if k[0] in names),
         "edges": sorted((e.parent_location[cut:], e.child_location[cut:], e.stale)
-                        for e in cat.list_edges(include_stale=True)
+                        for e in cat.list_edges(EdgeFilter(include_stale=True))
                         if e.parent_location.startswith(prefix) and e.child_location.startswith(prefix)),
     }
 
@@ -283,7 +326,7 @@ def test_save_error(cat: Catalog) -> None:
     assert rec.status == "error" and rec.error == "corrupt footer in part-0.parquet"
     assert rec.fingerprint == "fp9" and rec.last_seen == T1
     assert rec.profile is not None and rec.profile.fingerprint == "fp1"  # old profile kept
-    assert [e.stale for e in cat.list_edges(include_stale=True)] == [True]
+    assert [e.stale for e in cat.list_edges(EdgeFilter(include_stale=True))] == [True]
     assert cat.fingerprints() == {"/lake/p": "fp9", "/lake/c": "fp1"}
     assert [t.location for t in cat.list_tables(status="error")] == ["/lake/p"]
     assert cat.active_profiles()[0][1].location == "/lake/c" and len(cat.active_profiles()) == 1
@@ -314,7 +357,7 @@ def test_mark_gone_prefix_boundary_and_come_back(cat: Catalog) -> None:
     rec = cat.get_table("/a/b/x")
     assert rec.gone_at == T1 and rec.last_seen == T0
     assert "/a/b/x" not in cat.fingerprints()
-    stale = {(e.parent_location, e.child_location): e.stale for e in cat.list_edges(include_stale=True)}
+    stale = {(e.parent_location, e.child_location): e.stale for e in cat.list_edges(EdgeFilter(include_stale=True))}
     assert stale == {("/a/bc", "/a/b/x"): True, ("/a/bc", "/other/t"): False}
     assert cat.mark_gone(roots=["/a/b"], seen=set(), seen_at=T2) == ["/a/b/y/z"]  # gone stay gone
     assert cat.count_tables(status="gone") == 4
@@ -323,7 +366,7 @@ def test_mark_gone_prefix_boundary_and_come_back(cat: Catalog) -> None:
     assert cat.save_profile(make_profile("/a/b/x"), seen_at=T2) == "changed"
     rec = cat.get_table("/a/b/x")
     assert rec.status == "active" and rec.gone_at is None and rec.first_seen == T0
-    assert cat.list_edges(table_location="/a/b/x") == []
+    assert cat.list_edges(EdgeFilter(table="/a/b/x")) == []
 
 
 def test_list_and_count_tables(cat: Catalog) -> None:
@@ -425,16 +468,26 @@ def test_edges_bulk_upsert_and_filters(cat: Catalog) -> None:
     assert edges[0].updated_at.tzinfo is not None
 
     cat.upsert_edges([_edge(p, c, state="verified", stage="exact", multiset=False, evidence={"missing": 0})])
-    again = cat.list_edges(table_location="/e/c")
+    again = cat.list_edges(EdgeFilter(table="/e/c"))
     assert len(again) == 2 and again[0].id == edges[0].id
     assert (again[0].state, again[0].multiset, again[0].evidence) == ("verified", False, {"missing": 0})
-    assert [e.child_location for e in cat.list_edges(state="verified", relation="contains")] == ["/e/c"]
-    assert len(cat.list_edges(stage="minmax")) == 1 and len(cat.list_edges(limit=1, offset=2)) == 1
+    assert [e.child_location for e in cat.list_edges(EdgeFilter(state="verified", relation="contains"))] == ["/e/c"]
+    assert len(cat.list_edges(EdgeFilter(stage="minmax"))) == 1 and len(cat.list_edges(limit=1, offset=2)) == 1
+    # One filter for every listing: by location (parent, child, either end), by id and direction, verified.
+    pairs = {"parent": [("/e/p", "/e/c"), ("/e/p", "/e/d")], "child": [("/e/p", "/e/d"), ("/e/c", "/e/d")]}
+    assert [(e.parent_location, e.child_location) for e in cat.list_edges(EdgeFilter(parent="/e/p"))] == pairs["parent"]
+    assert [(e.parent_location, e.child_location) for e in cat.list_edges(EdgeFilter(child="/e/d"))] == pairs["child"]
+    assert cat.list_edges(EdgeFilter(parent="/e/nowhere")) == []
+    by_id = EdgeFilter(table_id=d, direction="parents", verified=True)
+    assert [e.parent_location for e in cat.edge_page(by_id)] == ["/e/c"] and cat.count_edges(by_id) == 1
+    assert list(cat.edge_ids(EdgeFilter(verified=False))) == [edges[1].id]
+    assert [e.id for e in cat.edges_by_ids([edges[0].id, edges[1].id], EdgeFilter(parent="/e/p", stage="exact"))] \
+        == [edges[0].id]
 
     assert cat.delete_edges_except({(p, c), (c, d), (d, p)}) == 1
     assert {(e.parent_id, e.child_id) for e in cat.list_edges()} == {(p, c), (c, d)}
     assert cat.delete_edges_for([d]) == 1
-    assert [(e.parent_id, e.child_id) for e in cat.list_edges(include_stale=True)] == [(p, c)]
+    assert [(e.parent_id, e.child_id) for e in cat.list_edges(EdgeFilter(include_stale=True))] == [(p, c)]
 
 
 def test_upsert_edges_many_rows(cat: Catalog) -> None:
@@ -526,6 +579,11 @@ def test_runs_lifecycle(cat: Catalog) -> None:
     d1, d2 = cat.start_run("detect"), cat.start_run("detect")
     assert [r.id for r in cat.list_runs()] == [d2, d1, run]
     assert [r.id for r in cat.list_runs("detect", limit=1)] == [d2]
+    assert cat.fail_stale_runs("server restarted") == 0  # their process (this one) still runs
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with cat._write() as conn:
+        conn.execute(sa.text("UPDATE runs SET pid = :pid WHERE id IN (:a, :b)"), {"pid": dead.pid, "a": d1, "b": d2})
     assert cat.fail_stale_runs("server restarted") == 2
     assert cat.fail_stale_runs("again") == 0
     failed = cat.get_run(d1)

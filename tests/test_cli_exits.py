@@ -81,4 +81,4 @@ def test_jobs_use_the_same_codes(tmp_path: Path) -> None:
                               "--home", str(tmp_path / "home"), str(tmp_path / "nope")],
                              capture_output=True, text=True, timeout=300, env=env)
     assert missing.returncode == 3, missing.stdout + missing.stderr
-    assert "r2d2 job failed: scan root" in missing.stderr
+    assert "error: scan root" in missing.stderr

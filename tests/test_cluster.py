@@ -137,6 +137,13 @@ def test_jobs_on_standalone_cluster_match_local_mode(cluster: str, tmp_path: Pat
         return sorted((d["location"], d["action"], d["parent_location"]) for d in plan["decisions"])
 
     assert decisions(remote_plan) == decisions(local_plan)
+    # spark-submit jobs record their runs like every other entrance (r2d2 runs, GET /runs)
+    from r2d2.catalog import open_catalog
+
+    for home in (on_cluster, local):
+        recorded = open_catalog(f"sqlite:///{home / 'catalog.sqlite'}").list_runs(limit=None)
+        assert sorted((r.kind, r.status) for r in recorded) == [
+            ("detect", "succeeded"), ("plan", "succeeded"), ("scan", "succeeded")]
     assert any(d[1] == "delete" for d in decisions(remote_plan))
     assert (str(lake / "base"), str(lake / "subset"), "contains", True) in _edges(remote)
     # idempotent: a second run re-examines nothing and finds the same edges

@@ -50,14 +50,16 @@ def test_demo_leaves_the_users_home_and_catalog_alone(tmp_path: Path) -> None:
 
     env = {**os.environ, "R2D2_HOME": str(home), "R2D2_CATALOG_URL": user_url,
            "R2D2_SPARK_MASTER": "local[2]", "R2D2_SPARK_DRIVER_MEMORY": "1g"}
-    out = subprocess.run([sys.executable, "-m", "r2d2.cli.main", "demo", str(tmp_path / "d")], env=env,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-m", "r2d2.cli.main", "demo", str(tmp_path / "d"), "--format", "json"],
+                         env=env, capture_output=True, text=True, timeout=600)
 
     assert out.returncode == 0, out.stdout + out.stderr
+    scores = json.loads(out.stdout)  # --format json: the scores on stdout, the report on stderr
+    assert scores["ok"] is True and scores["precision"] == scores["recall"] == 1.0 and scores["tables"] == 45
     assert (home / "sentinel.txt").read_text() == "important" and (home / "quarantine" / "x").is_dir()
     assert sorted(p.name for p in home.rglob("*")) == ["quarantine", "sentinel.txt", "x"]
     assert "ignoring --home/R2D2_HOME and --catalog/R2D2_CATALOG_URL" in out.stderr.replace("\n", " ")
-    assert "precision 1.000, recall 1.000" in out.stdout
+    assert "precision 1.000, recall 1.000" in out.stderr
     assert [t.location for t in user.list_tables()] == [str(lake / "a"), str(lake / "b")]
     assert user.list_plans() == [] and [r.id for r in user.list_runs()] == runs_before
     own = open_catalog(DemoPlace(tmp_path / "d").catalog_url)

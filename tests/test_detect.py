@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from r2d2.catalog import open_catalog
+from r2d2.catalog import EdgeFilter, open_catalog
 from r2d2.config import load_settings
 from r2d2.containment.pipeline import detect
 from r2d2.gen.evaluate import as_truth, score, score_kinds
@@ -79,8 +79,12 @@ def test_near_misses_of_one_row_are_overlaps_with_their_exact_fraction(lake_run)
     found in the parent, and such an edge is never a containment."""
     import pyarrow.parquet as pq
 
-    lake, _, _, _, result = lake_run
+    lake, _, catalog, _, result = lake_run
     overlaps = {(e.parent, e.child): e for e in result.edges if e.relation == "overlaps"}
+    # The catalog's records (what `r2d2 edges` and GET /edges show) carry the same fractions.
+    stored = {(e.parent_location, e.child_location): e for e in catalog.list_edges(EdgeFilter(relation="overlaps"))}
+    assert {k: e.fraction for k, e in stored.items()} == {k: e.fraction for k, e in overlaps.items()}
+    assert not any(e.deletable for e in stored.values())
     for case in ("near_miss_same_stats", "near_miss_extra_row"):
         parent, child = lake.cases[case]
         edge = overlaps[(parent, child)]
@@ -113,7 +117,7 @@ def test_content_stages_read_each_table_at_most_once(lake_run) -> None:
     assert result.stage("probe").jobs == 0
     assert result.stage("exact").bytes_read == 0
     assert result.stage("exact").hashset_bytes > 0
-    pruned = catalog.list_edges(state="pruned", stage="probe")
+    pruned = catalog.list_edges(EdgeFilter(state="pruned", stage="probe"))
     assert pruned and all(e.evidence["missing"] > 0 for e in pruned)
     profiles = dict(catalog.active_profiles())
     reached = {t for e in catalog.list_edges() if e.stage not in ("schema", "minmax")
@@ -139,9 +143,9 @@ def test_json_has_exactly_the_documented_shape(lake_run) -> None:
 
 def test_edges_are_stored_with_evidence(lake_run) -> None:
     _, _, catalog, _, result = lake_run
-    stored = catalog.list_edges(state="verified") + catalog.list_edges(state="inferred")
+    stored = catalog.list_edges(EdgeFilter(state="verified")) + catalog.list_edges(EdgeFilter(state="inferred"))
     assert len({(e.parent_location, e.child_location) for e in stored}) >= len(result.edges)
-    pruned = catalog.list_edges(state="pruned")
+    pruned = catalog.list_edges(EdgeFilter(state="pruned"))
     assert {e.stage for e in pruned} >= {"minmax", "minhash"}
     assert all(e.evidence for e in pruned)
 
@@ -170,7 +174,7 @@ def test_incremental_after_adding_tables(spark, tmp_path: Path) -> None:
     result = detect(catalog, settings, lambda: spark)
     profiles = dict(catalog.active_profiles())
     new_id = next(tid for tid, p in profiles.items() if p.location == str(copy))
-    stored = catalog.list_edges(include_stale=False)
+    stored = catalog.list_edges(EdgeFilter(include_stale=False))
     involving = [e for e in stored if new_id in (e.parent_id, e.child_id) and e.stage not in ("minmax",)]
     assert 0 < result.pairs_reexamined <= len(involving)
     assert any(e.relation == "duplicate" and str(copy) in (e.parent, e.child) for e in result.edges)

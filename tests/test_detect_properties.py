@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import ColSpec, Table, contained_cases
 
-from r2d2.catalog import open_catalog
+from r2d2.catalog import EdgeFilter, open_catalog
 from r2d2.config import load_settings
 from r2d2.containment.pipeline import detect
 from r2d2.gen.evaluate import as_truth, score
@@ -84,7 +84,8 @@ def test_detection_equals_oracle_on_random_tables(spark, tmp_path: Path, cases) 
         truth = exact_oracle(tables)
         s = score(as_truth(result.edges), truth)
         if s.false_negatives:  # say which stage dropped it, with its evidence
-            stored = {(e.parent_location, e.child_location): e for e in catalog.list_edges(include_stale=True)}
+            stored = {(e.parent_location, e.child_location): e
+                      for e in catalog.list_edges(EdgeFilter(include_stale=True))}
             why = [(fn.parent, fn.child, getattr(stored.get((fn.parent, fn.child)), "stage", "no candidate"),
                     getattr(stored.get((fn.parent, fn.child)), "evidence", None)) for fn in s.false_negatives]
             raise AssertionError(f"a true edge was dropped: {why}")

@@ -33,14 +33,14 @@ def _probe(spark, tasks: int) -> list[tuple[int, set[str]]]:
 
 
 def test_local_workers_fork_from_the_daemon_with_imports_done(spark) -> None:
-    assert spark.conf.get("spark.python.daemon.module") == "r2d2.engine.pydaemon"
+    assert spark.conf.get("spark.python.daemon.module") == "r2d2.containment.pydaemon"
     for pid, loaded in _probe(spark, 2):
         assert pid != os.getpid()
         assert loaded == set(HEAVY), loaded  # nothing left for the task to import
 
 
 def test_warm_up_starts_the_workers_the_next_job_uses(spark) -> None:
-    warm = warm_python_workers(spark)
+    warm = warm_python_workers(spark, ["r2d2.containment.minhash"])
     warm.join(timeout=120)
     assert warm.thread is not None and not warm.thread.is_alive()
     assert warm.pids  # it ran, in real workers
@@ -51,7 +51,7 @@ def test_warm_up_starts_the_workers_the_next_job_uses(spark) -> None:
 def test_failed_warm_up_is_ignored(spark, monkeypatch) -> None:
     import r2d2.engine.warm as warm_module
 
-    def broken(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def broken(modules: tuple[str, ...], batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         raise RuntimeError("worker could not start")
         yield  # a generator, as mapInArrow expects
 

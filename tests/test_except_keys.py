@@ -7,7 +7,7 @@ from pathlib import Path
 import lakes
 import pyarrow as pa
 
-from r2d2.catalog import open_catalog
+from r2d2.catalog import EdgeFilter, open_catalog
 from r2d2.config import load_settings
 from r2d2.containment.keys import generated_keys
 from r2d2.containment.pipeline import detect
@@ -67,8 +67,9 @@ def test_containment_except_the_key_is_reported_and_only_then(tmp_path: Path) ->
     # no exact containment among them: the keys differ
     assert not [e for e in result.edges if e.parent == parent and not e.except_columns and e.relation != "overlaps"]
     stored = {(Path(e.parent_location).name, Path(e.child_location).name): e for e in
-              catalog.list_edges(state="verified") if (e.evidence or {}).get("except_columns")}
-    assert set(stored) == set(excepts)
+              catalog.list_edges(EdgeFilter(state="verified")) if e.except_columns}
+    assert set(stored) == set(excepts) and not any(e.deletable for e in stored.values())
+    assert {k: e.except_columns for k, e in stored.items()} == {k: e.except_columns for k, e in excepts.items()}
     again = detect(catalog, settings, _no_spark)  # nothing changed: nothing is read again
     assert {(e.parent, e.child, e.except_columns) for e in again.edges if e.except_columns} == {
         (e.parent, e.child, e.except_columns) for e in excepts.values()}

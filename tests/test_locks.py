@@ -8,6 +8,7 @@ recipe work and exits 75.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -92,6 +93,44 @@ def test_a_held_lock_refuses_other_processes_naming_the_holder(catalog_url: str,
             pass
     assert cli(catalog_url, tmp_path / "home", "recover").returncode == 0
     assert catalog.lock_holder("destructive") is None
+
+
+def test_every_command_taking_a_lock_exits_75_and_records_no_run(tmp_path: Path) -> None:
+    """Exit 75 (r2d2/cli/exits.py) holds for every command that takes a lock, in both output formats,
+    and for the batch jobs (the CLI's shims): refused before any run is recorded or Spark started. The
+    commands run in this process (click's runner) against a holder in another one."""
+    from click.testing import CliRunner
+
+    from jobs import apply as apply_job
+    from jobs import detect as detect_job
+    from r2d2.cli.main import _register_subcommands
+    from r2d2.cli.main import cli as r2d2
+
+    _register_subcommands()
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    lakes.parquet(tmp_path / "lake" / "t", {"x": [1, 2]})
+    catalog = open_catalog(url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=lambda: None)
+    plan_id = create_plan(catalog, PlanRequest(solver="greedy"))
+    base = ["--home", str(tmp_path / "home"), "--catalog", url]
+    runs_before = len(catalog.list_runs(limit=None))
+    commands = {"destructive": [["apply", str(plan_id), "--yes"], ["restore", str(tmp_path / "lake" / "t")],
+                                ["check"], ["purge", "--yes"], ["recover"]],
+                "detect": [["detect"]]}
+    for lock, argvs in commands.items():
+        with holder(url, lock, f"held by the test ({lock})"):
+            for argv in argvs:
+                text = CliRunner().invoke(r2d2, [*base, *argv])
+                assert text.exit_code == EXIT_BUSY and "held by the test" in text.output, (argv, text.output)
+                as_json = CliRunner().invoke(r2d2, [*base, *argv, "--format", "json"])
+                assert as_json.exit_code == EXIT_BUSY, (argv, as_json.output)
+                error = json.loads(as_json.stdout)["error"]
+                assert (error["type"], error["exit_code"]) == ("OperationBusyError", EXIT_BUSY)
+            job, args = (apply_job, [str(plan_id), "--yes"]) if lock == "destructive" else (detect_job, [])
+            with pytest.raises(SystemExit) as exited:
+                job.main([*base, *args])
+            assert exited.value.code == EXIT_BUSY
+    assert len(catalog.list_runs(limit=None)) == runs_before  # refused before a run was recorded
 
 
 def test_detect_is_serialized_across_processes(catalog_url: str, tmp_path: Path) -> None:

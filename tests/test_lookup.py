@@ -31,8 +31,8 @@ def full(spark, tmp_path_factory: pytest.TempPathFactory):
 
 def _expected(result, location: str) -> set[tuple[str, str, bool | None]]:
     out = set()
-    for e in result.edges:  # exact containments (a lookup does not report overlaps or key exceptions)
-        if location not in (e.parent, e.child) or e.relation == "overlaps" or e.except_columns:
+    for e in result.edges:  # every relation: exact containments, overlaps, containments except keys
+        if location not in (e.parent, e.child):
             continue
         other = e.child if e.parent == location else e.parent
         role = "duplicate" if e.relation == "duplicate" else ("child" if e.parent == location else "parent")

@@ -28,18 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import lakes
 import pytest
 
 from api.main import create_app
-from api.runner import RunContext
 
 try:  # RunJobs is moving from api.runner to api.jobs (the API's plans/apply work)
     from api.jobs import RunJobs
 except ImportError:
     from api.runner import RunJobs  # type: ignore[attr-defined,no-redef]
 from api.testing import live_server
-from r2d2.catalog import Catalog, EdgeUpsert, open_catalog
+from r2d2.catalog import Catalog, EdgeFilter, EdgeUpsert, open_catalog
 from r2d2.config import load_settings
+from r2d2.runs import recorded_run
 from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,14 +97,14 @@ class Served:
 def _gated_jobs(gate: threading.Event) -> RunJobs:
     """Fake runs: detect reports a stage and waits for the gate, then closes as failed (not a funnel)."""
 
-    def scan_job(catalog: Catalog, ctx: RunContext, roots: Any) -> None:
+    def scan_job(catalog: Catalog, roots: Any) -> None:
         catalog.finish_run(catalog.start_run("scan", params={"roots": list(roots)}), status="succeeded")
 
-    def detect_job(catalog: Catalog, ctx: RunContext) -> None:
-        run_id = catalog.start_run("detect")
-        ctx.message("minhash: 12 pairs left")
-        gate.wait(120)
-        catalog.finish_run(run_id, status="failed", summary={}, errors=[{"error": "stopped by the test"}])
+    def detect_job(catalog: Catalog) -> None:
+        with recorded_run(catalog, "detect") as run:
+            run.message("minhash: 12 pairs left")
+            gate.wait(120)
+            run.finish(status="failed", errors=[{"error": "stopped by the test"}])
 
     return RunJobs(scan=scan_job, detect=detect_job)
 
@@ -118,6 +119,7 @@ def served(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     folder = tmp_path_factory.mktemp("ui")
     lake = folder / "lake"
     generate_lake(lake, LakeSpec.small(), seed=1)
+    lakes.beyond(lake / "beyond")  # an overlap and a containment except a generated key, at least
     settings = load_settings(home=folder / "home", catalog_url=f"sqlite:///{folder / 'catalog.sqlite'}",
                              lake_roots=(str(lake),))
     catalog = open_catalog(settings.resolved_catalog_url)
@@ -153,6 +155,9 @@ def test_pages_are_public_and_data_needs_a_token(served: Served) -> None:
         active = served.catalog.count_tables(status="active")
         assert len(graph["nodes"]) == active and not graph["truncated"]
         assert {e["state"] for e in graph["edges"]} <= {"verified", "inferred"}
+        drawn = {e["relation"] for e in graph["edges"]}
+        assert "overlaps" in drawn and any(e["except_columns"] for e in graph["edges"])  # lakes.beyond's
+        assert all((e["fraction"] is not None) == (e["relation"] == "overlaps") for e in graph["edges"])
         everything = c.get("/ui/api/graph?states=verified,inferred,candidate,pruned", headers=auth).json()
         assert len(everything["edges"]) >= len(graph["edges"])
         assert c.get("/ui/api/graph?states=bogus", headers=auth).status_code == 422
@@ -175,7 +180,7 @@ def test_vendored_libraries_match_package_json() -> None:
 
 def _table_to_click(catalog: Catalog) -> tuple[int, set[str], set[str]]:
     """A table with verified parents (and children if one has both), with their locations."""
-    edges = [e for s in ("verified", "inferred") for e in catalog.list_edges(state=s)]
+    edges = [e for s in ("verified", "inferred") for e in catalog.list_edges(EdgeFilter(state=s))]
     parents: dict[int, set[str]] = {}
     children: dict[int, set[str]] = {}
     for e in edges:
@@ -243,6 +248,38 @@ def test_run_progress_is_shown_while_a_run_goes(served: Served, tmp_path: Path) 
         while c.get(f"/runs/{run['id']}").json()["status"] == "running":
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+@browser
+def test_report_only_edges_are_drawn_apart(served: Served, tmp_path: Path) -> None:
+    """Overlaps are dashed and labelled with their share of rows; containments except generated keys are
+    dotted, their tooltip naming the columns; both have a legend entry. Exact edges keep their style."""
+    edges = [e for s in ("verified", "inferred") for e in served.catalog.list_edges(EdgeFilter(state=s))]
+    overlaps = {(e.parent_location, e.child_location): e for e in edges if e.relation == "overlaps"}
+    excepts = {(e.parent_location, e.child_location): e for e in edges if e.except_columns}
+    assert overlaps and excepts  # the lake has both (lakes.beyond)
+    got = drive("styles", tmp_path, base=served.base, token=served.reader)
+    drawn = {(e["parent"], e["child"]): e for e in got["edges"]}
+    assert len(drawn) == len(edges)
+    for key, e in overlaps.items():
+        assert drawn[key]["lineStyle"] == "dashed" and drawn[key]["label"] == f"{100 * e.fraction:.1f}%", key
+        assert drawn[key]["colour"] == "rgb(5,150,105)" and "overlaps" in drawn[key]["classes"]
+    for key in excepts:
+        assert drawn[key]["lineStyle"] == "dotted" and drawn[key]["label"] == "", key
+        assert drawn[key]["colour"] == "rgb(8,145,178)" and "except" in drawn[key]["classes"]
+    for key, e in drawn.items():
+        if key not in overlaps and key not in excepts:
+            assert e["lineStyle"] in ("solid", "dashed") and e["label"] == "" and not e["classes"], e
+            assert e["lineStyle"] == ("solid" if e["state"] == "verified" else "dashed"), e
+    by_id = {e["id"]: (e["parent"], e["child"]) for e in got["edges"]}
+    assert got["tips"]["overlaps"]["event"] and got["tips"]["except"]["event"], got["tips"]  # tooltips shown
+    hovered = by_id[got["tips"]["overlaps"]["event"]["id"]]
+    assert got["tips"]["overlaps"]["text"] == (f"overlaps: {100 * overlaps[hovered].fraction:.1f}% of the child's "
+                                               "rows are in the parent")
+    hovered = by_id[got["tips"]["except"]["event"]["id"]]
+    columns = ", ".join(excepts[hovered].except_columns)
+    assert got["tips"]["except"]["text"] == f"contains except {columns} (generated keys)" and "rownames" in columns
+    assert "overlaps (label: share of rows)" in got["legend"] and "contains except keys" in got["legend"]
 
 
 # --- 2,000 synthetic tables --------------------------------------------------------------------------

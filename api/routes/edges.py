@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from starlette.responses import Response
 
+from api import render
 from api.deps import AfterId, Limit, Offset, QueriesDep, Reader
-from api.schemas import Edge, EdgeStateName, Page, RelationName
-from r2d2.catalog.records import EdgeRecord
+from api.schemas import Edge, EdgeStateName, Page, RelationName, SafeStr
+from r2d2.catalog import EdgeFilter
+from r2d2.catalog._base import RawRows
+from r2d2.lake.fs import normalize_location
 
 router = APIRouter(prefix="/edges", tags=["edges"])
 
 STAGE_PATTERN = r"^[a-z_]{1,32}$"
 
 
-def edge_page(rows: Sequence[EdgeRecord], total: int, limit: int, offset: int) -> Page[Edge]:
+def _location(value: str | None) -> str | None:
+    """As a scan stores locations, so that ``/lake/t/`` finds ``/lake/t``."""
+    return None if value is None else normalize_location(value)
+
+
+def edge_page(raw: RawRows, total: int, limit: int, offset: int) -> Response:
     """A page of edges (always in id order, so ``next_after_id`` is the last id of a full page)."""
-    return Page[Edge](items=[Edge.of(r) for r in rows], total=total, limit=limit, offset=offset,
-                      next_after_id=rows[-1].id if rows and len(rows) == limit else None)
+    items = render.edge_rows(raw)
+    return render.page(items, total=total, limit=limit, offset=offset,
+                       next_after_id=items[-1]["id"] if items and len(items) == limit else None)
 
 
-@router.get("", summary="List edges")
+@router.get("", summary="List edges", response_model=Page[Edge])
 def list_edges(
     queries: QueriesDep,
     _: Reader,
@@ -34,11 +43,19 @@ def list_edges(
                                        description="Stage of the last decision (schema, minmax, "
                                                    "minhash, probe, exact, transitive).")] = None,
     include_stale: Annotated[bool, Query(description="Include edges of changed tables.")] = False,
+    parent: Annotated[SafeStr | None, Query(max_length=4096, description="Location of the parent.")] = None,
+    child: Annotated[SafeStr | None, Query(max_length=4096, description="Location of the child.")] = None,
+    table: Annotated[SafeStr | None, Query(max_length=4096, description="Location of either end.")] = None,
     after_id: AfterId = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[Edge]:
-    """Edges by id. Page with ``offset``, or (faster deep into a large catalog) with ``after_id``."""
-    rows, total = queries.edge_page(relation=relation, state=state, verified=verified, stage=stage,
-                                    include_stale=include_stale, after_id=after_id, limit=limit, offset=offset)
+) -> Response:
+    """Edges by id. Page with ``offset``, or (faster deep into a large catalog) with ``after_id``.
+    ``parent``, ``child`` and ``table`` are exact locations (normalized as a scan stores them).
+
+    Not ``async``: that was measured slower (``bench/results/api.md``), the event loop then waits for each
+    query instead of overlapping it with other requests' Python work."""
+    where = EdgeFilter(relation=relation, state=state, verified=verified, stage=stage, include_stale=include_stale,
+                       parent=_location(parent), child=_location(child), table=_location(table))
+    rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)
     return edge_page(rows, total, limit, offset)

@@ -3,7 +3,7 @@
 All hold the catalog's destructive lock (409 while an apply, restore or another of these is going, in
 this server or any other process). ``check`` may restore tables (Spark), so it is a background run of
 kind ``check``; ``recover`` and ``purge`` only move or remove files and answer at once (the library
-takes the lock and releases it before the answer is sent).
+takes the lock and releases it before the answer is sent). Each records a run, as from the CLI.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def check(state: StateDep, _: Admin, response: Response, body: CheckRequest | No
     restore_at_risk = (body or CheckRequest()).restore_at_risk
     job = state.jobs.check
     assert job is not None
-    run_id = state.runner.submit("check", lambda catalog, ctx: job(catalog, ctx, restore_at_risk),
+    run_id = state.runner.submit("check", lambda catalog: job(catalog, restore_at_risk),
                                  hold=["destructive"])
     return accepted(state, response, run_id)
 
@@ -33,9 +33,9 @@ def check(state: StateDep, _: Admin, response: Response, body: CheckRequest | No
 @router.post("/recover", responses=RUN_CONFLICT,
              summary="Finish or roll back interrupted deletions, restores and purges")
 def recover(state: StateDep, _: Admin) -> RecoverResult:
-    from r2d2.reconstruct.restore import recover as run
+    from r2d2 import operations
 
-    report = run(state.catalog, state.settings)
+    report = operations.recover(state.catalog, state.settings).value
     return RecoverResult(actions=report.actions, problems=report.problems)
 
 
@@ -44,8 +44,8 @@ def recover(state: StateDep, _: Admin) -> RecoverResult:
 def purge(state: StateDep, _: Admin, body: PurgeRequest | None = None) -> PurgeResult:
     """Only tables whose recipe was checked, is in the recipe store, and whose pinned parent content
     is still readable are purged; the others are listed in ``kept`` with the reason."""
-    from r2d2.reconstruct.restore import purge as run
+    from r2d2 import operations
 
     older_than = timedelta(seconds=(body or PurgeRequest()).older_than_s)
-    report = run(state.catalog, state.settings, older_than=older_than)
+    report = operations.purge(state.catalog, state.settings, older_than=older_than).value
     return PurgeResult(purged=report.purged, kept=[{"location": loc, "why": why} for loc, why in report.kept])

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
+from starlette.responses import Response as StarletteResponse
 
-from api import streaming
+from api import render, streaming
 from api.deps import AfterId, Limit, Offset, Operator, QueriesDep, Reader, StateDep
 from api.jobs import RestoreOptions
 from api.paths import check_lake_location
@@ -17,7 +18,9 @@ from api.problems import Problem
 from api.routes.edges import edge_page
 from api.routes.runs import RUN_CONFLICT, accepted
 from api.schemas import Edge, Page, RestoreRequest, Run, SafeStr, Table, TableDetail, TableStatusName
+from r2d2.catalog import EdgeFilter
 from r2d2.errors import NotFoundError
+from r2d2.lake.fs import normalize_location
 
 router = APIRouter(prefix="/tables", tags=["tables"])
 
@@ -27,7 +30,7 @@ TableId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Catalog id of the
 IncludeUnverified = Annotated[bool, Query(description="Also list candidate and pruned edges.")]
 
 
-@router.get("", summary="List tables")
+@router.get("", summary="List tables", response_model=Page[Table])
 def list_tables(
     queries: QueriesDep,
     _: Reader,
@@ -35,44 +38,50 @@ def list_tables(
     format: Annotated[SafeStr | None, Query(max_length=32, description="parquet, csv or delta.")] = None,
     prefix: Annotated[SafeStr | None, Query(max_length=4096, description="Location prefix.")] = None,
     min_bytes: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    location: Annotated[SafeStr | None, Query(max_length=4096, description="Exactly this location (a page of "
+                                                                           "at most one table).")] = None,
     after_id: AfterId = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[Table]:
-    """Tables without their profiles (see ``GET /tables/{id}``): by location, or by id with ``after_id``."""
+) -> StarletteResponse:
+    """Tables without their profiles (see ``GET /tables/{id}``): by location, or by id with ``after_id``.
+    ``location`` looks one table up by its exact location (normalized as a scan stores it)."""
+    if location is not None:
+        location = normalize_location(location)
     rows, total = queries.table_page(status=status, format=format, prefix=prefix, min_bytes=min_bytes,
-                                     after_id=after_id, limit=limit, offset=offset)
-    keyset = after_id is not None and len(rows) == limit and rows
-    return Page[Table](items=[Table.of(r) for r in rows], total=total, limit=limit, offset=offset,
-                       next_after_id=rows[-1].id if keyset else None)
+                                     location=location, after_id=after_id, limit=limit, offset=offset)
+    items = render.table_rows(rows)
+    keyset = after_id is not None and len(items) == limit and items
+    return render.page(items, total=total, limit=limit, offset=offset,
+                       next_after_id=items[-1]["id"] if keyset else None)
 
 
 @router.get("/{table_id}", summary="One table with its profile", responses=NOT_FOUND)
 def get_table(queries: QueriesDep, _: Reader, table_id: TableId) -> TableDetail:
-    return TableDetail.of(queries.table(table_id))
+    return TableDetail.model_validate(queries.table(table_id))
 
 
-@router.get("/{table_id}/parents", summary="Tables that contain this one", responses=NOT_FOUND)
+@router.get("/{table_id}/parents", summary="Tables that contain this one", responses=NOT_FOUND,
+            response_model=Page[Edge])
 def table_parents(queries: QueriesDep, _: Reader, table_id: TableId,
                   include_unverified: IncludeUnverified = False, after_id: AfterId = None,
-                  limit: Limit = 100, offset: Offset = 0) -> Page[Edge]:
+                  limit: Limit = 100, offset: Offset = 0) -> StarletteResponse:
     """Edges whose child is this table (verified or inferred unless ``include_unverified``)."""
     queries.table(table_id)  # 404 for an unknown table
-    rows, total = queries.edge_page(table_id=table_id, direction="parents",
-                                    verified=None if include_unverified else True, after_id=after_id,
-                                    limit=limit, offset=offset)
+    where = EdgeFilter(table_id=table_id, direction="parents", verified=None if include_unverified else True)
+    rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)
     return edge_page(rows, total, limit, offset)
 
 
-@router.get("/{table_id}/children", summary="Tables this one contains", responses=NOT_FOUND)
+@router.get("/{table_id}/children", summary="Tables this one contains", responses=NOT_FOUND,
+            response_model=Page[Edge])
 def table_children(queries: QueriesDep, _: Reader, table_id: TableId,
                    include_unverified: IncludeUnverified = False, after_id: AfterId = None,
-                   limit: Limit = 100, offset: Offset = 0) -> Page[Edge]:
+                   limit: Limit = 100, offset: Offset = 0) -> StarletteResponse:
     """Edges whose parent is this table (verified or inferred unless ``include_unverified``)."""
     queries.table(table_id)
-    rows, total = queries.edge_page(table_id=table_id, direction="children",
-                                    verified=None if include_unverified else True, after_id=after_id,
-                                    limit=limit, offset=offset)
+    where = EdgeFilter(table_id=table_id, direction="children", verified=None if include_unverified else True)
+    rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)
     return edge_page(rows, total, limit, offset)
 
 
@@ -92,7 +101,7 @@ def restore_table(state: StateDep, queries: QueriesDep, _: Operator, table_id: T
     options = RestoreOptions(table_id, location, (body or RestoreRequest()).move_mode)
     job = state.jobs.restore
     assert job is not None
-    run_id = state.runner.submit("restore", lambda catalog, ctx: job(catalog, ctx, options),
+    run_id = state.runner.submit("restore", lambda catalog: job(catalog, options),
                                  hold=["destructive"])
     return accepted(state, response, run_id)
 
@@ -123,7 +132,7 @@ def reconstruct_table(state: StateDep, queries: QueriesDep, _: Operator, table_i
     except NotFoundError as exc:
         raise Problem(409, str(exc)) from exc
     check_lake_location(parent, state.settings.lake_roots, field="parent")
-    with state.locks.reconstruct.hold(f"reconstruct of table {table_id}"):
+    with state.locks.reconstruct.hold(f"reconstruct of table {table_id}"):  # records a reconstruct run
         rebuilt = streaming.rebuild(state.catalog, state.settings, state.spark, table.location)
     name = f"table-{table_id}{streaming.SUFFIXES[format]}"
     return StreamingResponse(

@@ -13,20 +13,22 @@ API call, so the data keeps the API's auth (reader role). Besides the public API
 from __future__ import annotations
 
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, RedirectResponse
 
 from api.deps import CatalogDep, Reader
 from api.problems import Problem
-from api.schemas import jsonable
+from api.schemas import PlanSummary, jsonable
+from r2d2.catalog import EdgeFilter
+from r2d2.catalog.plans import PlanRecord
+from r2d2.vocabulary import EDGE_STATES, EdgeState
 
 UI_DIR = FsPath(__file__).resolve().parent.parent / "ui"
 STATIC_DIR = UI_DIR / "static"
 MAX_NODES = 20_000
 MAX_EDGES = 100_000
-EDGE_STATES = ("verified", "inferred", "candidate", "pruned")
 
 router = APIRouter(prefix="/ui", tags=["ui"], include_in_schema=False)
 
@@ -59,7 +61,8 @@ def ui_graph(
     states: Annotated[str, Query(max_length=64, pattern=r"^[a-z,]*$",
                                  description="Edge states to include, comma-separated.")] = "verified,inferred",
 ) -> dict[str, Any]:
-    """Active tables as nodes and non-stale edges among them, compact (no profiles, no evidence)."""
+    """Active tables as nodes and non-stale edges among them, compact (no profiles, no evidence; an
+    overlap's ``fraction`` and a containment's ``except_columns`` are the evidence the graph draws)."""
     wanted = [s for s in states.split(",") if s]
     unknown = [s for s in wanted if s not in EDGE_STATES]
     if unknown:
@@ -77,21 +80,19 @@ def ui_graph(
         if room <= 0:
             truncated = True
             break
-        rows = catalog.list_edges(state=state, limit=room + 1)
+        rows = catalog.list_edges(EdgeFilter(state=cast(EdgeState, state)), limit=room + 1)
         if len(rows) > room:
             truncated, rows = True, rows[:room]
         edges += [{"id": e.id, "source": e.parent_id, "target": e.child_id, "relation": e.relation,
-                   "state": e.state, "stage": e.stage, "multiset": e.multiset}
+                   "state": e.state, "stage": e.stage, "multiset": e.multiset, "fraction": e.fraction,
+                   "except_columns": list(e.except_columns)}
                   for e in rows if e.parent_id in ids and e.child_id in ids]
     return {"nodes": nodes, "edges": edges, "truncated": truncated}
 
 
-def _plan_summary(p: Any) -> dict[str, Any]:
-    return jsonable({"id": p.id, "created_at": p.created_at.isoformat(), "solver": p.solver, "status": p.status,
-                     "objective": p.objective, "bound": p.bound, "gap": p.gap, "solve_seconds": p.solve_seconds,
-                     "savings_bytes": p.savings_bytes, "savings_per_month": p.savings_per_month,
-                     "deleted_tables": p.deleted_tables,
-                     "baseline_cost": (p.plan or {}).get("baseline_cost"), "params": p.params})
+def _plan_summary(p: PlanRecord) -> dict[str, Any]:
+    return {**PlanSummary.model_validate(p).model_dump(mode="json"),
+            "baseline_cost": jsonable(p.plan.get("baseline_cost"))}
 
 
 @router.get("/api/plans")
@@ -106,5 +107,5 @@ def ui_plan(catalog: CatalogDep, _: Reader,
             plan_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> dict[str, Any]:
     """One stored plan with every decision (keep or delete, parent, latency and its limit, costs)."""
     p = catalog.get_plan(plan_id)
-    return {**_plan_summary(p), "decisions": jsonable(list((p.plan or {}).get("decisions", []))),
+    return {**_plan_summary(p), "decisions": jsonable(p.decisions),
             "message": (p.plan or {}).get("message", "")}

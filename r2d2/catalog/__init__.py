@@ -6,6 +6,7 @@ shipped in ``r2d2/catalog/migrations`` and upgraded automatically on first use.
 
 from r2d2.catalog.catalog import Catalog
 from r2d2.catalog.db import mask_url, open_catalog
+from r2d2.catalog.edges import EdgeFilter
 from r2d2.catalog.records import (
     EdgeRecord,
     EdgeRelation,
@@ -20,6 +21,7 @@ from r2d2.catalog.records import (
 
 __all__ = [
     "Catalog",
+    "EdgeFilter",
     "EdgeRecord",
     "EdgeRelation",
     "EdgeState",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from r2d2.catalog.access import AccessRepository
-from r2d2.catalog.db import dispose_engine
+from r2d2.catalog.db import current_revision, dispose_engine, head_revision
 from r2d2.catalog.edges import EdgesRepository
 from r2d2.catalog.journal import JournalRepository
 from r2d2.catalog.locks import LocksRepository
@@ -23,6 +23,11 @@ class Catalog(TablesRepository, SketchesRepository, EdgesRepository, RunsReposit
 
     Every method runs in its own short transaction and returns frozen records.
     """
+
+    def schema_current(self) -> bool:
+        """Whether the database's schema is at the newest migration of this version of R2D2."""
+        with self._read() as conn:
+            return current_revision(conn) == head_revision()
 
     def close(self) -> None:
         """Close the pooled connections of this catalog's URL (it reopens on next use)."""

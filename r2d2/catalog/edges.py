@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from typing import cast as cast_type
 
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from r2d2.catalog._base import RepositoryBase, chunks, utcnow
+from r2d2.catalog._base import RawRows, RepositoryBase, chunks, json_value, raw_rows, utc_value, utcnow
 from r2d2.catalog.models import EdgeRow, TableRow
 from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
+from r2d2.vocabulary import VERIFIED_STATES
 
 _P = aliased(TableRow, name="parent")
 _C = aliased(TableRow, name="child")
-VERIFIED_STATES = ("verified", "inferred")
 Direction = Literal["parents", "children"]
 _UPDATED = ("parent_fingerprint", "child_fingerprint", "state", "stage", "relation", "multiset",
             "evidence", "stale", "run_id", "updated_at")
@@ -41,31 +43,82 @@ def _record(row: Any) -> EdgeRecord:
     )
 
 
-def _edge_where(*, state: str | None, verified: bool | None, relation: str | None, stage: str | None,
-                include_stale: bool, table_id: int | None, direction: Direction | None,
-                after_id: int | None) -> list[ColumnElement[bool]]:
-    """Conditions on the edges table alone (no join), for pages and counts."""
-    where: list[ColumnElement[bool]] = []
-    if state is not None:
-        where.append(EdgeRow.state == state)
-    if verified is not None:
-        where.append(EdgeRow.state.in_(VERIFIED_STATES) if verified else EdgeRow.state.not_in(VERIFIED_STATES))
-    if relation is not None:
-        where.append(EdgeRow.relation == relation)
-    if stage is not None:
-        where.append(EdgeRow.stage == stage)
-    if not include_stale:
-        where.append(EdgeRow.stale == false())
-    if table_id is not None:
-        if direction == "parents":
-            where.append(EdgeRow.child_id == table_id)
-        elif direction == "children":
-            where.append(EdgeRow.parent_id == table_id)
-        else:
-            where.append(or_(EdgeRow.parent_id == table_id, EdgeRow.child_id == table_id))
-    if after_id is not None:
-        where.append(EdgeRow.id > after_id)
-    return where
+def edge_records(raw: RawRows) -> list[EdgeRecord]:
+    """:func:`_record` over the driver's rows (:class:`~r2d2.catalog._base.RawRows`)."""
+    k = raw.keys
+    out = []
+    for r in raw.rows:
+        multiset = r[k["multiset"]]
+        out.append(EdgeRecord(
+            id=r[k["id"]], parent_id=r[k["parent_id"]], child_id=r[k["child_id"]],
+            parent_location=r[k["parent_location"]], child_location=r[k["child_location"]],
+            parent_fingerprint=r[k["parent_fingerprint"]], child_fingerprint=r[k["child_fingerprint"]],
+            state=r[k["state"]], stage=r[k["stage"]], relation=r[k["relation"]],
+            multiset=None if multiset is None else bool(multiset),
+            evidence=dict(json_value(r[k["evidence"]]) or {}), stale=bool(r[k["stale"]]), run_id=r[k["run_id"]],
+            updated_at=utc_value(r[k["updated_at"]]),  # type: ignore[arg-type]
+        ))
+    return out
+
+
+def _table_id(location: str) -> Any:
+    return select(TableRow.id).where(TableRow.location == location).scalar_subquery()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgeFilter:
+    """Which edges: those meeting every given condition (the one edge filter of the catalog, the API and
+    the CLI; hashable, so pages cache by it).
+
+    ``verified``: True for ``verified``/``inferred`` edges, False for the rest. ``include_stale``: also
+    edges of tables changed since their decision. ``table_id`` with ``direction`` ``parents`` (edges whose
+    child is the table), ``children`` (whose parent is) or None (either end). ``parent``, ``child``,
+    ``table``: locations (``table``: either end). The conditions use the edges table alone (locations
+    through a sub-select), so pages, id lists and counts run along its indexes.
+    """
+
+    state: EdgeState | None = None
+    verified: bool | None = None
+    relation: EdgeRelation | None = None
+    stage: str | None = None
+    include_stale: bool = False
+    table_id: int | None = None
+    direction: Direction | None = None
+    parent: str | None = None
+    child: str | None = None
+    table: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.state is not None:
+            where.append(EdgeRow.state == self.state)
+        if self.verified is not None:
+            where.append(EdgeRow.state.in_(VERIFIED_STATES) if self.verified
+                         else EdgeRow.state.not_in(VERIFIED_STATES))
+        if self.relation is not None:
+            where.append(EdgeRow.relation == self.relation)
+        if self.stage is not None:
+            where.append(EdgeRow.stage == self.stage)
+        if not self.include_stale:
+            where.append(EdgeRow.stale == false())
+        if self.table_id is not None:
+            if self.direction == "parents":
+                where.append(EdgeRow.child_id == self.table_id)
+            elif self.direction == "children":
+                where.append(EdgeRow.parent_id == self.table_id)
+            else:
+                where.append(or_(EdgeRow.parent_id == self.table_id, EdgeRow.child_id == self.table_id))
+        if self.parent is not None:
+            where.append(EdgeRow.parent_id == _table_id(self.parent))
+        if self.child is not None:
+            where.append(EdgeRow.child_id == _table_id(self.child))
+        if self.table is not None:
+            where.append(or_(EdgeRow.parent_id == _table_id(self.table), EdgeRow.child_id == _table_id(self.table)))
+        return where
+
+
+#: Every edge but those of tables changed since their decision (no condition given).
+CURRENT_EDGES = EdgeFilter()
 
 
 class EdgesRepository(RepositoryBase):
@@ -94,30 +147,10 @@ class EdgesRepository(RepositoryBase):
                 conn.execute(stmt, list(part))
         return len(values)
 
-    def list_edges(
-        self,
-        *,
-        state: str | None = None,
-        relation: str | None = None,
-        stage: str | None = None,
-        include_stale: bool = False,
-        table_location: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[EdgeRecord]:
-        """Edges matching every given filter, by id; ``table_location`` matches either end."""
-        stmt = _edge_select()
-        if state is not None:
-            stmt = stmt.where(EdgeRow.state == state)
-        if relation is not None:
-            stmt = stmt.where(EdgeRow.relation == relation)
-        if stage is not None:
-            stmt = stmt.where(EdgeRow.stage == stage)
-        if not include_stale:
-            stmt = stmt.where(EdgeRow.stale == false())
-        if table_location is not None:
-            stmt = stmt.where(or_(_P.location == table_location, _C.location == table_location))
-        stmt = stmt.order_by(EdgeRow.id).offset(offset).limit(limit)
+    def list_edges(self, where: EdgeFilter = CURRENT_EDGES, *, limit: int | None = None,
+                   offset: int = 0) -> list[EdgeRecord]:
+        """Edges matching ``where``, by id."""
+        stmt = _edge_select().where(*where.conditions()).order_by(EdgeRow.id).offset(offset).limit(limit)
         with self._read() as conn:
             return [_record(r) for r in conn.execute(stmt)]
 
@@ -166,59 +199,61 @@ class EdgesRepository(RepositoryBase):
 
     # --- paged listing (REST API) ---------------------------------------------------------------------
 
-    def edge_page(
-        self,
-        *,
-        state: str | None = None,
-        verified: bool | None = None,
-        relation: str | None = None,
-        stage: str | None = None,
-        include_stale: bool = False,
-        table_id: int | None = None,
-        direction: Direction | None = None,
-        after_id: int | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[EdgeRecord]:
-        """One page of edges by id matching every filter.
+    def edge_page_rows(self, where: EdgeFilter = CURRENT_EDGES, *, after_id: int | None = None, limit: int = 100,
+                       offset: int = 0) -> RawRows:
+        """One page of the edges matching ``where``, by id, as the driver's rows (see :meth:`edge_page`).
 
-        ``verified``: True for ``verified``/``inferred`` edges, False for the rest. ``table_id`` with
-        ``direction`` ``parents`` (edges whose child is the table), ``children`` (whose parent is) or
-        None (either end). ``after_id``: keyset pagination (edges with a larger id; combine with
-        ``offset=0``). The offset is applied to the edges table alone, along an index; only the page's
-        rows are joined with their tables' locations.
+        ``after_id``: keyset pagination (edges with a larger id; combine with ``offset=0``). The offset is
+        applied to the edges table alone, along an index; only the page's rows are joined with their
+        tables' locations.
         """
-        where = _edge_where(state=state, verified=verified, relation=relation, stage=stage,
-                            include_stale=include_stale, table_id=table_id, direction=direction,
-                            after_id=after_id)
-        ids = (select(EdgeRow.id).where(*where).order_by(EdgeRow.id).offset(offset).limit(limit)
+        conditions = where.conditions()
+        if after_id is not None:
+            conditions.append(EdgeRow.id > after_id)
+        ids = (select(EdgeRow.id).where(*conditions).order_by(EdgeRow.id).offset(offset).limit(limit)
                .scalar_subquery())
         stmt = _edge_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
         with self._read() as conn:
-            return [_record(r) for r in conn.execute(stmt)]
+            return raw_rows(conn, stmt)
 
-    def count_edges(
-        self,
-        *,
-        state: str | None = None,
-        verified: bool | None = None,
-        relation: str | None = None,
-        stage: str | None = None,
-        include_stale: bool = False,
-        table_id: int | None = None,
-        direction: Direction | None = None,
-    ) -> int:
-        """How many edges match the filters of :meth:`edge_page` (over all pages)."""
-        where = _edge_where(state=state, verified=verified, relation=relation, stage=stage,
-                            include_stale=include_stale, table_id=table_id, direction=direction,
-                            after_id=None)
+    def edge_page(self, where: EdgeFilter = CURRENT_EDGES, *, after_id: int | None = None, limit: int = 100,
+                  offset: int = 0) -> list[EdgeRecord]:
+        """One page of the edges matching ``where``, by id (see :meth:`edge_page_rows`)."""
+        return edge_records(self.edge_page_rows(where, after_id=after_id, limit=limit, offset=offset))
+
+    def edge_ids(self, where: EdgeFilter = CURRENT_EDGES) -> array[int]:
+        """The ids of every edge matching ``where``, in id order (along an index)."""
         with self._read() as conn:
-            return int(conn.execute(select(func.count()).select_from(EdgeRow).where(*where)).scalar_one())
+            return array("q", raw_rows(conn, select(EdgeRow.id).where(*where.conditions()).order_by(EdgeRow.id))
+                         .column("id"))
+
+    def edges_by_ids(self, ids: Sequence[int], where: EdgeFilter = CURRENT_EDGES) -> list[EdgeRecord]:
+        """The edges with these ids that (still) match ``where``, in id order."""
+        return edge_records(self.edge_rows_by_ids(ids, where))
+
+    def edge_rows_by_ids(self, ids: Sequence[int], where: EdgeFilter = CURRENT_EDGES) -> RawRows:
+        """:meth:`edges_by_ids` as the driver's rows (columns of :class:`EdgeRecord`)."""
+        stmt = _edge_select().where(EdgeRow.id.in_(list(ids)), *where.conditions()).order_by(EdgeRow.id)
+        with self._read() as conn:
+            return raw_rows(conn, stmt)
+
+    def count_edges(self, where: EdgeFilter = CURRENT_EDGES) -> int:
+        """How many edges match ``where`` (over all pages)."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(EdgeRow).where(*where.conditions()))
+                       .scalar_one())
 
     def edges_by_state(self, *, include_stale: bool = False) -> dict[str, int]:
         """Edge counts by state (non-stale edges unless ``include_stale``)."""
         stmt = select(EdgeRow.state, func.count()).group_by(EdgeRow.state)
         if not include_stale:
             stmt = stmt.where(EdgeRow.stale == false())
+        with self._read() as conn:
+            return {str(k): int(n) for k, n in conn.execute(stmt)}
+
+    def edges_by_relation(self) -> dict[str, int]:
+        """Verified or inferred non-stale edges by relation (contains, duplicate, overlaps)."""
+        stmt = (select(EdgeRow.relation, func.count()).where(*EdgeFilter(verified=True).conditions())
+                .group_by(EdgeRow.relation))
         with self._read() as conn:
             return {str(k): int(n) for k, n in conn.execute(stmt)}

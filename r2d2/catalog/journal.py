@@ -18,11 +18,12 @@ from sqlalchemy import insert, select, update
 from r2d2.catalog._base import RepositoryBase, utcnow
 from r2d2.catalog.models import DeletionRow, TableRow
 from r2d2.errors import NotFoundError
+from r2d2.vocabulary import DeletionState
 
 #: States in which the table's data is not in place (the deletion holds it).
-LIVE_STATES = ("quarantined", "purging", "purged")
+LIVE_STATES: tuple[DeletionState, ...] = ("quarantined", "purging", "purged")
 #: States of an unfinished filesystem phase (``recover`` reconciles them).
-OPEN_STATES = ("intent", "moving", "restoring", "purging")
+OPEN_STATES: tuple[DeletionState, ...] = ("intent", "moving", "restoring", "purging")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class DeletionRecord:
     location: str
     recipe_id: int
     plan_id: int | None
-    state: str
+    state: DeletionState
     quarantine_path: str
     journal_path: str
     steps: list[Any]

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from r2d2.vocabulary import DELETION_STATES, EDGE_RELATIONS, EDGE_STATES, RUN_STATUSES, TABLE_STATUSES, TOKEN_ROLES
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -38,10 +40,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-TABLE_STATUSES = ("active", "gone", "error")
-EDGE_STATES = ("candidate", "pruned", "verified", "inferred")
-EDGE_RELATIONS = ("contains", "duplicate", "overlaps")
-RUN_STATUSES = ("running", "succeeded", "failed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -183,7 +181,6 @@ class RunRow(Base):
     host: Mapped[str | None] = mapped_column(String(255))
 
 
-TOKEN_ROLES = ("reader", "operator", "admin")
 
 
 class ApiTokenRow(Base):
@@ -202,11 +199,6 @@ class ApiTokenRow(Base):
 
 
 # --- deletion optimizer and safe deletion (migration 0003) -------------------------------------------
-
-DELETION_STATES = (
-    "intent", "moving", "quarantined", "purging", "purged", "restoring", "restored", "rolled_back",
-)
-
 
 class PlanRow(Base):
     """A stored optimizer plan: figures, per-table decisions (JSON) and the fingerprints it was made on."""

@@ -52,3 +52,19 @@ class NeighboursRepository(RepositoryBase):
                 for tid, profile in rows:
                     out[int(tid)] = TableProfile.from_json(cast(dict[str, Any], profile))
         return out
+
+    def keyed_children(self, terms: Collection[Term]) -> set[int]:
+        """Active tables holding one of ``terms`` whose columns outside them are all integers: the
+        possible children, once their generated keys are left out, of a table of columns ``terms``
+        (a lookup's except-keys test; :func:`r2d2.containment.keys.generated_keys` decides exactly)."""
+        terms = sorted(set(terms))
+        if not terms:
+            return set()
+        matches = or_(*(and_(ColumnRow.key == k, ColumnRow.family == f) for k, f in terms))
+        kept = or_(matches, ColumnRow.family == "integer")
+        touching = select(ColumnRow.table_id).where(matches).distinct()
+        query = (select(ColumnRow.table_id).join(TableRow, TableRow.id == ColumnRow.table_id)
+                 .where(ColumnRow.table_id.in_(touching), TableRow.status == "active", TableRow.profile.is_not(None))
+                 .group_by(ColumnRow.table_id).having(func.sum(case((kept, 0), else_=1)) == 0))
+        with self._read() as conn:
+            return {int(t) for t in conn.execute(query).scalars()}

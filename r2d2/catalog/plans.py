@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from r2d2.catalog._base import RepositoryBase, utcnow
 from r2d2.catalog.models import PlanRow
@@ -33,6 +33,11 @@ class PlanRecord:
     plan: dict[str, Any]
     fingerprints: dict[str, str]
     params: dict[str, Any]
+
+    @property
+    def decisions(self) -> list[dict[str, Any]]:
+        """Per table: action (keep | delete), location, parent_location, est_latency_s, ..."""
+        return list(self.plan.get("decisions", []))
 
 
 def _record(row: Any) -> PlanRecord:
@@ -61,7 +66,18 @@ class PlansRepository(RepositoryBase):
             raise NotFoundError(f"plan {plan_id} is not in the catalog")
         return _record(row)
 
-    def list_plans(self, *, limit: int | None = 20) -> list[PlanRecord]:
+    def list_plans(self, *, limit: int | None = 20, offset: int = 0) -> list[PlanRecord]:
+        """Stored plans, newest first."""
         with self._read() as conn:
-            rows = conn.execute(select(PlanRow.__table__).order_by(PlanRow.id.desc()).limit(limit)).all()
+            rows = conn.execute(select(PlanRow.__table__).order_by(PlanRow.id.desc()).offset(offset)
+                                .limit(limit)).all()
         return [_record(r) for r in rows]
+
+    def newest_plan_savings(self) -> int | None:
+        """Bytes the newest stored plan frees (its ``savings_bytes``); None without a plan."""
+        with self._read() as conn:
+            return conn.execute(select(PlanRow.savings_bytes).order_by(PlanRow.id.desc()).limit(1)).scalar()
+
+    def count_plans(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(PlanRow)).scalar_one())

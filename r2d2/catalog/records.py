@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 from r2d2.catalog.db import json_dumps, json_loads
 from r2d2.types import TableProfile
+from r2d2.vocabulary import VERIFIED_STATES, EdgeRelation, EdgeState, RunStatus, SaveOutcome, TableStatus
 
-TableStatus = Literal["active", "gone", "error"]
-EdgeState = Literal["candidate", "pruned", "verified", "inferred"]
-EdgeRelation = Literal["contains", "duplicate", "overlaps"]
-RunStatus = Literal["running", "succeeded", "failed"]
-SaveOutcome = Literal["new", "changed", "unchanged"]
+__all__ = ["EdgeRecord", "EdgeRelation", "EdgeState", "EdgeUpsert", "PairDecision", "RunRecord", "RunStatus",
+           "SaveOutcome", "TableRecord", "TableStatus"]
+
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,42 @@ class EdgeRecord:
     updated_at: datetime
 
     @property
+    def verified(self) -> bool:
+        """Established by exact verification or by transitivity (state ``verified`` or ``inferred``)."""
+        return self.state in VERIFIED_STATES
+
+    @property
+    def fraction(self) -> float | None:
+        """An ``overlaps`` edge's share of the child's distinct rows found in the parent (evidence
+        ``overlap``); None for every other relation."""
+        return overlap_fraction(self.relation, self.evidence)
+
+    @property
+    def except_columns(self) -> tuple[str, ...]:
+        """The child's generated key columns left out of a ``contains`` (empty: contained on every column)."""
+        return except_columns(self.evidence)
+
+    @property
     def deletable(self) -> bool:
-        """Whether the child may be deleted and rebuilt from the parent on this edge: an exact
-        containment or duplicate, verified or inferred. Overlaps and containments except generated
-        keys are report-only: the child's rows cannot be rebuilt exactly from the parent."""
-        return (self.state in ("verified", "inferred") and self.relation in ("contains", "duplicate")
-                and not self.evidence.get("except_columns"))
+        """Whether the child may be deleted and rebuilt from the parent on this edge (:func:`deletable`)."""
+        return deletable(self.state, self.relation, self.evidence)
+
+
+# What an edge's evidence says, for a record and for the API's pages rendered without records.
+
+def overlap_fraction(relation: str, evidence: Mapping[str, Any]) -> float | None:
+    value = evidence.get("overlap") if relation == "overlaps" else None
+    return None if value is None else float(value)
+
+
+def except_columns(evidence: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(evidence.get("except_columns") or ())
+
+
+def deletable(state: str, relation: str, evidence: Mapping[str, Any]) -> bool:
+    """An exact containment or duplicate, verified or inferred. Overlaps and containments except
+    generated keys are report-only: the child's rows cannot be rebuilt exactly from the parent."""
+    return state in VERIFIED_STATES and relation != "overlaps" and not except_columns(evidence)
 
 
 @dataclass(frozen=True)
@@ -125,3 +155,9 @@ class RunRecord:
     errors: list[Any]
     pid: int | None
     host: str | None
+
+    @property
+    def stages(self) -> list[Any]:
+        """A detect's funnel (``summary["stages"]``: one entry per stage); empty for other kinds."""
+        stages = self.summary.get("stages")
+        return stages if isinstance(stages, list) else []

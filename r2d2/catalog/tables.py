@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -21,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from r2d2.catalog._base import RepositoryBase, as_utc, chunks
+from r2d2.catalog._base import RawRows, RepositoryBase, as_utc, chunks, raw_rows, utc_value
 from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
 from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
 from r2d2.errors import NotFoundError
@@ -68,6 +69,19 @@ def _record(row: Row[Any], *, with_profile: bool = True) -> TableRecord:
         root=m.get("root"),
         access_per_day=m["access_per_day"],
     )
+
+
+def table_records(raw: RawRows) -> list[TableRecord]:
+    """Tables without profiles from the driver's rows (:class:`~r2d2.catalog._base.RawRows`)."""
+    k = raw.keys
+    return [TableRecord(
+        id=r[k["id"]], location=r[k["location"]], format=r[k["format"]], status=r[k["status"]],
+        fingerprint=r[k["fingerprint"]], num_rows=r[k["num_rows"]], num_bytes=r[k["num_bytes"]],
+        num_files=r[k["num_files"]], first_seen=utc_value(r[k["first_seen"]]),  # type: ignore[arg-type]
+        last_seen=utc_value(r[k["last_seen"]]),  # type: ignore[arg-type]
+        gone_at=utc_value(r[k["gone_at"]]), profiled_at=utc_value(r[k["profiled_at"]]), error=r[k["error"]],
+        profile=None, latency_limit_s=r[k["latency_limit_s"]], root=r[k["root"]],
+        access_per_day=r[k["access_per_day"]]) for r in raw.rows]
 
 
 def _mark_edges_stale(conn: Connection, table_ids: Sequence[int]) -> None:
@@ -354,8 +368,11 @@ class TablesRepository(RepositoryBase):
         format: str | None,
         prefix: str | None,
         min_bytes: int | None,
+        location: str | None = None,
     ) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
+        if location is not None:
+            where.append(TableRow.location == location)
         if status is not None:
             where.append(TableRow.status.in_([status] if isinstance(status, str) else list(status)))
         if format is not None:
@@ -399,8 +416,10 @@ class TablesRepository(RepositoryBase):
         format: str | None = None,
         prefix: str | None = None,
         min_bytes: int | None = None,
+        location: str | None = None,
     ) -> int:
-        stmt = select(func.count()).select_from(T).where(*self._filters(status, format, prefix, min_bytes))
+        stmt = select(func.count()).select_from(T).where(*self._filters(status, format, prefix, min_bytes,
+                                                                         location))
         with self._read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
@@ -416,24 +435,27 @@ class TablesRepository(RepositoryBase):
 
     # --- paged listing and service queries (REST API) -------------------------------------------------
 
-    def table_page(
+    def table_page_rows(
         self,
         *,
         status: TableStatus | Sequence[str] | None = None,
         format: str | None = None,
         prefix: str | None = None,
         min_bytes: int | None = None,
+        location: str | None = None,
         after_id: int | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[TableRecord]:
-        """One page of tables without their profiles: by location, or by id after ``after_id``.
+    ) -> RawRows:
+        """One page of tables without their profiles, as the driver's rows: by location, or by id after
+        ``after_id``.
 
+        ``location`` matches one location exactly (a page of at most one table).
         ``after_id`` is keyset pagination: tables with a larger id, in id order (start with 0).
         Otherwise the page is ``offset`` tables into the location order. Either way the ids of the page
         are found along an index first; only the page's rows are then read.
         """
-        where = self._filters(status, format, prefix, min_bytes)
+        where = self._filters(status, format, prefix, min_bytes, location)
         if after_id is not None:
             where.append(TableRow.id > after_id)
             order: Any = (TableRow.id,)
@@ -443,7 +465,50 @@ class TablesRepository(RepositoryBase):
         cols = [c for c in T.c if c.name != "profile"]
         stmt = select(*cols).where(TableRow.id.in_(ids)).order_by(*order)
         with self._read() as conn:
-            return [_record(r, with_profile=False) for r in conn.execute(stmt)]
+            return raw_rows(conn, stmt)
+
+    def table_page(self, **filters: Any) -> list[TableRecord]:
+        """:meth:`table_page_rows` as records (without profiles)."""
+        return table_records(self.table_page_rows(**filters))
+
+    def table_ids(
+        self,
+        *,
+        status: TableStatus | Sequence[str] | None = None,
+        format: str | None = None,
+        prefix: str | None = None,
+        min_bytes: int | None = None,
+        location: str | None = None,
+    ) -> array[int]:
+        """The ids of every table matching the filters, in location order (along an index)."""
+        where = self._filters(status, format, prefix, min_bytes, location)
+        with self._read() as conn:
+            return array("q", raw_rows(conn, select(TableRow.id).where(*where).order_by(*_ORDERS["location"]))
+                         .column("id"))
+
+    def tables_by_ids(self, ids: Sequence[int], **filters: Any) -> list[TableRecord]:
+        """The tables (without profiles) with these ids that (still) match the filters, in the order of
+        ``ids`` (the filters of :meth:`table_ids`)."""
+        return table_records(self.table_rows_by_ids(ids, **filters))
+
+    def table_rows_by_ids(
+        self,
+        ids: Sequence[int],
+        *,
+        status: TableStatus | Sequence[str] | None = None,
+        format: str | None = None,
+        prefix: str | None = None,
+        min_bytes: int | None = None,
+        location: str | None = None,
+    ) -> RawRows:
+        """:meth:`tables_by_ids` as the driver's rows (columns of :class:`TableRecord` but the profile)."""
+        where = self._filters(status, format, prefix, min_bytes, location)
+        cols = [c for c in T.c if c.name != "profile"]
+        with self._read() as conn:
+            raw = raw_rows(conn, select(*cols).where(TableRow.id.in_(list(ids)), *where))
+        rank = {table_id: i for i, table_id in enumerate(ids)}
+        at = raw.keys["id"]
+        return RawRows(raw.keys, sorted(raw.rows, key=lambda r: rank[r[at]]))
 
     def tables_by_status(self) -> dict[str, int]:
         """Table counts by status."""

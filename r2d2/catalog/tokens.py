@@ -12,15 +12,15 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import insert, or_, select, update
 
 from r2d2.catalog._base import RepositoryBase, utcnow
 from r2d2.catalog.models import TOKEN_ROLES, ApiTokenRow
 from r2d2.errors import CatalogError, NotFoundError
+from r2d2.vocabulary import TokenRole
 
-TokenRole = Literal["reader", "operator", "admin"]
 TOKEN_PREFIX = "r2d2_"
 TOUCH_INTERVAL = timedelta(minutes=1)
 _NAME_MAX = 128

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from r2d2.errors import OperationBusyError, R2D2Error
+from r2d2.logs import LogFormat, formatter
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERNAL, EXIT_BUSY = 0, 1, 2, 3, 4, 75
 LOG_NAME = "r2d2.log"
@@ -62,15 +63,16 @@ def log_path(home: Path | None) -> Path:
     return Path(tempfile.gettempdir()) / "r2d2-logs" / LOG_NAME
 
 
-def start_logging(path: Path) -> logging.Handler:
-    """Send warnings of R2D2's loggers to ``path`` (the file is created on the first record)."""
+def start_logging(path: Path, fmt: LogFormat = "text") -> logging.Handler:
+    """Send warnings of R2D2's loggers to ``path`` (the file is created on the first record), as text
+    or JSON lines (:mod:`r2d2.logs`)."""
     root = logging.getLogger("r2d2")
     for old in [h for h in root.handlers if isinstance(h, _FolderMakingHandler)]:
         root.removeHandler(old)  # one command per process; in tests, one after another
         old.close()
     handler = _FolderMakingHandler(path, delay=True, encoding="utf-8")
     handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+    handler.setFormatter(formatter(fmt))
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.WARNING:
         root.setLevel(logging.WARNING)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +43,13 @@ class ExceptEdge:
 
 
 def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any],
-                profiles: Mapping[int, TableProfile], contained: set[Pair], stage: StageReport,
+                profiles: Mapping[int, TableProfile], contained: set[Pair], stage: StageReport, *,
+                involving: int | None = None, transient: Collection[int] = (),
                 ) -> tuple[list[ExceptEdge], dict[int, str]]:
-    """Edges found by leaving generated keys out, and tables that could not be read (id -> reason)."""
+    """Edges found by leaving generated keys out, and tables that could not be read (id -> reason).
+
+    ``involving``: only pairs with this table at one end (a lookup); ``transient``: tables kept out of
+    the sketch cache (a lookup's unregistered table)."""
     from r2d2.containment.pipeline import minhash_screen, sketch_candidates
 
     t0 = time.perf_counter()
@@ -59,12 +63,14 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
     every = {**profiles, **{v: view for v, (_, _, view) in views.items()}}
     graph = schema_candidates(every, children_only=set(views))
     cands = [c for c in graph.candidates if c.pair.parent not in views and c.pair.parent != views[c.pair.child][0]
-             and Pair(c.pair.parent, views[c.pair.child][0]) not in contained]
+             and Pair(c.pair.parent, views[c.pair.child][0]) not in contained
+             and involving in (None, c.pair.parent, views[c.pair.child][0])]
     kept, _ = prune_all(cands, every)
     stage.candidates_in, stage.tables = len(cands), len(views)
     derived = {v: (tid, tuple(c.name for c in sorted(view.supported_columns, key=lambda c: c.key)))
                for v, (tid, _, view) in views.items()}
-    sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived)
+    sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived,
+                                         transient=transient)
     survivors = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed
                  and minhash_screen(c, sketches) is None]
     work = lakefs.join(settings.work_location, f"verify-except-{time.time_ns()}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
-from r2d2.catalog.records import EdgeUpsert, PairDecision
+from r2d2.catalog.records import EdgeUpsert, PairDecision, deletable
 from r2d2.config import Settings
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
@@ -36,6 +36,7 @@ from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
 from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
+from r2d2.vocabulary import VERIFIED_STATES
 
 CONTENT_STAGES = ("minhash", "probe", "exact", "transitive")
 Progress = Callable[[str], None]
@@ -52,8 +53,7 @@ class _Decision:
     @property
     def contains(self) -> bool:
         """A containment without exceptions: what duplicates, inference and deletions may build on."""
-        return (self.state in ("verified", "inferred") and not self.overlaps
-                and not (self.evidence or {}).get("except_columns"))
+        return deletable(self.state, "overlaps" if self.overlaps else "contains", self.evidence or {})
 
 
 def _reusable(rec: PairDecision | None, *, overlaps: bool) -> bool:
@@ -421,7 +421,7 @@ def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: Se
     rows = []
     for cand in candidates:
         d = decisions.get(cand.pair) or _Decision("candidate", "minhash", evidence={"note": "not examined"})
-        relation = _relation(cand.pair, decisions, profiles) if d.state in ("verified", "inferred") else "contains"
+        relation = _relation(cand.pair, decisions, profiles) if d.state in VERIFIED_STATES else "contains"
         evidence = {**(d.evidence or {}), "hash_version": HASH_VERSION}
         prior = stored.get((cand.pair.parent, cand.pair.child))
         if prior is not None and (prior.state, prior.stage, prior.relation, prior.multiset) == (
@@ -441,7 +441,7 @@ def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: Se
 def _edges(decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProfile]) -> list[EdgeOut]:
     out: list[EdgeOut] = []
     for pair, d in decisions.items():
-        if d.state not in ("verified", "inferred"):
+        if d.state not in VERIFIED_STATES:
             continue
         relation = _relation(pair, decisions, profiles)
         parent, child = profiles[pair.parent].location, profiles[pair.child].location

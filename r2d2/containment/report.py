@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Relation = Literal["contains", "duplicate", "overlaps"]
+from r2d2.vocabulary import EdgeRelation as Relation
 
 
 @dataclass

@@ -188,7 +188,8 @@ def compute_sketches(
     """Sketch every requested table; tables whose read fails are reported in ``failures``.
 
     A table whose row hashes take at most ``local_bytes`` is counted whole by a task; these tasks run on
-    the driver when their reads total at most ``local_read_bytes``, else in one Spark job. Larger tables go through Spark jobs of ``batch_size`` tables and a shuffle."""
+    the driver when their reads total at most ``local_read_bytes``, else in one Spark job.
+    Larger tables go through Spark jobs of ``batch_size`` tables and a shuffle."""
     work_dir = str(work_dir)  # a local path or a URI (a cluster's executors write there)
     lakefs.makedirs(work_dir)
     perms = mh.permutations(num_perm, seed, cache_dir=cache_dir)
@@ -264,7 +265,7 @@ def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_
     from r2d2.engine.warm import warm_python_workers
     from r2d2.errors import DetectionError
 
-    warm = warm_python_workers(spark)  # while the driver plans the first batch
+    warm = warm_python_workers(spark, ["r2d2.containment.minhash"])  # while the driver plans the first batch
 
     def job(batch: Sequence[SketchRequest]) -> _Batch:
         # A failing file is a failed table (an error entry), not a failed job; a job that fails

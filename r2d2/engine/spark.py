@@ -77,8 +77,8 @@ def wanted_conf(settings: Settings, master: str | None, *, own: bool = True) -> 
     if own and master is not None and master.startswith("local"):
         conf["spark.ui.enabled"] = "false"
         conf["spark.driver.host"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
-        # Workers run this driver's interpreter, which has R2D2: fork them with its imports done.
-        conf["spark.python.daemon.module"] = "r2d2.engine.pydaemon"
+        if settings.spark_worker_daemon:  # workers run this driver's interpreter: fork them with imports done
+            conf["spark.python.daemon.module"] = settings.spark_worker_daemon
     jars = jars_dir(settings) if own else None
     if jars is not None:
         conf["spark.driver.extraClassPath"] = f"{jars}/*"

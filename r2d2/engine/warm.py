@@ -12,8 +12,9 @@ the real job would start its own workers as before.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,13 +22,14 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-def _touch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _touch(modules: tuple[str, ...], batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    import importlib
     import os
 
     import pyarrow
 
-    from r2d2.containment import minhash  # noqa: F401 - what a stage-3 worker loads
-
+    for name in modules:  # what the job's workers will load (the caller says: the engine knows no algorithm)
+        importlib.import_module(name)
     for _ in batches:
         pass
     yield pyarrow.RecordBatch.from_pydict({"pid": pyarrow.array([os.getpid()], pyarrow.int64())})
@@ -45,14 +47,15 @@ class WarmUp:
             self.thread.join(timeout)
 
 
-def warm_python_workers(spark: SparkSession) -> WarmUp:
-    """Start the warm-up job (one task per core) in a daemon thread."""
+def warm_python_workers(spark: SparkSession, modules: Sequence[str] = ()) -> WarmUp:
+    """Start the warm-up job (one task per core, importing ``modules`` in each worker) in a daemon thread."""
     tasks = max(1, spark.sparkContext.defaultParallelism)
     warm = WarmUp()
+    touch = partial(_touch, tuple(modules))
 
     def run() -> None:
         try:
-            rows = spark.range(tasks, numPartitions=tasks).mapInArrow(_touch, "pid long").collect()
+            rows = spark.range(tasks, numPartitions=tasks).mapInArrow(touch, "pid long").collect()
         except Exception:  # an optimisation only: the real job starts workers itself
             return
         warm.pids.update(int(r["pid"]) for r in rows)

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from r2d2.catalog import Catalog
+from r2d2.catalog import Catalog, EdgeFilter
 from r2d2.catalog.journal import LIVE_STATES
 from r2d2.optimize.model import CostDefaults, EdgeCost, Prices, Problem, TableCost, ThroughputModel
 from r2d2.optimize.plan import Plan
@@ -88,15 +88,14 @@ def build_problem(catalog: Catalog, *, prices: Prices | None = None, defaults: C
             r.id, r.location, r.num_bytes, None if per_day is None else per_day * DAYS_PER_MONTH,
             r.latency_limit_s, defaults))
     direct: dict[tuple[int, int], Any] = {}
-    for state in ("verified", "inferred"):
-        for e in catalog.list_edges(state=state):
-            p, c = by_id.get(e.parent_id), by_id.get(e.child_id)
-            if p is None or c is None or e.parent_fingerprint != p.fingerprint \
-                    or e.child_fingerprint != c.fingerprint or not e.deletable:
-                continue
-            direct[(e.parent_id, e.child_id)] = e
-            if e.relation == "duplicate":
-                direct.setdefault((e.child_id, e.parent_id), e)
+    for e in catalog.list_edges(EdgeFilter(verified=True)):
+        p, c = by_id.get(e.parent_id), by_id.get(e.child_id)
+        if p is None or c is None or e.parent_fingerprint != p.fingerprint \
+                or e.child_fingerprint != c.fingerprint or not e.deletable:
+            continue
+        direct[(e.parent_id, e.child_id)] = e
+        if e.relation == "duplicate":
+            direct.setdefault((e.child_id, e.parent_id), e)
     pairs = transitive_closure(direct)
     edges = []
     for parent, child in sorted(pairs, key=lambda pc: (by_id[pc[0]].location, by_id[pc[1]].location)):

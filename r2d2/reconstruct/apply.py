@@ -33,7 +33,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -50,20 +49,9 @@ from r2d2.optimize.build import load_plan
 from r2d2.reconstruct import recipe as rcp
 from r2d2.reconstruct.faults import fault_point
 from r2d2.reconstruct.journal import Journal
-from r2d2.reconstruct.quarantine import MoveMode, move_tree
+from r2d2.reconstruct.quarantine import move_tree
 from r2d2.reconstruct.rebuild import rebuild_and_verify
-
-
-def quarantine_root(settings: Settings) -> str:
-    return settings.quarantine_location
-
-
-def journal_dir(settings: Settings) -> Path:
-    return settings.journal_dir
-
-
-def recipe_root(settings: Settings) -> str:
-    return settings.recipes_location
+from r2d2.vocabulary import MoveMode
 
 
 @dataclass
@@ -215,7 +203,7 @@ def prepare(catalog: Catalog, settings: Settings, spark: SparkSession, child: Ta
         pins[parent.id] = rcp.pin_parent(parent.profile)
     key = uuid.uuid4().hex
     work = lakefs.join(settings.work_location, f"recipe-{key}")  # shared with the executors
-    store = lakefs.join(recipe_root(settings), key)
+    store = lakefs.join(settings.recipes_location, key)
     lakefs.makedirs(work)
     try:
         recipe = rcp.build_recipe(spark, child.profile, pins[parent.id], work=work, store=store)
@@ -245,8 +233,8 @@ def quarantine(catalog: Catalog, settings: Settings, child: TableRecord, parent:
     src = table_path(child.location)
     did = catalog.add_deletion(table_id=child.id, location=child.location, recipe_id=rec.id, plan_id=plan_id,
                                quarantine_path="", journal_path="")
-    dst = lakefs.join(quarantine_root(settings), f"{did}/{base_name(src) or 'table'}")
-    jpath = journal_dir(settings) / f"{did}.jsonl"
+    dst = lakefs.join(settings.quarantine_location, f"{did}/{base_name(src) or 'table'}")
+    jpath = settings.journal_dir / f"{did}.jsonl"
     catalog.set_deletion_paths(did, quarantine_path=dst, journal_path=str(jpath))
     journal = Journal.create(jpath, op="delete", deletion_id=did, src=src, dst=dst, mode=move_mode,
                              recipe_id=rec.id)

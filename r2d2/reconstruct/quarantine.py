@@ -34,13 +34,12 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 from r2d2.errors import SafetyError
 from r2d2.lake import fs as lakefs
 from r2d2.reconstruct.journal import Journal, fsync_dir
+from r2d2.vocabulary import MoveMode
 
-MoveMode = Literal["auto", "rename", "copy"]
 Fault = Callable[[str], None]
 
 

@@ -37,11 +37,12 @@ from r2d2.lake import confine
 from r2d2.lake import fs as lakefs
 from r2d2.lake.fs import normalize_location
 from r2d2.reconstruct import recipe as rcp
-from r2d2.reconstruct.apply import base_name, destructive, journal_dir, quarantine_root, table_path
+from r2d2.reconstruct.apply import base_name, destructive, table_path
 from r2d2.reconstruct.faults import fault_point
 from r2d2.reconstruct.journal import Journal, fsync_dir
-from r2d2.reconstruct.quarantine import MoveMode, complete, discard_partial, exists, move_tree, on_store
+from r2d2.reconstruct.quarantine import complete, discard_partial, exists, move_tree, on_store
 from r2d2.reconstruct.rebuild import OutputFormat, rebuild_and_verify
+from r2d2.vocabulary import MoveMode
 
 DEFAULT_RETENTION = timedelta(days=7)
 
@@ -63,7 +64,7 @@ def _root_of(catalog: Catalog, table_id: int) -> str | None:
 
 
 def _in_quarantine(settings: Settings, path: str) -> None:
-    confine.check(str(path), quarantine_root(settings))
+    confine.check(str(path), settings.quarantine_location)
 
 
 def restore(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession], location: str,
@@ -248,7 +249,7 @@ def _recover(catalog: Catalog, settings: Settings) -> RecoverReport:
             _recover_one(catalog, settings, d, report)
         except Exception as exc:  # keep going; say what is left
             report.problems.append(f"deletion {d.id} ({d.location}): {exc}")
-    for path in sorted(journal_dir(settings).glob("*.jsonl")) if journal_dir(settings).exists() else []:
+    for path in sorted(settings.journal_dir.glob("*.jsonl")) if settings.journal_dir.exists() else []:
         j = Journal(path)
         if not j.done:
             did = j.header.get("deletion_id")

@@ -6,6 +6,8 @@
 //   page:     sign in through the dialog, wait for the graph, click table `table` on the canvas, read the
 //             profile panel, open the funnel, plan and runs tabs; screenshots of each into `out`.
 //   progress: token preset; wait until the run banner shows run `run` as running; screenshot.
+//   styles:   token preset; read every drawn edge's relation, line style, colour and label; hover the first
+//             overlaps and the first except-keys edge with the mouse and read the tooltip; read the legend.
 //   bench:    token preset; load /ui/?layout=L for each L in `layouts`, `repeat` times each, and report
 //             the "r2d2:graph-rendered" event details (time since navigation start, and its parts).
 import { createRequire } from "node:module";
@@ -124,6 +126,49 @@ async function scenarioProgress() {
   return { banner, row };
 }
 
+async function scenarioStyles() {
+  const page = await newPage(true);
+  await page.goto(`${args.base}/ui/#graph`);
+  await waitEvent(page, "r2d2:graph-rendered");
+  const edges = await page.evaluate(() => window.r2d2.cy.edges().map((e) => ({
+    id: e.id(), parent: e.source().data("location"), child: e.target().data("location"), relation: e.data("relation"),
+    state: e.data("state"), lineStyle: e.style("line-style"), colour: e.style("line-color"), label: e.style("label"),
+    classes: e.classes() })));
+  const tips = {};
+  for (const cls of ["overlaps", "except"]) {
+    // A real mouse over the first edge of this kind, zoomed in on it: points along the edge are tried
+    // until its own tooltip shows (a node or another edge may lie over its middle in a large graph).
+    const spots = await page.evaluate((c) => {
+      const cy = window.r2d2.cy;
+      const e = cy.edges(`.${c}`)[0];
+      if (!e) return null;
+      cy.fit(e, 200);
+      const a = e.source().renderedPosition();
+      const b = e.target().renderedPosition();
+      const box = document.querySelector("#cy").getBoundingClientRect();
+      return { id: e.id(), points: [0.5, 0.42, 0.58, 0.35, 0.65, 0.28, 0.72].map(
+        (f) => ({ x: box.left + a.x + f * (b.x - a.x), y: box.top + a.y + f * (b.y - a.y) })) };
+    }, cls);
+    if (!spots) continue;
+    await page.waitForTimeout(150);
+    let shown = null;
+    for (const p of spots.points) {
+      await page.mouse.move(1, 1);
+      await page.mouse.move(p.x, p.y, { steps: 4 });
+      shown = await page.waitForFunction((id) => {
+        const ev = window.r2d2.events.filter((x) => x.name === "r2d2:edge-tip").pop();
+        return ev && ev.detail.id === id && !document.querySelector("#edge-tip").hidden ? ev.detail : null;
+      }, spots.id, { timeout: 1000 }).then((h) => h.jsonValue()).catch(() => null);
+      if (shown) break;
+    }
+    tips[cls] = { edge: spots.id, text: await page.textContent("#edge-tip"), event: shown };
+    await page.screenshot({ path: join(args.out, `ui-edge-${cls}.png`) });
+    await page.mouse.move(1, 1);
+  }
+  const legend = await page.locator("#legend span").allTextContents();
+  return { edges, tips, legend };
+}
+
 async function scenarioBench() {
   const out = [];
   for (const layout of args.layouts) {
@@ -148,7 +193,7 @@ async function scenarioBench() {
 
 let result;
 try {
-  const scenarios = { page: scenarioPage, progress: scenarioProgress, bench: scenarioBench };
+  const scenarios = { page: scenarioPage, progress: scenarioProgress, styles: scenarioStyles, bench: scenarioBench };
   result = await scenarios[args.scenario]();
   result.errors = errors;
   result.browser = browser.version();

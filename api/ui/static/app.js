@@ -4,7 +4,7 @@
  * call; a 401 forgets it and asks again. Milestones are emitted as DOM events on `document` and kept in
  * `window.r2d2.events` (the headless-browser tests wait on them): "r2d2:graph-rendered" (detail: nodes,
  * edges, layout, fetchMs, buildMs, layoutMs, sinceNavigationMs), "r2d2:details-shown", "r2d2:funnel-rendered",
- * "r2d2:plan-rendered", "r2d2:runs-rendered".
+ * "r2d2:plan-rendered", "r2d2:runs-rendered", "r2d2:edge-tip" (detail: id, text; an edge's tooltip shown).
  */
 "use strict";
 
@@ -157,7 +157,47 @@ function graphStyle() {
     style.push({ selector: `edge[relation = '${relation}'][state = '${state}']`,
                  style: { "line-color": colour, "line-style": line, "target-arrow-color": colour } });
   }
+  // Report-only relations (never deleted on): an overlap is dashed and labelled with its share of rows,
+  // a containment except generated keys is dotted (its tooltip names the columns). After the rules
+  // above, so that they win.
+  style.push(
+    { selector: "edge.overlaps", style: {
+      "curve-style": "straight", "line-color": OVERLAPS_COLOUR, "line-style": "dashed", "line-dash-pattern": [7, 4],
+      width: 2, label: "data(label)", "font-size": 9, color: "#065f46", "text-rotation": "autorotate",
+      "text-background-color": "#fff", "text-background-opacity": 0.8, "text-background-padding": 1,
+      "min-zoomed-font-size": 6 } },
+    { selector: "edge.except", style: {
+      "curve-style": "straight", "line-color": EXCEPT_COLOUR, "line-style": "dotted", width: 2.5 } },
+  );
   return style;
+}
+
+const OVERLAPS_COLOUR = "#059669";
+const EXCEPT_COLOUR = "#0891b2";
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+
+/** What an edge's tooltip and the details list say about a report-only relation. */
+function edgeNote(e) {
+  if (e.relation === "overlaps" && e.fraction != null) return `overlaps: ${pct(e.fraction)} of the child's rows are in the parent`;
+  if (e.except_columns && e.except_columns.length) return `contains except ${e.except_columns.join(", ")} (generated keys)`;
+  return "";
+}
+
+function edgeTip(cy) {
+  const tip = $("#edge-tip");
+  cy.on("mouseover", "edge", (evt) => {
+    const e = evt.target;
+    const text = e.data("tip");
+    if (!text) return;
+    const p = e.renderedMidpoint();
+    tip.textContent = text;
+    tip.style.left = `${p.x + 8}px`;
+    tip.style.top = `${p.y + 8}px`;
+    tip.hidden = false;
+    emit("r2d2:edge-tip", { id: e.id(), text });
+  });
+  cy.on("mouseout", "edge", () => { tip.hidden = true; });
+  cy.on("viewport", () => { tip.hidden = true; });
 }
 
 function layoutOptions(name, n) {
@@ -203,9 +243,13 @@ async function loadGraph() {
       size: 8 + 52 * Math.sqrt((n.bytes || 0) / maxBytes) } });
   }
   for (const e of data.edges) {
-    elements.push({ group: "edges", data: {
+    const except = e.except_columns || [];
+    const classes = [e.relation === "overlaps" ? "overlaps" : "", except.length ? "except" : ""].filter(Boolean);
+    elements.push({ group: "edges", classes: classes.join(" "), data: {
       id: `e${e.id}`, source: String(e.source), target: String(e.target), relation: e.relation, state: e.state,
-      stage: e.stage } });
+      stage: e.stage, fraction: e.fraction, except: except.join(", "),
+      label: e.relation === "overlaps" && e.fraction != null ? pct(e.fraction) : "",
+      tip: edgeNote(e) || `${e.relation}, ${e.state} · ${e.stage}` } });
   }
   if (r2d2.cy) r2d2.cy.destroy();
   const n = elements.filter((x) => x.group === "nodes").length;
@@ -218,6 +262,7 @@ async function loadGraph() {
   const layout = cy.layout(layoutOptions(chosen, n));
   layout.run();
   const t3 = performance.now();
+  edgeTip(cy);
   cy.on("tap", "node", (evt) => showTable(Number(evt.target.id())));
   cy.on("tap", (evt) => { if (evt.target === cy) clearHighlight(); });
   // "rendered" = the first frame drawn after the layout: wait for cytoscape's render, then two frames.
@@ -257,9 +302,13 @@ function highlight(id) {
 }
 
 function edgeItem(e, otherId, otherLoc) {
-  const li = el("li", { "data-table": otherId, title: otherLoc },
+  const note = edgeNote(e);
+  const li = el("li", { "data-table": otherId, title: note ? `${otherLoc}\n${note}` : otherLoc },
     shortName(otherLoc),
-    el("span", { class: "tag" }, e.relation),
+    el("span", { class: `tag rel-${e.relation}` }, e.relation === "overlaps" && e.fraction != null
+      ? `overlaps ${pct(e.fraction)}` : e.relation),
+    e.except_columns && e.except_columns.length
+      ? el("span", { class: "tag rel-except" }, `except ${e.except_columns.join(", ")}`) : "",
     el("span", { class: "tag" }, `${e.state} · ${e.stage}`),
     e.multiset ? el("span", { class: "tag" }, "multiset") : "");
   li.addEventListener("click", () => {

@@ -1,0 +1,164 @@
+"""The API's service surface: readiness, problem types (RFC 9457, each documented), exact location
+lookup, and the list endpoints' direct JSON rendering (the same document as the pydantic schemas)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from test_api import assert_problem, make_lake, no_spark, serve
+
+import r2d2.errors as errors_module
+from api import render
+from api.problems import BY_STATUS, ERROR_TYPES, TYPES, problem_type_of
+from api.schemas import Edge, Page, PlanSummary, Table
+from r2d2.catalog.plans import PlanRecord
+from r2d2.catalog.records import EdgeRecord, TableRecord
+from r2d2.config import load_settings
+from r2d2.errors import OperationBusyError, R2D2Error
+from r2d2.scan import scan
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _error_classes() -> list[type[R2D2Error]]:
+    return [c for c in vars(errors_module).values() if isinstance(c, type) and issubclass(c, R2D2Error)]
+
+
+def test_every_error_maps_to_a_documented_problem_type() -> None:
+    docs = (REPO / "docs" / "api.md").read_text()
+    for cls in _error_classes():
+        kind = problem_type_of(cls.__new__(cls))
+        assert kind.slug in TYPES, cls
+    for kind in TYPES.values():
+        assert f"`{kind.uri}`" in docs, f"{kind.uri} is not documented in docs/api.md"
+    assert problem_type_of(OperationBusyError("destructive", {})).slug == "lock-busy"
+    assert all(slug in TYPES for _cls, slug in ERROR_TYPES) and all(s in TYPES for s in BY_STATUS.values())
+
+
+def test_ready_problems_and_location_lookup(tmp_path: Path) -> None:
+    lake = make_lake(tmp_path / "lake")
+    settings = load_settings(home=tmp_path / "home", catalog_url=f"sqlite:///{tmp_path / 'c.sqlite'}",
+                             lake_roots=(str(lake),))
+    with serve(settings) as api:
+        scan(api.catalog, [str(lake)], spark_factory=no_spark)
+        with httpx.Client(base_url=api.base) as anonymous:
+            ready = anonymous.get("/ready")
+            assert ready.status_code == 200 and ready.json() == {
+                "status": "ready", "checks": {"catalog": "ok", "schema": "ok", "run_worker": "ok"}}
+            listed = anonymous.get("/problems").json()
+            assert {p["type"] for p in listed} == {t.uri for t in TYPES.values()}
+            page = anonymous.get("/problems/lock-busy")
+            assert page.status_code == 200 and "Retry-After" in page.text
+            assert_problem(anonymous.get("/problems/no-such-type"), 404)
+            unauthorized = assert_problem(anonymous.get("/tables"), 401)
+            assert unauthorized["type"] == "/problems/unauthorized"
+        with api.client("reader") as c:
+            one = c.get("/tables", params={"location": str(lake / "b")}).json()
+            assert one["total"] == 1 and [t["location"] for t in one["items"]] == [str(lake / "b")]
+            assert c.get("/tables", params={"location": str(lake / "b") + "/"}).json()["total"] == 1  # normalized
+            assert c.get("/tables", params={"location": str(lake)}).json()["total"] == 0  # exact, not a prefix
+            missing = assert_problem(c.get("/tables/999999"), 404)
+            assert missing["type"] == "/problems/not-found" and missing["title"] == "Not found"
+            invalid = assert_problem(c.get("/edges", params={"limit": 0}), 422)
+            assert invalid["type"] == "/problems/invalid-request"
+        with api.client("operator") as c:
+            outside = assert_problem(c.post("/runs/scan", json={"roots": ["/etc"]}), 403)
+            assert outside["type"] == "/problems/outside-lake-roots" and outside["field"] == "roots[0]"
+
+
+NOW = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("evidence", [{}, {"missing": 0, "nan": math.nan, "inf": -math.inf, "nested": [1.5, "x"]}])
+def test_views_are_read_from_the_records(evidence: dict) -> None:
+    edge = EdgeRecord(id=3, parent_id=1, child_id=2, parent_location="/l/a", child_location="/l/b",
+                      parent_fingerprint="p", child_fingerprint="c", state="inferred", stage="transitive",
+                      relation="contains", multiset=None, evidence=evidence, stale=False, run_id=None,
+                      updated_at=NOW)
+    view = json.loads(Edge.model_validate(edge).model_dump_json())
+    assert (view["parent"], view["child"], view["verified"], view["deletable"]) == ("/l/a", "/l/b", True, True)
+    assert (view["fraction"], view["except_columns"]) == (None, [])
+    assert view["evidence"] == ({"missing": 0, "nan": "NaN", "inf": "-Infinity", "nested": [1.5, "x"]} if evidence
+                                else {})
+    # Report-only edges say why (issue 19's evidence, through the record's properties).
+    overlap = replace(edge, relation="overlaps", state="verified", evidence={**evidence, "overlap": 0.95})
+    assert (Edge.model_validate(overlap).fraction, Edge.model_validate(overlap).deletable) == (0.95, False)
+    keyed = replace(edge, evidence={**evidence, "except_columns": ["row_id"]})
+    assert (Edge.model_validate(keyed).except_columns, Edge.model_validate(keyed).deletable) == (["row_id"], False)
+
+    table = TableRecord(id=1, location="/l/ä", format="parquet", status="active", fingerprint="f", num_rows=None,
+                        num_bytes=10, num_files=1, first_seen=NOW, last_seen=NOW, gone_at=None, profiled_at=NOW,
+                        error=None, profile=None, latency_limit_s=math.inf, access_per_day=0.5)
+    plan = PlanRecord(id=2, created_at=NOW, solver="milp", status="optimal", objective=1.5, bound=math.nan,
+                      gap=0.0, solve_seconds=0.25, savings_bytes=-3, savings_per_month=math.inf, deleted_tables=0,
+                      plan={}, fingerprints={}, params={"latency_limit_s": None})
+    # Pages encoded by orjson (GET /plans) are the document pydantic writes.
+    for record, schema in ((edge, Edge), (table, Table), (plan, PlanSummary)):
+        page = Page[schema](items=[schema.model_validate(record)], total=1, limit=1, offset=0)  # type: ignore[valid-type]
+        fast = render.page([schema.model_validate(record).model_dump()], total=1, limit=1, offset=0)
+        assert json.loads(bytes(fast.body)) == json.loads(page.model_dump_json())
+    assert json.loads(PlanSummary.model_validate(plan).model_dump_json())["bound"] == "NaN"
+
+
+def test_rendered_driver_rows_match_the_schemas(catalog_url: str, tmp_path: Path) -> None:
+    """The list endpoints render the driver's rows (SQLite text, psycopg values) without records."""
+    from r2d2.catalog import EdgeUpsert, open_catalog
+
+    lake = make_lake(tmp_path / "lake")
+    cat = open_catalog(catalog_url)
+    scan(cat, [str(lake)], spark_factory=no_spark)
+    a, b, c = (cat.get_table(str(lake / n)).id for n in "abc")
+    cat.set_latency_limit(str(lake / "b"), math.inf)
+    cat.upsert_edges([
+        EdgeUpsert(parent_id=a, child_id=b, parent_fingerprint="f", child_fingerprint="f", state="verified",
+                   stage="exact", multiset=True, evidence={"missing": 0, "ratio": 0.5, "ä": ["x", 1]}),
+        EdgeUpsert(parent_id=b, child_id=c, parent_fingerprint="f", child_fingerprint="f", state="pruned",
+                   stage="minmax", evidence={"nan": math.nan, "nested": {"inf": math.inf}}),
+        EdgeUpsert(parent_id=a, child_id=c, parent_fingerprint="f", child_fingerprint="f", state="candidate",
+                   stage="minhash", multiset=None, evidence={}),
+        EdgeUpsert(parent_id=b, child_id=a, parent_fingerprint="f", child_fingerprint="f", state="verified",
+                   stage="exact", relation="overlaps", evidence={"overlap": 0.9375, "missing": 1}),
+        EdgeUpsert(parent_id=c, child_id=b, parent_fingerprint="f", child_fingerprint="f", state="verified",
+                   stage="exact", multiset=False, evidence={"except_columns": ["row_id"], "missing": 0}),
+    ])
+    fast = render.edge_rows(cat.edge_page_rows(limit=10))
+    slow = [json.loads(Edge.model_validate(r).model_dump_json()) for r in cat.edge_page(limit=10)]
+    assert json.loads(render.page(fast, total=5, limit=10, offset=0).body)["items"] == slow
+    assert slow[1]["evidence"] == {"nan": "NaN", "nested": {"inf": "Infinity"}}
+    assert [(e["relation"], e["fraction"], e["except_columns"], e["deletable"]) for e in slow] == [
+        ("contains", None, [], True), ("contains", None, [], False), ("contains", None, [], False),
+        ("overlaps", 0.9375, [], False), ("contains", None, ["row_id"], False)]
+    ids = cat.table_ids()
+    fast_tables = render.table_rows(cat.table_rows_by_ids(ids))
+    slow_tables = [json.loads(Table.model_validate(r).model_dump_json()) for r in cat.tables_by_ids(ids)]
+    assert json.loads(render.page(fast_tables, total=3, limit=10, offset=0).body)["items"] == slow_tables
+
+
+def test_snapshots_serve_the_previous_value_while_one_request_reloads() -> None:
+    import threading
+
+    from api.crud import Snapshots
+
+    cache: Snapshots[int] = Snapshots(ttl_s=0.0)  # always expired: every get wants a reload
+    assert cache.get(("k",), lambda: 1) == 1
+    release, entered = threading.Event(), threading.Event()
+
+    def slow() -> int:
+        entered.set()
+        assert release.wait(10)
+        return 2
+
+    results: list[int] = []
+    reloading = threading.Thread(target=lambda: results.append(cache.get(("k",), slow)))
+    reloading.start()
+    assert entered.wait(10)
+    assert cache.get(("k",), lambda: 3) == 1  # not queued behind the reload: the previous value
+    release.set()
+    reloading.join()
+    assert results == [2] and cache.get(("other",), lambda: 4) == 4

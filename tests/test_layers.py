@@ -1,0 +1,88 @@
+"""Dependencies point down (DESIGN.md, Layout): the optimizer and the catalog never import Spark or the
+containment stages, and the CLI's catalog-only commands run without importing Spark.
+
+Checked twice: statically (every ``import`` statement of the packages, those inside functions too)
+and at run time (a fresh interpreter imports the packages, or runs the commands, and lists what got
+loaded).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import lakes
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("pyspark", "r2d2.containment", "r2d2.engine")
+LOWER_LAYERS = ("r2d2/optimize", "r2d2/catalog")
+ALGORITHMS = ("r2d2.containment", "r2d2.optimize", "r2d2.reconstruct")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def _bad(names: set[str]) -> list[str]:
+    return sorted(n for n in names if any(n == f or n.startswith(f + ".") for f in FORBIDDEN))
+
+
+@pytest.mark.parametrize("package", LOWER_LAYERS)
+def test_lower_layers_import_no_spark_and_no_algorithm(package: str) -> None:
+    offenders = {str(p.relative_to(REPO)): _bad(_imports(p)) for p in sorted((REPO / package).rglob("*.py"))}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_engine_knows_no_algorithm() -> None:
+    """Spark sessions, work items and warm-ups: callers name what their workers load (settings, arguments)."""
+    names = set().union(*(_imports(p) for p in sorted((REPO / "r2d2" / "engine").rglob("*.py"))))
+    assert sorted(n for n in names if any(n == f or n.startswith(f + ".") for f in ALGORITHMS)) == []
+    text = "".join(p.read_text() for p in (REPO / "r2d2" / "engine").rglob("*.py"))
+    assert not any(f'"{a}' in text for a in ALGORITHMS)  # nor by a module name in a string
+
+
+def test_the_optimizer_and_catalog_load_without_spark() -> None:
+    code = ("import sys, json; import r2d2.optimize, r2d2.optimize.build, r2d2.optimize.planning, "
+            "r2d2.optimize.access, r2d2.catalog, r2d2.catalog.locks, r2d2.runs; "
+            "print(json.dumps(sorted(m for m in sys.modules)))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                       cwd=REPO).stdout)
+    assert _bad(set(loaded)) == []
+
+
+def test_catalog_only_commands_never_import_spark(tmp_path: Path) -> None:
+    """`r2d2 tables / show / edges / runs / plans / token list` read the catalog: no Spark, no stages."""
+    lakes.parquet(tmp_path / "lake" / "t", {"x": [1, 2]})
+    base = ["--home", str(tmp_path / "h"), "--catalog", f"sqlite:///{tmp_path / 'c.db'}"]
+    script = f"""
+import json, sys
+from r2d2.cli.main import main
+base = {base!r}
+out = {{}}
+for args in (["tables"], ["show", {str(tmp_path / "lake" / "t")!r}], ["edges", "--all"], ["runs"],
+             ["plans"], ["token", "list"]):
+    try:
+        main([*base, *args, "--format", "json"])
+    except SystemExit as exit:
+        out[args[0]] = exit.code
+print("LOADED", json.dumps({{"codes": out, "modules": sorted(sys.modules)}}))
+"""
+    scan = subprocess.run([sys.executable, "-m", "r2d2.cli.main", *base, "scan", str(tmp_path / "lake")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert scan.returncode == 0, scan.stderr
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    report = json.loads(done.stdout.split("LOADED ", 1)[1])
+    assert set(report["codes"].values()) == {0}, done.stderr
+    assert _bad(set(report["modules"])) == []
