@@ -55,7 +55,9 @@ def test_demo_leaves_the_users_home_and_catalog_alone(tmp_path: Path) -> None:
 
     assert out.returncode == 0, out.stdout + out.stderr
     scores = json.loads(out.stdout)  # --format json: the scores on stdout, the report on stderr
-    assert scores["ok"] is True and scores["precision"] == scores["recall"] == 1.0 and scores["tables"] == 45
+    assert scores["ok"] is True and scores["precision"] == scores["recall"] == 1.0 and scores["tables"] == 52
+    for kind in ("overlaps", "excepts"):  # the planted overlaps and key exceptions, each found exactly
+        assert scores[kind]["truth"] > 0 and scores[kind]["precision"] == scores[kind]["recall"] == 1.0
     assert (home / "sentinel.txt").read_text() == "important" and (home / "quarantine" / "x").is_dir()
     assert sorted(p.name for p in home.rglob("*")) == ["quarantine", "sentinel.txt", "x"]
     assert "ignoring --home/R2D2_HOME and --catalog/R2D2_CATALOG_URL" in out.stderr.replace("\n", " ")
