@@ -23,9 +23,12 @@ METHODS: dict[str, str] = {
     "naive": "naive pairwise anti-join",
     "column_sketch": "column sketch (LSH Ensemble)",
     "floor": "read every table once (floor)",
+    "pyarrow_floor": "pyarrow floor (every file, one process)",
+    "brute_force": "brute-force exact script",
 }
 _STYLE = {"r2d2": ("tab:red", "o"), "hash_join": ("tab:blue", "s"), "naive": ("tab:purple", "v"),
-          "column_sketch": ("tab:green", "^"), "floor": ("tab:gray", "D")}
+          "column_sketch": ("tab:green", "^"), "floor": ("tab:gray", "D"),
+          "pyarrow_floor": ("tab:olive", "P"), "brute_force": ("tab:brown", "X")}
 
 
 def fit_power(x: Sequence[float], y: Sequence[float]) -> dict[str, float] | None:

@@ -7,7 +7,9 @@ its figures), ``<out>/suite-*.png`` and ``RESULTS.md`` (``bench/RESULTS.md`` whe
 1. the metadata stages alone on ``--metadata-tables`` synthetic profiles (:mod:`bench.metadata_bench`,
    a subprocess, before Spark starts);
 2. for each generated lake of ``--sizes`` (``tables:bytes``, :func:`r2d2.gen.lake.LakeSpec.shaped`,
-   cached under ``--workdir``) and the TPC-H lake (``tpchgen-cli`` at ``--tpch-sf`` with derived
+   cached under ``--workdir``), the real-shaped lake of ``--real-tables`` tables
+   (:func:`r2d2.gen.real.generate_real_lake`: mostly small tables, CSV/Delta/hive, planted relations)
+   and the TPC-H lake (``tpchgen-cli`` at ``--tpch-sf`` with derived
    tables, :func:`r2d2.gen.tpch.generate_tpch_lake`): a scan into a fresh SQLite catalog, the lake's
    files read once into the OS page cache (so no method pays for cold disk reads the others do not),
    then, in one Spark session ``local[2]`` (driver 6g):
@@ -17,6 +19,10 @@ its figures), ``<out>/suite-*.png`` and ``RESULTS.md`` (``bench/RESULTS.md`` whe
    * ``column_sketch``: :func:`bench.column_sketch.column_sketch_baseline` (datasketch LSH Ensemble);
    * ``floor``: :func:`bench.floor.read_all_floor`, every table read once;
    * ``naive``: :func:`bench.baselines.naive_pairwise`, on lakes of at most ``--naive-max-tables``;
+   * ``pyarrow_floor``: :func:`bench.pyarrow_floor.read_every_file`, every data file read once with
+     pyarrow in this process (on small tables Spark's ``noop`` floor is not the floor);
+   * ``brute_force``: :func:`bench.bruteforce.bruteforce`, the one-process exact script (Python sets of
+     rows), on lakes of at most ``--brute-max-bytes``;
 
    each with wall time, bytes read, the 1-minute load average before it, and precision / recall
    against the generator's truth; then the optimizer on R2D2's verified edges (default costs, and
@@ -59,10 +65,12 @@ sys.path.insert(0, str(REPO))
 from pyspark.sql import SparkSession  # noqa: E402
 
 from bench.baselines import BaselineResult, hash_join_all, naive_pairwise  # noqa: E402
+from bench.bruteforce import bruteforce  # noqa: E402
 from bench.column_sketch import column_sketch_baseline  # noqa: E402
 from bench.detect_bench import diff, pr, stages_json  # noqa: E402
 from bench.floor import read_all_floor  # noqa: E402
 from bench.plots import METHODS, fmt_exponent, growth_fits, plot_all  # noqa: E402
+from bench.pyarrow_floor import read_every_file  # noqa: E402
 from r2d2.catalog import Catalog, open_catalog  # noqa: E402
 from r2d2.config import load_settings  # noqa: E402
 from r2d2.containment.pipeline import detect  # noqa: E402
@@ -71,6 +79,7 @@ from r2d2.containment.schema_graph import schema_candidates  # noqa: E402
 from r2d2.engine import get_spark  # noqa: E402
 from r2d2.engine.spark import stop_spark  # noqa: E402
 from r2d2.gen.lake import GeneratedLake, LakeSpec, generate_lake  # noqa: E402
+from r2d2.gen.real import RealLakeSpec, generate_real_lake  # noqa: E402
 from r2d2.gen.tpch import generate_tpch_lake  # noqa: E402
 from r2d2.gen.truth import Truth  # noqa: E402
 from r2d2.optimize.planning import PlanRequest, create_plan  # noqa: E402
@@ -79,14 +88,17 @@ from r2d2.scan import scan  # noqa: E402
 # 0.25-2 GB rather than 0.5-4 GB: on this 2-core machine the column-sketch baseline alone would take
 # well over an hour at 4 GB; the per-table shape (families, cases) is the same at every size.
 DEFAULT_SIZES = "250:2.5e8,500:5e8,1000:1e9,2000:2e9"
-QUICK = {"sizes": "40:2e7,80:4e7", "tpch_sf": 0.01, "metadata_tables": 1000, "naive_max_tables": 20}
+QUICK = {"sizes": "40:2e7,80:4e7", "tpch_sf": 0.01, "metadata_tables": 1000, "naive_max_tables": 20,
+         "real_tables": 200}
 # naive pairwise needs ~0.3 s per schema pair (bench/results/detect.md): ~40 min on the 250-table lake,
 # so in the suite it runs on the TPC-H lake; detect_bench.py runs it on a 205-table subset
-FULL = {"sizes": DEFAULT_SIZES, "tpch_sf": 0.1, "metadata_tables": 100_000, "naive_max_tables": 20}
+FULL = {"sizes": DEFAULT_SIZES, "tpch_sf": 0.1, "metadata_tables": 100_000, "naive_max_tables": 20,
+        "real_tables": 2500}
 SPARK = {"master": "local[2]", "driver_memory": "6g"}
 #: Names of the other methods inside sentences.
 SHORT = {"hash_join": "hash-join baseline", "naive": "naive pairwise baseline",
-         "column_sketch": "column-sketch baseline", "floor": "bare read (floor)"}
+         "column_sketch": "column-sketch baseline", "floor": "bare read (floor)",
+         "pyarrow_floor": "pyarrow floor", "brute_force": "brute-force script"}
 
 RESULT: dict[str, Any] = {}
 
@@ -138,6 +150,16 @@ def load_generated(workdir: Path, tables: int, nbytes: int, related: float | Non
     lake = generate_lake(workdir / name, spec, seed=seed)
     cache.write_bytes(pickle.dumps({"spec": spec, "lake": lake}))
     return lake, spec, rel, False
+
+
+def load_real(workdir: Path, tables: int, seed: int) -> tuple[GeneratedLake, bool]:
+    name = f"real-{tables}-s{seed}"
+    cache = workdir / f"{name}.pkl"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())["lake"], True
+    lake = generate_real_lake(workdir / name, RealLakeSpec(tables=tables), seed=seed)
+    cache.write_bytes(pickle.dumps({"lake": lake}))
+    return lake, False
 
 
 def load_tpch(workdir: Path, sf: float) -> tuple[GeneratedLake, bool]:
@@ -285,6 +307,18 @@ def run_lake(entry: dict[str, Any], lake: GeneratedLake, spark: SparkSession, ru
         lake, lake_bytes, ref, False, True), spark)
     timed("floor", methods, out, lambda: baseline_record(
         read_all_floor(spark, profiles), lake, lake_bytes, None, False, False), spark)
+    def pyarrow_floor() -> dict[str, Any]:
+        f = read_every_file([str(lake.root)])
+        return {"seconds": round(f.seconds, 2), "bytes_read": f.bytes_read,
+                "bytes_read_over_lake": f.bytes_read / max(lake_bytes, 1), "files": f.files}
+
+    timed("pyarrow_floor", methods, out, pyarrow_floor, spark)
+    if lake_bytes <= args.brute_max_bytes:
+        timed("brute_force", methods, out, lambda: baseline_record(
+            bruteforce([str(lake.root)]), lake, lake_bytes, ref, True, True), spark)
+    else:
+        methods["brute_force"] = {"skipped": f"{lake_bytes / 1e9:.2f} GB > --brute-max-bytes "
+                                             f"{args.brute_max_bytes / 1e9:g} GB (Python sets of every row)"}
     if len(profiles) <= args.naive_max_tables:
         timed("naive", methods, out, lambda: baseline_record(
             naive_pairwise(spark, profiles, cands, threads=2), lake, lake_bytes, ref, True, True), spark)
@@ -363,6 +397,10 @@ def main() -> None:
     ap.add_argument("--naive-max-tables", type=int,
                     help="naive only on lakes up to N tables (default 20: the TPC-H lake; "
                     "--quick 20: the TPC-H lake only)")
+    ap.add_argument("--real-tables", type=int, help="tables of the real-shaped lake (default 2500; --quick 200; "
+                    "0 = none)")
+    ap.add_argument("--brute-max-bytes", type=float, default=1.1e9,
+                    help="run the brute-force script on lakes of at most this many bytes")
     ap.add_argument("--metadata-tables", type=int, help="synthetic profiles for the metadata stages (default "
                     "100000; --quick 1000; 0 = reuse <out>/metadata.json)")
     ap.add_argument("--cs-threshold", type=float, default=0.9, help="LSH Ensemble containment threshold")
@@ -398,7 +436,8 @@ def main() -> None:
         "started": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), "versions": versions(),
         "spark": dict(SPARK), "params": {
             "sizes": args.sizes, "related": args.related, "tpch_sf": args.tpch_sf, "seed": args.seed,
-            "naive_max_tables": args.naive_max_tables, "metadata_tables": args.metadata_tables,
+            "naive_max_tables": args.naive_max_tables, "real_tables": args.real_tables,
+            "brute_max_bytes": args.brute_max_bytes, "metadata_tables": args.metadata_tables,
             "column_sketch": {"threshold": args.cs_threshold, "num_perm": args.cs_num_perm,
                               "fn_weight": args.cs_fn_weight},
             "quick": args.quick, "workdir": str(workdir)},
@@ -415,6 +454,11 @@ def main() -> None:
             return lake, {"kind": "generated", "target_tables": tables, "target_bytes": nbytes, "related": rel,
                           "spec": dataclasses.asdict(spec), "cached": cached}
         plan.append((f"lake-{tables}-{nbytes / 1e9:g}GB", gen))
+    if args.real_tables:
+        def real() -> tuple[GeneratedLake, dict[str, Any]]:
+            lake, cached = load_real(workdir, args.real_tables, args.seed)
+            return lake, {"kind": "real-shaped", "target_tables": args.real_tables, "cached": cached}
+        plan.append((f"real-{args.real_tables}", real))
     if args.tpch_sf and args.tpch_sf > 0:
         def tpch() -> tuple[GeneratedLake, dict[str, Any]]:
             lake, cached = load_tpch(workdir, args.tpch_sf)
@@ -536,7 +580,7 @@ def losses(result: dict[str, Any]) -> list[str]:
                 out.append(f"On {lake['name']}, R2D2 failed: {r.get('error')}.")
             continue
         name = lake["name"]
-        for key in ("hash_join", "naive", "column_sketch"):
+        for key in ("hash_join", "naive", "column_sketch", "brute_force"):
             m = methods.get(key, {})
             if not _ok(m):
                 continue
@@ -592,7 +636,7 @@ def losses(result: dict[str, Any]) -> list[str]:
 def render(r: dict[str, Any], pngs: dict[str, str]) -> str:
     mach, ver = r["machine"], r["versions"]
     gen = [lk for lk in r.get("lakes", []) if lk.get("kind") == "generated" and lk.get("methods")]
-    tpch = [lk for lk in r.get("lakes", []) if lk.get("kind") == "tpch" and lk.get("methods")]
+    tpch = [lk for lk in r.get("lakes", []) if lk.get("kind") in ("tpch", "real-shaped") and lk.get("methods")]
     meta = r.get("metadata", {})
     lines = [
         "# R2D2 benchmark suite", "",
@@ -629,13 +673,18 @@ def render(r: dict[str, Any], pngs: dict[str, str]) -> str:
               "check (`bench/column_sketch.py`).",
               "- **read every table once (floor)**: all supported columns of every table decoded into Spark's "
               "`noop` sink (`bench/floor.py`): the least any method that looks at all content must pay.",
+              "- **pyarrow floor**: every data file read once with pyarrow in one process (`bench/pyarrow_floor.py`): "
+              "on lakes of small tables, the floor Spark's per-job costs hide.",
+              "- **brute-force exact script**: one process, pyarrow reads every table, schema-compatible pairs "
+              "compared as Python sets of canonical rows (`bench/bruteforce.py`): what a user writes in an "
+              "afternoon.",
               "", "Bytes read count the compressed column chunks each method's scans select (the whole file for "
               "CSV). Precision and recall are against the generator's complete truth (pairs and relation; the "
               "multiset flag is checked separately).", ""]
 
     for lake in gen + tpch:
         sh = lake.get("shape", {})
-        title = "TPC-H lake" if lake.get("kind") == "tpch" else "Lake"
+        title = {"tpch": "TPC-H lake", "real-shaped": "Real-shaped lake"}.get(lake.get("kind", ""), "Lake")
         lines += [f"## {title} `{lake['name']}`", ""]
         desc = (f"{lake.get('profiled_tables', sh.get('tables'))} tables, {_gb(lake.get('lake_bytes', 0))} as "
                 f"profiled ({_gb(sh.get('bytes', 0))} on disk), {sh.get('families')} families, formats "

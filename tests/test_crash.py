@@ -25,11 +25,11 @@ from r2d2.reconstruct.apply import apply_plan
 from r2d2.reconstruct.journal import Journal
 from r2d2.reconstruct.restore import restore
 
+# Every step of each mode, once, mostly past the first table (so earlier tables are already moved);
+# random moments are the kill harness's (bench/killharness.py: 50 kills, 0 lost).
 APPLY_POINTS = {
-    "rename": ["intent:1", "rename:1", "rename:3", "moved:1", "moved:5", "committed:1", "committed:4",
-               "done:1", "done:6"],
-    "copy": ["intent:2", "copy:1", "copy:4", "staged:1", "staged:3", "unlink:1", "unlink:5", "moved:2",
-             "committed:3", "done:1"],
+    "rename": ["intent:1", "rename:3", "moved:5", "committed:4", "done:6"],
+    "copy": ["intent:2", "copy:4", "staged:3", "unlink:1", "unlink:5", "moved:2", "committed:3", "done:1"],
 }
 RESTORE_POINTS = {"rename": ["intent:1", "rename:1", "committed:1"],
                   "copy": ["copy:1", "staged:1", "unlink:1", "moved:1"]}

@@ -29,11 +29,12 @@ from r2d2.config import load_settings
 from r2d2.engine.spark import apply_storage_options
 from r2d2.lake import fs as lakefs
 from r2d2.reconstruct.apply import apply_plan
-from r2d2.reconstruct.restore import restore
+from r2d2.reconstruct.restore import reconstruct_to, restore
 from r2d2.scan import scan
 
-APPLY_POINTS = ["intent:1", "copy:1", "copy:5", "staged:1", "staged:3", "unlink:1", "unlink:4", "moved:2",
-                "committed:1", "done:1"]
+# Each point kills the n-th such step of one `r2d2 apply` run of the plan's 7 deletions, one after the
+# other: a point past the copies leaves its table quarantined once recovered, so 6 points at most may.
+APPLY_POINTS = ["intent:1", "copy:1", "copy:2", "staged:1", "unlink:1", "moved:1", "committed:1", "done:1"]
 RESTORE_POINTS = ["copy:1", "staged:1", "unlink:1", "moved:1"]
 
 
@@ -153,42 +154,70 @@ def test_plan_on_s3_is_the_plan_on_local_disk(s3_lake, spark, tmp_path: Path) ->
     assert len(decisions(catalog, pid, s3_prefix)) == len(CHILDREN)
 
 
-def test_apply_and_restore_on_s3(s3_lake) -> None:
-    _, settings, catalog, _locs, pid, originals, _ = s3_lake
-    report = apply_plan(catalog, settings, no_spark, pid)
-    assert {i.action for i in report.items} == {"deleted"}, [(i.location, i.reason) for i in report.items]
-    whole_somewhere(settings, originals)
-    consistent(settings, catalog, originals)
-    assert all(lakefs.is_object_store(d.quarantine_path) for d in catalog.list_deletions(states=("quarantined",)))
-    restore_all(settings, catalog, originals)
-    consistent(settings, catalog, originals)
-
-
-@pytest.mark.parametrize("point", APPLY_POINTS)
-def test_kill_apply_on_s3(s3_lake, point: str) -> None:
+def test_kills_during_apply_and_restore_on_s3(s3_lake, spark) -> None:
+    """One sequence, so each kill starts from the state the previous recovery left: a restore on a store
+    writes new objects (new modification times), so a restored table no longer has the fingerprint the
+    plan and its recipes were made for, and would rightly be refused as drift by a later apply."""
     _, settings, catalog, _locs, pid, originals, env = s3_lake
-    proc = run_cli(settings, env, "apply", str(pid), "--yes", fault=f"apply:{point}")
-    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stdout, proc.stderr)
-    whole_somewhere(settings, originals)
-    rec = run_cli(settings, env, "recover")
-    assert rec.returncode == 0, rec.stdout + rec.stderr
-    consistent(settings, catalog, originals)
-    report = apply_plan(catalog, settings, no_spark, pid)
+    for point in APPLY_POINTS:
+        proc = run_cli(settings, env, "apply", str(pid), "--yes", fault=f"apply:{point}")
+        assert proc.returncode == -signal.SIGKILL, (point, proc.returncode, proc.stdout, proc.stderr)
+        whole_somewhere(settings, originals)
+        rec = run_cli(settings, env, "recover")
+        assert rec.returncode == 0, (point, rec.stdout + rec.stderr)
+        consistent(settings, catalog, originals)
+    report = apply_plan(catalog, settings, no_spark, pid)  # what the kills left of the plan
     assert report.failed == [], [(i.location, i.reason) for i in report.failed]
+    assert {i.action for i in report.items} <= {"deleted", "skipped"}
     consistent(settings, catalog, originals)
+    gone = catalog.list_deletions(states=("quarantined",))
+    assert len(gone) == len(CHILDREN)
+    assert all(lakefs.is_object_store(d.quarantine_path) for d in gone)
+    for point, deletion in zip(RESTORE_POINTS, gone, strict=False):
+        proc = run_cli(settings, env, "restore", deletion.location, fault=f"restore:{point}")
+        assert proc.returncode == -signal.SIGKILL, (point, proc.returncode, proc.stdout, proc.stderr)
+        whole_somewhere(settings, originals)
+        rec = run_cli(settings, env, "recover")
+        assert rec.returncode == 0, (point, rec.stdout + rec.stderr)
+        consistent(settings, catalog, originals)
+    check_reconstruct_and_purge_one(s3_lake, spark)
     restore_all(settings, catalog, originals)
     consistent(settings, catalog, originals)
 
 
-@pytest.mark.parametrize("point", RESTORE_POINTS)
-def test_kill_restore_on_s3(s3_lake, point: str) -> None:
-    _, settings, catalog, locs, pid, originals, env = s3_lake
-    assert apply_plan(catalog, settings, no_spark, pid).failed == []
-    proc = run_cli(settings, env, "restore", locs["hive"], fault=f"restore:{point}")
-    assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stdout, proc.stderr)
-    whole_somewhere(settings, originals)
-    rec = run_cli(settings, env, "recover")
-    assert rec.returncode == 0, rec.stdout + rec.stderr
-    consistent(settings, catalog, originals)
-    restore_all(settings, catalog, originals)
-    consistent(settings, catalog, originals)
+def rows(location: str) -> list[tuple]:
+    """A table's rows, sorted (files read with pyarrow: parquet under the location, any partitioning)."""
+    import pyarrow.dataset as ds
+
+    fs, path = lakefs.resolve(location)
+    table = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").to_table()
+    table = table.select(sorted(table.column_names))
+    return sorted(tuple(r.values()) for r in table.to_pylist())
+
+
+def check_reconstruct_and_purge_one(s3_lake, spark) -> None:
+    """check, reconstruct and purge on the store: the last quarantined Parquet table is rebuilt from its
+    recipe into the bucket with its own rows, purged (its quarantine objects go), and rebuilt again."""
+    _, settings, catalog, _locs, _pid, originals, env = s3_lake
+    drift = run_cli(settings, env, "check", "--format", "json")
+    assert drift.returncode == 0, drift.stdout + drift.stderr
+    live = catalog.list_deletions(states=("quarantined",))
+    report = json.loads(drift.stdout)
+    assert {k: v for k, v in report.items() if k != "run_id"} == {"checked": len(live), "items": []}  # no drift
+    assert catalog.get_run(report["run_id"]).kind == "check"  # recorded, as every operation's run
+    d = [d for d in live if not d.location.endswith(("/csv", "/delta"))][-1]
+    before = rows(d.quarantine_path)
+    target = lakefs.join(lakefs.parent(settings.work_location), f"rebuilt-{uuid.uuid4().hex[:6]}")
+    reconstruct_to(catalog, lambda: spark, d.location, target)
+    assert rows(target) == before
+    for other in catalog.list_deletions(states=("quarantined",)):
+        if other.id != d.id:
+            restore(catalog, settings, no_spark, other.location)
+    purged = run_cli(settings, env, "purge", "--older-than", "0s", "--yes")
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    assert catalog.get_deletion(d.id).state == "purged"
+    assert not lakefs.exists(d.quarantine_path) and not lakefs.exists(d.location)
+    again = target + "-again"
+    reconstruct_to(catalog, lambda: spark, d.location, again)
+    assert rows(again) == before
+    del originals[d.location]  # rebuilt on request from now on, never restored in place
