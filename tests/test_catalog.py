@@ -92,7 +92,6 @@ def test_an_older_catalog_upgrades_and_admits_the_whole_vocabulary(catalog_url: 
     other name (the constraints derive from the vocabulary; the migrations must keep up)."""
     from alembic import command
 
-    from r2d2.catalog.db import alembic_config
     from r2d2.catalog.models import EdgeRow, TableRow
     from r2d2.vocabulary import EDGE_RELATIONS, EDGE_STATES
 

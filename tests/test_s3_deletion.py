@@ -202,7 +202,9 @@ def check_reconstruct_and_purge_one(s3_lake, spark) -> None:
     drift = run_cli(settings, env, "check", "--format", "json")
     assert drift.returncode == 0, drift.stdout + drift.stderr
     live = catalog.list_deletions(states=("quarantined",))
-    assert json.loads(drift.stdout) == {"checked": len(live), "items": []}  # no parent changed
+    report = json.loads(drift.stdout)
+    assert {k: v for k, v in report.items() if k != "run_id"} == {"checked": len(live), "items": []}  # no drift
+    assert catalog.get_run(report["run_id"]).kind == "check"  # recorded, as every operation's run
     d = [d for d in live if not d.location.endswith(("/csv", "/delta"))][-1]
     before = rows(d.quarantine_path)
     target = lakefs.join(lakefs.parent(settings.work_location), f"rebuilt-{uuid.uuid4().hex[:6]}")

@@ -172,7 +172,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @lru_cache(maxsize=1)
 def head_revision() -> str | None:
     """The newest migration, without importing alembic (about a second per process): revisions are
-    named by their file's number, one linear chain (tests/test_catalog.py checks alembic agrees)."""
+    named by their file's number, one linear chain (tests/test_catalog.py checks alembic agrees).
+    Read once per process (``GET /ready`` asks on every probe)."""
     numbers = sorted(p.name.split("_")[0] for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"))
     return numbers[-1] if numbers else None
 
