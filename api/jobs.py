@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from r2d2.catalog import Catalog
 from r2d2.config import Settings
+from r2d2.sparkfactory import lazy_spark
 from r2d2.vocabulary import MoveMode
 
 if TYPE_CHECKING:
@@ -51,13 +52,7 @@ class RunJobs:
 
 def spark_factory(settings: Settings) -> SparkFactory:
     """The process's Spark session, created on first use (never at start-up)."""
-
-    def make() -> Any:
-        from r2d2.engine import get_spark
-
-        return get_spark(settings)
-
-    return make
+    return lazy_spark(settings)
 
 
 def default_jobs(settings: Settings, spark: SparkFactory | None = None) -> RunJobs:

@@ -22,7 +22,6 @@ from r2d2.catalog import open_catalog
 from r2d2.config import Settings
 from r2d2.containment.report import EdgeOut, funnel_lines, human_bytes
 from r2d2.detect import detect
-from r2d2.engine import get_spark
 from r2d2.errors import ConfigError
 from r2d2.gen.evaluate import KindScores, Score, as_truth, score_kinds
 from r2d2.gen.lake import LakeSpec, generate_lake
@@ -30,6 +29,7 @@ from r2d2.gen.truth import ExpectedEdge
 from r2d2.operations import plan
 from r2d2.optimize.planning import PlanRequest
 from r2d2.scan import scan
+from r2d2.sparkfactory import lazy_spark
 
 MARKER = ".r2d2-demo"
 OWNED = ("lake", ".r2d2")  # what the demo makes in DIR, and all it may remove there
@@ -188,8 +188,7 @@ def run_demo(place: DemoPlace, settings: Settings, *, seed: int, echo: Callable[
          f"in {lake.root} [{time.perf_counter() - t0:.1f} s]")
 
     catalog = open_catalog(settings.resolved_catalog_url)
-    def spark_factory():
-        return get_spark(settings)
+    spark_factory = lazy_spark(settings)
 
     summary = scan(catalog, [str(lake.root)], spark_factory=spark_factory, local_bytes=settings.local_read_bytes,
                    threads=settings.local_threads)

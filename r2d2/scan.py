@@ -17,6 +17,7 @@ import pyarrow.fs as pafs
 from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
+from r2d2.catalog.tables import under_root
 from r2d2.errors import NotFoundError
 from r2d2.lake import fs as lakefs
 from r2d2.lake.discover import discover
@@ -51,10 +52,6 @@ class ScanSummary:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def _under(location: str, root: str) -> bool:
-    return location == root or location.startswith(root.rstrip("/") + "/")
 
 
 def check_roots(roots: Sequence[str]) -> list[str]:
@@ -162,17 +159,17 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
         summary.errors.append({"location": err.location, "error": err.message})
         if err.escaped:
             # Behind a link out of the root: what the catalog knew there is forgotten (never served).
-            behind = {loc for loc in known if _under(loc, err.location)} | {err.location}
+            behind = {loc for loc in known if under_root(loc, err.location)} | {err.location}
             for loc in sorted(behind):
                 catalog.save_error(loc, error=err.message, seen_at=now, forget_profile=True)
             escaped |= behind
             continue
         blind.append(err.location)
-        if err.location in known or not any(_under(loc, err.location) for loc in known if loc != err.location):
+        if err.location in known or not any(under_root(loc, err.location) for loc in known if loc != err.location):
             catalog.save_error(err.location, error=err.message, seen_at=now)
     catalog.set_roots({**found.roots, **_roots_of(escaped, roots)})
     seen = {t.location for t in found.tables} | {e.location for e in found.errors} | escaped
-    seen |= {loc for loc in known if any(_under(loc, b) for b in blind)}
+    seen |= {loc for loc in known if any(under_root(loc, b) for b in blind)}
     summary.gone = len(catalog.mark_gone(roots=roots, seen=seen, seen_at=now))
 
 
@@ -180,7 +177,7 @@ def _roots_of(locations: set[str], roots: Sequence[str]) -> dict[str, str]:
     """The (longest) scan root of each location."""
     out = {}
     for loc in locations:
-        under = [r for r in roots if _under(loc, r)]
+        under = [r for r in roots if under_root(loc, r)]
         if under:
             out[loc] = max(under, key=len)
     return out

@@ -36,6 +36,7 @@ from r2d2.cli.exits import (
 )
 from r2d2.cli.render import FORMAT, Format, emit, emit_json, human_bytes, table, when
 from r2d2.config import Settings, load_settings
+from r2d2.sparkfactory import lazy_spark
 from r2d2.views import Edge, Run, Table, TableDetail, as_json
 from r2d2.vocabulary import EdgeRelation, EdgeState
 
@@ -73,11 +74,7 @@ class Context:
         return self._catalog
 
     def spark_factory(self) -> Callable[[], Any]:
-        def factory() -> Any:
-            from r2d2.engine import get_spark
-
-            return get_spark(self.settings)
-        return factory
+        return lazy_spark(self.settings)
 
     def home_or_none(self) -> Path | None:
         """The home folder, or None when the settings themselves are invalid (logs go elsewhere)."""
@@ -346,7 +343,7 @@ def detect(obj: Context, fmt: Format, minhash_perm: int | None, sample_k: int | 
                                    ("spark_batch_tables", batch_tables)) if v is not None}
         if tuned:
             settings = load_settings(**obj.overrides, **tuned)
-        result = run_detect(obj.catalog, settings, lambda: _spark(settings),
+        result = run_detect(obj.catalog, settings, lazy_spark(settings),
                             progress=None if fmt == "json" else say)
 
         def text() -> None:
@@ -364,12 +361,6 @@ def detect(obj: Context, fmt: Format, minhash_perm: int | None, sample_k: int | 
         return EXIT_PARTIAL if result.errors else EXIT_OK
 
     run_guarded(body, fmt=fmt)
-
-
-def _spark(settings: Settings) -> Any:
-    from r2d2.engine import get_spark
-
-    return get_spark(settings)
 
 
 @cli.command()
