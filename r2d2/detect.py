@@ -28,8 +28,9 @@ def confine_tables(catalog: Catalog) -> list[str]:
     """Mark every active table whose real path leaves its root as an error; returns their locations."""
     now = datetime.now(UTC)
     escaped = []
+    lookups = confine.Lookups()
     for t in catalog.list_tables(status="active", with_profile=False, order="id"):
-        found = confine.escape(t.location, confine.table_root(t.location, t.root))
+        found = confine.escape(t.location, confine.table_root(t.location, t.root), lookups)
         if found is not None:
             catalog.save_error(t.location, error=str(found.error(t.location)), seen_at=now, forget_profile=True)
             escaped.append(t.location)

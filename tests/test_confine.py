@@ -61,6 +61,11 @@ def test_escape_names_the_link(tmp_path: Path) -> None:
     with pytest.raises(PathEscapeError, match=r"the symbolic link .*/lake/link points to .*/outside"):
         confine.check(str(lake / "link" / "t"), str(lake))
     assert confine.escape("s3://bucket/lake/t", "s3://bucket/lake") is None
+    # One pass over many tables shares its lookups (detect's confine_tables): the same answers.
+    shared = confine.Lookups()
+    for name in ("ns/t", "inner/t", "link/t", "link/not-yet", "ns", "inner", "link"):
+        assert confine.escape(str(lake / name), str(lake), shared) == confine.escape(str(lake / name), str(lake))
+    assert confine.escape(str(lake / "link" / "t"), str(lake), shared) is not None
 
 
 # --- scan and detect ---------------------------------------------------------------------------------

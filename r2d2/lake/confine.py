@@ -11,6 +11,7 @@ Object-store URIs have no links: they pass.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -45,27 +46,41 @@ def _local(location: str) -> str | None:
     return "/" + rest.lstrip("/") if scheme.lower() == "file" else None
 
 
-def escape(location: str, root: str) -> Escape | None:
+class Lookups:
+    """``realpath`` and ``islink`` remembered for one pass over many tables (they share their roots
+    and parent folders: one ``lstat`` per new component instead of one per component per table)."""
+
+    def __init__(self) -> None:
+        self.realpath = functools.lru_cache(maxsize=None)(os.path.realpath)
+        self.islink = functools.lru_cache(maxsize=None)(os.path.islink)
+
+
+def escape(location: str, root: str, lookups: Lookups | None = None) -> Escape | None:
     """Where ``location`` leaves ``root`` through a symbolic link, or None when it stays inside.
 
     Works for paths that do not exist (yet): the components that exist are resolved. A location that is
-    not even written under ``root`` is its own escape.
+    not even written under ``root`` is its own escape. ``lookups``: shared by the calls of one pass.
     """
     loc, top = _local(location), _local(root)
     if loc is None or top is None:
         return None
-    real_root = os.path.realpath(top)
+    look = lookups or Lookups()
+    real_root = look.realpath(top)
     if not inside(loc, top):
         return Escape(loc, os.path.realpath(loc), top)
     current = top
+    linked = False
     for part in os.path.relpath(loc, top).split(os.sep):
         if part in ("", "."):
             continue
         current = os.path.join(current, part)
-        if os.path.islink(current):
+        if look.islink(current):
+            linked = True
             target = os.path.realpath(current)
             if not inside(target, real_root):
                 return Escape(current, target, top)
+    if not linked:  # no link below the root: the real path is the real root joined with the rest
+        return None
     real = os.path.realpath(loc)
     return None if inside(real, real_root) else Escape(loc, real, top)
 

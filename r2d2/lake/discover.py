@@ -206,7 +206,9 @@ class _Walker:
             links.extend(linked)
             return subs
 
-        if self.threads == 1:
+        # A local folder lists in microseconds and the work per folder (Delta logs, names) holds the GIL:
+        # threads only contend there (measured 0.9 s serial, 5.5 s with two threads on a 2,500-table lake).
+        if self.threads == 1 or lakefs.is_local(fs):
             todo = [top]
             while todo:
                 todo.extend(reversed(step(todo.pop())))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from r2d2.errors import R2D2Error
+from r2d2.lake import fs as lakefs
 from r2d2.lake.discover import DiscoveredTable
 from r2d2.profile import csv as csv_profile
 from r2d2.profile.delta import profile_delta
@@ -117,7 +118,11 @@ def iter_profile_tables(
 
         spark_factory = Prestarted(spark_factory)
     if meta:
-        yield from _metadata_outcomes(meta, max_workers)
+        # Local footers read in well under a millisecond and their parsing holds the GIL: threads only
+        # contend (measured 1.7 s serial, 2.2 s with 8 threads for 2,300 small tables). Stores wait on
+        # the network, so their reads overlap.
+        remote = any(lakefs.is_object_store(t.location) for t in meta)
+        yield from _metadata_outcomes(meta, max_workers if remote else 1)
     if csv:
         run = _csv_runner(spark_factory, local, threads)
         size = max(1, csv_batch)
