@@ -231,3 +231,25 @@ def test_one_column_csv_keeps_only_rows_a_reader_sees(tmp_path: Path) -> None:
     assert back.column("device").to_pylist() == ["tv", "mobile", "tv"]
     two = as_written(pa.table({"a": pa.array([None, "x"]), "b": pa.array([None, "y"])}), "csv")
     assert two.num_rows == 2  # a row of nulls in two columns is a line of commas, read as nulls
+
+
+def test_tables_derived_from_a_one_column_csv_start_from_what_it_reads_back(tmp_path: Path) -> None:
+    """A chain whose middle link is a one-column CSV with nulls (seed 1's 25,000-table lake, family
+    ``hr/absences_raw_96``): the next link is cut from the rows the CSV reads back, so the planted
+    ``stage2 ⊇ stage3`` holds (the generator checks every planted edge and raised here before)."""
+    from r2d2.gen.real import _Family, plan_lake
+
+    spec = RealLakeSpec(tables=25_000)
+    plans = plan_lake(np.random.default_rng(np.random.SeedSequence(1)), tables=spec.tables,
+                      median_bytes=spec.median_bytes, sigma=spec.sigma, big_tables=spec.big,
+                      big_bytes=spec.big_bytes, related_share=spec.related_share,
+                      singleton_share=spec.singleton_share,
+                      shares={"csv": spec.csv_share, "delta": spec.delta_share, "hive": spec.hive_share,
+                              "parquet": 1.0 - spec.csv_share - spec.delta_share - spec.hive_share})
+    stage2 = "hr/absences_raw_96/absences_20230518_stage2"
+    (plan,) = [p for p in plans if any(str(t.path) == stage2 for t in p.tables)]
+    assert {str(t.path): (t.role, t.fmt) for t in plan.tables}[stage2] == ("chain_b", "csv")
+    family = _Family(tmp_path, plan).build()
+    middle, last = str(tmp_path / stage2), str(tmp_path / stage2.replace("stage2", "stage3"))
+    assert (middle, last) in family.planted and family.truth.holds(middle, last)
+    assert read_table(Path(middle), "csv").num_columns == 1

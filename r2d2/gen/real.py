@@ -211,9 +211,12 @@ class _Family:
         ancestors: list[list[int]] = []
         for t in self.plan.tables:
             data = self._snapshot(t) if t.role == "snapshot" else self._derive(t)
-            self.data.append(data)
+            out = self._out(t, data)
+            # Tables derived from this one start from the rows its readers see (a one-column CSV file
+            # drops its null rows: blank lines), so that what is planted below holds as read.
+            self.data.append(out.data if out.data.num_rows != data.num_rows else data)
             ancestors.append(ancestors[t.sources[0]] + [t.sources[0]] if t.role in _CONTAINED_ROLES else [])
-            outs.append(self._out(t, data))
+            outs.append(out)
         locs = [str(o.folder) for o in outs]
         for o, loc in zip(outs, locs, strict=True):
             write_table(o)
