@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m r2d2.containment.kernels  # compile stage 3's loops once (cached by numba)
 	touch $(STAMP)
 
-# Spark jars (delta-spark, hadoop-aws + AWS SDK bundle) from Maven Central, listed in
+# Spark jars (delta-spark, hadoop-aws + AWS SDK bundle, the GCS connector) from Maven Central, listed in
 # deploy/spark-jars.pom.xml; R2D2 puts them on the sessions it builds. Fetched here, never by a test.
 $(JARS_STAMP): deploy/spark-jars.pom.xml
 	mkdir -p $(JARS)

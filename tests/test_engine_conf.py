@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from r2d2.config import load_settings
-from r2d2.engine.spark import REQUIRED_CONF, wanted_conf
+from r2d2.engine.spark import GCS_CONNECTOR_CONF, REQUIRED_CONF, wanted_conf
 
 BIN = Path(sys.executable).parent
 
@@ -42,6 +42,11 @@ def test_defaults_only_on_a_session_r2d2_builds() -> None:
     settings = load_settings(spark_master="local[2]")
     own = wanted_conf(settings, "local[2]")
     assert own["spark.sql.shuffle.partitions"] == "8" and own["spark.driver.memory"] == "4g"
+    # gs:// through the GCS connector `make jars` fetches, on R2D2's own session; a user's setting wins
+    assert own["spark.hadoop.fs.gs.impl"] == GCS_CONNECTOR_CONF["fs.gs.impl"]
+    assert own["spark.hadoop.fs.gs.block.size"] == str(64 << 20)
+    mine = wanted_conf(load_settings(spark_conf={"spark.hadoop.fs.gs.block.size": "1048576"}), "local[2]")
+    assert mine["spark.hadoop.fs.gs.block.size"] == "1048576"
     theirs = wanted_conf(settings, None, own=False)
     assert "spark.sql.shuffle.partitions" not in theirs and "spark.driver.memory" not in theirs
     assert "spark.driver.extraClassPath" not in theirs

@@ -12,8 +12,9 @@ whose unit the canonicaliser knows from the profile) are set on R2D2's session w
 they are runtime SQL settings of that session.
 
 Jars: the folder ``make jars`` fills (delta-spark and its storage jar, hadoop-aws and the AWS SDK
-bundle) goes on the driver and executor class path of a session R2D2 builds; a cluster's workers need
-the same folder at the same path (the Docker image has it), or the user passes ``--packages``.
+bundle, Google's GCS connector) goes on the driver and executor class path of a session R2D2 builds;
+a cluster's workers need the same folder at the same path (the Docker image has it), or the user
+passes ``--packages``.
 Object-store options (:func:`r2d2.lake.fs.hadoop_options`) are set on the session's Hadoop
 configuration, again only where the user set nothing.
 """
@@ -66,6 +67,20 @@ def jars_dir(settings: Settings) -> Path | None:
     return folder if folder.is_dir() and any(folder.glob("*.jar")) else None
 
 
+# gs:// through Google's connector (the jar ``make jars`` fetches). Hadoop 3.5's core-default.xml names
+# its own GCS filesystem (not shipped with pyspark) and gives sizes as "64m", which the connector reads
+# as plain longs: both are replaced on a session R2D2 builds (a user's own setting still wins).
+GCS_CONNECTOR_CONF = {
+    "fs.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
+    "fs.AbstractFileSystem.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFS",
+    "fs.gs.block.size": str(64 << 20),
+    "fs.gs.rewrite.max.chunk.size": str(512 << 20),
+    "fs.gs.outputstream.buffer.size": str(8 << 20),
+    "fs.gs.inputstream.inplace.seek.limit": str(8 << 20),
+    "fs.gs.inputstream.min.range.request.size": str(2 << 20),
+}
+
+
 def wanted_conf(settings: Settings, master: str | None, *, own: bool = True) -> dict[str, str]:
     """R2D2's settings for a session: its defaults, then ``R2D2_SPARK_CONF``, then the required ones.
     ``own``: a session R2D2 builds itself (else sizing defaults are left to the user's Spark)."""
@@ -86,6 +101,8 @@ def wanted_conf(settings: Settings, master: str | None, *, own: bool = True) -> 
         if any(jars.glob("delta-spark_*.jar")):  # Delta's SQL (DELETE, time travel by SQL) needs both
             conf["spark.sql.extensions"] = "io.delta.sql.DeltaSparkSessionExtension"
             conf["spark.sql.catalog.spark_catalog"] = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+        if any(jars.glob("gcs-connector-*.jar")):
+            conf.update({f"spark.hadoop.{k}": v for k, v in GCS_CONNECTOR_CONF.items()})
     conf.update(settings.spark_conf)
     conf.update(REQUIRED_CONF)
     return conf
@@ -134,9 +151,15 @@ def _build(settings: Settings) -> SparkSession:
 
 
 def apply_storage_options(spark: SparkSession, options: Mapping[str, Mapping[str, str]]) -> None:
-    """Set the object-store options on the session's Hadoop configuration (s3a), where the user set
-    nothing (``spark.hadoop.*`` settings or site files win). Values are never logged."""
+    """Set the object-store options on the session's Hadoop configuration (s3a, gs), where the user set
+    nothing (``spark.hadoop.*`` settings or site files win over everything but Hadoop's own defaults).
+    Values are never logged."""
     hconf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def unset(key: str) -> bool:  # nothing set, or only Hadoop's own default (core-default.xml)
+        sources = hconf.getPropertySources(key) if hconf.get(key) is not None else None
+        return sources is None or all(str(s) == "core-default.xml" for s in sources)
+
     wanted = lakefs.hadoop_options(options)
     endpoint_keys = ("fs.s3a.endpoint", "fs.s3a.path.style.access", "fs.s3a.connection.ssl.enabled")
     own_endpoint = "fs.s3a.endpoint" in wanted and not hconf.get("fs.s3a.endpoint")
@@ -144,7 +167,7 @@ def apply_storage_options(spark: SparkSession, options: Mapping[str, Mapping[str
         if key in endpoint_keys:
             if own_endpoint:  # these go together (Hadoop's defaults are set for AWS itself)
                 hconf.set(key, value)
-        elif key != "fs.s3a.aws.credentials.provider" and hconf.get(key) is None:
+        elif key != "fs.s3a.aws.credentials.provider" and unset(key):
             hconf.set(key, value)
 
 

@@ -234,10 +234,33 @@ _HADOOP_S3 = {"access_key": "fs.s3a.access.key", "secret_key": "fs.s3a.secret.ke
               "role_arn": "fs.s3a.assumed.role.arn"}
 
 
+def _hadoop_gs(gs: Mapping[str, str]) -> dict[str, str]:
+    """``fs.gs.*`` for Google's GCS connector: the endpoint, the project, anonymous access. Credentials
+    otherwise come from the connector's own chain (``GOOGLE_APPLICATION_CREDENTIALS``, the metadata
+    server), as pyarrow's do."""
+    out = {}
+    if gs.get("project_id"):
+        out["fs.gs.project.id"] = gs["project_id"]
+    if str(gs.get("anonymous", "")).lower() in ("1", "true", "yes"):
+        out["fs.gs.auth.type"] = "UNAUTHENTICATED"
+    endpoint = gs.get("endpoint_override")
+    if endpoint:
+        scheme = gs.get("scheme", "https")
+        if "://" in endpoint:
+            scheme, endpoint = endpoint.split("://", 1)
+        out["fs.gs.storage.root.url"] = f"{scheme}://{endpoint.rstrip('/')}/"
+        # An endpoint of one's own (an emulator, a gateway) serves the classic JSON API: renames as
+        # copy + delete, not the newer objects.move call.
+        out["fs.gs.operation.move.enable"] = "false"
+    return out
+
+
 def hadoop_options(options: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """Hadoop settings (``fs.s3a.*``) equivalent to the storage options, for Spark's s3a filesystem."""
+    """Hadoop settings equivalent to the storage options: ``fs.s3a.*`` for Spark's s3a filesystem,
+    ``fs.gs.*`` for Google's GCS connector."""
+    out = _hadoop_gs({k: str(v) for k, v in options.get("gs", {}).items()})
     s3 = {k: str(v) for k, v in options.get("s3", {}).items()}
-    out = {key: s3[name] for name, key in _HADOOP_S3.items() if name in s3}
+    out.update({key: s3[name] for name, key in _HADOOP_S3.items() if name in s3})
     endpoint = s3.get("endpoint_override")
     if endpoint:
         scheme = s3.get("scheme", "https")
