@@ -24,7 +24,7 @@ from r2d2.catalog import Catalog
 from r2d2.config import Settings
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.keys import generated_keys, without
-from r2d2.containment.minmax import prune_all
+from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import StageReport
 from r2d2.containment.schema_graph import schema_candidates
 from r2d2.containment.verify_job import verify
@@ -42,33 +42,63 @@ class ExceptEdge:
     evidence: dict[str, Any]
 
 
-def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any],
-                profiles: Mapping[int, TableProfile], contained: set[Pair], stage: StageReport, *,
-                involving: int | None = None, transient: Collection[int] = (),
-                ) -> tuple[list[ExceptEdge], dict[int, str]]:
-    """Edges found by leaving generated keys out, and tables that could not be read (id -> reason).
+@dataclass(frozen=True)
+class ViewPlan:
+    """The metadata half of the pass: every table's view without its generated keys, and the
+    ``(parent, view)`` candidates that survive the schema and min-max stages."""
 
-    ``involving``: only pairs with this table at one end (a lookup); ``transient``: tables kept out of
-    the sketch cache (a lookup's unregistered table)."""
-    from r2d2.containment.pipeline import minhash_screen, sketch_candidates
+    views: dict[int, tuple[int, tuple[str, ...], TableProfile]]  # view id -> (table id, keys, view profile)
+    every: dict[int, TableProfile]  # the tables and the views
+    candidates: list[Candidate]  # after the schema stage
+    kept: frozenset[Pair]  # of those, the pairs min-max does not prune
+    derived: dict[int, tuple[int, tuple[str, ...]]]  # view id -> (table id, the view's columns)
 
-    t0 = time.perf_counter()
+    def source(self, cand: Candidate) -> int:
+        return self.views[cand.pair.child][0]
+
+
+def plan_views(profiles: Mapping[int, TableProfile], *, involving: int | None = None,
+               facts: Digests | None = None) -> ViewPlan | None:
+    """Views of the tables with generated keys and their candidate parents (None: no table has one).
+    Detect makes this before stage 3, so that one read of each table hashes the views' rows too;
+    ``facts``: min-max digests of these profiles already made (see :func:`prune_all`)."""
     views: dict[int, tuple[int, tuple[str, ...], TableProfile]] = {}
     for tid, profile in profiles.items():
         keys = generated_keys(profile)
         if keys:
             views[VIEW_BASE - tid] = (tid, keys, without(profile, keys))
     if not views:
-        return [], {}
+        return None
     every = {**profiles, **{v: view for v, (_, _, view) in views.items()}}
     graph = schema_candidates(every, children_only=set(views))
     cands = [c for c in graph.candidates if c.pair.parent not in views and c.pair.parent != views[c.pair.child][0]
-             and Pair(c.pair.parent, views[c.pair.child][0]) not in contained
              and involving in (None, c.pair.parent, views[c.pair.child][0])]
-    kept, _ = prune_all(cands, every)
-    stage.candidates_in, stage.tables = len(cands), len(views)
+    kept, _ = prune_all(cands, every, facts=facts)
     derived = {v: (tid, tuple(c.name for c in sorted(view.supported_columns, key=lambda c: c.key)))
                for v, (tid, _, view) in views.items()}
+    return ViewPlan(views, every, cands, frozenset(c.pair for c in kept), derived)
+
+
+def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any],
+                profiles: Mapping[int, TableProfile], contained: set[Pair], stage: StageReport, *,
+                involving: int | None = None, transient: Collection[int] = (), plan: ViewPlan | None = None,
+                ) -> tuple[list[ExceptEdge], dict[int, str]]:
+    """Edges found by leaving generated keys out, and tables that could not be read (id -> reason).
+
+    ``involving``: only pairs with this table at one end (a lookup); ``transient``: tables kept out of
+    the sketch cache (a lookup's unregistered table); ``plan``: :func:`plan_views` made earlier (of
+    these profiles or more: pairs with a table not in ``profiles`` are left out)."""
+    from r2d2.containment.pipeline import minhash_screen, sketch_candidates
+
+    t0 = time.perf_counter()
+    plan = plan or plan_views(profiles, involving=involving)
+    if plan is None:
+        return [], {}
+    views, every, derived = plan.views, plan.every, plan.derived
+    cands = [c for c in plan.candidates if c.pair.parent in profiles and plan.source(c) in profiles
+             and Pair(c.pair.parent, plan.source(c)) not in contained]
+    kept = [c for c in cands if c.pair in plan.kept]
+    stage.candidates_in, stage.tables = len(cands), len(views)
     sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived,
                                          transient=transient)
     survivors = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed

@@ -193,18 +193,22 @@ def _rule(candidate: Candidate, parent: TableProfile, child: TableProfile,
     return None
 
 
+Digests = dict[int, dict[str, _Facts]]
+
+
 def prune_all(
-    candidates: Iterable[Candidate], profiles: Mapping[int, TableProfile]
+    candidates: Iterable[Candidate], profiles: Mapping[int, TableProfile], *, facts: Digests | None = None,
 ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
     """Apply :func:`prune_minmax` to each candidate: (kept, [(pruned candidate, reason)]).
 
     A reason is ``"<code>: child column '<key>', parent '<name>'"`` (just the code for the row-count
     rules); the code is one of the module constants. Order is preserved in both lists. Statistics are
-    digested once per table, so a table in many candidates costs little.
+    digested once per table, so a table in many candidates costs little; ``facts``: the digests by
+    table id, shared by calls over the same profiles (filled as tables come).
     """
     kept: list[Candidate] = []
     pruned: list[tuple[Candidate, str]] = []
-    facts: dict[int, dict[str, _Facts]] = {}
+    facts = {} if facts is None else facts
     for cand in candidates:
         pid, cid = cand.pair.parent, cand.pair.child
         parent, child = profiles[pid], profiles[cid]

@@ -25,8 +25,8 @@ from r2d2.config import Settings
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.canonical import HASH_VERSION
-from r2d2.containment.except_pass import except_pass
-from r2d2.containment.minmax import prune_all
+from r2d2.containment.except_pass import ViewPlan, except_pass, plan_views
+from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
 from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached_many, store_many
@@ -135,7 +135,8 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
 
     # Stage 2: min-max and null-count pruning (metadata only).
     t0 = time.perf_counter()
-    kept, pruned = prune_all(candidates, profiles)
+    digests: Digests = {}
+    kept, pruned = prune_all(candidates, profiles, facts=digests)
     result.stages.append(StageReport("minmax", len(candidates), len(kept), time.perf_counter() - t0,
                                      reexamined=len(candidates)))
     decisions: dict[Pair, _Decision] = {
@@ -154,7 +155,11 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
             fresh.append(cand)
     result.pairs_reused, result.pairs_reexamined = len(reused), len(fresh)
 
-    sketches, failed = _stage_minhash(catalog, settings, spark_factory, fresh, profiles, result, reused, say)
+    # The views of the except pass are planned now, so that stage 3's one read of each table also
+    # hashes the rows its views need (the pass then finds them cached, with nothing left to read).
+    views = plan_views(profiles, facts=digests) if settings.except_keys else None
+    sketches, failed = _stage_minhash(catalog, settings, spark_factory, fresh, profiles, result, reused, say,
+                                      views=views)
     for tid, error in failed.items():
         result.errors.append({"location": locations[tid], "error": error})
     fresh = [c for c in fresh if c.pair.parent not in failed and c.pair.child not in failed]
@@ -179,7 +184,8 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     stored_pairs = list(candidates)
     if settings.except_keys:  # tables this run could not read take part in no edge
         readable = {t: p for t, p in profiles.items() if t not in failed}
-        stored_pairs += _stage_except(catalog, settings, spark_factory, readable, decisions, candidates, result)
+        stored_pairs += _stage_except(catalog, settings, spark_factory, readable, decisions, candidates, result,
+                                      views=views)
     _store(catalog, decisions, stored_pairs, profiles, run_id, stored)
     result.edges = _edges(decisions, profiles)
     _collect_garbage(catalog, settings, run_id)
@@ -188,14 +194,20 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
 
 def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
                    fresh: list[Candidate], profiles: Mapping[int, TableProfile], result: DetectResult,
-                   reused: Mapping[Pair, PairDecision], say: Progress) -> tuple[dict[int, TableSketch], dict[int, str]]:
+                   reused: Mapping[Pair, PairDecision], say: Progress, *,
+                   views: ViewPlan | None = None) -> tuple[dict[int, TableSketch], dict[int, str]]:
     t0 = time.perf_counter()
     stage = StageReport("minhash", candidates_in=len(fresh) + len(reused), reused=sum(
         1 for r in reused.values() if r.stage == "minhash"))
     result.stages.append(stage)
-    sketches, failed = sketch_candidates(catalog, settings, spark_factory, fresh, profiles, stage, say=say)
+    wanted, every, derived = list(fresh), profiles, None
+    if views is not None:
+        wanted += [c for c in views.candidates if c.pair in views.kept]
+        every, derived = views.every, views.derived
+    sketches, failed = sketch_candidates(catalog, settings, spark_factory, wanted, every, stage, say=say,
+                                         derived=derived)
     stage.seconds = time.perf_counter() - t0
-    return sketches, failed
+    return sketches, {tid: msg for tid, msg in failed.items() if tid in profiles}  # tables, not views
 
 
 def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
@@ -297,13 +309,14 @@ def _merge(cached: TableSketch | None, new: TableSketch) -> TableSketch:
 
 def _stage_except(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
                   profiles: Mapping[int, TableProfile], decisions: dict[Pair, _Decision],
-                  candidates: Sequence[Candidate], result: DetectResult) -> list[Candidate]:
+                  candidates: Sequence[Candidate], result: DetectResult, *,
+                  views: ViewPlan | None = None) -> list[Candidate]:
     """Containments except generated keys (:mod:`r2d2.containment.except_pass`) as decisions; the
     found pairs that are not schema candidates (the parent lacks the key), to be stored as well."""
     stage = StageReport("except")
     result.stages.append(stage)
     contained = {pair for pair, d in decisions.items() if d.contains}
-    edges, failed = except_pass(catalog, settings, spark_factory, profiles, contained, stage)
+    edges, failed = except_pass(catalog, settings, spark_factory, profiles, contained, stage, plan=views)
     for tid, error in failed.items():
         result.errors.append({"location": profiles[tid].location, "error": error})
     known = {c.pair for c in candidates}

@@ -16,14 +16,21 @@ The ``xxhash`` package's digests are the reference in the tests, and Spark itsel
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
 
-from r2d2.containment import kernels
-
 SPARK_SEED = 42  # the seed of Spark's xxhash64 before its first argument
 _NONE = np.zeros(0, np.bool_)
+
+
+def _kernels() -> ModuleType:
+    """The compiled loops, imported on the first hash: numba takes about 0.3 s to import, which a
+    process that only reads cached hash sets (a lookup, an incremental detect) never needs."""
+    from r2d2.containment import kernels
+
+    return kernels
 
 
 def seeds(n: int, seed: int = SPARK_SEED) -> np.ndarray:
@@ -41,12 +48,12 @@ def _run(kernel: Callable[..., None], args: tuple, seed: np.ndarray, valid: np.n
 def hash_long(values: np.ndarray, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """XXH64 of each 64-bit value (8 little-endian bytes) with its row's seed (Spark ``hashLong``)."""
     v = np.ascontiguousarray(values).view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
-    return _run(kernels.hash_long, (v,), seed, valid)
+    return _run(_kernels().hash_long, (v,), seed, valid)
 
 
 def hash_int(values: np.ndarray, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """XXH64 of each 32-bit value (4 little-endian bytes) with its row's seed (Spark ``hashInt``)."""
-    return _run(kernels.hash_int, (np.ascontiguousarray(values, dtype=np.uint32),), seed, valid)
+    return _run(_kernels().hash_int, (np.ascontiguousarray(values, dtype=np.uint32),), seed, valid)
 
 
 def _binary_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -66,4 +73,4 @@ def hash_bytes(arr: pa.Array, seed: np.ndarray, valid: np.ndarray | None = None)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     offsets, data = _binary_buffers(arr)
-    return _run(kernels.hash_bytes, (offsets, data), seed, valid)
+    return _run(_kernels().hash_bytes, (offsets, data), seed, valid)
