@@ -85,7 +85,7 @@ def test_containment_except_the_key_is_reported_and_only_then(tmp_path: Path) ->
 def test_the_optimizer_never_deletes_on_overlaps_or_key_exceptions(tmp_path: Path) -> None:
     import shutil
 
-    from r2d2.optimize.build import build_problem
+    from r2d2.optimize.stored import build_problem
 
     _lake(tmp_path / "lake")
     shutil.copytree(tmp_path / "lake" / "renumbered", tmp_path / "lake" / "renumbered_copy")  # a true duplicate

@@ -45,6 +45,15 @@ def test_lower_layers_import_no_spark_and_no_algorithm(package: str) -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_the_optimizer_problem_and_solvers_do_no_io() -> None:
+    """The problem is built and solved without the catalog (r2d2/optimize/stored.py reads and stores)."""
+    pure = ("build", "model", "plan", "milp", "greedy", "synthetic")
+    io = ("r2d2.catalog", "sqlalchemy", "r2d2.lake", "r2d2.config")
+    names = {m: _imports(REPO / "r2d2" / "optimize" / f"{m}.py") for m in pure}
+    assert {m: sorted(n for n in found if any(n == f or n.startswith(f + ".") for f in io))
+            for m, found in names.items()} == {m: [] for m in pure}
+
+
 def test_the_engine_knows_no_algorithm() -> None:
     """Spark sessions, work items and warm-ups: callers name what their workers load (settings, arguments)."""
     names = set().union(*(_imports(p) for p in sorted((REPO / "r2d2" / "engine").rglob("*.py"))))
@@ -54,7 +63,7 @@ def test_the_engine_knows_no_algorithm() -> None:
 
 
 def test_the_optimizer_and_catalog_load_without_spark() -> None:
-    code = ("import sys, json; import r2d2.optimize, r2d2.optimize.build, r2d2.optimize.planning, "
+    code = ("import sys, json; import r2d2.optimize, r2d2.optimize.stored, r2d2.optimize.planning, "
             "r2d2.optimize.access, r2d2.catalog, r2d2.catalog.locks, r2d2.runs; "
             "print(json.dumps(sorted(m for m in sys.modules)))")
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

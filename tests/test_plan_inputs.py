@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +12,11 @@ from click.testing import CliRunner
 
 from r2d2.catalog import EdgeUpsert, open_catalog
 from r2d2.cli.main import _register_subcommands, cli
+from r2d2.durations import seconds
 from r2d2.optimize.access import read_access_file
-from r2d2.optimize.build import DAYS_PER_MONTH, build_problem, parse_duration, transitive_closure
+from r2d2.optimize.build import transitive_closure
+from r2d2.optimize.model import DAYS_PER_MONTH
+from r2d2.optimize.stored import build_problem
 from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
 
 _register_subcommands()
@@ -79,7 +83,11 @@ def test_access_import_and_tag(tmp_path: Path, catalog, catalog_url: str) -> Non
     assert by_loc["/lake/a"].accesses_per_month == pytest.approx(12.0 * DAYS_PER_MONTH)
     assert by_loc["/lake/b"].latency_limit_s == 30.0
     assert by_loc["/lake/d"].accesses_per_month == 1.0  # default
-    assert parse_duration("2h") == 7200 and parse_duration("7d") == 604800
+    assert seconds("2h") == 7200 and seconds("7d") == 604800 and seconds("1h30m") == 5400
+    assert seconds("1.5") == 1.5 and seconds("250ms") == 0.25 and seconds(" inf ") == math.inf
+    for bad in ("soon", "-5s", ""):
+        with pytest.raises(ValueError, match="is not a duration"):
+            seconds(bad)
 
 
 @pytest.mark.parametrize("solver", ["milp", "greedy"])

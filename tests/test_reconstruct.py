@@ -25,7 +25,7 @@ from r2d2.catalog import EdgeUpsert, open_catalog
 from r2d2.config import load_settings
 from r2d2.lake.read import read_table
 from r2d2.optimize import CostDefaults, Decision, Plan, Prices, check_plan, solve_greedy, solve_milp
-from r2d2.optimize.build import build_problem, store_plan
+from r2d2.optimize.stored import build_problem, store_plan
 from r2d2.reconstruct import checksum as cks
 from r2d2.reconstruct.apply import apply_plan
 from r2d2.reconstruct.drift import check

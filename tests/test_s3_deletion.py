@@ -142,7 +142,7 @@ def test_plan_on_s3_is_the_plan_on_local_disk(s3_lake, spark, tmp_path: Path) ->
     local_pid = deleting_plan(local_catalog)
 
     def decisions(cat, plan_id: int, prefix: str) -> list[tuple]:
-        from r2d2.optimize.build import load_plan
+        from r2d2.optimize.plan import load_plan
 
         plan = load_plan(cat.get_plan(plan_id).plan)
         return sorted((d.location.removeprefix(prefix), (d.parent_location or "").removeprefix(prefix))

@@ -20,14 +20,14 @@ YES = click.option("--yes", "-y", is_flag=True,
 
 
 def _duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
-    from r2d2.optimize.build import parse_duration
+    from r2d2.durations import seconds
 
     if value is None:
         return None
     try:
-        return parse_duration(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a duration (e.g. 30s, 5m, 2h, 7d, inf)") from None
+        return seconds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group("access")
@@ -42,7 +42,7 @@ def access() -> None:
 def access_import(obj: Context, file: Path, fmt: Format) -> None:
     """Import FILE (CSV or JSON rows of location, count, window_days) as accesses per table."""
     from r2d2.optimize.access import read_access_file
-    from r2d2.optimize.build import DAYS_PER_MONTH
+    from r2d2.optimize.model import DAYS_PER_MONTH
 
     def body() -> int:
         parsed = read_access_file(file)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from r2d2.durations import seconds
 from r2d2.errors import ConfigError
 from r2d2.lake.fs import normalize_location
-from r2d2.optimize.build import parse_duration
 
 DEFAULT_WINDOW_DAYS = 30.0
 
@@ -37,7 +37,7 @@ def _window_days(row: Mapping[str, Any]) -> float:
         if isinstance(raw, int | float):
             return float(raw)
         text = str(raw).strip()
-        return float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text) / 86400.0
+        return float(text) if text.replace(".", "", 1).isdigit() else seconds(text) / 86400.0
     return DEFAULT_WINDOW_DAYS
 
 

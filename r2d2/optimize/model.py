@@ -32,6 +32,8 @@ from numpy.typing import NDArray
 
 from r2d2.errors import PlanError
 
+DAYS_PER_MONTH = 365.25 / 12  # accesses per day → per month
+
 BYTES_PER_GB = 1e9
 SECONDS_PER_HOUR = 3600.0
 

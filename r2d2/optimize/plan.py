@@ -263,3 +263,13 @@ def check_plan(problem: Problem, plan: Plan) -> list[str]:
     if abs(plan.objective - expected) > OBJECTIVE_RTOL * max(abs(expected), 1e-12):
         errors.append(f"objective {plan.objective!r} differs from recomputed {expected!r}")
     return errors
+
+
+def json_safe(plan: Plan) -> dict[str, Any]:
+    """The plan as stored in the catalog (JSON values)."""
+    return dict(json.loads(plan.to_json()))
+
+
+def load_plan(data: dict[str, Any]) -> Plan:
+    """A plan stored by :func:`json_safe`."""
+    return Plan.from_json(json.dumps(data))

@@ -11,11 +11,11 @@ from typing import Literal
 
 from r2d2.catalog import Catalog
 from r2d2.errors import PlanError
-from r2d2.optimize.build import build_problem, store_plan
 from r2d2.optimize.greedy import solve_greedy
 from r2d2.optimize.milp import solve_milp
 from r2d2.optimize.model import CostDefaults, Prices
 from r2d2.optimize.plan import check_plan
+from r2d2.optimize.stored import build_problem, store_plan
 
 Solver = Literal["milp", "greedy"]
 

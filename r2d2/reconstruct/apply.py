@@ -45,7 +45,7 @@ from r2d2.config import Settings
 from r2d2.errors import PathEscapeError, R2D2Error, SafetyError
 from r2d2.lake import confine
 from r2d2.lake import fs as lakefs
-from r2d2.optimize.build import load_plan
+from r2d2.optimize.plan import load_plan
 from r2d2.reconstruct import recipe as rcp
 from r2d2.reconstruct.faults import fault_point
 from r2d2.reconstruct.journal import Journal
