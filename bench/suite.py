@@ -69,6 +69,7 @@ from bench.bruteforce import bruteforce  # noqa: E402
 from bench.column_sketch import column_sketch_baseline  # noqa: E402
 from bench.detect_bench import diff, pr, stages_json  # noqa: E402
 from bench.floor import read_all_floor  # noqa: E402
+from bench.pagecache import warm_page_cache  # noqa: E402
 from bench.plots import METHODS, fmt_exponent, growth_fits, plot_all  # noqa: E402
 from bench.pyarrow_floor import read_every_file  # noqa: E402
 from r2d2.catalog import Catalog, open_catalog  # noqa: E402
@@ -179,18 +180,6 @@ def shape(lake: GeneratedLake) -> dict[str, Any]:
             "planted_edges": len(lake.planted), "near_misses": len(lake.near_misses),
             "tables_in_truth": len({e.parent for e in lake.truth.edges} | {e.child for e in lake.truth.edges}),
             "generate_seconds": round(lake.seconds, 1)}
-
-
-def warm_page_cache(root: Path) -> dict[str, Any]:
-    """Read every file of the lake once (OS level, not timed as any method's work)."""
-    t0 = time.perf_counter()
-    total = 0
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as f:
-                while chunk := f.read(8 << 20):
-                    total += len(chunk)
-    return {"bytes": total, "seconds": round(time.perf_counter() - t0, 2)}
 
 
 # ------------------------------------------------------------------------------------------ methods
