@@ -128,3 +128,18 @@ def test_calibrate_fits_and_plan_uses_it(spark, tmp_path: Path) -> None:
     cal = cat.latest_calibration()
     assert cal is not None and cal.id == cid and cal.bytes_per_s == model.bytes_per_s
     assert build_problem(cat).model_source.startswith(f"calibration {cid}")
+
+
+def test_recipe_sizes_from_evidence_a_row_sample_or_row_counts(catalog) -> None:
+    """A recipe keeps the child's distinct rows: from the edge's evidence, else (an edge only the closure
+    makes) from the child's row-sample sketch, which the catalog side reads for the pure build."""
+    from r2d2.optimize.build import HASH_BYTES_PER_ROW, PREDICATE_RECIPE_BYTES
+
+    t = {r.location: r for r in catalog.list_tables()}
+    catalog.put_sketches(t["/lake/c"].id, t["/lake/c"].fingerprint, "rowsample", {"": (b"", {"distinct_rows": 37})})
+    built = build_problem(catalog)
+    locs = {tt.id: tt.location for tt in built.problem.tables}
+    size = {(locs[e.parent], locs[e.child]): e.recipe_bytes for e in built.problem.edges}
+    assert size[("/lake/b", "/lake/c")] == PREDICATE_RECIPE_BYTES + HASH_BYTES_PER_ROW * 100  # evidence
+    assert size[("/lake/a", "/lake/c")] == PREDICATE_RECIPE_BYTES + HASH_BYTES_PER_ROW * 37  # closure: sketch
+    assert size[("/lake/a", "/lake/d")] == PREDICATE_RECIPE_BYTES  # a duplicate: the whole parent
