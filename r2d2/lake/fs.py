@@ -234,6 +234,21 @@ _HADOOP_S3 = {"access_key": "fs.s3a.access.key", "secret_key": "fs.s3a.secret.ke
               "role_arn": "fs.s3a.assumed.role.arn"}
 
 
+def _flag(opts: Mapping[str, str], key: str) -> bool:
+    return str(opts.get(key, "")).lower() in ("1", "true", "yes")
+
+
+def _endpoint(opts: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(scheme, host[:port])`` of an ``endpoint_override`` (its own scheme, else ``scheme``, else https)."""
+    endpoint = opts.get("endpoint_override")
+    if not endpoint:
+        return None
+    scheme = opts.get("scheme", "https")
+    if "://" in endpoint:
+        scheme, endpoint = endpoint.split("://", 1)
+    return scheme, endpoint
+
+
 def _hadoop_gs(gs: Mapping[str, str]) -> dict[str, str]:
     """``fs.gs.*`` for Google's GCS connector: the endpoint, the project, anonymous access. Credentials
     otherwise come from the connector's own chain (``GOOGLE_APPLICATION_CREDENTIALS``, the metadata
@@ -241,14 +256,12 @@ def _hadoop_gs(gs: Mapping[str, str]) -> dict[str, str]:
     out = {}
     if gs.get("project_id"):
         out["fs.gs.project.id"] = gs["project_id"]
-    if str(gs.get("anonymous", "")).lower() in ("1", "true", "yes"):
+    if _flag(gs, "anonymous"):
         out["fs.gs.auth.type"] = "UNAUTHENTICATED"
-    endpoint = gs.get("endpoint_override")
+    endpoint = _endpoint(gs)
     if endpoint:
-        scheme = gs.get("scheme", "https")
-        if "://" in endpoint:
-            scheme, endpoint = endpoint.split("://", 1)
-        out["fs.gs.storage.root.url"] = f"{scheme}://{endpoint.rstrip('/')}/"
+        scheme, host = endpoint
+        out["fs.gs.storage.root.url"] = f"{scheme}://{host.rstrip('/')}/"
         # An endpoint of one's own (an emulator, a gateway) serves the classic JSON API: renames as
         # copy + delete, not the newer objects.move call.
         out["fs.gs.operation.move.enable"] = "false"
@@ -261,12 +274,10 @@ def hadoop_options(options: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
     out = _hadoop_gs({k: str(v) for k, v in options.get("gs", {}).items()})
     s3 = {k: str(v) for k, v in options.get("s3", {}).items()}
     out.update({key: s3[name] for name, key in _HADOOP_S3.items() if name in s3})
-    endpoint = s3.get("endpoint_override")
+    endpoint = _endpoint(s3)
     if endpoint:
-        scheme = s3.get("scheme", "https")
-        if "://" in endpoint:
-            scheme, endpoint = endpoint.split("://", 1)
-        out["fs.s3a.endpoint"] = f"{scheme}://{endpoint}"
+        scheme, host = endpoint
+        out["fs.s3a.endpoint"] = f"{scheme}://{host}"
         out["fs.s3a.path.style.access"] = "true"
         out["fs.s3a.connection.ssl.enabled"] = str(scheme == "https").lower()
     if "access_key" in s3 and "secret_key" in s3:
@@ -305,7 +316,7 @@ def _delta_gcs(opts: Mapping[str, str]) -> dict[str, str] | None:
     naming the base URL, without OAuth; otherwise its own chain (``GOOGLE_APPLICATION_CREDENTIALS``)."""
     kwargs: dict[str, object] = dict(opts)
     _split_scheme(kwargs, "endpoint_override", "scheme")
-    anonymous = str(opts.get("anonymous", "")).lower() in ("1", "true", "yes")
+    anonymous = _flag(opts, "anonymous")
     if not kwargs.get("endpoint_override") or not anonymous:
         return None
     base = f"{kwargs.get('scheme', 'https')}://{kwargs['endpoint_override']}"
