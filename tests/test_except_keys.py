@@ -99,3 +99,19 @@ def test_the_optimizer_never_deletes_on_overlaps_or_key_exceptions(tmp_path: Pat
     # only the duplicate's two directions: no overlap and no containment except a key
     assert {(names[e.parent], names[e.child]) for e in built.problem.edges} == {
         ("renumbered", "renumbered_copy"), ("renumbered_copy", "renumbered")}
+
+
+def test_a_table_that_cannot_be_read_is_reported_once_and_the_pass_goes_on(tmp_path: Path) -> None:
+    """Stage 3 reads the views' tables too: one whose file broke after the scan is an error naming it
+    (once), takes part in no edge, and the other key exceptions are still found."""
+    _lake(tmp_path / "lake")
+    settings = load_settings(home=tmp_path / "home")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    broken = tmp_path / "lake" / "renumbered"
+    for f in broken.glob("*.parquet"):
+        f.write_bytes(b"PAR1 not parquet any more")
+    result = detect(catalog, settings, _no_spark)
+    assert [e["location"] for e in result.errors] == [str(broken)]
+    excepts = {(Path(e.parent).name, Path(e.child).name) for e in result.edges if e.except_columns}
+    assert excepts == {("parent", "indexed"), ("near", "indexed"), ("far", "indexed")}
