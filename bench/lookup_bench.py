@@ -15,8 +15,9 @@
    (``LookupResult.seconds``: discovery, profile, SQL neighbours, sketches, probe and exact); then
    ``--repeat`` more lookups in one process after a first (warm); whether the Spark factory was called
    (it records it and would start a session). The first lookup of each kind is profiled (cProfile).
-4. Answers are checked: the catalogued table's matches must equal the exact containments the full
-   detect reported for it; the new tables are then scanned in and an incremental detect run, and each
+4. Answers are checked: the catalogued table's matches must equal every edge the full detect reported
+   for it (containments, containments except generated keys, overlaps; with their multiset flags, key
+   columns and fractions); the new tables are then scanned in and an incremental detect run, and each
    one's matches must equal that detect's edges for it (among tables that were catalogued when it was
    looked up).
 
@@ -162,23 +163,35 @@ def _scan_detect(workdir: Path) -> dict[str, Any]:
     return info
 
 
-def _expected(edges: list[dict[str, Any]], location: str, known: set[str]) -> set[tuple[str, str, Any]]:
-    """What a full detect says of ``location``: its exact containments, as lookup roles."""
+Match = tuple[str, str, str, Any, tuple[str, ...], Any]
+
+
+def _match(other: str, role: str, relation: str, multiset: Any, except_columns: Any, fraction: Any) -> Match:
+    """One edge as a lookup role: the other table, its role, containment or overlap, the multiset flag,
+    the key columns left out and the overlap fraction (rounded: both sides compute it from counts)."""
+    kind = "overlaps" if relation == "overlaps" else "contains"
+    return (other, role, kind, multiset, tuple(except_columns or ()),
+            None if fraction is None else round(float(fraction), 9))
+
+
+def _expected(edges: list[dict[str, Any]], location: str, known: set[str]) -> set[Match]:
+    """What a full detect says of ``location``: every edge it is in (containments, containments except
+    generated keys and overlaps), as lookup roles."""
     out = set()
     for e in edges:
-        if location not in (e["parent"], e["child"]) or e["relation"] == "overlaps" or e.get("except_columns"):
+        if location not in (e["parent"], e["child"]):
             continue
         other = e["child"] if e["parent"] == location else e["parent"]
         if other not in known:
             continue
         role = "duplicate" if e["relation"] == "duplicate" else ("child" if e["parent"] == location else "parent")
-        out.add((other, role, e["multiset"]))
+        out.add(_match(other, role, e["relation"], e["multiset"], e.get("except_columns"), e.get("fraction")))
     return out
 
 
-def _answer_set(answer: dict[str, Any]) -> set[tuple[str, str, Any]]:
-    return {(m["location"], m["role"], m["multiset"]) for key in ("duplicates", "parents", "children")
-            for m in answer[key]}
+def _answer_set(answer: dict[str, Any]) -> set[Match]:
+    return {_match(m["location"], m["role"], m["relation"], m["multiset"], m["except_columns"], m["fraction"])
+            for key in ("duplicates", "parents", "children") for m in answer[key]}
 
 
 def _folder_bytes(path: Path) -> int:
