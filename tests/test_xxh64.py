@@ -59,6 +59,33 @@ def test_long_and_int_match_the_xxhash_package() -> None:
         _ref(int(v).to_bytes(4, "little"), int(s)) for v, s in zip(small, seeds, strict=True)]
 
 
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), rows=st.integers(0, 40), chains=st.integers(1, 2))
+def test_in_place_at_rows_equals_hashing_the_gathered_seeds(data: st.DataObject, rows: int, chains: int) -> None:
+    """``hash_*_at`` updates only the rows it names, each as ``hash_*`` of that row's seed would."""
+    rng = np.random.default_rng(rows)
+    state = rng.integers(0, 2**63, size=(chains, rows), dtype=np.int64).view(np.uint64).copy()
+    at = np.array(data.draw(st.lists(st.integers(0, max(rows - 1, 0)), unique=True, max_size=rows)) if rows else [],
+                  np.int64)
+    valid = np.array(data.draw(st.lists(st.booleans(), min_size=len(at), max_size=len(at))), bool)
+    longs = rng.integers(0, 2**63, size=len(at), dtype=np.int64)
+    ints = rng.integers(0, 2**32, size=len(at), dtype=np.uint64).astype(np.uint32)
+    strings = pa.array([rng.bytes(int(n)) for n in rng.integers(0, 40, size=len(at))], pa.binary())
+    cases = [(xxh64.hash_long, xxh64.hash_long_at, longs), (xxh64.hash_int, xxh64.hash_int_at, ints),
+             (xxh64.hash_bytes, xxh64.hash_bytes_at, strings)]
+    for hashed, hashed_at, values in cases:
+        want = state.copy()
+        want[:, at] = hashed(values, state[:, at], valid)  # type: ignore[operator]
+        got = state.copy()
+        hashed_at(values, at, got, valid)  # type: ignore[operator]
+        assert np.array_equal(got, want)
+
+
+def test_in_place_needs_a_contiguous_state() -> None:
+    with pytest.raises(ValueError, match="C-contiguous"):
+        xxh64.hash_long_at(np.zeros(1, np.uint64), np.zeros(1, np.int64), np.zeros((2, 4), np.uint64)[:, ::2])
+
+
 def test_chains_match_spark(spark) -> None:
     rows = [(1, "a", True), (-5, "", False), (2**62, "long string " * 9, True), (0, "é", False)]
     df = spark.createDataFrame(rows, "x long, s string, f boolean")

@@ -160,6 +160,16 @@ def step(kind: str, part: object, seed: np.ndarray, valid: np.ndarray | None = N
     return xxh64.hash_bytes(part, seed, valid)
 
 
+def step_at(kind: str, part: object, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
+    """:func:`step` into a chain state in place: value ``i`` continues the hash at ``state[:, rows[i]]``."""
+    if kind == "long":
+        xxh64.hash_long_at(part, rows, state, valid)  # type: ignore[arg-type]
+    elif kind == "int":
+        xxh64.hash_int_at(part, rows, state, valid)  # type: ignore[arg-type]
+    else:
+        xxh64.hash_bytes_at(part, rows, state, valid)  # type: ignore[arg-type]
+
+
 def _chain(c: Canon, seed: np.ndarray) -> np.ndarray:
     """Spark's ``xxhash64(components...)`` continued from ``seed`` (rows x k), nulls skipped."""
     h = seed

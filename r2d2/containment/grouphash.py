@@ -144,6 +144,7 @@ def row_hashes(members: Sequence[Member]) -> RowSets:
             sizes = [int(lengths[s]) for s in chosen]
             valid = _valid(canons, sizes)
             flag = np.zeros(len(rows), np.uint32) if valid is None else (~valid).astype(np.uint32)
-            state = xxh64.hash_int(flag, h[:, rows])
-            h[:, rows] = _chain(kinds, canons, sizes, state)
+            xxh64.hash_int_at(flag, rows, h)  # in place: no gather and scatter of the state
+            for p, kind in enumerate(kinds):
+                ah.step_at(kind, _concat([c.parts[p][1] for c in canons], kind), rows, h, valid)
     return RowSets([(m_i, code) for m_i, code, _ in sets], starts, h[0].view(np.int64), h[1].view(np.int64))

@@ -114,42 +114,50 @@ def _xxh_bytes(d, start, length, seed):
 
 
 @_jit
-def hash_long(values: np.ndarray, seeds: np.ndarray, valid: np.ndarray, out: np.ndarray) -> None:
-    """``out[j, i] = xxh64(values[i], seeds[j, i])`` where ``valid[i]``, else ``seeds[j, i]``
-    (``valid`` empty: every value is present). ``values``: uint64 bits of the 64-bit values."""
+def hash_long(values: np.ndarray, rows: np.ndarray, seeds: np.ndarray, valid: np.ndarray, out: np.ndarray) -> None:
+    """``out[j, r] = xxh64(values[i], seeds[j, r])`` where ``valid[i]``, else ``seeds[j, r]``, with
+    ``r = rows[i]`` (``rows`` empty: ``r = i``; ``valid`` empty: every value is present).
+    ``values``: uint64 bits of the 64-bit values. ``out`` may be ``seeds`` (hashed in place: a chain
+    over the rows of many sets updates one state array, with no gather and scatter around it)."""
     all_valid = valid.shape[0] == 0
+    direct = rows.shape[0] == 0
     for j in range(seeds.shape[0]):
         for i in range(values.shape[0]):
+            r = i if direct else rows[i]
             if all_valid or valid[i]:
-                out[j, i] = _xxh_long(values[i], seeds[j, i])
+                out[j, r] = _xxh_long(values[i], seeds[j, r])
             else:
-                out[j, i] = seeds[j, i]
+                out[j, r] = seeds[j, r]
 
 
 @_jit
-def hash_int(values: np.ndarray, seeds: np.ndarray, valid: np.ndarray, out: np.ndarray) -> None:
+def hash_int(values: np.ndarray, rows: np.ndarray, seeds: np.ndarray, valid: np.ndarray, out: np.ndarray) -> None:
     """As :func:`hash_long`, for 32-bit values (Spark's ``hashInt``: booleans, the null flags)."""
     all_valid = valid.shape[0] == 0
+    direct = rows.shape[0] == 0
     for j in range(seeds.shape[0]):
         for i in range(values.shape[0]):
+            r = i if direct else rows[i]
             if all_valid or valid[i]:
-                out[j, i] = _xxh_int(_U(values[i]), seeds[j, i])
+                out[j, r] = _xxh_int(_U(values[i]), seeds[j, r])
             else:
-                out[j, i] = seeds[j, i]
+                out[j, r] = seeds[j, r]
 
 
 @_jit
-def hash_bytes(offsets: np.ndarray, data: np.ndarray, seeds: np.ndarray, valid: np.ndarray,
+def hash_bytes(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray, seeds: np.ndarray, valid: np.ndarray,
                out: np.ndarray) -> None:
     """As :func:`hash_long`, for the byte strings ``data[offsets[i]:offsets[i + 1]]``."""
     all_valid = valid.shape[0] == 0
+    direct = rows.shape[0] == 0
     n = offsets.shape[0] - 1
     for j in range(seeds.shape[0]):
         for i in range(n):
+            r = i if direct else rows[i]
             if all_valid or valid[i]:
-                out[j, i] = _xxh_bytes(data, offsets[i], offsets[i + 1] - offsets[i], seeds[j, i])
+                out[j, r] = _xxh_bytes(data, offsets[i], offsets[i + 1] - offsets[i], seeds[j, r])
             else:
-                out[j, i] = seeds[j, i]
+                out[j, r] = seeds[j, r]
 
 
 _M32 = _U(0xFFFFFFFF)
@@ -193,9 +201,10 @@ def warm() -> None:
     seeds = np.zeros((1, 1), np.uint64)
     out = np.zeros((1, 1), np.uint64)
     none = np.zeros(0, np.bool_)
-    hash_long(np.zeros(1, np.uint64), seeds, none, out)
-    hash_int(np.zeros(1, np.uint32), seeds, none, out)
-    hash_bytes(np.zeros(2, np.int64), np.zeros(8, np.uint8), seeds, none, out)
+    direct = np.zeros(0, np.int64)
+    hash_long(np.zeros(1, np.uint64), direct, seeds, none, out)
+    hash_int(np.zeros(1, np.uint32), direct, seeds, none, out)
+    hash_bytes(np.zeros(2, np.int64), np.zeros(8, np.uint8), direct, seeds, none, out)
     grouped_minhash(np.zeros(1, np.uint32), np.array([0, 1], np.int64), np.ones(1, np.uint32),
                     np.zeros(1, np.uint32), np.full((1, 1), 0xFFFFFFFF, np.uint32))
 

@@ -28,7 +28,7 @@ from r2d2.containment import grouphash as gh
 from r2d2.containment import minhash as mh
 from r2d2.containment.filework import FileWork, TableWork
 from r2d2.containment.grouphash import Member
-from r2d2.containment.hashset_local import ENTRY_BYTES, ROW_GROUP_BYTES, SCHEMA, count_sets
+from r2d2.containment.hashset_local import DICTIONARY_COLUMNS, ENTRY_BYTES, ROW_GROUP_BYTES, SCHEMA, count_sets
 from r2d2.containment.sketches import sample_limit
 from r2d2.errors import describe
 from r2d2.lake import fs as lakefs
@@ -100,7 +100,7 @@ def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Per
                                       pa.nulls(len(tid), pa.binary()), pa.array(cnt)], schema=SCHEMA)
         fs, where = lakefs.resolve(lakefs.join(path, f"part-{part:05d}.parquet"))
         fs.create_dir(lakefs.parent(where), recursive=True)
-        pq.write_table(table, where, filesystem=fs, compression="none",
+        pq.write_table(table, where, filesystem=fs, compression="none", use_dictionary=DICTIONARY_COLUMNS,
                        row_group_size=max(1, ROW_GROUP_BYTES // ENTRY_BYTES))
     return [out[task.table.tid] for task in tasks]
 

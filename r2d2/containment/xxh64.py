@@ -23,6 +23,7 @@ import pyarrow as pa
 
 SPARK_SEED = 42  # the seed of Spark's xxhash64 before its first argument
 _NONE = np.zeros(0, np.bool_)
+_DIRECT = np.zeros(0, np.int64)  # no row index: value i is row i
 
 
 def _kernels() -> ModuleType:
@@ -41,23 +42,28 @@ def seeds(n: int, seed: int = SPARK_SEED) -> np.ndarray:
 def _run(kernel: Callable[..., None], args: tuple, seed: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     seeds2 = np.ascontiguousarray(np.atleast_2d(np.asarray(seed, dtype=np.uint64)))
     out = np.empty_like(seeds2)
-    kernel(*args, seeds2, _NONE if valid is None else np.ascontiguousarray(valid, dtype=np.bool_), out)
+    kernel(*args, _DIRECT, seeds2, _valid(valid), out)
     return out[0] if np.ndim(seed) == 1 else out
 
 
-def hash_long(values: np.ndarray, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """XXH64 of each 64-bit value (8 little-endian bytes) with its row's seed (Spark ``hashLong``)."""
-    v = np.ascontiguousarray(values).view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
-    return _run(_kernels().hash_long, (v,), seed, valid)
+def _valid(valid: np.ndarray | None) -> np.ndarray:
+    return _NONE if valid is None else np.ascontiguousarray(valid, dtype=np.bool_)
 
 
-def hash_int(values: np.ndarray, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """XXH64 of each 32-bit value (4 little-endian bytes) with its row's seed (Spark ``hashInt``)."""
-    return _run(_kernels().hash_int, (np.ascontiguousarray(values, dtype=np.uint32),), seed, valid)
+def _state(state: np.ndarray) -> np.ndarray:
+    if state.dtype != np.uint64 or state.ndim != 2 or not state.flags.c_contiguous:
+        raise ValueError("a chain state must be a C-contiguous (k, rows) uint64 array")
+    return state
+
+
+def _long_bits(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values).view(np.uint64) if values.dtype.itemsize == 8 else values.astype(np.uint64)
 
 
 def _binary_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets as int64, from 0; the data bytes)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     if not isinstance(arr, pa.LargeBinaryArray):
         arr = arr.cast(pa.large_binary())
     _, offs_buf, data_buf = arr.buffers()
@@ -67,10 +73,40 @@ def _binary_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets - start, data[start:]
 
 
+def hash_long(values: np.ndarray, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """XXH64 of each 64-bit value (8 little-endian bytes) with its row's seed (Spark ``hashLong``)."""
+    return _run(_kernels().hash_long, (_long_bits(values),), seed, valid)
+
+
+def hash_int(values: np.ndarray, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """XXH64 of each 32-bit value (4 little-endian bytes) with its row's seed (Spark ``hashInt``)."""
+    return _run(_kernels().hash_int, (np.ascontiguousarray(values, dtype=np.uint32),), seed, valid)
+
+
 def hash_bytes(arr: pa.Array, seed: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """XXH64 of each value's bytes (string: UTF-8) with its row's seed (Spark ``hashUnsafeBytes``).
     Without ``valid``, a null entry hashes as the empty string."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    offsets, data = _binary_buffers(arr)
-    return _run(_kernels().hash_bytes, (offsets, data), seed, valid)
+    return _run(_kernels().hash_bytes, _binary_buffers(arr), seed, valid)
+
+
+# In place, at given rows: ``state[:, rows[i]]`` is the running hash of value ``i``'s row; it becomes
+# that value's hash with it as the seed (unchanged where ``valid[i]`` is False). One state array then
+# carries the chains of many row sets, each step touching only the rows it hashes.
+
+def hash_long_at(values: np.ndarray, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
+    """:func:`hash_long` of ``values`` into ``state`` at ``rows``."""
+    st = _state(state)
+    _kernels().hash_long(_long_bits(values), np.ascontiguousarray(rows, dtype=np.int64), st, _valid(valid), st)
+
+
+def hash_int_at(values: np.ndarray, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
+    """:func:`hash_int` of ``values`` into ``state`` at ``rows``."""
+    st = _state(state)
+    _kernels().hash_int(np.ascontiguousarray(values, dtype=np.uint32), np.ascontiguousarray(rows, dtype=np.int64),
+                        st, _valid(valid), st)
+
+
+def hash_bytes_at(arr: pa.Array, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
+    """:func:`hash_bytes` of ``arr`` into ``state`` at ``rows``."""
+    st = _state(state)
+    _kernels().hash_bytes(*_binary_buffers(arr), np.ascontiguousarray(rows, dtype=np.int64), st, _valid(valid), st)

@@ -150,6 +150,9 @@ class _Walker:
         self.top = ""  # the root being walked, as given
         self.real_top: str | None = None  # its real path (local filesystems), the confinement boundary
         self.listing: lakefs.Listing | None = None  # an object store's tree, listed ahead in parallel
+        # Delta tables met by the walk, opened after it by a pool: delta-rs opens a log in a few
+        # milliseconds without the GIL, so the opens overlap (240 local tables: 1.0 s serial, 0.4 s)
+        self.deltas: list[tuple[pafs.FileSystem, str, str]] = []  # (fs, location, real path) in this root
 
     def error(self, location: str, message: str) -> None:
         self.out.errors.append(DiscoveryError(lakefs.printable(location), message))
@@ -187,6 +190,7 @@ class _Walker:
             )
         else:
             self.walk(fs, path, location, self.real_top or lakefs.real_path(fs, path))
+            self.open_deltas()
 
     def walk(self, fs: pafs.FileSystem, path: str, location: str, real: str) -> None:
         """Walk a folder tree: each listed folder's sub-folders are listed by the pool in turn.
@@ -274,15 +278,7 @@ class _Walker:
             if not lakefs.is_utf8(location):
                 self.error(location, f"{lakefs.printable(location)}: folder name is not valid UTF-8")
                 return none
-            try:
-                table = delta_table(location)
-            except LakeError as exc:
-                self.error(location, str(exc))
-                return none
-            if not self.delta_confined(fs, table, real):
-                return none
-            self.out.roots[location] = self.top
-            self.out.tables.append(table)
+            self.deltas.append((fs, location, real))
             return none
         visible = [e for e in entries if not skipped(e.name)]
         has_data = any(e.is_file and data_format(e.name) for e in visible)
@@ -300,6 +296,28 @@ class _Walker:
                     continue
                 (links if e.is_link else subs).append((e.path, location + "/" + e.name, sub_real))
         return subs, links
+
+    def open_deltas(self) -> None:
+        """Open the Delta tables the walk of this root met (see ``deltas``)."""
+        found, self.deltas = sorted(self.deltas, key=lambda d: d[1]), []
+
+        def opened(item: tuple[pafs.FileSystem, str, str]) -> DiscoveredTable | LakeError:
+            try:
+                return delta_table(item[1])
+            except LakeError as exc:
+                return exc
+
+        if len(found) > 1:
+            with ThreadPoolExecutor(self.threads, thread_name_prefix="r2d2-delta") as pool:
+                tables = list(pool.map(opened, found))
+        else:
+            tables = [opened(d) for d in found]
+        for (fs, location, real), table in zip(found, tables, strict=True):
+            if isinstance(table, LakeError):
+                self.error(location, str(table))
+            elif self.delta_confined(fs, table, real):
+                self.out.roots[location] = self.top
+                self.out.tables.append(table)
 
     def delta_confined(self, fs: pafs.FileSystem, table: DiscoveredTable, real: str) -> bool:
         """Every data file of a Delta snapshot stays in the root (a log may name absolute paths, and a
