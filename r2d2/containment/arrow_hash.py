@@ -167,7 +167,7 @@ def step_at(kind: str, part: object, rows: np.ndarray, state: np.ndarray, valid:
     elif kind == "int":
         xxh64.hash_int_at(part, rows, state, valid)  # type: ignore[arg-type]
     else:
-        xxh64.hash_bytes_at(part, rows, state, valid)  # type: ignore[arg-type]
+        xxh64.hash_bytes_at(part, rows, state, valid)
 
 
 def _chain(c: Canon, seed: np.ndarray) -> np.ndarray:
