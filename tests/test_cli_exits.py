@@ -82,3 +82,22 @@ def test_jobs_use_the_same_codes(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=300, env=env)
     assert missing.returncode == 3, missing.stdout + missing.stderr
     assert "error: scan root" in missing.stderr
+
+
+def test_a_finished_command_leaves_the_catalog_file_whole(tmp_path: Path) -> None:
+    """The CLI skips the interpreter's last garbage collection (``_before_exit``) but closes the catalog
+    first: SQLite then folds its write-ahead log into the file, so the file alone (a backup, a copy)
+    holds what the command wrote."""
+    lakes.parquet(tmp_path / "lake" / "t", {"x": [1, 2]})
+    db = tmp_path / "c.sqlite"
+    done = subprocess.run([sys.executable, "-m", "r2d2.cli.main", "--home", str(tmp_path / "home"), "--catalog",
+                           f"sqlite:///{db}", "scan", str(tmp_path / "lake")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "c.sqlite-wal").exists()
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(db.read_bytes())
+    catalog = open_catalog(f"sqlite:///{copy}")
+    try:
+        assert [p.location for _, p in catalog.active_profiles()] == [str(tmp_path / "lake" / "t")]
+    finally:
+        catalog.close()

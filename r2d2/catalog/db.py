@@ -158,6 +158,15 @@ def dispose_engine(url: str) -> None:
         engine.dispose()
 
 
+def dispose_all() -> None:
+    """Close every engine's pooled connections (a process about to exit: SQLite's last close folds
+    its write-ahead log back into the database file)."""
+    with _lock:
+        engines = list(_engines)
+    for url in engines:
+        dispose_engine(url)
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic configuration pointing at the migrations shipped in this package."""
     from alembic.config import Config

@@ -13,6 +13,7 @@ tag, calibrate, plan(s), apply, purge, restore, reconstruct, recover, check), :m
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -410,7 +411,23 @@ def _register_subcommands() -> None:
 
 def main(args: list[str] | None = None) -> None:
     _register_subcommands()
-    cli.main(args=args, prog_name="r2d2")
+    try:
+        cli.main(args=args, prog_name="r2d2")
+    finally:
+        _before_exit()
+
+
+def _before_exit() -> None:
+    """Close the catalog's connections, then freeze what is left: the interpreter's last garbage
+    collection walks everything the command allocated (0.3-0.5 s after a detect of 2,500 tables) to
+    free memory the OS takes back anyway, and frozen objects are skipped. Closing first matters:
+    connections left to that collection would stay open, and SQLite would leave its write-ahead log
+    beside the catalog file instead of folding it in. Exit handlers still run."""
+    if "r2d2.catalog.db" in sys.modules:  # a command that never opened the catalog did not import it
+        from r2d2.catalog.db import dispose_all
+
+        dispose_all()
+    gc.freeze()
 
 
 if __name__ == "__main__":
