@@ -8,6 +8,7 @@ projection row set as its hash-set dataset and code (key: the column names, JSON
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 
@@ -65,11 +66,13 @@ def _sketch(table_id: int, fingerprint: str, sigs: Stored, rows: Stored, project
 
 
 def _pairs(payload: bytes) -> list[tuple[int, int]]:
-    return [(int(a), int(b)) for a, b in np.frombuffer(payload, dtype="<i8").reshape(-1, 2)]
+    flat = np.frombuffer(payload, dtype="<i8").tolist()  # one conversion, not one per element
+    return list(zip(flat[0::2], flat[1::2], strict=True))
 
 
-def _payload(pairs) -> bytes:
-    return np.asarray(pairs, dtype="<i8").reshape(-1, 2).tobytes()
+def _payload(pairs: Sequence[tuple[int, int]]) -> bytes:
+    flat = itertools.chain.from_iterable(pairs)  # np.asarray on a list of tuples is 3x slower
+    return np.fromiter(flat, dtype="<i8", count=2 * len(pairs)).tobytes()
 
 
 def store(catalog: Catalog, sk: TableSketch, *, seed: int) -> None:
