@@ -1,6 +1,7 @@
 """R2D2 on real-shaped lakes, side by side with the pyarrow floor and the brute-force script.
 
-For each lake size (``--tables``), in one run and in turn (``--repeat`` rounds, medians reported):
+For each lake size (``--tables``), in one run and in turn (``--repeat`` rounds, medians reported; round
+*i* starts with method *i*, so that each method takes each place in the order once in three rounds):
 
 * the pyarrow floor (:mod:`bench.pyarrow_floor`): every data file read once, in this process;
 * the brute-force exact script (:mod:`bench.bruteforce`): Python sets of canonical rows, in this process
@@ -102,18 +103,24 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 def measure(root: Path, truth: Truth, workdir: Path, *, repeat: int, brute: bool) -> dict[str, Any]:
     rounds: dict[str, list[dict[str, Any]]] = {"floor": [], "brute": [], "r2d2": []}
-    for _ in range(repeat):  # interleaved: each method sees the same machine load on average
-        # Each method starts with the lake in the page cache: brute force's few GB evict it, and the
-        # method after it would otherwise read from disk (detect measured 14.2 s instead of 10.4-10.9 s).
-        warm_page_cache(root)
+
+    def floor() -> None:
         f = read_every_file([str(root)])
         rounds["floor"].append({"seconds": f.seconds, "bytes": f.bytes_read, "files": f.files})
-        if brute:
+
+    def brute_force() -> None:
+        b = bruteforce([str(root)])
+        rounds["brute"].append({"seconds": b.seconds, "edges": b.edges})
+
+    methods = [floor, *([brute_force] if brute else []), lambda: rounds["r2d2"].append(_r2d2(root, workdir))]
+    for i in range(repeat):
+        # Interleaved, and each round starts with the next method: every method sees the same machine
+        # on average, and none always runs right after brute force (its few GB of Python sets leave
+        # the machine slower for a while: detect measured 14.2 s there instead of 10.4-10.9 s).
+        # Each starts with the lake in the page cache, which brute force's memory would evict.
+        for method in methods[i % len(methods):] + methods[:i % len(methods)]:
             warm_page_cache(root)
-            b = bruteforce([str(root)])
-            rounds["brute"].append({"seconds": b.seconds, "edges": b.edges})
-        warm_page_cache(root)
-        rounds["r2d2"].append(_r2d2(root, workdir))
+            method()
     r2 = rounds["r2d2"]
     every = r2[0]["edges"]
     r2_edges = exact_only(every)  # brute force and the truth know exact containments only
