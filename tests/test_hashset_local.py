@@ -98,3 +98,46 @@ def test_counting_is_exact_when_two_hashes_share_a() -> None:
     assert got == {(5, 1, 3), (5, 2, 1), (9, 3, 1)}
     plain = list(zip(*(x.tolist() for x in count_pairs(a[[0, 1, 3]], b[[0, 1, 3]])), strict=True))
     assert plain == [(5, 1, 2), (9, 3, 1)]  # no coincidence: the shortcut, in order of appearance
+
+
+def test_driver_tasks_keep_the_sets_they_write_for_verification(tmp_path: Path, requests: list[SketchRequest]) -> None:
+    """What a detect keeps in memory (:mod:`r2d2.containment.hashset_memo`) is what the dataset holds,
+    set by set, empty sets included; a limit too small keeps nothing, and outside a detect nothing is
+    kept. Verification reading from memory or from the files then answers alike."""
+    from r2d2.containment import hashset_memo
+    from r2d2.containment.exact_local import _read, _split_sets, exact_stats
+    from r2d2.containment.sketches import ROW
+
+    def run(work: Path):
+        return compute_sketches(requests, spark_factory=_no_spark, work_dir=work, num_perm=16, seed=1, sample_k=20,
+                                batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30, threads=2)
+
+    with hashset_memo.keeping(1 << 30):
+        out = run(tmp_path / "kept")
+        path = out.sketches[1].rowset_path
+        assert path is not None
+        every = {(tid, ROW) for tid in (1, 2, 3, 5, 6)} | {(1, -2), (3, -2)}
+        kept, unread = hashset_memo.take(path, every)
+        assert unread == set() and kept.keys() == every
+        on_disk = _split_sets(_read(path, every))
+        assert kept[(3, ROW)][0].size == 0 and (3, ROW) not in on_disk  # the empty table: no row written
+        for key, (a, b, cnt) in on_disk.items():
+            if key in every:
+                assert sorted(zip(a.tolist(), b.tolist(), cnt.tolist(), strict=True)) == sorted(
+                    zip(*(x.tolist() for x in kept[key]), strict=True)), key
+        pairs = [(0, 2), (0, 1), (1, 5)]
+        groups = {0: (path, 1, ROW), 1: (path, 6, ROW)}
+        children = {tid: (path, tid, ROW) for tid in (1, 2, 5)}
+        from_memory = exact_stats(pairs, groups, children)
+    assert hashset_memo.take(path, every) == ({}, every)  # dropped when the detect ends
+    assert exact_stats(pairs, groups, children) == from_memory  # the same answers, read from the files
+    with hashset_memo.keeping(8):
+        small = run(tmp_path / "small")
+        kept_small, _ = hashset_memo.take(small.sketches[1].rowset_path or "", every)
+        assert (1, ROW) not in kept_small and all(not len(a) for a, _, _ in kept_small.values())
+    run(tmp_path / "outside")
+    assert not hashset_memo.active()
+
+
+def _no_spark():
+    raise AssertionError("the driver path must not start Spark")

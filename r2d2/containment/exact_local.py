@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from r2d2.containment import hashset_memo
 from r2d2.lake import fs as lakefs
 
 # (distinct child rows, rows missing from the parent, rows whose count exceeds the parent's)
@@ -127,8 +128,12 @@ def exact_stats(pairs: Sequence[tuple[int, int]],
         if child in child_sets:
             path, tid, col = child_sets[child]
             wanted.setdefault(path, set()).add((tid, col))
-    sets = {(path, *key): rows for path in sorted(wanted)
-            for key, rows in _split_sets(_read(path, wanted[path])).items()}
+    sets: dict[tuple[str, int, int], _Set] = {}
+    for path in sorted(wanted):
+        kept, unread = hashset_memo.take(path, wanted[path])  # sets this detect has just written
+        sets.update({(path, *key): rows for key, rows in kept.items()})
+        if unread:
+            sets.update({(path, *key): rows for key, rows in _split_sets(_read(path, unread)).items()})
     parents: dict[int, _Parent] = {}
     stats: dict[int, PairStats] = {}
     for i, (gid, child) in enumerate(pairs):

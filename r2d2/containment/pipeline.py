@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 from r2d2.catalog import Catalog
 from r2d2.catalog.records import EdgeUpsert, PairDecision, deletable
 from r2d2.config import Settings
+from r2d2.containment import hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.canonical import HASH_VERSION
@@ -83,7 +84,7 @@ def detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Spa
     say = progress or (lambda _msg: None)
     run_id = catalog.start_run("detect", params={})
     try:
-        with _caller_heap_frozen():
+        with _caller_heap_frozen(), hashset_memo.keeping(settings.local_hashset_bytes):
             result = _detect(catalog, settings, spark_factory, run_id, say)
     except Exception as exc:
         catalog.finish_run(run_id, status="failed", summary={}, errors=[{"location": "", "error": str(exc)}])

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from r2d2.containment import arrow_hash as ah
 from r2d2.containment import grouphash as gh
+from r2d2.containment import hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.filework import FileWork, TableWork
 from r2d2.containment.grouphash import Member
@@ -95,6 +96,8 @@ def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Per
         out[m.tid] = TableSummary(m.tid, signatures={c: sigs[(m_i, c)] for c in range(len(m.values))
                                                      if (m_i, c) in sigs})
     _summaries(out, tid, col, a, b, cnt, sample_k)
+    if hashset_memo.active():  # a detect on the driver: its verification takes them from memory
+        hashset_memo.keep(path, _by_set([(members[m].tid, code) for m, code in sets.sets], tid, col, a, b, cnt))
     if len(tid):
         table = pa.Table.from_arrays([pa.array(tid), pa.array(col), pa.array(a), pa.array(b),
                                       pa.nulls(len(tid), pa.binary()), pa.array(cnt)], schema=SCHEMA)
@@ -103,6 +106,19 @@ def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Per
         pq.write_table(table, where, filesystem=fs, compression="none", use_dictionary=DICTIONARY_COLUMNS,
                        row_group_size=max(1, ROW_GROUP_BYTES // ENTRY_BYTES))
     return [out[task.table.tid] for task in tasks]
+
+
+def _by_set(every: Sequence[tuple[int, int]], tid: np.ndarray, col: np.ndarray, a: np.ndarray, b: np.ndarray,
+            cnt: np.ndarray) -> dict[tuple[int, int], hashset_memo.Set]:
+    """``(tid, code) -> (a, b, cnt)`` of each set of ``every`` (empty when it has no row), from the
+    counted rows, which come set by set."""
+    empty = np.empty(0, np.int64)
+    out: dict[tuple[int, int], hashset_memo.Set] = {key: (empty, empty, empty) for key in every}
+    if len(tid):
+        cuts = np.flatnonzero((tid[1:] != tid[:-1]) | (col[1:] != col[:-1])) + 1
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(tid)], strict=True):
+            out[(int(tid[lo]), int(col[lo]))] = (a[lo:hi], b[lo:hi], cnt[lo:hi])
+    return out
 
 
 def _summaries(out: dict[int, TableSummary], tid: np.ndarray, col: np.ndarray, a: np.ndarray, b: np.ndarray,
