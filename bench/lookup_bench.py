@@ -30,6 +30,7 @@ Writes ``<out>/lookup.json`` and ``<out>/lookup.md``. Reproduce::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -66,16 +67,17 @@ def child(workdir: Path, location: str, times: int, profile_to: str | None) -> N
 
     t0 = time.perf_counter()
     from r2d2.catalog import open_catalog
-    from r2d2.engine import get_spark
     from r2d2.lookup import lookup
+    from r2d2.sparkfactory import lazy_spark
 
     imported = time.perf_counter() - t0
     settings = _settings(workdir)
     started: list[bool] = []
+    make_spark = lazy_spark(settings)  # the CLI's factory: pyspark is imported on the first call only
 
     def spark_factory():
         started.append(True)
-        return get_spark(settings)
+        return make_spark()
 
     runs = []
     for k in range(times):
@@ -95,7 +97,8 @@ def child(workdir: Path, location: str, times: int, profile_to: str | None) -> N
                      "answer": result.to_json()})
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"import_seconds": imported, "in_process": time.perf_counter() - t0,
-                      "cpu_seconds": usage.ru_utime + usage.ru_stime, "runs": runs}))
+                      "cpu_seconds": usage.ru_utime + usage.ru_stime, "runs": runs}), flush=True)
+    gc.freeze()  # as `r2d2 lookup` ends (r2d2.cli.main._before_exit): no last collection of the heap
 
 
 # --------------------------------------------------------------------------- parent
@@ -249,7 +252,8 @@ HEAVY = ("pandas", "numba", "sqlalchemy", "pyspark", "numpy", "pyarrow", "pydant
 def _import_breakdown() -> dict[str, float]:
     """Seconds (``-X importtime``, cumulative, wall) of the heavy packages a lookup process imports."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import r2d2.lookup, r2d2.catalog, r2d2.engine"],
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                          "import r2d2.lookup, r2d2.catalog, r2d2.sparkfactory"],
                          capture_output=True, text=True, env=env, timeout=600)
     found: dict[str, float] = {}
     total = 0.0
@@ -309,7 +313,8 @@ def _md(report: dict[str, Any]) -> str:
               f"Each table is looked up in {report['repeat']} fresh Python processes (the bench's `--child` "
               "mode), one lookup each: *process* is the wall time from start to exit as the parent measures it "
               "(interpreter start, imports, opening the catalog, the lookup, exit) and *CPU* that process's user + "
-              "system time; *imports* is `r2d2.lookup`, `r2d2.catalog` and `r2d2.engine`; *lookup* is the "
+              "system time; *imports* is `r2d2.lookup`, `r2d2.catalog` and `r2d2.sparkfactory` (what `r2d2 lookup` "
+              "imports before it looks up); *lookup* is the "
               "lookup's own time (`LookupResult.seconds`: discovery and profile of the table, the SQL neighbour "
               "query, neighbour profiles and cached sketches, reading and hashing the table if it is not "
               "catalogued, probe and exact verification). *warm* are further lookups of the same table in one "
@@ -432,7 +437,8 @@ def main() -> None:
     spent_new = spent["new copy"]
     reading = (
         "Reading: a fresh process pays for its imports before any lookup work — "
-        f"{imports['all']:.2f} s for this process's `r2d2.lookup`, `r2d2.catalog` and `r2d2.engine` (`-X importtime`, "
+        f"{imports['all']:.2f} s for this process's `r2d2.lookup`, `r2d2.catalog` and `r2d2.sparkfactory` "
+        "(`-X importtime`, "
         "wall): " + ", ".join(f"{k} {v:.2f} s" for k, v in imports.items() if k != "all" and v >= 0.05)
         + ". A new table is then hashed with the compiled XXH64 kernels, and numba's first dispatch loads them "
         f"from its cache ({spent_new['numba first dispatch (compiled-kernel cache load)']:.2f} s in the profiled "
