@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
-	$(BIN)/python -m r2d2.containment.kernels  # compile stage 3's loops once (cached by numba)
+	$(BIN)/python -m r2d2.containment.kernels  # stage 3 loops: numba cache + ahead-of-time module
 	touch $(STAMP)
 
 # Spark jars (delta-spark, hadoop-aws + AWS SDK bundle, the GCS connector) from Maven Central, listed in

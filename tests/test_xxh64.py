@@ -95,3 +95,66 @@ def test_chains_match_spark(spark) -> None:
     h = xxh64.hash_bytes(pa.array([r[1] for r in rows]), h)
     h = xxh64.hash_int(np.array([int(r[2]) for r in rows], np.uint32), h)
     assert h.view(np.int64).tolist() == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), n=st.integers(0, 30))
+def test_ahead_of_time_kernels_agree_with_numba(data: st.DataObject, n: int) -> None:
+    """``make install`` builds the ahead-of-time module for the current source (r2d2.containment.compiled);
+    each of its kernels gives numba's bits, in place and at given rows too."""
+    from r2d2.containment import compiled
+    from r2d2.containment import kernels as jit
+
+    aot = compiled.aot()
+    assert aot is not None, "run `make install`: it builds the ahead-of-time kernels"
+    rng = np.random.default_rng(n)
+    seeds = rng.integers(0, 2**63, size=(2, n), dtype=np.int64).view(np.uint64)
+    valid = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool) if n and data.draw(
+        st.booleans()) else np.zeros(0, bool)
+    rows = rng.permutation(n).astype(np.int64) if data.draw(st.booleans()) else np.zeros(0, np.int64)
+    lengths = rng.integers(0, 40, size=n)
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    blob = np.frombuffer(rng.bytes(int(offsets[-1])), np.uint8)  # read-only, as Arrow buffers are
+    calls = [("hash_long", (rng.integers(0, 2**63, size=n, dtype=np.int64).view(np.uint64),)),
+             ("hash_int", (rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32),)),
+             ("hash_bytes", (offsets, blob))]
+    for name, args in calls:
+        outs = []
+        for module in (aot, jit):
+            out = seeds.copy()
+            getattr(module, name)(*args, rows, out, valid, out)
+            outs.append(out)
+        assert np.array_equal(*outs), name
+    groups = np.sort(rng.integers(0, 4, size=n))
+    starts = np.searchsorted(groups, np.arange(5)).astype(np.int64)
+    hashes = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
+    a, b = (rng.integers(0, 2**32, size=16, dtype=np.uint64).astype(np.uint32) for _ in range(2))
+    minima = []
+    for module in (aot, jit):
+        out = np.full((4, 16), 0xFFFFFFFF, np.uint32)
+        module.grouped_minhash(hashes, starts, a, b, out)
+        minima.append(out)
+    assert np.array_equal(*minima)
+
+
+def test_kernels_from_older_source_are_never_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's name carries the source's digest: with none built for it, numba's kernels serve."""
+    from r2d2.containment import compiled
+    from r2d2.containment import kernels as jit
+
+    monkeypatch.setattr(compiled, "aot_name", lambda: "_kernels_aot_000000000000")
+    monkeypatch.setattr(compiled, "_loaded", [])
+    monkeypatch.setattr(compiled, "_threads", {"on": False})
+    assert compiled.aot() is None
+    assert compiled.kernels() is jit
+
+
+def test_one_thread_gets_the_ahead_of_time_kernels_and_many_get_numbas(monkeypatch: pytest.MonkeyPatch) -> None:
+    from r2d2.containment import compiled
+    from r2d2.containment import kernels as jit
+
+    monkeypatch.setattr(compiled, "_loaded", [])
+    monkeypatch.setattr(compiled, "_threads", {"on": False})
+    assert compiled.kernels() is compiled.aot() is not None
+    compiled.for_threads()
+    assert compiled.kernels() is jit

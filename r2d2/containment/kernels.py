@@ -4,7 +4,8 @@ Hashing a value is a few dozen integer operations; as numpy passes over arrays i
 per value on real tables (every step a pass over memory, a fixed cost per call), as compiled loops
 (numba, LLVM) it costs a few ns. The loops release the GIL, so the driver's threads hash in
 parallel. They are compiled once per machine and cached next to this module (numba's ``cache``;
-``make install`` compiles them: ``python -m r2d2.containment.kernels``).
+``make install`` compiles them: ``python -m r2d2.containment.kernels``, which also builds them ahead
+of time: :mod:`r2d2.containment.compiled` says which are used).
 
 Exactness: the arithmetic is XXH64's on ``uint64`` (wrapping), checked against the ``xxhash``
 package and against Spark (``tests/test_xxh64.py``), and datasketch's ``affine32`` permutations on
@@ -14,6 +15,8 @@ Imported by Spark's Python workers: numpy and numba only.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numba as nb
 import numpy as np
@@ -196,18 +199,46 @@ def grouped_minhash(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np
             out[g, p] = row[p]
 
 
+# Argument types of each kernel, for the ahead-of-time build (what :mod:`xxh64` and :mod:`minhash` pass).
+SIGNATURES = {
+    "hash_long": "void(uint64[:], int64[:], uint64[:,:], boolean[:], uint64[:,:])",
+    "hash_int": "void(uint32[:], int64[:], uint64[:,:], boolean[:], uint64[:,:])",
+    "hash_bytes": "void(int64[:], uint8[:], int64[:], uint64[:,:], boolean[:], uint64[:,:])",
+    "grouped_minhash": "void(uint32[:], int64[:], uint32[:], uint32[:], uint32[:,:])",
+}
+
+
 def warm() -> None:
-    """Compile (or load from the cache) every kernel for the types stage 3 uses."""
-    seeds = np.zeros((1, 1), np.uint64)
-    out = np.zeros((1, 1), np.uint64)
-    none = np.zeros(0, np.bool_)
-    direct = np.zeros(0, np.int64)
-    hash_long(np.zeros(1, np.uint64), direct, seeds, none, out)
-    hash_int(np.zeros(1, np.uint32), direct, seeds, none, out)
-    hash_bytes(np.zeros(2, np.int64), np.zeros(8, np.uint8), direct, seeds, none, out)
-    grouped_minhash(np.zeros(1, np.uint32), np.array([0, 1], np.int64), np.ones(1, np.uint32),
-                    np.zeros(1, np.uint32), np.full((1, 1), 0xFFFFFFFF, np.uint32))
+    """Compile (or load from numba's cache) every kernel for the types stage 3 uses."""
+    from r2d2.containment import compiled
+
+    compiled.exercise(sys.modules[__name__])
+
+
+def build_aot(name: str, output_dir: str) -> None:
+    """Compile the kernels ahead of time into the extension module ``name`` (numba's ``pycc``): it loads
+    in milliseconds without numba, where numba's first call to a cached kernel costs 0.5-0.9 s a process."""
+    from numba.pycc import CC
+
+    cc = CC(name)
+    cc.output_dir = output_dir
+    cc.verbose = False
+    for fn_name, signature in SIGNATURES.items():
+        cc.export(fn_name, signature)(globals()[fn_name].py_func)
+    cc.compile()
 
 
 if __name__ == "__main__":
+    import warnings
+    from pathlib import Path
+
+    from r2d2.containment import compiled
+
     warm()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pycc's deprecation notice
+            build_aot(compiled.aot_name(), str(Path(__file__).parent))
+    except Exception as exc:  # no C compiler, say: stage 3 still works, with numba's slower start
+        print(f"r2d2: ahead-of-time kernels not built ({type(exc).__name__}: {exc}); numba compiles them "
+              "on first use instead", file=sys.stderr)

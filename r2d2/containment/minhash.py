@@ -83,11 +83,11 @@ def signature_of(hashes: np.ndarray, perms: Perms) -> np.ndarray:
 
 
 def _minima(hashes: np.ndarray, starts: np.ndarray, perms: Perms) -> np.ndarray:
-    from r2d2.containment import kernels
+    from r2d2.containment import compiled
 
     a, b = perms
     out = np.full((len(starts) - 1, len(a)), EMPTY, dtype=np.uint32)
-    kernels.grouped_minhash(np.ascontiguousarray(hashes, dtype=np.uint32), starts,
+    compiled.kernels().grouped_minhash(np.ascontiguousarray(hashes, dtype=np.uint32), starts,
                             np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32), out)
     return out
 

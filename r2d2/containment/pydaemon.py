@@ -18,9 +18,9 @@ import pyspark.worker  # noqa: F401
 from pyspark.daemon import manager
 
 import r2d2.containment.minhash  # noqa: F401
-from r2d2.containment import kernels
+from r2d2.containment import compiled
 
-kernels.warm()  # compiled loops loaded once, shared by every forked worker
+compiled.warm()  # compiled loops loaded once, shared by every forked worker
 
 if __name__ == "__main__":
     manager()

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
 from r2d2.containment import arrow_hash as ah
+from r2d2.containment import compiled
 from r2d2.containment import minhash as mh
 from r2d2.containment.filework import FileWork, TableWork
 from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA
@@ -148,6 +149,8 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
         return run_group(group, path, part, perms=perms, sample_k=sample_k)
 
     if spark_factory is None:
+        if threads > 1 and len(numbered) > 1:
+            compiled.for_threads()
         results = map_local(numbered, run, threads=threads)
         jobs = 0
     else:

@@ -27,11 +27,11 @@ _DIRECT = np.zeros(0, np.int64)  # no row index: value i is row i
 
 
 def _kernels() -> ModuleType:
-    """The compiled loops, imported on the first hash: numba takes about 0.3 s to import, which a
-    process that only reads cached hash sets (a lookup, an incremental detect) never needs."""
-    from r2d2.containment import kernels
+    """The compiled loops (:mod:`r2d2.containment.compiled`), loaded on the first hash: a process that
+    only reads cached hash sets (a lookup, an incremental detect) never loads them."""
+    from r2d2.containment import compiled
 
-    return kernels
+    return compiled.kernels()
 
 
 def seeds(n: int, seed: int = SPARK_SEED) -> np.ndarray:

@@ -1,0 +1,80 @@
+"""Which compiled loops stage 3 calls: the ahead-of-time module when it matches the source, else numba.
+
+``make install`` compiles :mod:`r2d2.containment.kernels` twice: into numba's cache, and ahead of time
+into an extension module (``_kernels_aot_<digest>``) that loads in milliseconds without importing
+numba (numba's import and first call of a cached kernel cost 0.5-0.9 s, most of a lookup's time in a
+fresh process). But its loops hold the GIL, where numba's release it: a process about to hash in
+several threads at once (stage 3's driver tasks) calls :func:`for_threads` and gets numba's kernels
+from then on. The module's name carries a digest of ``kernels.py``, so a module built from older
+source is never loaded: the numba kernels are used instead, as they are where no module could be built
+(no C compiler) or none can be loaded (a cluster's workers importing R2D2 from a zip). Both compile
+the same functions; ``tests/test_xxh64.py`` checks they agree bit for bit.
+
+Imported by Spark's Python workers: numpy-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+_loaded: list[ModuleType] = []
+_threads = {"on": False}
+
+
+def aot_name() -> str:
+    """The ahead-of-time module's name for the current ``kernels.py``."""
+    source = Path(__file__).with_name("kernels.py").read_bytes()
+    return "_kernels_aot_" + hashlib.sha256(source).hexdigest()[:12]
+
+
+def aot() -> ModuleType | None:
+    """The ahead-of-time kernels, or None when none matching the source is installed."""
+    try:
+        return importlib.import_module(f"r2d2.containment.{aot_name()}")
+    except (ImportError, OSError):
+        return None
+
+
+def for_threads() -> None:
+    """This process hashes in several threads at once from now on: numba's kernels, which release the
+    GIL, serve every later call (the ahead-of-time ones would run one thread at a time)."""
+    _threads["on"] = True
+
+
+def kernels() -> ModuleType:
+    """The kernels this process uses: the ahead-of-time ones while it hashes in one thread at a time."""
+    if _threads["on"]:
+        from r2d2.containment import kernels as jit
+
+        return jit
+    if not _loaded:
+        module = aot()
+        if module is None:
+            from r2d2.containment import kernels as jit
+
+            module = jit
+        _loaded.append(module)
+    return _loaded[0]
+
+
+def warm() -> None:
+    """Load the kernels this process uses and run each once (a worker daemon, before it forks)."""
+    exercise(kernels())
+
+
+def exercise(module: ModuleType) -> None:
+    """Call each kernel of ``module`` once, on tiny arrays of the types stage 3 passes."""
+    import numpy as np
+
+    seeds = np.zeros((1, 1), np.uint64)
+    out = np.zeros((1, 1), np.uint64)
+    none = np.zeros(0, np.bool_)
+    direct = np.zeros(0, np.int64)
+    module.hash_long(np.zeros(1, np.uint64), direct, seeds, none, out)
+    module.hash_int(np.zeros(1, np.uint32), direct, seeds, none, out)
+    module.hash_bytes(np.zeros(2, np.int64), np.zeros(8, np.uint8), direct, seeds, none, out)
+    module.grouped_minhash(np.zeros(1, np.uint32), np.array([0, 1], np.int64), np.ones(1, np.uint32),
+                           np.zeros(1, np.uint32), np.full((1, 1), 0xFFFFFFFF, np.uint32))
