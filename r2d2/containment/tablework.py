@@ -96,8 +96,6 @@ def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Per
         out[m.tid] = TableSummary(m.tid, signatures={c: sigs[(m_i, c)] for c in range(len(m.values))
                                                      if (m_i, c) in sigs})
     _summaries(out, tid, col, a, b, cnt, sample_k)
-    if hashset_memo.active():  # a detect on the driver: its verification takes them from memory
-        hashset_memo.keep(path, _by_set([(members[m].tid, code) for m, code in sets.sets], tid, col, a, b, cnt))
     if len(tid):
         table = pa.Table.from_arrays([pa.array(tid), pa.array(col), pa.array(a), pa.array(b),
                                       pa.nulls(len(tid), pa.binary()), pa.array(cnt)], schema=SCHEMA)
@@ -105,6 +103,8 @@ def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Per
         fs.create_dir(lakefs.parent(where), recursive=True)
         pq.write_table(table, where, filesystem=fs, compression="none", use_dictionary=DICTIONARY_COLUMNS,
                        row_group_size=max(1, ROW_GROUP_BYTES // ENTRY_BYTES))
+    if hashset_memo.active():  # a detect on the driver: its verification takes what was written from memory
+        hashset_memo.keep(path, _by_set([(members[m].tid, code) for m, code in sets.sets], tid, col, a, b, cnt))
     return [out[task.table.tid] for task in tasks]
 
 
