@@ -3,6 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+KERNELS_STAMP := $(VENV)/.kernels
 JARS ?= jars
 JARS_STAMP := $(JARS)/.fetched
 
@@ -15,8 +16,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
-	$(BIN)/python -m r2d2.containment.kernels  # stage 3 loops: numba cache + ahead-of-time module
 	touch $(STAMP)
+
+# Stage 3's compiled loops, again whenever their source changes: into numba's cache, and ahead of time
+# into an extension module (r2d2/containment/compiled.py says which one a process uses).
+$(KERNELS_STAMP): $(STAMP) r2d2/containment/kernels.py
+	$(BIN)/python -m r2d2.containment.kernels
+	touch $(KERNELS_STAMP)
 
 # Spark jars (delta-spark, hadoop-aws + AWS SDK bundle, the GCS connector) from Maven Central, listed in
 # deploy/spark-jars.pom.xml; R2D2 puts them on the sessions it builds. Fetched here, never by a test.
@@ -32,9 +38,9 @@ jars: $(JARS_STAMP)
 emulators:
 	tests/emulators/install.sh
 
-install: $(STAMP) $(JARS_STAMP) emulators
+install: $(STAMP) $(KERNELS_STAMP) $(JARS_STAMP) emulators
 
-demo: $(STAMP) $(JARS_STAMP)
+demo: $(STAMP) $(KERNELS_STAMP) $(JARS_STAMP)
 	$(BIN)/r2d2 demo
 
 # The browser tests (tests/test_ui.py) run in every `make test`: their tools are installed here when
@@ -42,7 +48,7 @@ demo: $(STAMP) $(JARS_STAMP)
 browser-deps:
 	tests/ui/deps.sh
 
-test: $(STAMP) $(JARS_STAMP) browser-deps emulators
+test: $(STAMP) $(KERNELS_STAMP) $(JARS_STAMP) browser-deps emulators
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
@@ -51,3 +57,4 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(JARS) demo-lake r2d2-work .pytest_cache .hypothesis tests/emulators/node_modules tests/emulators/bin
+	rm -f r2d2/containment/_kernels_aot_*.so

@@ -27,6 +27,7 @@ from api.runner import RunService
 from api.streaming import clear_scratch
 from r2d2.catalog import open_catalog
 from r2d2.config import Settings, get_settings
+from r2d2.containment import compiled
 from r2d2.vocabulary import EDGE_RELATIONS, EDGE_STATES, RUN_STATUSES, TABLE_STATUSES
 
 log = logging.getLogger("r2d2.api")
@@ -50,6 +51,8 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
         # Sync routes run in AnyIO's thread pool (40 threads by default): more threads than cores only
         # contend for the GIL and the catalog's pooled connections (bench/results/api.md).
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        # Lookups hash in request threads side by side: the kernels that release the GIL (numba's)
+        compiled.for_threads()
         url = settings.resolved_catalog_url
         catalog = open_catalog(url)
         stale = catalog.fail_stale_runs(STALE_RUN_REASON)

@@ -97,3 +97,46 @@ def test_header_only_csv_is_a_zero_row_table(tmp_path: Path) -> None:
     summary = scan(catalog, [str(tmp_path / "lake")], spark_factory=no_spark)
     assert summary.failed == 0, summary.errors
     assert {t.num_rows for t in catalog.list_tables(status="active")} == {0}
+
+
+def test_csv_rounds_stream_and_stop_when_the_caller_stops(tmp_path: Path, monkeypatch) -> None:
+    """CSV tables are profiled in a background thread, round by round: each round's outcomes reach the
+    caller while the Parquet footers are still being read, every table gets one outcome, and a caller
+    that stops early (an interrupted scan) stops the rounds not yet started."""
+    import threading
+    import time
+
+    from r2d2.profile import csv as csv_profile
+    from r2d2.profile.profiler import iter_profile_tables
+
+    for i in range(12):
+        lakes.csv(tmp_path / "lake" / f"c{i:02d}", f"x,y\n{i},a\n")
+    for i in range(3):
+        lakes.parquet(tmp_path / "lake" / f"p{i}", {"x": [i]})
+    tables = discover([str(tmp_path / "lake")]).tables
+    calls: list[int] = []
+    real = csv_profile.profile_csv_tables
+
+    def slow(chunk, run):
+        calls.append(len(chunk))
+        time.sleep(0.05)
+        return real(chunk, run)
+
+    monkeypatch.setattr(csv_profile, "profile_csv_tables", slow)
+
+    def no_spark():
+        raise AssertionError("local CSV profiling must not start Spark")
+
+    every = list(iter_profile_tables(tables, spark_factory=no_spark, csv_batch=1))
+    assert sorted(o.location for o in every) == sorted(t.location for t in tables)
+    assert all(o.profile is not None for o in every) and calls == [1] * 12
+
+    calls.clear()
+    outcomes = iter_profile_tables([t for t in tables if t.format == "csv"], spark_factory=no_spark, csv_batch=1)
+    first = next(outcomes)
+    assert first.profile is not None
+    outcomes.close()
+    for thread in threading.enumerate():
+        if thread.name == "r2d2-csv":
+            thread.join(timeout=10)
+    assert len(calls) < 12  # the rounds after the one in progress never started

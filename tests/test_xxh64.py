@@ -81,9 +81,16 @@ def test_in_place_at_rows_equals_hashing_the_gathered_seeds(data: st.DataObject,
         assert np.array_equal(got, want)
 
 
-def test_in_place_needs_a_contiguous_state() -> None:
+def test_in_place_refuses_what_the_compiled_loops_would_not_check() -> None:
+    state = np.zeros((2, 4), np.uint64)
     with pytest.raises(ValueError, match="C-contiguous"):
-        xxh64.hash_long_at(np.zeros(1, np.uint64), np.zeros(1, np.int64), np.zeros((2, 4), np.uint64)[:, ::2])
+        xxh64.hash_long_at(np.zeros(1, np.uint64), np.zeros(1, np.int64), state[:, ::2])
+    with pytest.raises(ValueError, match="2 values but 0 rows"):  # an empty index would mean "row i"
+        xxh64.hash_long_at(np.zeros(2, np.uint64), np.zeros(0, np.int64), state)
+    with pytest.raises(ValueError, match="outside"):
+        xxh64.hash_int_at(np.zeros(1, np.uint32), np.array([4]), state)
+    with pytest.raises(ValueError, match="validity flags"):
+        xxh64.hash_bytes_at(pa.array([b"a"]), np.array([0]), state, np.zeros(2, bool))
 
 
 def test_chains_match_spark(spark) -> None:

@@ -410,6 +410,8 @@ def _register_subcommands() -> None:
 
 
 def main(args: list[str] | None = None) -> None:
+    """Run one command and end the process (click exits with the command's code; the batch jobs and
+    the console script call this last)."""
     _register_subcommands()
     try:
         cli.main(args=args, prog_name="r2d2")

@@ -4,11 +4,11 @@
 into an extension module (``_kernels_aot_<digest>``) that loads in milliseconds without importing
 numba (numba's import and first call of a cached kernel cost 0.5-0.9 s, most of a lookup's time in a
 fresh process). But its loops hold the GIL, where numba's release it: a process about to hash in
-several threads at once (stage 3's driver tasks) calls :func:`for_threads` and gets numba's kernels
-from then on. The module's name carries a digest of ``kernels.py``, so a module built from older
-source is never loaded: the numba kernels are used instead, as they are where no module could be built
-(no C compiler) or none can be loaded (a cluster's workers importing R2D2 from a zip). Both compile
-the same functions; ``tests/test_xxh64.py`` checks they agree bit for bit.
+several threads at once (stage 3's driver tasks, the API server's request threads) calls
+:func:`for_threads` and gets numba's kernels from then on. The module's name carries a digest of
+``kernels.py``, so a module built from older source is never loaded: the numba kernels are used
+instead, as they are where no module could be built (no C compiler) or none can be loaded (a cluster's
+workers importing R2D2 from a zip). Both compile the same functions; ``tests/test_xxh64.py`` checks they agree bit for bit.
 
 Imported by Spark's Python workers: numpy-only.
 """

@@ -46,14 +46,29 @@ def _run(kernel: Callable[..., None], args: tuple, seed: np.ndarray, valid: np.n
     return out[0] if np.ndim(seed) == 1 else out
 
 
-def _valid(valid: np.ndarray | None) -> np.ndarray:
-    return _NONE if valid is None else np.ascontiguousarray(valid, dtype=np.bool_)
+def _valid(valid: np.ndarray | None, values: int | None = None) -> np.ndarray:
+    if valid is None:
+        return _NONE
+    if values is not None and len(valid) != values:
+        raise ValueError(f"{values} values but {len(valid)} validity flags")
+    return np.ascontiguousarray(valid, dtype=np.bool_)
 
 
 def _state(state: np.ndarray) -> np.ndarray:
     if state.dtype != np.uint64 or state.ndim != 2 or not state.flags.c_contiguous:
         raise ValueError("a chain state must be a C-contiguous (k, rows) uint64 array")
     return state
+
+
+def _rows(rows: np.ndarray, values: int, state: np.ndarray) -> np.ndarray:
+    """``rows`` as the kernels take them, checked: the compiled loops do not check bounds (an empty
+    array there means "value i is row i")."""
+    at = np.ascontiguousarray(rows, dtype=np.int64)
+    if len(at) != values:
+        raise ValueError(f"{values} values but {len(at)} rows to hash them at")
+    if values and (int(at.min()) < 0 or int(at.max()) >= state.shape[1]):
+        raise ValueError(f"a row to hash at is outside the state's {state.shape[1]} rows")
+    return at
 
 
 def _long_bits(values: np.ndarray) -> np.ndarray:
@@ -95,18 +110,19 @@ def hash_bytes(arr: pa.Array, seed: np.ndarray, valid: np.ndarray | None = None)
 
 def hash_long_at(values: np.ndarray, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
     """:func:`hash_long` of ``values`` into ``state`` at ``rows``."""
-    st = _state(state)
-    _kernels().hash_long(_long_bits(values), np.ascontiguousarray(rows, dtype=np.int64), st, _valid(valid), st)
+    st, bits = _state(state), _long_bits(values)
+    _kernels().hash_long(bits, _rows(rows, len(bits), st), st, _valid(valid, len(bits)), st)
 
 
 def hash_int_at(values: np.ndarray, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
     """:func:`hash_int` of ``values`` into ``state`` at ``rows``."""
-    st = _state(state)
-    _kernels().hash_int(np.ascontiguousarray(values, dtype=np.uint32), np.ascontiguousarray(rows, dtype=np.int64),
-                        st, _valid(valid), st)
+    st, ints = _state(state), np.ascontiguousarray(values, dtype=np.uint32)
+    _kernels().hash_int(ints, _rows(rows, len(ints), st), st, _valid(valid, len(ints)), st)
 
 
 def hash_bytes_at(arr: pa.Array, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
     """:func:`hash_bytes` of ``arr`` into ``state`` at ``rows``."""
     st = _state(state)
-    _kernels().hash_bytes(*_binary_buffers(arr), np.ascontiguousarray(rows, dtype=np.int64), st, _valid(valid), st)
+    offsets, data = _binary_buffers(arr)
+    n = len(offsets) - 1
+    _kernels().hash_bytes(offsets, data, _rows(rows, n, st), st, _valid(valid, n), st)
