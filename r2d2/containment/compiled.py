@@ -8,7 +8,8 @@ several threads at once (stage 3's driver tasks, the API server's request thread
 :func:`for_threads` and gets numba's kernels from then on. The module's name carries a digest of
 ``kernels.py``, so a module built from older source is never loaded: the numba kernels are used
 instead, as they are where no module could be built (no C compiler) or none can be loaded (a cluster's
-workers importing R2D2 from a zip). Both compile the same functions; ``tests/test_xxh64.py`` checks they agree bit for bit.
+workers importing R2D2 from a zip). Both compile the same functions; ``tests/test_xxh64.py`` checks
+they agree bit for bit.
 
 Imported by Spark's Python workers: numpy-only.
 """
