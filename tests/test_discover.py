@@ -212,3 +212,18 @@ def test_parallel_walk_finds_what_one_thread_finds_every_time(tmp_path: Path) ->
     for d in runs:
         assert [(t.location, t.fingerprint) for t in d.tables] == expected
         assert [(e.location, e.message) for e in d.errors] == [(e.location, e.message) for e in one.errors]
+
+
+def test_a_broken_delta_log_among_many_is_an_error_of_its_table_only(tmp_path: Path) -> None:
+    """Delta logs are opened in a pool after the walk: one that cannot be read is reported for its
+    table, and the others are found as before, in order of location."""
+    import pyarrow as pa
+
+    for name in ("a", "b", "c"):
+        lakes.delta(tmp_path / name, pa.table({"x": [1, 2]}))
+    (tmp_path / "b" / "_delta_log" / "00000000000000000000.json").write_text('{"add": {"path": broken')
+    found = discover([str(tmp_path)])
+    assert [t.location for t in found.tables] == [str(tmp_path / "a"), str(tmp_path / "c")]
+    assert [t.format for t in found.tables] == ["delta", "delta"]
+    (error,) = found.errors
+    assert error.location == str(tmp_path / "b") and "cannot read the Delta log" in error.message

@@ -133,8 +133,14 @@ def test_driver_tasks_keep_the_sets_they_write_for_verification(tmp_path: Path, 
     assert exact_stats(pairs, groups, children) == from_memory  # the same answers, read from the files
     with hashset_memo.keeping(8):
         small = run(tmp_path / "small")
-        kept_small, _ = hashset_memo.take(small.sketches[1].rowset_path or "", every)
+        small_path = small.sketches[1].rowset_path or ""
+        kept_small, _ = hashset_memo.take(small_path, every)
         assert (1, ROW) not in kept_small and all(not len(a) for a, _, _ in kept_small.values())
+        # the empty table's set from memory, the rest read from the files
+        small_groups = {g: (small_path, t, c) for g, (_, t, c) in groups.items()}
+        small_children = {t: (small_path, t, ROW) for t in (1, 2, 3, 5)}
+        mixed = exact_stats([*pairs, (0, 3)], small_groups, small_children)
+    assert mixed == exact_stats([*pairs, (0, 3)], small_groups, small_children) == from_memory  # as from files
     run(tmp_path / "outside")
     assert not hashset_memo.active()
 
