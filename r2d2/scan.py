@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
-from pyspark.sql import SparkSession
 
 from r2d2.catalog import Catalog
 from r2d2.catalog.tables import under_root
@@ -25,6 +25,9 @@ from r2d2.lake.fs import normalize_location
 from r2d2.profile.profiler import LOCAL_BYTES, iter_profile_tables
 from r2d2.runs import recorded_run
 from r2d2.types import TableProfile
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 Progress = Callable[[int, int], None]  # (done, total) tables profiled
 

@@ -590,3 +590,32 @@ def test_runs_lifecycle(cat: Catalog) -> None:
     assert failed.errors == [{"location": None, "error": "server restarted"}]
     assert cat.get_run(run).status == "succeeded"
     assert [r.id for r in cat.list_runs(status="failed")] == [d2, d1]
+
+
+def test_execute_many_stores_what_sqlalchemy_would(cat: Catalog) -> None:
+    """The bulk path converts values itself (each constant once): the stored rows are those SQLAlchemy's
+    own per-row conversion stores (JSON with non-finite floats, booleans and NULLs, UTC datetimes)."""
+    from r2d2.catalog._base import execute_many
+    from r2d2.catalog.models import EdgeRow
+
+    for name in ("p", "c", "d"):
+        cat.save_profile(make_profile(f"/m/{name}"), seen_at=T0)
+    p, c, d = (cat.get_table(f"/m/{n}").id for n in "pcd")
+    rows = [{"parent_id": a, "child_id": b, "parent_fingerprint": "fp1", "child_fingerprint": None,
+             "state": "verified", "stage": "exact", "relation": "contains", "multiset": multiset,
+             "evidence": {"ratio": float("inf"), "rows": [1, None], "n": a}, "run_id": None}
+            for (a, b), multiset in zip([(p, c), (p, d), (c, d)], [True, False, None], strict=True)]
+    constants = {"stale": False, "updated_at": T1}
+    table = EdgeRow.__table__
+    columns = [col for col in table.c if col.name != "id"]
+    stored = {}
+    with get_engine(cat._url).begin() as conn:
+        for way in ("sqlalchemy", "bulk"):
+            conn.execute(sa.delete(table))
+            if way == "sqlalchemy":
+                conn.execute(sa.insert(table), [{**r, **constants} for r in rows])
+            else:
+                execute_many(conn, sa.insert(table), rows, constants, size=2)
+            stored[way] = conn.execute(sa.select(*columns).order_by(table.c.parent_id, table.c.child_id)).all()
+    assert stored["bulk"] == stored["sqlalchemy"] and len(stored["bulk"]) == 3
+    assert stored["bulk"][0].updated_at == T1 and stored["bulk"][0].evidence["n"] == p

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import threading
 import zlib
@@ -165,6 +166,22 @@ def dispose_all() -> None:
         engines = list(_engines)
     for url in engines:
         dispose_engine(url)
+
+
+def _forget_in_child() -> None:
+    """In a forked child: drop the parent's engines without closing their connections, which belong to
+    the parent (closing a shared PostgreSQL socket would end the parent's session, and its advisory
+    locks with it). The child opens its own if it ever needs one. No lock is taken: another thread of
+    the parent may have held it at the fork."""
+    global _lock
+    _lock = threading.Lock()
+    for engine in list(_engines.values()):
+        engine.dispose(close=False)
+    _engines.clear()
+    _migrated.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -11,7 +11,7 @@ from typing import cast as cast_type
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from r2d2.catalog._base import RawRows, RepositoryBase, chunks, json_value, raw_rows, utc_value, utcnow
+from r2d2.catalog._base import RawRows, RepositoryBase, chunks, execute_many, json_value, raw_rows, utc_value, utcnow
 from r2d2.catalog.models import EdgeRow, TableRow
 from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
 from r2d2.vocabulary import VERIFIED_STATES
@@ -133,7 +133,7 @@ class EdgesRepository(RepositoryBase):
                 "parent_id": e.parent_id, "child_id": e.child_id,
                 "parent_fingerprint": e.parent_fingerprint, "child_fingerprint": e.child_fingerprint,
                 "state": e.state, "stage": e.stage, "relation": e.relation, "multiset": e.multiset,
-                "evidence": dict(e.evidence), "stale": False, "run_id": e.run_id, "updated_at": now,
+                "evidence": dict(e.evidence), "run_id": e.run_id,
             }
         values = list(by_pair.values())
         if not values:
@@ -143,8 +143,7 @@ class EdgesRepository(RepositoryBase):
             stmt = ins.on_conflict_do_update(
                 index_elements=["parent_id", "child_id"], set_={c: ins.excluded[c] for c in _UPDATED}
             )
-            for part in chunks(values, 5000):
-                conn.execute(stmt, list(part))
+            execute_many(conn, stmt, values, {"stale": False, "updated_at": now})
         return len(values)
 
     def list_edges(self, where: EdgeFilter = CURRENT_EDGES, *, limit: int | None = None,

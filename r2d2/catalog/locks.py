@@ -40,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from r2d2.catalog._base import RepositoryBase, utcnow
 from r2d2.catalog.models import OperationLockRow
 from r2d2.errors import CatalogError, OperationBusyError, SafetyError
+from r2d2.forking import fork_safe
 
 log = logging.getLogger("r2d2.catalog.locks")
 
@@ -113,7 +114,7 @@ class HeldLock:
         self._conn_lock = threading.Lock()
         self._finishing = False
         self._stop = threading.Event()
-        self._beat = threading.Thread(target=self._heartbeat, name=f"r2d2-lock-{name}", daemon=True)
+        self._beat = fork_safe(threading.Thread(target=self._heartbeat, name=f"r2d2-lock-{name}", daemon=True))
         self._beat.start()
 
     def rename(self, operation: str) -> None:

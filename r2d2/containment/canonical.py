@@ -33,7 +33,6 @@ from r2d2.types import Column, Family
 # Expressions are built as Spark SQL text and sent in one ``selectExpr`` call: building them with
 # the Column API costs one Py4J round trip per operator, which dominated planning for many tables.
 
-HASH_VERSION = 2  # bump whenever a canonical form changes: cached sketches and decisions are then redone
 _SECOND_HASH_SALT = 0x5BD1E9955BD1E995  # seeds the second half of the 128-bit row hash
 _MASK32 = 0xFFFFFFFF
 

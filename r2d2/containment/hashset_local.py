@@ -9,9 +9,13 @@ scheduling alone.
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from r2d2.lake import fs as lakefs
 
 ENTRY_BYTES = 40  # bytes of one hash-set entry in Arrow memory (4 int columns, a null signature)
 ROW_GROUP_BYTES = 4 << 20  # bytes per Parquet row group of a hash set: readers of a few sets skip the rest
@@ -20,6 +24,11 @@ SCHEMA = pa.schema([("tid", pa.int64()), ("col", pa.int32()), ("a", pa.int64()),
 # Dictionary-encode the repetitive columns only: the hashes are random, and trying a dictionary on
 # them (Parquet's default) made writing a hash set three times slower for nothing.
 DICTIONARY_COLUMNS = ["tid", "col", "sig", "cnt"]
+
+
+def new_path(work_dir: str) -> str:
+    """A new hash-set dataset in the work folder ``work_dir`` (a local path or a URI)."""
+    return lakefs.join(str(work_dir), f"hs-{uuid.uuid4().hex}")
 
 
 def count_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

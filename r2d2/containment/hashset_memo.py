@@ -8,7 +8,9 @@ takes what is kept before it reads the dataset for the rest. The arrays are the 
 so the answers cannot differ.
 
 Nothing is kept unless a detect asked for it (:func:`keeping`, on the driver): a Spark worker or a
-process outside a detect keeps nothing. At most ``limit`` bytes are kept (a part that does not fit
+process outside a detect keeps nothing. A worker process forked from the driver keeps what its task
+wrote and hands it over with the task's result (:func:`handover`), for the driver to keep. At most
+``limit`` bytes are kept (a part that does not fit
 is read back as before), and everything is dropped when the detect ends.
 """
 
@@ -55,6 +57,15 @@ def keep(path: str, sets: Mapping[tuple[int, int], Set]) -> bool:
         _state["bytes"] += size
         _kept.setdefault(path, {}).update(sets)
     return True
+
+
+def handover(path: str) -> dict[tuple[int, int], Set]:
+    """The sets kept here for the dataset at ``path``, no longer kept here (a forked worker returns them
+    to the driver, whose :func:`keep` decides again whether they fit)."""
+    with _lock:
+        sets = _kept.pop(path, {})
+        _state["bytes"] -= sum(a.nbytes + b.nbytes + c.nbytes for a, b, c in sets.values())
+    return sets
 
 
 def take(path: str, wanted: Collection[tuple[int, int]]) -> tuple[dict[tuple[int, int], Set], set[tuple[int, int]]]:

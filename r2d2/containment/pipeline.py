@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING
 
 from r2d2.catalog import Catalog
 from r2d2.catalog.records import EdgeUpsert, PairDecision, deletable
@@ -25,8 +24,8 @@ from r2d2.config import Settings
 from r2d2.containment import hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
-from r2d2.containment.canonical import HASH_VERSION
 from r2d2.containment.except_pass import ViewPlan, except_pass, plan_views
+from r2d2.containment.hashversion import HASH_VERSION
 from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
@@ -38,6 +37,9 @@ from r2d2.containment.verify_job import PairResult, covers_all, verify
 from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
 from r2d2.vocabulary import VERIFIED_STATES
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 CONTENT_STAGES = ("minhash", "probe", "exact", "transitive")
 Progress = Callable[[str], None]

@@ -16,7 +16,7 @@ import numpy as np
 
 from r2d2.catalog import Catalog
 from r2d2.containment import minhash as mh
-from r2d2.containment.canonical import HASH_VERSION
+from r2d2.containment.hashversion import HASH_VERSION
 from r2d2.containment.sketches import ProjectionSet, TableSketch
 from r2d2.types import TableProfile
 

@@ -20,16 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.parquet as pq
-from pyspark.sql import SparkSession
 
 from r2d2.containment import arrow_hash as ah
-from r2d2.containment import compiled
+from r2d2.containment import compiled, hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.filework import FileWork, TableWork
-from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA
+from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA, new_path
 from r2d2.containment.sketches import (
     ROW,
     ProjectionSet,
@@ -42,10 +42,14 @@ from r2d2.containment.sketches import (
 from r2d2.containment.summary_local import Summary
 from r2d2.containment.tablework import TableSummary, TableTask, run_group
 from r2d2.engine.batch import run_isolating
-from r2d2.engine.items import ItemFailure, balanced, map_local
+from r2d2.engine.items import ItemFailure, balanced, map_forked, map_local
+from r2d2.forking import can_fork
 from r2d2.lake import fs as lakefs
 from r2d2.lake.arrow_read import ReadColumn, file_reads
 from r2d2.types import Column, TableProfile
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 __all__ = ["compute_sketches", "entry_bytes", "plan_works", "read_bytes"]
 
@@ -82,12 +86,6 @@ GROUP_BYTES = 32 << 20  # file bytes per group of tables (one part file each)
 # one thread's hashing overlap another's reads (2,500-table lake, 2 threads: stage 3 took 6.6-7.3 s
 # with 4 groups, 5.0-5.6 s with 16-24); each group still holds dozens of small tables, hashed together.
 GROUPS_PER_THREAD = 8
-
-
-def _new_path(work_dir: str) -> str:
-    from r2d2.containment.sketch_spark import new_path
-
-    return new_path(work_dir)
 
 
 def plan_tasks(batch: Sequence[SketchRequest]) -> list[TableTask]:
@@ -132,10 +130,40 @@ def _start_dataset(path: str) -> None:
         pq.write_table(SCHEMA.empty_table(), out)
 
 
+Group = tuple[int, list[TableTask]]  # (part number, tables)
+
+
+def _forked(numbered: list[Group], run: Callable[[Group], list[TableSummary]], path: str, *,
+            processes: int) -> list[list[TableSummary] | ItemFailure[Group]]:
+    """The groups in worker processes forked from the driver: the Python around each table and column
+    holds the GIL, so two threads reach 1.4x one, two processes nearly 2x, and they use the
+    ahead-of-time kernels (no numba to import). Each returns the sets it kept for verification with
+    its summaries, and the driver keeps them (:mod:`r2d2.containment.hashset_memo`)."""
+
+    def in_worker(item: Group) -> tuple[list[TableSummary], dict[tuple[int, int], hashset_memo.Set]]:
+        try:
+            summaries = run(item)
+        except BaseException:
+            hashset_memo.handover(path)  # a failed group's sets are not handed to a later group's result
+            raise
+        return summaries, hashset_memo.handover(path)
+
+    results: list[list[TableSummary] | ItemFailure[Group]] = []
+    for res in map_forked(numbered, in_worker, processes=processes):
+        if isinstance(res, ItemFailure):
+            results.append(res)
+            continue
+        summaries, sets = res
+        if sets:
+            hashset_memo.keep(path, sets)
+        results.append(summaries)
+    return results
+
+
 def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Callable[[], SparkSession] | None,
                   perms: mh.Perms, sample_k: int, threads: int) -> tuple[list[TableSummary], int]:
-    """Run the tasks in groups, on the driver (``spark_factory`` None) or as one Spark job; the
-    summaries and the Spark jobs run."""
+    """Run the tasks in groups, on the driver (``spark_factory`` None: in forked worker processes when
+    this process may fork, else in threads) or as one Spark job; the summaries and the Spark jobs run."""
     from r2d2.engine.items import map_spark
 
     _start_dataset(path)
@@ -144,22 +172,23 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
     groups = [[tasks[i] for i in part] for part in balanced(weights, wanted)]
     numbered = list(enumerate(groups))
 
-    def run(item: tuple[int, list[TableTask]]) -> list[TableSummary]:
+    def run(item: Group) -> list[TableSummary]:
         part, group = item
         return run_group(group, path, part, perms=perms, sample_k=sample_k)
 
-    if spark_factory is None:
-        if threads > 1 and len(numbered) > 1:
+    def dispatch(items: list[Group]) -> list[list[TableSummary] | ItemFailure[Group]]:
+        if spark_factory is not None:
+            return map_spark(spark_factory(), items, run, weights=[sum(t.size for t in g) for _, g in items],
+                             weight_per_task=GROUP_BYTES)
+        if threads > 1 and len(items) > 1 and can_fork():
+            return _forked(items, run, path, processes=threads)
+        if threads > 1 and len(items) > 1:
             compiled.for_threads()
-        results = map_local(numbered, run, threads=threads)
-        jobs = 0
-    else:
-        results = map_spark(spark_factory(), numbered, run, weights=[sum(t.size for t in g) for g in groups],
-                            weight_per_task=GROUP_BYTES)
-        jobs = 1
+        return map_local(items, run, threads=threads)
+
     summaries: list[TableSummary] = []
     retry: list[TableTask] = []
-    for (_, group), res in zip(numbered, results, strict=True):
+    for (_, group), res in zip(numbered, dispatch(numbered), strict=True):
         if isinstance(res, ItemFailure):  # the group as a whole failed (its part file, say)
             if len(group) == 1:
                 summaries.append(TableSummary(group[0].table.tid, failure=res.message))
@@ -167,11 +196,10 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
                 retry += group
         else:
             summaries += res
+    jobs = 0 if spark_factory is None else 1
     if retry:  # one table per group: only the tables that fail alone are reported
         alone = list(enumerate(([t] for t in retry), start=len(numbered)))
-        for (_, group), res in zip(alone, map_local(alone, run, threads=threads) if spark_factory is None else
-                                   map_spark(spark_factory(), alone, run, weights=[t.size for t in retry],
-                                             weight_per_task=GROUP_BYTES), strict=True):
+        for (_, group), res in zip(alone, dispatch(alone), strict=True):
             summaries += ([TableSummary(group[0].table.tid, failure=res.message)]
                           if isinstance(res, ItemFailure) else res)
         jobs += 0 if spark_factory is None else 1
@@ -210,7 +238,7 @@ def compute_sketches(
     failures: dict[int, str] = {}
     bytes_read = jobs = 0
     if whole:
-        path = _new_path(work_dir)
+        path = new_path(work_dir)
         summaries, jobs = _whole_tables(plan_tasks(whole), path, spark_factory=None if local else spark_factory,
                                         perms=perms, sample_k=sample_k, threads=threads)
         codes = projection_codes(whole)
@@ -277,7 +305,7 @@ def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_
     def job(batch: Sequence[SketchRequest]) -> _Batch:
         # A failing file is a failed table (an error entry), not a failed job; a job that fails
         # anyway (an executor lost, a set unreadable) is split and retried by run_isolating.
-        path = _new_path(work_dir)
+        path = new_path(work_dir)
         try:
             summary, failed, jobs = run_batch(spark, plan_works(batch), path, perms=perms, sample_k=sample_k,
                                               local_bytes=local_bytes)

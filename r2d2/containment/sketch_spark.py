@@ -10,7 +10,6 @@ Spark jobs).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -82,11 +81,6 @@ def _limit(k: int):
 
 def dataset_bytes(path: str) -> int:
     return lakefs.tree_bytes(path, ".parquet")
-
-
-def new_path(work_dir: str) -> str:
-    """A new hash-set dataset in the work folder ``work_dir`` (a local path or a URI)."""
-    return lakefs.join(str(work_dir), f"hs-{uuid.uuid4().hex}")
 
 
 def _failures(path: str) -> dict[int, str]:

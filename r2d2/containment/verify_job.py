@@ -23,12 +23,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
-from r2d2.containment import hashing
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import PairStats, exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
@@ -37,6 +35,9 @@ from r2d2.engine.local import local_frame
 from r2d2.lake import fs as lakefs
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
 from r2d2.types import TableProfile
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
     per batch whatever the number of its groups, and same-schema Parquet parents projected on the
     same columns share one scan of all their files; those hashes are grouped and written once.
     """
+    from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
+
+    from r2d2.containment import hashing
     stored: dict[str, list[tuple[int, int, int]]] = {}  # dataset -> (tid, code, gid)
     shared: dict[object, list[int]] = {}
     hashset_bytes = scanned_bytes = 0
@@ -283,6 +288,9 @@ def _probe(key: tuple[int, tuple[str, ...]], cands: list[Candidate], profiles: M
 
 def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
            sketches: Mapping[int, TableSketch]) -> dict[int, PairStats]:
+    from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
+
     # A child's rows are stored under its sketch's table id: its own, or the source of a derived table.
     mapping = local_frame(spark, [(i, gid, sketches[cand.pair.child].table_id) for i, (gid, cand) in enumerate(pairs)],
                           [("pair", pa.int64()), ("gid", pa.int64()), ("tid", pa.int64())])

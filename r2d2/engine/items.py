@@ -6,6 +6,8 @@ items, so their results are the same:
 
 * :func:`map_local`: a thread pool on the driver (pyarrow and numpy release the GIL in their loops),
   for small work — no Spark session needed at all;
+* :func:`map_forked`: worker processes forked from the driver, for small work whose Python around the
+  loops would hold one GIL for every thread (one core each, nothing shared);
 * :func:`map_spark`: one job over ``spark.range(tasks)``; task ``k`` runs the items assigned to it
   (balanced by weight, e.g. bytes), so the physical plan has one branch however many items there are,
   and it runs unchanged on a cluster. Results come back pickled through ``collect``;
@@ -18,13 +20,17 @@ A failing item becomes an :class:`ItemFailure` with a one-line reason (``map_*``
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 import pickle
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from r2d2.errors import describe
+from r2d2.forking import can_fork
 from r2d2.lake.fs import with_storage_options
 
 if TYPE_CHECKING:
@@ -54,6 +60,48 @@ def map_local(items: Sequence[T], fn: Callable[[T], R], *, threads: int) -> list
         return [_attempt(fn, it) for it in items]
     with ThreadPoolExecutor(threads, thread_name_prefix="r2d2-item") as pool:
         return list(pool.map(lambda it: _attempt(fn, it), items))
+
+
+# The function and items of the running :func:`map_forked`: set just before the workers fork, they
+# reach the children through the fork itself, so neither needs to be picklable (closures are not).
+_forked: list[tuple[Callable[[Any], Any], Sequence[Any]]] = []
+_fork_lock = threading.Lock()
+
+
+def _run_forked(index: int) -> tuple[bool, Any]:
+    fn, items = _forked[0]
+    try:
+        return True, fn(items[index])
+    except Exception as exc:
+        return False, describe(exc)
+
+
+def map_forked(items: Sequence[T], fn: Callable[[T], R], *, processes: int) -> list[R | ItemFailure[T]]:
+    """``fn`` of each item, in order, in ``processes`` worker processes forked from this one
+    (:func:`can_fork` must hold); results come back pickled. The items of a worker that dies (killed,
+    out of memory, crashed) fail with the reason; the others go on."""
+    if processes <= 1 or len(items) <= 1:
+        return [_attempt(fn, it) for it in items]
+    if not can_fork():
+        raise RuntimeError("cannot fork worker processes here: other threads are running")
+    with _fork_lock:
+        _forked.append((fn, items))
+        try:
+            out: list[R | ItemFailure[T]] = []
+            context = multiprocessing.get_context("fork")
+            # The pool forks all its workers at the first submit, before it starts its own threads.
+            with ProcessPoolExecutor(min(processes, len(items)), mp_context=context) as pool:
+                futures = [pool.submit(_run_forked, i) for i in range(len(items))]
+                for item, future in zip(items, futures, strict=True):
+                    try:
+                        ok, value = future.result()
+                    except BrokenProcessPool as exc:
+                        out.append(ItemFailure(item, f"its worker process died: {describe(exc)}"))
+                        continue
+                    out.append(value if ok else ItemFailure(item, value))
+            return out
+        finally:
+            _forked.clear()
 
 
 def balanced(weights: Sequence[int], tasks: int) -> list[list[int]]:

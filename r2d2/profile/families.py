@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pyarrow as pa
 import pyarrow.types as pat
 
@@ -45,12 +47,12 @@ def family_of(dtype: pa.DataType) -> tuple[Family, str | None, str | None]:
 
 
 def column_of(field: pa.Field) -> Column:
-    family, unit, reason = family_of(field.type)
-    return Column(
-        name=field.name,
-        physical_type=str(field.type),
-        family=family,
-        nullable=field.nullable,
-        unit=unit,
-        reason=reason,
-    )
+    return _column(field.name, field.type, field.nullable)
+
+
+# Lakes repeat the same few schemas across thousands of small files: a column is built once per
+# (name, type, nullability) seen. Columns are frozen, so sharing them is safe.
+@functools.lru_cache(maxsize=1 << 14)
+def _column(name: str, dtype: pa.DataType, nullable: bool) -> Column:
+    family, unit, reason = family_of(dtype)
+    return Column(name=name, physical_type=str(dtype), family=family, nullable=nullable, unit=unit, reason=reason)

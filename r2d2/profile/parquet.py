@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pyarrow.types as pat
 
 from r2d2.errors import TableReadError
 from r2d2.lake import fs as lakefs
@@ -136,32 +137,46 @@ def _bounds(col: Column, stats: Any, physical: str, unit: str | None) -> tuple[B
     return Bound(canonical(fam, stats.min), True), Bound(canonical(fam, stats.max), True)
 
 
+def _leaf_index(footer: Footer) -> dict[str, int]:
+    """Leaf column index of each top-level column's name (a nested column's leaves are ``name.child``)."""
+    schema = footer.schema
+    if not any(pat.is_nested(t) for t in schema.types):  # flat: leaf j is field j, and its path its name
+        return {name: j for j, name in enumerate(schema.names)}
+    meta = footer.metadata
+    return {meta.schema.column(j).path: j for j in range(meta.num_columns)}
+
+
 def _aggregate(
     columns: Sequence[Column], footers: Sequence[Footer]
 ) -> tuple[dict[str, ColumnStats], dict[str, int]]:
+    """Statistics and compressed sizes of ``columns`` over every row group of ``footers``, files of one
+    schema (the caller checked it): the leaf index and timestamp units are worked out once."""
     accs = {c.key: StatsAccumulator(c.family) for c in columns}
     sizes = dict.fromkeys(accs, 0)
+    if not footers:
+        return {c.key: accs[c.key].result() for c in columns}, sizes
+    first = footers[0].metadata.schema
+    index = _leaf_index(footers[0])
+    # Per column: (column, its key, leaf index, timestamp unit, accumulator or None when unsupported).
+    flat: list[tuple[Column, str, int, str | None, StatsAccumulator | None]] = []
+    nested: list[tuple[str, list[int]]] = []
+    for col in columns:
+        key = col.key
+        j = index.get(col.name)
+        if j is None:  # nested column: only its compressed size is known, the sum of its leaves'
+            nested.append((key, [i for path, i in index.items() if path.split(".", 1)[0] == col.name]))
+            continue
+        unit = _unit(first.column(j).logical_type) if col.family is Family.TIMESTAMP else None
+        flat.append((col, key, j, unit, None if col.family is Family.UNSUPPORTED else accs[key]))
     for footer in footers:
         meta = footer.metadata
-        schema = meta.schema
-        index = {schema.column(j).path: j for j in range(meta.num_columns)}
-        # Per column of this file: (column, leaf index, timestamp unit). The logical type is the same in
-        # every row group: parse it once per file, not once per row group.
-        flat: list[tuple[Column, int, str | None]] = []
-        nested: list[Column] = []
-        for col in columns:
-            j = index.get(col.name)
-            if j is None:  # nested column: only its compressed size is known
-                nested.append(col)
-                continue
-            unit = _unit(schema.column(j).logical_type) if col.family is Family.TIMESTAMP else None
-            flat.append((col, j, unit))
         for r in range(meta.num_row_groups):
             rg = meta.row_group(r)
-            for col, j, unit in flat:
+            rows = rg.num_rows
+            for col, key, j, unit, acc in flat:
                 chunk = rg.column(j)
-                sizes[col.key] += chunk.total_compressed_size
-                if col.family is Family.UNSUPPORTED:
+                sizes[key] += chunk.total_compressed_size
+                if acc is None:
                     continue
                 stats = chunk.statistics if chunk.is_stats_set else None
                 try:
@@ -169,13 +184,9 @@ def _aggregate(
                 except (ValueError, TypeError, UnicodeDecodeError, OverflowError):
                     low, high = None, None
                 nulls = stats.null_count if stats is not None and stats.has_null_count else None
-                accs[col.key].add(rows=rg.num_rows, nulls=nulls, low=low, high=high)
-        for col in nested:  # nested columns: sizes of all their leaves
-            for path, j in index.items():
-                if path.split(".", 1)[0] == col.name:
-                    sizes[col.key] += sum(
-                        meta.row_group(r).column(j).total_compressed_size for r in range(meta.num_row_groups)
-                    )
+                acc.add(rows=rows, nulls=nulls, low=low, high=high)
+            for key, leaves in nested:
+                sizes[key] += sum(rg.column(j).total_compressed_size for j in leaves)
     stats = {
         c.key: accs[c.key].result() if c.family is not Family.UNSUPPORTED else ColumnStats() for c in columns
     }

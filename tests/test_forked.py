@@ -1,0 +1,176 @@
+"""Stage 3's driver tasks in worker processes forked from the driver (:func:`r2d2.engine.items.map_forked`):
+results in order, one item's failure its own, a dying worker's items failed and not lost, nothing forked
+while an unmarked thread runs; and the hash sets, sketches and kept sets exactly those of the threads.
+
+A test run holds a Spark session, whose Python threads forbid forking: the forked paths run in fresh
+interpreters, as the CLI runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import test_hashset_local
+
+from r2d2.containment.sketches import SketchRequest
+from r2d2.forking import can_fork, fork_safe
+
+REPO = Path(__file__).resolve().parent.parent
+requests = test_hashset_local.requests  # the fixture: that module's lake (every format, empty table), profiled
+
+
+def _python(code: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_an_unmarked_thread_prevents_forking() -> None:
+    stop = threading.Event()
+    plain = threading.Thread(target=stop.wait, daemon=True)
+    plain.start()
+    try:
+        assert not can_fork()
+    finally:
+        stop.set()
+        plain.join()
+    got = _python("""
+        import json, threading
+        from r2d2.forking import can_fork, fork_safe
+        alone = can_fork()
+        stop = threading.Event()
+        beat = fork_safe(threading.Thread(target=stop.wait, daemon=True))
+        beat.start()
+        marked = can_fork()
+        other = threading.Thread(target=stop.wait, daemon=True)
+        other.start()
+        unmarked = can_fork()
+        stop.set()
+        print(json.dumps({"alone": alone, "marked": marked, "unmarked": unmarked}))
+    """)
+    assert got == {"alone": True, "marked": True, "unmarked": False}
+    assert fork_safe(threading.Thread(target=print)).r2d2_fork_safe  # type: ignore[attr-defined]
+
+
+def test_forked_items_come_back_in_order_and_fail_alone() -> None:
+    got = _python("""
+        import json, os
+        from r2d2.engine.items import ItemFailure, map_forked
+
+        parent = os.getpid()
+
+        def square(i):
+            if i == 3:
+                raise ValueError("three is refused")
+            return (i * i, os.getpid() != parent)
+
+        def dying(i):
+            if i == 5:
+                os._exit(9)  # a worker killed mid-item (out of memory, a crashing reader)
+            return i
+
+        def show(results):
+            return [["fail", r.item, r.message] if isinstance(r, ItemFailure) else ["ok", r] for r in results]
+
+        print(json.dumps({"square": show(map_forked(list(range(8)), square, processes=2)),
+                          "dying": show(map_forked(list(range(8)), dying, processes=2)),
+                          "after": show(map_forked([1, 2], square, processes=2))}))
+    """)
+    square = got["square"]
+    assert square[3] == ["fail", 3, "ValueError: three is refused"]
+    assert [r for i, r in enumerate(square) if i != 3] == [["ok", [i * i, True]] for i in range(8) if i != 3]
+    dying = got["dying"]
+    assert len(dying) == 8 and dying[5][0] == "fail" and "worker process died" in dying[5][2]
+    # every item has its answer or a failure naming the death: nothing dropped, nothing made up
+    assert all(r == ["ok", i] or (r[0] == "fail" and r[1] == i and "died" in r[2]) for i, r in enumerate(dying))
+    assert got["after"] == [["ok", [1, True]], ["ok", [4, True]]]  # a later map forks anew
+
+
+def test_a_forked_child_leaves_the_parents_catalog_connections_alone(tmp_path: Path) -> None:
+    """The child forgets the parent's engines (it would otherwise share their sockets); the parent's pooled
+    connections keep working after children used their own."""
+    got = _python("""
+        import json, sys
+        from sqlalchemy import text
+        from r2d2.catalog import open_catalog
+        from r2d2.catalog.db import get_engine
+        from r2d2.engine.items import map_forked
+
+        url = f"sqlite:///{sys.argv[1]}/c.sqlite"
+        cat = open_catalog(url)
+        parent_engine = get_engine(url)
+
+        def child(i):
+            engine = get_engine(url)
+            with engine.connect() as conn:
+                value = conn.execute(text("SELECT 40 + :i"), {"i": i}).scalar()
+            return [engine is parent_engine, value]
+
+        results = map_forked([1, 2], child, processes=2)
+        with parent_engine.connect() as conn:
+            still = conn.execute(text("SELECT 7")).scalar()
+        print(json.dumps({"children": results, "parent": still, "same": get_engine(url) is parent_engine}))
+    """, str(tmp_path))
+    assert got == {"children": [[False, 41], [False, 42]], "parent": 7, "same": True}
+
+
+def _content(paths: set[str]) -> list[tuple]:
+    rows: list[tuple] = []
+    for path in sorted(paths):
+        t = ds.dataset(path, format="parquet").to_table(columns=["tid", "col", "a", "b", "cnt"])
+        rows += zip(*(t.column(n).to_pylist() for n in t.column_names), strict=True)
+    return sorted(rows)
+
+
+def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[SketchRequest]) -> None:
+    """The same tables hashed by forked workers and by threads: the same hash-set rows, sketches and sets
+    kept for verification (handed back by the workers), bit for bit."""
+    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
+    got = _python("""
+        import json, pickle, sys
+        from pathlib import Path
+        import numpy as np
+        from r2d2.containment import hashset_memo, sketch_job
+        from r2d2.containment.sketch_job import compute_sketches
+
+        work = Path(sys.argv[1])
+        requests = pickle.loads((work / "requests.pkl").read_bytes())
+
+        def no_spark():
+            raise AssertionError("the driver path must not start Spark")
+
+        out = {}
+        for mode in ("forked", "threads"):
+            if mode == "threads":
+                sketch_job.can_fork = lambda: False
+            with hashset_memo.keeping(1 << 30):
+                res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / mode, num_perm=16, seed=1,
+                                       sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30,
+                                       threads=2)
+                path = res.sketches[1].rowset_path
+                keys = {(tid, col) for tid in res.sketches for col in (-1, -2, -3)}
+                kept, _ = hashset_memo.take(path, keys)
+            out[mode] = {
+                "failures": res.failures, "local": res.local, "path": path,
+                "kept": sorted([t, c, sorted(zip(*(x.tolist() for x in s)))] for (t, c), s in kept.items()),
+                "sketches": sorted([tid, sk.rows, sk.distinct_rows, sorted(map(str, sk.sample)),
+                                    {str(k): np.asarray(v).tolist() for k, v in sk.minhash.items()}]
+                                   for tid, sk in res.sketches.items()),
+                "numba": "numba" in sys.modules}
+        print(json.dumps(out))
+    """, str(tmp_path))
+    forked, threads = got["forked"], got["threads"]
+    assert forked["failures"] == threads["failures"] == {} and forked["local"] and threads["local"]
+    assert not forked["numba"]  # the workers used the ahead-of-time kernels; the driver imported no numba
+    assert _content({forked["path"]}) == _content({threads["path"]}) != []
+    assert forked["sketches"] == threads["sketches"]
+    assert forked["kept"] == threads["kept"] and len(forked["kept"]) >= 5  # handed back, every set
+
