@@ -71,12 +71,6 @@ class DeltaSnapshot:
         return any(a.deleted for a in self.adds)
 
 
-def _arrow(data: Any) -> pa.Table:
-    """A delta-rs (arro3) table as a pyarrow one, through the Arrow stream interface: ``pa.table`` would
-    first ask whether it is a pandas frame, importing pandas (0.3 s) into a scan that needs none."""
-    return pa.RecordBatchReader.from_stream(data).read_all()
-
-
 def _table_uri(location: str) -> str:
     return lakefs.delta_uri(location)
 
@@ -155,7 +149,7 @@ def _deletions(dt: Any, location: str) -> dict[str, tuple[int, ...]]:
     def plain(uri: str) -> str:  # file:///x -> /x; other URIs in their one spelling
         return lakefs.normalize_location("/" + uri[len("file://"):].lstrip("/") if uri.startswith("file://") else uri)
 
-    table = _arrow(dt.deletion_vectors())
+    table = pa.table(dt.deletion_vectors())
     base = plain(dt.table_uri).rstrip("/") + "/"
     out = {}
     for uri, keep in zip(table.column("filepath").to_pylist(), table.column("selection_vector"), strict=True):
@@ -180,7 +174,7 @@ def snapshot(location: str, version: int | None = None) -> DeltaSnapshot:
     try:
         schema = pa.schema(dt.schema().to_arrow())
         meta = dt.metadata()
-        adds_table = _arrow(dt.get_add_actions(flatten=False))
+        adds_table = pa.table(dt.get_add_actions(flatten=False))
         deleted = _deletions(dt, location) if "deletionVectors" in set(dt.protocol().reader_features or ()) else {}
     except Exception as exc:
         raise _engine_error(location, "cannot read the Delta snapshot", exc) from exc
