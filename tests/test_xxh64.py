@@ -165,3 +165,41 @@ def test_one_thread_gets_the_ahead_of_time_kernels_and_many_get_numbas(monkeypat
     assert compiled.kernels() is compiled.aot() is not None
     compiled.for_threads()
     assert compiled.kernels() is jit
+
+
+def test_the_wrappers_hand_the_ahead_of_time_kernels_contiguous_arrays(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ahead-of-time kernels are compiled for C-contiguous arrays and pycc checks no layout: every
+    wrapper makes its arrays contiguous, so strided views hash as their contiguous copies do."""
+    from r2d2.containment import compiled, minhash
+
+    monkeypatch.setattr(compiled, "_loaded", [])
+    monkeypatch.setattr(compiled, "_threads", {"on": False})
+    assert compiled.kernels() is compiled.aot() is not None
+    rng = np.random.default_rng(5)
+    wide = rng.integers(0, 2**63, size=(3, 400), dtype=np.int64).view(np.uint64)
+    values = wide[1, ::2]  # strided views: every other value, rows 199..0, every other flag
+    rows = np.repeat(np.arange(199, -1, -1), 2)[::2]
+    valid = (rng.random(400) < 0.8)[::2]
+    assert not (values.flags.c_contiguous or rows.flags.c_contiguous or valid.flags.c_contiguous)
+    strided, copied = (np.full((2, 200), 42, np.uint64) for _ in range(2))
+    xxh64.hash_long_at(values, rows, strided, valid)
+    xxh64.hash_long_at(values.copy(), rows.copy(), copied, valid.copy())
+    assert np.array_equal(strided, copied)
+    ints = wide[2, ::4].astype(np.uint32)[::-1]
+    seeds = xxh64.seeds(len(ints))
+    assert np.array_equal(xxh64.hash_int(ints, seeds), xxh64.hash_int(ints.copy(), seeds))
+    hashes = wide[0].astype(np.uint32)[::3]
+    assert not hashes.flags.c_contiguous
+    starts = np.array([0, 50, 100, len(hashes)], np.int64)
+    perms = minhash.permutations(32, seed=3)
+    got = minhash._minima(hashes, np.repeat(starts, 2)[::2], perms)
+    assert np.array_equal(got, minhash._minima(hashes.copy(), starts.copy(), perms))
+
+
+def test_the_ahead_of_time_module_is_named_for_this_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiled for the processor it was built on: another processor (or none known) looks for another name."""
+    from r2d2.containment import compiled
+
+    here = compiled.aot_name()
+    monkeypatch.setattr(compiled, "host_cpu", lambda: "vendor_id: another\nflags: sse2")
+    assert compiled.aot_name() != here and compiled.aot() is None

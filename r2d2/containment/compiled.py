@@ -3,10 +3,13 @@
 ``make install`` compiles :mod:`r2d2.containment.kernels` twice: into numba's cache, and ahead of time
 into an extension module (``_kernels_aot_<digest>``) that loads in milliseconds without importing
 numba (numba's import and first call of a cached kernel cost 0.5-0.9 s, most of a lookup's time in a
-fresh process). But its loops hold the GIL, where numba's release it: a process about to hash in
+fresh process), compiled for this machine's processor and for C-contiguous arrays, as numba compiles
+them (every caller, :mod:`r2d2.containment.xxh64` and :mod:`r2d2.containment.minhash`, passes such
+arrays: pycc checks no layout). But its loops hold the GIL, where numba's release it: a process about to hash in
 several threads at once (stage 3's driver tasks, the API server's request threads) calls
 :func:`for_threads` and gets numba's kernels from then on. The module's name carries a digest of
-``kernels.py``, so a module built from older source is never loaded: the numba kernels are used
+``kernels.py`` and of the processor, so a module built from older source or on another machine is
+never loaded: the numba kernels are used
 instead, as they are where no module could be built (no C compiler) or none can be loaded (a cluster's
 workers importing R2D2 from a zip). Both compile the same functions; ``tests/test_xxh64.py`` checks
 they agree bit for bit.
@@ -25,10 +28,29 @@ _loaded: list[ModuleType] = []
 _threads = {"on": False}
 
 
+def host_cpu() -> str:
+    """This machine's processor as the kernel ahead of time is built for it: its model and instruction
+    set flags (Linux's ``/proc/cpuinfo``, first processor), or "generic" where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            lines = []
+            for line in info:
+                if not line.strip():
+                    break
+                key = line.split(":", 1)[0].strip()
+                if key in ("vendor_id", "model name", "flags", "Features", "CPU implementer", "CPU part"):
+                    lines.append(line.strip())
+    except OSError:
+        return "generic"
+    return "\n".join(lines) or "generic"
+
+
 def aot_name() -> str:
-    """The ahead-of-time module's name for the current ``kernels.py``."""
+    """The ahead-of-time module's name for the current ``kernels.py`` on this processor: the module is
+    compiled for the processor it was built on (its vector instructions: 4-8x faster MinHash than
+    generic code), so one built elsewhere, or from older source, is never loaded."""
     source = Path(__file__).with_name("kernels.py").read_bytes()
-    return "_kernels_aot_" + hashlib.sha256(source).hexdigest()[:12]
+    return "_kernels_aot_" + hashlib.sha256(source + host_cpu().encode()).hexdigest()[:12]
 
 
 def aot() -> ModuleType | None:

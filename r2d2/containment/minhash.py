@@ -87,7 +87,8 @@ def _minima(hashes: np.ndarray, starts: np.ndarray, perms: Perms) -> np.ndarray:
 
     a, b = perms
     out = np.full((len(starts) - 1, len(a)), EMPTY, dtype=np.uint32)
-    compiled.kernels().grouped_minhash(np.ascontiguousarray(hashes, dtype=np.uint32), starts,
+    compiled.kernels().grouped_minhash(np.ascontiguousarray(hashes, dtype=np.uint32),
+                                       np.ascontiguousarray(starts, dtype=np.int64),
                             np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32), out)
     return out
 
