@@ -257,7 +257,7 @@ def agrees_with_jit() -> bool:
     hashes = rng.integers(0, 1 << 32, n, dtype=np.uint32)
     starts = np.array([0, 17, 4_000, n], np.int64)
     a, b = (rng.integers(1, 1 << 32, 64, dtype=np.uint32) for _ in range(2))
-    outs = []
+    outs: list[list[np.ndarray]] = []
     for module in (aot, sys.modules[__name__]):
         seeds = rng.integers(0, 1 << 63, (2, n), dtype=np.uint64) if not outs else outs[0][0].copy()
         got = [seeds.copy()]
