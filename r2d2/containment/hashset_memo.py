@@ -10,8 +10,8 @@ so the answers cannot differ.
 Nothing is kept unless a detect asked for it (:func:`keeping`, on the driver): a Spark worker or a
 process outside a detect keeps nothing. A worker process forked from the driver keeps what its task
 wrote and hands it over with the task's result (:func:`handover`), for the driver to keep. At most
-``limit`` bytes are kept (a part that does not fit
-is read back as before), and everything is dropped when the detect ends.
+``limit`` bytes are kept (a part that does not fit is read back as before), and everything is dropped
+when the detect ends.
 """
 
 from __future__ import annotations
