@@ -82,6 +82,7 @@ def test_forked_items_come_back_in_order_and_fail_alone() -> None:
 
         print(json.dumps({"square": show(map_forked(list(range(8)), square, processes=2)),
                           "dying": show(map_forked(list(range(8)), dying, processes=2)),
+                          "alone": show(map_forked(list(range(8)), dying, processes=2, alone=True)),
                           "after": show(map_forked([1, 2], square, processes=2))}))
     """)
     square = got["square"]
@@ -92,6 +93,8 @@ def test_forked_items_come_back_in_order_and_fail_alone() -> None:
     # every item has its answer or a failure naming the death: nothing dropped, nothing made up
     assert all(r == ["ok", i] or (r[0] == "fail" and r[1] == i and "died" in r[2]) for i, r in enumerate(dying))
     assert got["after"] == [["ok", [1, True]], ["ok", [4, True]]]  # a later map forks anew
+    # each item in a pool of its own: the death fails only its item
+    assert [r[0] for r in got["alone"]] == ["ok"] * 5 + ["fail"] + ["ok"] * 2 and "died" in got["alone"][5][2]
 
 
 def test_a_forked_child_leaves_the_parents_catalog_connections_alone(tmp_path: Path) -> None:

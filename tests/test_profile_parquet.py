@@ -297,3 +297,34 @@ def test_iter_profile_tables_yields_as_completed(tmp_path: Path, monkeypatch: py
     next(gen)
     gen.close()  # the tables not yet started are cancelled: at most a window of tasks ran
     assert len(started) <= 2 * 4 + 2 < len(tables)
+
+
+class _Pair(pa.ExtensionType):
+    """An extension type stored as a struct (as pandas' Interval is): one field, two Parquet leaves."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.struct([("left", pa.int64()), ("right", pa.int64())]), "r2d2.test.pair")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> _Pair:
+        return cls()
+
+
+def test_columns_after_an_extension_type_stored_as_a_struct_keep_their_own_statistics(tmp_path: Path) -> None:
+    """Leaves and fields no longer line up after a struct-backed extension column: statistics are found by
+    leaf path, so the next column's bounds are its own, not the extension's second leaf's."""
+    pair = _Pair()
+    pa.register_extension_type(pair)
+    try:
+        storage = pa.array([{"left": 1, "right": 100}, {"left": 2, "right": 200}], pair.storage_type)
+        table = pa.table({"p": pa.ExtensionArray.from_storage(pair, storage), "x": pa.array([5, 6], pa.int64())})
+        (tmp_path / "t").mkdir()
+        pq.write_table(table, tmp_path / "t" / "part-0.parquet")
+        p = _profile(tmp_path / "t")
+    finally:
+        pa.unregister_extension_type("r2d2.test.pair")
+    x = p.stats["x"]
+    assert (x.min, x.max) == (5, 6)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from r2d2.containment import arrow_hash as ah
@@ -40,7 +41,7 @@ from r2d2.containment.sketches import (
     sample_limit,
 )
 from r2d2.containment.summary_local import Summary
-from r2d2.containment.tablework import TableSummary, TableTask, run_group
+from r2d2.containment.tablework import TableSummary, TableTask, part_name, run_group
 from r2d2.engine.batch import run_isolating
 from r2d2.engine.items import ItemFailure, balanced, map_forked, map_local
 from r2d2.forking import can_fork
@@ -133,14 +134,23 @@ def _start_dataset(path: str) -> None:
 Group = tuple[int, list[TableTask]]  # (part number, tables)
 
 
+def _drop_part(path: str, part: int) -> None:
+    """Delete the part file of a group that failed, if it wrote one (a worker may have died during or
+    after the write): its tables are retried into other parts, and a set must not be there twice."""
+    fs, where = lakefs.resolve(lakefs.join(path, part_name(part)))
+    if fs.get_file_info(where).type == pafs.FileType.File:
+        fs.delete_file(where)
+
+
 def _forked(numbered: list[Group], run: Callable[[Group], list[TableSummary]], path: str, *,
-            processes: int) -> list[list[TableSummary] | ItemFailure[Group]]:
+            processes: int, alone: bool) -> list[list[TableSummary] | ItemFailure[Group]]:
     """The groups in worker processes forked from the driver: the Python around each table and column
     holds the GIL, so two threads reach 1.4x one, two processes nearly 2x, and they use the
     ahead-of-time kernels (no numba to import). Each returns the sets it kept for verification with
     its summaries, and the driver keeps them (:mod:`r2d2.containment.hashset_memo`)."""
 
     def in_worker(item: Group) -> tuple[list[TableSummary], dict[tuple[int, int], hashset_memo.Set]]:
+        hashset_memo.handover(path)  # what this worker holds already (the driver's, from the fork): not this item's
         try:
             summaries = run(item)
         except BaseException:
@@ -149,7 +159,7 @@ def _forked(numbered: list[Group], run: Callable[[Group], list[TableSummary]], p
         return summaries, hashset_memo.handover(path)
 
     results: list[list[TableSummary] | ItemFailure[Group]] = []
-    for res in map_forked(numbered, in_worker, processes=processes):
+    for res in map_forked(numbered, in_worker, processes=processes, alone=alone):
         if isinstance(res, ItemFailure):
             results.append(res)
             continue
@@ -176,30 +186,37 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
         part, group = item
         return run_group(group, path, part, perms=perms, sample_k=sample_k)
 
-    def dispatch(items: list[Group]) -> list[list[TableSummary] | ItemFailure[Group]]:
+    local = not lakefs.is_object_store(path) and not any(
+        lakefs.is_object_store(f.file.path) for t in tasks for f in t.files)
+
+    def dispatch(items: list[Group], *, retry: bool = False) -> list[list[TableSummary] | ItemFailure[Group]]:
         if spark_factory is not None:
             return map_spark(spark_factory(), items, run, weights=[sum(t.size for t in g) for _, g in items],
                              weight_per_task=GROUP_BYTES)
-        if threads > 1 and len(items) > 1 and can_fork():
-            return _forked(items, run, path, processes=threads)
+        # Forked only for local files: an object store's client runs native threads of its own, which a
+        # forked child would inherit as dead. Retried tables each get a worker of their own: one that
+        # dies again fails only its table.
+        if threads > 1 and (len(items) > 1 or retry) and local and can_fork():
+            return _forked(items, run, path, processes=threads, alone=retry)
         if threads > 1 and len(items) > 1:
             compiled.for_threads()
         return map_local(items, run, threads=threads)
 
     summaries: list[TableSummary] = []
     retry: list[TableTask] = []
-    for (_, group), res in zip(numbered, dispatch(numbered), strict=True):
-        if isinstance(res, ItemFailure):  # the group as a whole failed (its part file, say)
-            if len(group) == 1:
-                summaries.append(TableSummary(group[0].table.tid, failure=res.message))
-            else:
-                retry += group
+    for (part, group), res in zip(numbered, dispatch(numbered), strict=True):
+        if isinstance(res, ItemFailure):  # the group as a whole failed (its part file, its worker...)
+            _drop_part(path, part)  # whatever it wrote, whole or cut short: its tables are redone alone
+            retry += group
         else:
             summaries += res
     jobs = 0 if spark_factory is None else 1
-    if retry:  # one table per group: only the tables that fail alone are reported
+    if retry:  # one table per group (a worker's death may have failed a group that was fine): only the
+        # tables that fail alone are reported
         alone = list(enumerate(([t] for t in retry), start=len(numbered)))
-        for (_, group), res in zip(alone, dispatch(alone), strict=True):
+        for (part, group), res in zip(alone, dispatch(alone, retry=True), strict=True):
+            if isinstance(res, ItemFailure):
+                _drop_part(path, part)
             summaries += ([TableSummary(group[0].table.tid, failure=res.message)]
                           if isinstance(res, ItemFailure) else res)
         jobs += 0 if spark_factory is None else 1

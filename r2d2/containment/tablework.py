@@ -74,6 +74,11 @@ def _member(task: TableTask) -> Member:
     return Member(t.tid, rows, canons, t.values if rows else (), tuple(sorted(t.rowsets)))
 
 
+def part_name(part: int) -> str:
+    """The file a group's row sets are written to, in its hash-set dataset."""
+    return f"part-{part:05d}.parquet"
+
+
 def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Perms,
               sample_k: int) -> list[TableSummary]:
     """Sketch ``tasks`` (in table order) and write their row sets to ``path/part-NNNNN.parquet``.
@@ -99,7 +104,7 @@ def run_group(tasks: Sequence[TableTask], path: str, part: int, *, perms: mh.Per
     if len(tid):
         table = pa.Table.from_arrays([pa.array(tid), pa.array(col), pa.array(a), pa.array(b),
                                       pa.nulls(len(tid), pa.binary()), pa.array(cnt)], schema=SCHEMA)
-        fs, where = lakefs.resolve(lakefs.join(path, f"part-{part:05d}.parquet"))
+        fs, where = lakefs.resolve(lakefs.join(path, part_name(part)))
         fs.create_dir(lakefs.parent(where), recursive=True)
         pq.write_table(table, where, filesystem=fs, compression="none", use_dictionary=DICTIONARY_COLUMNS,
                        row_group_size=max(1, ROW_GROUP_BYTES // ENTRY_BYTES))

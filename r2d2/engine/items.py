@@ -62,7 +62,7 @@ def map_local(items: Sequence[T], fn: Callable[[T], R], *, threads: int) -> list
         return list(pool.map(lambda it: _attempt(fn, it), items))
 
 
-# The function and items of the running :func:`map_forked`: set just before the workers fork, they
+# The function and items of the running forked pool (:func:`map_forked`): set just before the workers fork, they
 # reach the children through the fork itself, so neither needs to be picklable (closures are not).
 _forked: list[tuple[Callable[[Any], Any], Sequence[Any]]] = []
 _fork_lock = threading.Lock()
@@ -76,14 +76,23 @@ def _run_forked(index: int) -> tuple[bool, Any]:
         return False, describe(exc)
 
 
-def map_forked(items: Sequence[T], fn: Callable[[T], R], *, processes: int) -> list[R | ItemFailure[T]]:
+def map_forked(items: Sequence[T], fn: Callable[[T], R], *, processes: int,
+               alone: bool = False) -> list[R | ItemFailure[T]]:
     """``fn`` of each item, in order, in ``processes`` worker processes forked from this one
-    (:func:`can_fork` must hold); results come back pickled. The items of a worker that dies (killed,
-    out of memory, crashed) fail with the reason; the others go on."""
-    if processes <= 1 or len(items) <= 1:
-        return [_attempt(fn, it) for it in items]
+    (:func:`can_fork` must hold); results come back pickled. An item that raises fails alone. A worker
+    that dies (killed, out of memory, crashed) breaks the pool: every item not finished then fails with
+    that reason, and the pool stops its other workers, so a caller retries those items; with ``alone``,
+    each item gets a pool of its own, and a death fails only that item."""
     if not can_fork():
         raise RuntimeError("cannot fork worker processes here: other threads are running")
+    if alone:
+        return [res for item in items for res in _forked_pool([item], fn, 1)]
+    if processes <= 1 or len(items) <= 1:
+        return [_attempt(fn, it) for it in items]
+    return _forked_pool(items, fn, processes)
+
+
+def _forked_pool(items: Sequence[T], fn: Callable[[T], R], processes: int) -> list[R | ItemFailure[T]]:
     with _fork_lock:
         _forked.append((fn, items))
         try:
@@ -91,10 +100,17 @@ def map_forked(items: Sequence[T], fn: Callable[[T], R], *, processes: int) -> l
             context = multiprocessing.get_context("fork")
             # The pool forks all its workers at the first submit, before it starts its own threads.
             with ProcessPoolExecutor(min(processes, len(items)), mp_context=context) as pool:
-                futures = [pool.submit(_run_forked, i) for i in range(len(items))]
-                for item, future in zip(items, futures, strict=True):
+                futures = []
+                try:
+                    for i in range(len(items)):
+                        futures.append(pool.submit(_run_forked, i))
+                except BrokenProcessPool:  # a worker died while the items were being handed out
+                    pass
+                for i, item in enumerate(items):
                     try:
-                        ok, value = future.result()
+                        if i >= len(futures):
+                            raise BrokenProcessPool("a worker process died before this item started")
+                        ok, value = futures[i].result()
                     except BrokenProcessPool as exc:
                         out.append(ItemFailure(item, f"its worker process died: {describe(exc)}"))
                         continue

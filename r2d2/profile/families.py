@@ -47,12 +47,18 @@ def family_of(dtype: pa.DataType) -> tuple[Family, str | None, str | None]:
 
 
 def column_of(field: pa.Field) -> Column:
+    try:
+        hash(field.type)
+    except TypeError:  # an extension type defined in Python without a hash: built each time
+        return _build(field.name, field.type, field.nullable)
     return _column(field.name, field.type, field.nullable)
+
+
+def _build(name: str, dtype: pa.DataType, nullable: bool) -> Column:
+    family, unit, reason = family_of(dtype)
+    return Column(name=name, physical_type=str(dtype), family=family, nullable=nullable, unit=unit, reason=reason)
 
 
 # Lakes repeat the same few schemas across thousands of small files: a column is built once per
 # (name, type, nullability) seen. Columns are frozen, so sharing them is safe.
-@functools.lru_cache(maxsize=1 << 14)
-def _column(name: str, dtype: pa.DataType, nullable: bool) -> Column:
-    family, unit, reason = family_of(dtype)
-    return Column(name=name, physical_type=str(dtype), family=family, nullable=nullable, unit=unit, reason=reason)
+_column = functools.lru_cache(maxsize=1 << 14)(_build)

@@ -140,9 +140,11 @@ def _bounds(col: Column, stats: Any, physical: str, unit: str | None) -> tuple[B
 def _leaf_index(footer: Footer) -> dict[str, int]:
     """Leaf column index of each top-level column's name (a nested column's leaves are ``name.child``)."""
     schema = footer.schema
-    if not any(pat.is_nested(t) for t in schema.types):  # flat: leaf j is field j, and its path its name
-        return {name: j for j, name in enumerate(schema.names)}
     meta = footer.metadata
+    flat = meta.num_columns == len(schema.types) and not any(
+        pat.is_nested(t) or isinstance(t, pa.ExtensionType) for t in schema.types)
+    if flat:  # leaf j is field j, and its path its name (an extension type may store a struct: not flat)
+        return {name: j for j, name in enumerate(schema.names)}
     return {meta.schema.column(j).path: j for j in range(meta.num_columns)}
 
 
