@@ -79,7 +79,8 @@ def execute_many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]],
     SQLAlchemy converts every parameter of every row through its type (35 µs a row for an edge, most
     of storing a detect's 23,000 decisions); here each constant is converted once and only the
     columns whose type converts anything (JSON, booleans on SQLite...) are touched per row.
-    Every row must have the same keys."""
+    Every row must have the same keys, and every column without a server default must be given (a row
+    key or a constant): SQLAlchemy's Python-side column defaults are not applied here."""
     if not rows:
         return
     dialect = conn.dialect
