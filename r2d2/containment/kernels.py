@@ -218,9 +218,10 @@ def warm() -> None:
     compiled.exercise(sys.modules[__name__])
 
 
-def build_aot(name: str, output_dir: str) -> None:
+def build_aot(name: str, output_dir: str, *, for_host: bool = True) -> None:
     """Compile the kernels ahead of time into the extension module ``name`` (numba's ``pycc``): it loads
-    in milliseconds without numba, where numba's first call to a cached kernel costs 0.5-0.9 s a process."""
+    in milliseconds without numba, where numba's first call to a cached kernel costs 0.5-0.9 s a process.
+    ``for_host``: for this processor's instructions, else for a generic one of its architecture."""
     import llvmlite.binding as ll
     from numba.pycc import CC
 
@@ -229,7 +230,7 @@ def build_aot(name: str, output_dir: str) -> None:
     cc = CC(name)
     cc.output_dir = output_dir
     cc.verbose = False
-    if host_cpu() != "generic":  # this processor's instructions (pycc's default is a generic x86-64)
+    if for_host and host_cpu() != "generic":  # this processor's instructions (pycc's default is a generic x86-64)
         cc.target_cpu = ll.get_host_cpu_name()  # checked by agrees_with_jit: a VM may hide some of them
     for fn_name, signature in SIGNATURES.items():
         cc.export(fn_name, signature)(globals()[fn_name].py_func)
@@ -279,11 +280,10 @@ if __name__ == "__main__":
 
     from r2d2.containment import compiled
 
-    warm()
-    try:
+    def built_and_checked(for_host: bool) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pycc's deprecation notice
-            build_aot(compiled.aot_name(), str(Path(__file__).parent))
+            build_aot(compiled.aot_name(), str(Path(__file__).parent), for_host=for_host)
         check = "from r2d2.containment.kernels import agrees_with_jit; raise SystemExit(0 if agrees_with_jit() else 3)"
         checked = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
         if checked.returncode != 0:
@@ -291,6 +291,14 @@ if __name__ == "__main__":
                 built.unlink()
             raise RuntimeError(f"the built module failed its check (exit {checked.returncode}) and was removed: "
                                f"{checked.stderr.strip()[-300:]}")
+
+    warm()
+    try:
+        try:
+            built_and_checked(for_host=True)
+        except RuntimeError as exc:  # an instruction of the processor's model hidden here: generic code
+            print(f"r2d2: {exc}; building for a generic processor instead", file=sys.stderr)
+            built_and_checked(for_host=False)
     except Exception as exc:  # no C compiler, say: stage 3 still works, with numba's slower start
         print(f"r2d2: ahead-of-time kernels not built ({type(exc).__name__}: {exc}); numba compiles them "
               "on first use instead", file=sys.stderr)
