@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from r2d2.containment import arrow_hash as ah
@@ -137,9 +136,7 @@ Group = tuple[int, list[TableTask]]  # (part number, tables)
 def _drop_part(path: str, part: int) -> None:
     """Delete the part file of a group that failed, if it wrote one (a worker may have died during or
     after the write): its tables are retried into other parts, and a set must not be there twice."""
-    fs, where = lakefs.resolve(lakefs.join(path, part_name(part)))
-    if fs.get_file_info(where).type == pafs.FileType.File:
-        fs.delete_file(where)
+    lakefs.remove(lakefs.join(path, part_name(part)))
 
 
 def _forked(numbered: list[Group], run: Callable[[Group], list[TableSummary]], path: str, *,

@@ -111,6 +111,7 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
     from pyspark.sql import functions as F
 
     from r2d2.containment import hashing
+
     stored: dict[str, list[tuple[int, int, int]]] = {}  # dataset -> (tid, code, gid)
     shared: dict[object, list[int]] = {}
     hashset_bytes = scanned_bytes = 0
