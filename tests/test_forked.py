@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 import test_hashset_local
 
 from r2d2.containment.sketches import SketchRequest
+from r2d2.containment.tablework import part_name
 from r2d2.forking import can_fork, fork_safe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -177,3 +178,53 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
     assert forked["sketches"] == threads["sketches"]
     assert forked["kept"] == threads["kept"] and len(forked["kept"]) >= 5  # handed back, every set
 
+
+
+def test_a_group_whose_worker_dies_after_writing_is_redone_once(tmp_path: Path, requests: list[SketchRequest]) -> None:
+    """A worker that dies after its group's part file is written (killed before it could answer): that
+    part is deleted before the group's tables are redone alone, so no hash set is there twice and no
+    table is reported failed; the rows equal those of threads."""
+    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
+    got = _python("""
+        import json, os, sys
+        import pickle
+        from pathlib import Path
+        from r2d2.containment import sketch_job
+        from r2d2.containment.sketch_job import compute_sketches
+        from r2d2.containment.tablework import part_name
+
+        work = Path(sys.argv[1])
+        requests = pickle.loads((work / "requests.pkl").read_bytes())
+        marker = work / "died"
+        written = sketch_job.run_group
+
+        def dies_once_after_writing(group, path, part, **kw):
+            out = written(group, path, part, **kw)
+            if any(t.table.tid == 1 for t in group) and not marker.exists():
+                marker.write_text(json.dumps([part, os.path.exists(os.path.join(path, part_name(part)))]))
+                os._exit(9)
+            return out
+
+        def no_spark():
+            raise AssertionError("the driver path must not start Spark")
+
+        out = {}
+        for mode in ("forked", "threads"):
+            if mode == "threads":
+                sketch_job.can_fork = lambda: False
+            sketch_job.run_group = dies_once_after_writing if mode == "forked" else written
+            res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / mode, num_perm=16, seed=1,
+                                   sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30,
+                                   threads=2)
+            path = res.sketches[1].rowset_path
+            out[mode] = {"failures": res.failures, "path": path, "tables": sorted(res.sketches),
+                         "parts": sorted(os.listdir(path))}
+        out["died"] = json.loads(marker.read_text())
+        print(json.dumps(out))
+    """, str(tmp_path))
+    forked, threads = got["forked"], got["threads"]
+    part, was_written = got["died"]
+    assert was_written  # the worker died with its part on disk...
+    assert part_name(part) not in forked["parts"]  # ...which was deleted before its tables were redone
+    assert forked["failures"] == threads["failures"] == {} and forked["tables"] == threads["tables"]
+    assert _content({forked["path"]}) == _content({threads["path"]}) != []  # every set once

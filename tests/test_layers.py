@@ -98,3 +98,30 @@ print("LOADED", json.dumps({{"codes": out, "modules": sorted(sys.modules)}}))
     report = json.loads(done.stdout.split("LOADED ", 1)[1])
     assert set(report["codes"].values()) == {0}, done.stderr
     assert _bad(set(report["modules"])) == []
+
+
+def test_deletion_commands_load_spark_scipy_and_pandas_only_when_they_use_them(tmp_path: Path) -> None:
+    """`r2d2 recover / check / purge / apply / restore` are run by hand after an incident and by the crash
+    tests dozens of times: with nothing to rebuild they import no Spark, no solver and no pandas (together
+    about 0.9 s of each start)."""
+    base = ["--home", str(tmp_path / "h"), "--catalog", f"sqlite:///{tmp_path / 'c.db'}"]
+    script = f"""
+import json, sys
+from r2d2.cli.main import main
+base = {base!r}
+out = {{}}
+for args in (["recover"], ["check"], ["purge", "--older-than", "0s", "--yes"], ["apply", "999", "--yes"],
+             ["restore", "/nowhere/t"]):
+    try:
+        main([*base, *args, "--format", "json"])
+    except SystemExit as exit:
+        out[args[0]] = exit.code
+print("LOADED", json.dumps({{"codes": out, "modules": sorted(sys.modules)}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    report = json.loads(done.stdout.split("LOADED ", 1)[1])
+    codes = report["codes"]
+    assert [codes[c] for c in ("recover", "check", "purge")] == [0, 0, 0], done.stderr
+    assert codes["apply"] != 0 and codes["restore"] != 0  # no such plan, no such deletion: refused, not crashed
+    heavy = ("pyspark", "scipy", "pandas", "numba")
+    assert sorted(m for m in report["modules"] if m.split(".")[0] in heavy) == []

@@ -23,12 +23,14 @@ so the explicit ``is_null`` flag keeps ``(null, 1)`` and ``(1, null)`` apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from pyspark.sql import types as T
+from typing import TYPE_CHECKING
 
 from r2d2.errors import DetectionError
 from r2d2.lake.sparkschema import quoted as ident  # any column name is safe in SQL text
 from r2d2.types import Column, Family
+
+if TYPE_CHECKING:
+    from pyspark.sql import types as T
 
 # Expressions are built as Spark SQL text and sent in one ``selectExpr`` call: building them with
 # the Column API costs one Py4J round trip per operator, which dominated planning for many tables.
@@ -61,6 +63,8 @@ def components(name: str, column: Column, spark_type: T.DataType) -> list[str]:
     if family is Family.DATE:
         return [f"CAST(unix_date(CAST({c} AS DATE)) AS BIGINT)"]
     if family is Family.TIMESTAMP:
+        from pyspark.sql import types as T
+
         if isinstance(spark_type, T.LongType | T.IntegerType):
             # Raw integers: Parquet nanosecond timestamps read with nanosAsLong, unit from the profile.
             unit = column.unit or "ns"

@@ -7,11 +7,13 @@ row hash is the sorted child column keys, mapped to the table's own column names
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from pyspark.sql import DataFrame
+from typing import TYPE_CHECKING
 
 from r2d2.containment import canonical
 from r2d2.types import Column, TableProfile
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 
 def _parts(df: DataFrame, columns: Sequence[Column]) -> list[tuple[str, list[str]]]:

@@ -8,8 +8,9 @@ objective, bound, gap, savings) that :func:`check_plan` verifies against the pro
 the catalog wiring lives elsewhere.
 """
 
+from typing import Any
+
 from r2d2.optimize.greedy import solve_greedy
-from r2d2.optimize.milp import solve_milp
 from r2d2.optimize.model import CostDefaults, EdgeCost, Prices, Problem, TableCost, ThroughputModel
 from r2d2.optimize.plan import Decision, Plan, check_plan, simple_lower_bound
 from r2d2.optimize.synthetic import lake_problem
@@ -29,3 +30,13 @@ __all__ = [
     "solve_greedy",
     "solve_milp",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # scipy costs a third of a second to import: only a plan that is solved pays it, not every command
+    # that reads one (apply, restore, recover)
+    if name == "solve_milp":
+        from r2d2.optimize.milp import solve_milp
+
+        return solve_milp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,9 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING, Any
 
 from r2d2.catalog import Catalog, TableRecord
 from r2d2.catalog.journal import LIVE_STATES, OPEN_STATES
@@ -52,6 +50,9 @@ from r2d2.reconstruct.journal import Journal
 from r2d2.reconstruct.quarantine import move_tree
 from r2d2.reconstruct.rebuild import rebuild_and_verify
 from r2d2.vocabulary import MoveMode
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 @dataclass

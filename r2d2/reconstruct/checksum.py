@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+from typing import TYPE_CHECKING, Any
 
 from r2d2.containment import hashing
 from r2d2.errors import ReconstructError
 from r2d2.types import Column, Family
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame
 
 DEC = "decimal(20,0)"
 
@@ -60,12 +60,14 @@ def hash_columns(columns: Sequence[Column]) -> list[Column]:
 
 def with_row_hash(df: DataFrame, columns: Sequence[Column]) -> DataFrame:
     """``df`` plus columns ``__a``/``__b``: the canonical row hash over ``columns`` (ordered by key)."""
+    from pyspark.sql import functions as F
     h1, h2 = (F.expr(h) for h in hashing.row_hashes(df, hash_columns(columns)))
     return df.withColumns({"__a": h1, "__b": h2})
 
 
 def _aggs(a: SparkColumn, b: SparkColumn, weight: SparkColumn, keep: SparkColumn, prefix: str) -> list[SparkColumn]:
     """Checksum aggregates over rows where ``keep``, each row counted ``weight`` times."""
+    from pyspark.sql import functions as F
     odd = keep & (weight % 2 == 1)
     return [
         F.sum(F.when(keep, weight)).alias(f"{prefix}rows"),
@@ -78,6 +80,7 @@ def _aggs(a: SparkColumn, b: SparkColumn, weight: SparkColumn, keep: SparkColumn
 
 def grouped_aggs(keep: SparkColumn, prefix: str, *, distinct: bool = False) -> list[SparkColumn]:
     """Checksum aggregates over a grouped hash frame ``(a, b, cnt, ...)``; ``distinct`` counts each row once."""
+    from pyspark.sql import functions as F
     weight = F.lit(1).cast("bigint") if distinct else F.col("cnt")
     return _aggs(F.col("a"), F.col("b"), weight, keep, prefix)
 
@@ -92,16 +95,19 @@ def from_row(row: Any, prefix: str) -> Checksum:
 
 def grouped_hashes(df: DataFrame, columns: Sequence[Column]) -> DataFrame:
     """``(a, b, cnt)``: each distinct canonical row hash of ``df`` over ``columns`` with its count."""
+    from pyspark.sql import functions as F
     hashed = with_row_hash(df, columns)
     return hashed.groupBy(F.col("__a").alias("a"), F.col("__b").alias("b")).agg(F.count(F.lit(1)).alias("cnt"))
 
 
 def checksum_of_grouped(grouped: DataFrame) -> Checksum:
+    from pyspark.sql import functions as F
     return from_row(grouped.agg(*grouped_aggs(F.lit(True), "")).first(), "")
 
 
 def table_checksum(df: DataFrame, columns: Sequence[Column]) -> Checksum:
     """The checksum of ``df`` (one pass, no shuffle of rows)."""
+    from pyspark.sql import functions as F
     hashed = with_row_hash(df, columns)
     row = hashed.agg(*_aggs(F.col("__a"), F.col("__b"), F.lit(1).cast("bigint"), F.lit(True), "")).first()
     return from_row(row, "")

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING, Any
 
 from r2d2.catalog import Catalog
 from r2d2.config import Settings
@@ -24,6 +22,9 @@ from r2d2.lake import confine
 from r2d2.reconstruct import recipe as rcp
 from r2d2.reconstruct.apply import destructive
 from r2d2.reconstruct.restore import restore
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 @dataclass

@@ -17,13 +17,10 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from r2d2.errors import ReconstructError
 from r2d2.lake import fs as lakefs
@@ -33,12 +30,17 @@ from r2d2.reconstruct import checksum as cks
 from r2d2.reconstruct.arrowtypes import arrow_schema, cast_table
 from r2d2.reconstruct.recipe import ROWS_FILE, child_columns, parent_profile, predicate_expr
 
+if TYPE_CHECKING:
+    import pyarrow.dataset as pads
+    from pyspark.sql import DataFrame, SparkSession
+
 OutputFormat = Literal["parquet", "delta"]
 DATA_FILE = "part-00000.parquet"
 
 
 def rebuilt_frame(spark: SparkSession, recipe: dict[str, Any]) -> DataFrame:
     """The child's rows (child names and order) computed from the pinned parent."""
+    from pyspark.sql import functions as F
     parent = parent_profile(recipe)
     df = read_table(spark, parent)
     sel = recipe["selection"]

@@ -29,11 +29,7 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-
-from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from typing import TYPE_CHECKING, Any
 
 from r2d2.errors import ReconstructError, SafetyError
 from r2d2.lake import confine
@@ -42,6 +38,10 @@ from r2d2.lake.read import read_table
 from r2d2.lake.sparkschema import qcol
 from r2d2.reconstruct import checksum as cks
 from r2d2.types import Column, Family, TableProfile
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column as SparkColumn
+    from pyspark.sql import DataFrame, SparkSession
 
 RECIPE_FORMAT = 1
 RECIPE_FILE = "recipe.json"
@@ -171,6 +171,7 @@ def projection(child: TableProfile, parent: TableProfile) -> list[dict[str, str]
 
 def predicate_expr(spec: dict[str, Any]) -> SparkColumn:
     """The Spark condition of a ``predicate`` selection on the (parent) column it names."""
+    from pyspark.sql import functions as F
     col = qcol(spec["column"])
     family = Family(spec["family"])
     lo, hi = spec["min"], spec["max"]
@@ -205,6 +206,7 @@ def _candidates(child: TableProfile, proj: list[dict[str, str]]) -> list[dict[st
 def child_hashes(spark: SparkSession, child: TableProfile, work: str | Path) -> tuple[DataFrame, cks.Checksum, int]:
     """The child's grouped row hashes (written once to ``work``, a local path or a URI), its checksum and
     distinct row count."""
+    from pyspark.sql import functions as F
     grouped = cks.grouped_hashes(read_table(spark, child), child.columns)
     path = lakefs.spark_path(lakefs.join(str(work), "child-hashes"))
     grouped.write.parquet(path)
@@ -218,6 +220,7 @@ def build_recipe(spark: SparkSession, child: TableProfile, pin: dict[str, Any], 
                  store: str | Path) -> dict[str, Any]:
     """Build the recipe of ``child`` from the pinned parent; writes ``rows.parquet`` into ``store`` when
     the selection needs the child's row hashes. Does not write ``recipe.json`` (see :func:`save`)."""
+    from pyspark.sql import functions as F
     parent = TableProfile.from_json(pin["profile"])
     cks.hash_columns(child.columns)  # refuses unsupported columns
     proj = projection(child, parent)

@@ -25,9 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING, Any
 
 from r2d2.catalog import Catalog
 from r2d2.catalog.journal import LIVE_STATES, DeletionRecord
@@ -43,6 +41,9 @@ from r2d2.reconstruct.journal import Journal, fsync_dir
 from r2d2.reconstruct.quarantine import complete, discard_partial, exists, move_tree, on_store
 from r2d2.reconstruct.rebuild import OutputFormat, rebuild_and_verify
 from r2d2.vocabulary import MoveMode
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 DEFAULT_RETENTION = timedelta(days=7)
 
