@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ import pyarrow.fs as pafs
 
 from r2d2.catalog import Catalog
 from r2d2.catalog.tables import under_root
+from r2d2.engine.items import forked_workers
 from r2d2.errors import NotFoundError
 from r2d2.lake import fs as lakefs
 from r2d2.lake.discover import discover
@@ -94,7 +96,10 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
             if progress is not None:
                 progress(done, total)
 
-        _scan(catalog, roots, spark_factory, tell, now, summary, local_bytes, threads)
+        # Footer workers are forked first, before discovery starts threads and delta-rs its runtime
+        local = not any(lakefs.is_object_store(r) for r in roots)
+        with forked_workers(threads if local else 1) as workers:
+            _scan(catalog, roots, spark_factory, tell, now, summary, local_bytes, threads, workers)
         summary.seconds = time.perf_counter() - started
         run.finish(summary={k: v for k, v in summary.to_json().items() if k not in ("errors", "warnings")},
                    errors=summary.errors)
@@ -102,7 +107,8 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
 
 
 def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], SparkSession],
-          progress: Progress | None, now: datetime, summary: ScanSummary, local_bytes: int, threads: int) -> None:
+          progress: Progress | None, now: datetime, summary: ScanSummary, local_bytes: int, threads: int,
+          workers: ProcessPoolExecutor | None) -> None:
     found = discover(roots)
     known = catalog.fingerprints()
     summary.found = len(found.tables)
@@ -126,7 +132,8 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
         pending.clear()
 
     done = 0
-    for outcome in iter_profile_tables(todo, spark_factory=spark_factory, local_bytes=local_bytes, threads=threads):
+    for outcome in iter_profile_tables(todo, spark_factory=spark_factory, local_bytes=local_bytes, threads=threads,
+                                       workers=workers):
         done += 1
         if progress:
             progress(done, len(todo))

@@ -228,3 +228,84 @@ def test_a_group_whose_worker_dies_after_writing_is_redone_once(tmp_path: Path, 
     assert part_name(part) not in forked["parts"]  # ...which was deleted before its tables were redone
     assert forked["failures"] == threads["failures"] == {} and forked["tables"] == threads["tables"]
     assert _content({forked["path"]}) == _content({threads["path"]}) != []  # every set once
+
+
+def _scan_lake(root: Path) -> None:
+    """Every kind of table a footer worker meets: flat and nested Parquet, several files, hive folders, a
+    corrupt footer; and the kinds the driver keeps (Delta, CSV)."""
+    import datetime as dt
+
+    import lakes
+    import pyarrow as pa
+
+    for i in range(6):
+        lakes.parquet(root / f"p{i}", {"x": list(range(i * 10, i * 10 + 50)), "s": [f"v{j % 7}" for j in range(50)]})
+    lakes.parquet(root / "p0", {"x": [1000, 1001], "s": ["a", None]}, name="part-1.parquet")
+    lakes.parquet(root / "nested", pa.table({"k": [1, 2], "m": [{"a": 1, "b": "x"}, None],
+                                             "l": [[1, 2], []], "d": [dt.date(2024, 1, 1), None]}))
+    lakes.partitioned(root / "hive", pa.table({"x": [1, 2, 3, 4], "y": [7, 7, None, 8]}), ["y"])
+    (root / "broken").mkdir()
+    (root / "broken" / "part-0.parquet").write_bytes(b"PAR1 not a footer PAR1")
+    lakes.delta(root / "d", pa.table({"x": [1, 2, 3]}))
+    lakes.csv(root / "c", "x,y\n1,2\n3,\n")
+
+
+_SCAN_BOTH_WAYS = """
+    import json, logging, os, sqlite3, sys
+    from r2d2.catalog import open_catalog
+    from r2d2.profile import profiler
+    from r2d2.scan import scan
+
+    root, work, dying = sys.argv[1], sys.argv[2], sys.argv[3]
+    logging.basicConfig(filename=os.path.join(work, "log.txt"), level=logging.WARNING)
+    parent, real, forked = os.getpid(), profiler._metadata_profile, []
+
+    def maybe_dying(table):
+        if os.getpid() != parent and table.location.endswith("/" + dying):
+            os._exit(9)  # this table kills every worker process that reads it
+        return real(table)
+
+    profiler._metadata_profile = maybe_dying
+    counted = profiler.results_as_done
+    profiler.results_as_done = lambda pool, items, fn, **kw: forked.append(len(items)) or counted(pool, items, fn, **kw)
+
+    def profiles(name, minimum):
+        profiler.FORK_MIN_TABLES = minimum
+        url = f"sqlite:///{work}/{name}.sqlite"
+        summary = scan(open_catalog(url), [root], spark_factory=lambda: None, threads=2)
+        rows = sqlite3.connect(f"{work}/{name}.sqlite").execute("select location, profile, error from tables")
+        return {"failed": summary.failed, "errors": sorted(e["location"] for e in summary.errors),
+                "tables": {loc: [json.loads(p) if p else None, e] for loc, p, e in rows}}
+
+    out = {"forked": profiles("forked", 1), "one": profiles("one", 10**9), "pools": forked}
+    out["log"] = open(os.path.join(work, "log.txt")).read()
+    print(json.dumps(out))
+"""
+
+
+def _without_times(tables: dict) -> dict:
+    return {loc: [{k: v for k, v in (p or {}).items() if k != "profiled_at"}, e] for loc, (p, e) in tables.items()}
+
+
+def test_scan_reads_footers_in_forked_workers_as_in_one_process(tmp_path: Path) -> None:
+    """The same profiles and errors whether the footers were read in forked workers or in the scan's own
+    process; the corrupt table is an error either way."""
+    _scan_lake(tmp_path / "lake")
+    got = _python(_SCAN_BOTH_WAYS, str(tmp_path / "lake"), str(tmp_path), "nothing-dies")
+    forked, one = got["forked"], got["one"]
+    assert got["pools"] == [9]  # the Parquet tables went to the workers (Delta and CSV stay here)
+    assert forked["errors"] == one["errors"] == [str(tmp_path / "lake" / "broken")]
+    assert _without_times(forked["tables"]) == _without_times(one["tables"]) and len(one["tables"]) == 11
+    assert got["log"] == ""
+
+
+def test_a_table_that_kills_its_footer_worker_is_profiled_by_the_scan_itself(tmp_path: Path) -> None:
+    """A worker that dies fails the tables it had not finished; the scan profiles each of them itself, so
+    none is lost or failed, and it says which table it had to take back."""
+    _scan_lake(tmp_path / "lake")
+    got = _python(_SCAN_BOTH_WAYS, str(tmp_path / "lake"), str(tmp_path), "nested")
+    forked, one = got["forked"], got["one"]
+    assert forked["errors"] == one["errors"] == [str(tmp_path / "lake" / "broken")]
+    assert _without_times(forked["tables"]) == _without_times(one["tables"])
+    assert f"{tmp_path / 'lake' / 'nested'}: profiled in the driver after its worker process failed" in got["log"]
+    assert "died" in got["log"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from r2d2 import vocabulary
 from r2d2.cli.exits import (
@@ -150,8 +151,23 @@ def cli(ctx: click.Context, catalog_url: str | None, home: Path | None, spark_ma
 
 
 def _progress() -> Progress:
+    # Drawn by the caller, not by rich's refresh thread: a scan forks worker processes, which a running
+    # thread forbids (r2d2.forking.can_fork).
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err_console, transient=True)
+                    console=err_console, transient=True, auto_refresh=False)
+
+
+def _drawn_every(bar: Progress, task: TaskID, seconds: float = 0.1) -> Callable[[int, int], None]:
+    """A progress callback that updates ``task`` and redraws ``bar`` at most every ``seconds``."""
+    last = [0.0]
+
+    def tell(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+        if time.monotonic() - last[0] >= seconds or done == total:
+            last[0] = time.monotonic()
+            bar.refresh()
+
+    return tell
 
 
 def say(message: str) -> None:
@@ -171,7 +187,7 @@ def scan(obj: Context, paths: tuple[str, ...], fmt: Format) -> None:
         with _progress() as bar:
             task = bar.add_task("profiling", total=None)
             summary = run_scan(obj.catalog, list(paths), spark_factory=obj.spark_factory(),
-                               progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               progress=_drawn_every(bar, task),
                                local_bytes=obj.settings.local_read_bytes, threads=obj.settings.local_threads)
 
         def text() -> None:

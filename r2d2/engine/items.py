@@ -7,7 +7,8 @@ items, so their results are the same:
 * :func:`map_local`: a thread pool on the driver (pyarrow and numpy release the GIL in their loops),
   for small work — no Spark session needed at all;
 * :func:`map_forked`: worker processes forked from the driver, for small work whose Python around the
-  loops would hold one GIL for every thread (one core each, nothing shared);
+  loops would hold one GIL for every thread (one core each, nothing shared); :func:`forked_workers`
+  forks them before the caller starts threads, :func:`results_as_done` hands them work later;
 * :func:`map_spark`: one job over ``spark.range(tasks)``; task ``k`` runs the items assigned to it
   (balanced by weight, e.g. bytes), so the physical plan has one branch however many items there are,
   and it runs unchanged on a cluster. Results come back pickled through ``collect``;
@@ -24,8 +25,9 @@ import multiprocessing
 import pickle
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -118,6 +120,63 @@ def _forked_pool(items: Sequence[T], fn: Callable[[T], R], processes: int) -> li
             return out
         finally:
             _forked.clear()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _run_chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[tuple[bool, Any]]:
+    out: list[tuple[bool, Any]] = []
+    for item in items:
+        try:
+            out.append((True, fn(item)))
+        except Exception as exc:
+            out.append((False, describe(exc)))
+    return out
+
+
+@contextmanager
+def forked_workers(processes: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``processes`` worker processes forked now, for :func:`results_as_done` later; None when this
+    process may not fork (:func:`can_fork`) or one process is asked. Fork them before the caller starts
+    threads or native libraries of its own (a Delta log reader's runtime, Arrow's pools): a child then
+    inherits no lock another thread holds. Leaving cancels the work not started."""
+    if processes <= 1 or not can_fork():
+        yield None
+        return
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    try:
+        pool.submit(_nothing).result()  # the pool forks all its workers at the first submit
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def results_as_done(pool: ProcessPoolExecutor, items: Sequence[T], fn: Callable[[T], R], *,
+                    chunk: int = 32) -> Iterator[tuple[int, R | ItemFailure[T]]]:
+    """``(index, fn(item))`` of every item, in the order they finish, in the workers of ``pool``
+    (:func:`forked_workers`); ``fn`` and the items are pickled, ``chunk`` items to a round trip. An item
+    that raises fails alone; a worker that dies fails the items not finished."""
+    futures: dict[Future[list[tuple[bool, Any]]], range] = {}
+    unsent: list[int] = []
+    for start in range(0, len(items), max(1, chunk)):
+        part = range(start, min(start + chunk, len(items)))
+        try:
+            futures[pool.submit(_run_chunk, fn, [items[i] for i in part])] = part
+        except BrokenProcessPool:  # a worker died while the chunks were being handed out
+            unsent += part
+    for index in unsent:
+        yield index, ItemFailure(items[index], "a worker process died before this item started")
+    for fut in as_completed(futures):
+        try:
+            answers = fut.result()
+        except BrokenProcessPool as exc:
+            for index in futures[fut]:
+                yield index, ItemFailure(items[index], f"its worker process died: {describe(exc)}")
+            continue
+        for index, (ok, value) in zip(futures[fut], answers, strict=True):
+            yield index, (value if ok else ItemFailure(items[index], value))
 
 
 def balanced(weights: Sequence[int], tasks: int) -> list[list[int]]:
