@@ -309,3 +309,28 @@ def test_a_table_that_kills_its_footer_worker_is_profiled_by_the_scan_itself(tmp
     assert _without_times(forked["tables"]) == _without_times(one["tables"])
     assert f"{tmp_path / 'lake' / 'nested'}: profiled in the driver after its worker process failed" in got["log"]
     assert "died" in got["log"]
+
+
+def test_a_scan_that_cannot_fork_profiles_every_table_itself(tmp_path: Path) -> None:
+    """No memory or processes left to fork: the footer workers are not there, and the scan reads every
+    footer in its own process, with the same outcome."""
+    _scan_lake(tmp_path / "lake")
+    got = _python("""
+        import json, os, sys
+        from r2d2.catalog import open_catalog
+        from r2d2.engine.items import forked_workers
+        from r2d2.profile import profiler
+        from r2d2.scan import scan
+
+        def no_fork():
+            raise OSError(12, "Cannot allocate memory")
+
+        os.fork = no_fork
+        profiler.FORK_MIN_TABLES = 1
+        with forked_workers(2) as workers:
+            pool = workers
+        summary = scan(open_catalog(f"sqlite:///{sys.argv[2]}/c.sqlite"), [sys.argv[1]], spark_factory=lambda: None,
+                       threads=2)
+        print(json.dumps({"pool": pool is None, "failed": summary.failed, "new": summary.new}))
+    """, str(tmp_path / "lake"), str(tmp_path))
+    assert got == {"pool": True, "failed": 1, "new": 10}  # every table profiled; the corrupt footer alone fails

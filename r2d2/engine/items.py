@@ -139,16 +139,21 @@ def _run_chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[tuple[bool, Any
 @contextmanager
 def forked_workers(processes: int) -> Iterator[ProcessPoolExecutor | None]:
     """``processes`` worker processes forked now, for :func:`results_as_done` later; None when this
-    process may not fork (:func:`can_fork`) or one process is asked. Fork them before the caller starts
-    threads or native libraries of its own (a Delta log reader's runtime, Arrow's pools): a child then
-    inherits no lock another thread holds. Leaving cancels the work not started."""
+    process may not fork (:func:`can_fork`), cannot (the fork fails) or one process is asked. Fork them
+    before the caller starts threads or native libraries of its own (a Delta log reader's runtime,
+    Arrow's pools): a child then inherits no lock another thread holds. Leaving cancels the work not
+    started."""
     if processes <= 1 or not can_fork():
         yield None
         return
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
     try:
-        pool.submit(_nothing).result()  # the pool forks all its workers at the first submit
-        yield pool
+        try:
+            pool.submit(_nothing).result()  # the pool forks all its workers at the first submit
+        except (OSError, BrokenProcessPool):  # no memory or processes left to fork: the caller's own process
+            yield None
+        else:
+            yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
