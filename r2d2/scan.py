@@ -37,6 +37,9 @@ Progress = Callable[[int, int], None]  # (done, total) tables profiled
 # this many are waiting, or when the oldest has waited this long.
 SAVE_BATCH = 500
 SAVE_EVERY_S = 5.0
+# Worker processes reading local footers: this process stores their profiles at about the pace of
+# three (more would only wait), and each costs a fork even when a re-scan finds nothing to read.
+FOOTER_PROCESSES = 4
 
 
 @dataclass
@@ -98,7 +101,7 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
 
         # Footer workers are forked first, before discovery starts threads and delta-rs its runtime
         local = not any(lakefs.is_object_store(r) for r in roots)
-        with forked_workers(threads if local else 1) as workers:
+        with forked_workers(min(threads, FOOTER_PROCESSES) if local else 1) as workers:
             _scan(catalog, roots, spark_factory, tell, now, summary, local_bytes, threads, workers)
         summary.seconds = time.perf_counter() - started
         run.finish(summary={k: v for k, v in summary.to_json().items() if k not in ("errors", "warnings")},

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -312,25 +313,73 @@ def test_a_table_that_kills_its_footer_worker_is_profiled_by_the_scan_itself(tmp
 
 
 def test_a_scan_that_cannot_fork_profiles_every_table_itself(tmp_path: Path) -> None:
-    """No memory or processes left to fork: the footer workers are not there, and the scan reads every
-    footer in its own process, with the same outcome."""
+    """No memory or processes left to fork, from the first worker or part way: no worker is left behind
+    (the interpreter would wait for it at exit), and the scan reads every footer in its own process."""
     _scan_lake(tmp_path / "lake")
     got = _python("""
-        import json, os, sys
+        import json, multiprocessing, os, sys
         from r2d2.catalog import open_catalog
         from r2d2.engine.items import forked_workers
         from r2d2.profile import profiler
         from r2d2.scan import scan
 
-        def no_fork():
-            raise OSError(12, "Cannot allocate memory")
+        real, calls = os.fork, []
 
-        os.fork = no_fork
+        def fork_failing_after(n):
+            def fork():
+                calls.append(1)
+                if len(calls) > n:
+                    raise OSError(12, "Cannot allocate memory")
+                return real()
+            return fork
+
+        out = {}
+        os.fork = fork_failing_after(1)  # the second of three workers cannot fork
+        with forked_workers(3) as workers:
+            out["part_way"] = [workers is None, len(multiprocessing.active_children())]
+        calls.clear()
+        os.fork = fork_failing_after(0)
         profiler.FORK_MIN_TABLES = 1
-        with forked_workers(2) as workers:
-            pool = workers
         summary = scan(open_catalog(f"sqlite:///{sys.argv[2]}/c.sqlite"), [sys.argv[1]], spark_factory=lambda: None,
                        threads=2)
-        print(json.dumps({"pool": pool is None, "failed": summary.failed, "new": summary.new}))
+        out["scan"] = {"tried": len(calls), "failed": summary.failed, "new": summary.new}
+        print(json.dumps(out))
     """, str(tmp_path / "lake"), str(tmp_path))
-    assert got == {"pool": True, "failed": 1, "new": 10}  # every table profiled; the corrupt footer alone fails
+    assert got["part_way"] == [True, 0]
+    assert got["scan"] == {"tried": 1, "failed": 1, "new": 10}  # every table profiled; the corrupt footer fails
+
+
+def test_footer_workers_die_with_the_scan(tmp_path: Path) -> None:
+    """A scan killed outright (SIGKILL, out of memory) leaves no worker process behind."""
+    script = textwrap.dedent("""
+        import multiprocessing, time
+        from r2d2.engine.items import forked_workers
+        with forked_workers(2) as workers:
+            print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+            time.sleep(300)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        children = [int(p) for p in proc.stdout.readline().split()]  # type: ignore[union-attr]
+        assert len(children) == 2
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        alive = children
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in children if _running(pid)]
+            time.sleep(0.05)
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not a zombie waiting for its new parent to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -17,6 +17,8 @@ from pathlib import Path
 import lakes
 import pytest
 
+from r2d2.cli.exits import EXIT_ERROR
+
 REPO = Path(__file__).resolve().parent.parent
 FORBIDDEN = ("pyspark", "r2d2.containment", "r2d2.engine")
 LOWER_LAYERS = ("r2d2/optimize", "r2d2/catalog")
@@ -122,6 +124,7 @@ print("LOADED", json.dumps({{"codes": out, "modules": sorted(sys.modules)}}))
     report = json.loads(done.stdout.split("LOADED ", 1)[1])
     codes = report["codes"]
     assert [codes[c] for c in ("recover", "check", "purge")] == [0, 0, 0], done.stderr
-    assert codes["apply"] != 0 and codes["restore"] != 0  # no such plan, no such deletion: refused, not crashed
+    # no such plan, no such deletion: refused as the user's error (3), not crashed (4)
+    assert (codes["apply"], codes["restore"]) == (EXIT_ERROR, EXIT_ERROR), done.stderr
     heavy = ("pyspark", "scipy", "pandas", "numba")
     assert sorted(m for m in report["modules"] if m.split(".")[0] in heavy) == []

@@ -20,9 +20,13 @@ A failing item becomes an :class:`ItemFailure` with a one-line reason (``map_*``
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import multiprocessing
+import os
 import pickle
+import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
@@ -70,6 +74,30 @@ _forked: list[tuple[Callable[[Any], Any], Sequence[Any]]] = []
 _fork_lock = threading.Lock()
 
 
+def _in_child(parent: int) -> None:
+    """Set up a forked worker: it dies with the process that forked it (a killed scan or detect leaves
+    no worker behind) and leaves Ctrl-C to that process, which stops the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _fork_pool(processes: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_in_child, initargs=(os.getpid(),))
+
+
+def _stop_forked(pool: ProcessPoolExecutor) -> None:
+    """End the workers of a pool whose forking failed part way: they were never told to stop, and the
+    interpreter would wait for them at exit."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+        process.join()
+
+
 def _run_forked(index: int) -> tuple[bool, Any]:
     fn, items = _forked[0]
     try:
@@ -99,15 +127,18 @@ def _forked_pool(items: Sequence[T], fn: Callable[[T], R], processes: int) -> li
         _forked.append((fn, items))
         try:
             out: list[R | ItemFailure[T]] = []
-            context = multiprocessing.get_context("fork")
             # The pool forks all its workers at the first submit, before it starts its own threads.
-            with ProcessPoolExecutor(min(processes, len(items)), mp_context=context) as pool:
+            pool = _fork_pool(min(processes, len(items)))
+            try:
                 futures = []
                 try:
                     for i in range(len(items)):
                         futures.append(pool.submit(_run_forked, i))
                 except BrokenProcessPool:  # a worker died while the items were being handed out
                     pass
+                except OSError:  # no memory or processes left to fork (at the first submit): run them here
+                    _stop_forked(pool)
+                    return [_attempt(fn, it) for it in items]
                 for i, item in enumerate(items):
                     try:
                         if i >= len(futures):
@@ -117,6 +148,8 @@ def _forked_pool(items: Sequence[T], fn: Callable[[T], R], processes: int) -> li
                         out.append(ItemFailure(item, f"its worker process died: {describe(exc)}"))
                         continue
                     out.append(value if ok else ItemFailure(item, value))
+            finally:  # interrupted (Ctrl-C reaches only this process): the items not started are dropped
+                pool.shutdown(wait=True, cancel_futures=True)
             return out
         finally:
             _forked.clear()
@@ -146,11 +179,12 @@ def forked_workers(processes: int) -> Iterator[ProcessPoolExecutor | None]:
     if processes <= 1 or not can_fork():
         yield None
         return
-    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    pool = _fork_pool(processes)
     try:
         try:
             pool.submit(_nothing).result()  # the pool forks all its workers at the first submit
         except (OSError, BrokenProcessPool):  # no memory or processes left to fork: the caller's own process
+            _stop_forked(pool)
             yield None
         else:
             yield pool
@@ -161,8 +195,10 @@ def forked_workers(processes: int) -> Iterator[ProcessPoolExecutor | None]:
 def results_as_done(pool: ProcessPoolExecutor, items: Sequence[T], fn: Callable[[T], R], *,
                     chunk: int = 32) -> Iterator[tuple[int, R | ItemFailure[T]]]:
     """``(index, fn(item))`` of every item, in the order they finish, in the workers of ``pool``
-    (:func:`forked_workers`); ``fn`` and the items are pickled, ``chunk`` items to a round trip. An item
-    that raises fails alone; a worker that dies fails the items not finished."""
+    (:func:`forked_workers`); ``fn`` and the items are pickled, ``chunk`` items to a round trip. The
+    items are handed out now, so the workers start while the caller does other work before it reads
+    the results. An item that raises fails alone; a worker that dies (or a chunk that cannot travel
+    between the processes) fails the items not finished."""
     futures: dict[Future[list[tuple[bool, Any]]], range] = {}
     unsent: list[int] = []
     for start in range(0, len(items), max(1, chunk)):
@@ -171,6 +207,11 @@ def results_as_done(pool: ProcessPoolExecutor, items: Sequence[T], fn: Callable[
             futures[pool.submit(_run_chunk, fn, [items[i] for i in part])] = part
         except BrokenProcessPool:  # a worker died while the chunks were being handed out
             unsent += part
+    return _as_done(items, futures, unsent)
+
+
+def _as_done(items: Sequence[T], futures: dict[Future[list[tuple[bool, Any]]], range],
+             unsent: list[int]) -> Iterator[tuple[int, Any]]:
     for index in unsent:
         yield index, ItemFailure(items[index], "a worker process died before this item started")
     for fut in as_completed(futures):
@@ -179,6 +220,10 @@ def results_as_done(pool: ProcessPoolExecutor, items: Sequence[T], fn: Callable[
         except BrokenProcessPool as exc:
             for index in futures[fut]:
                 yield index, ItemFailure(items[index], f"its worker process died: {describe(exc)}")
+            continue
+        except Exception as exc:  # the chunk or its answer could not be pickled
+            for index in futures[fut]:
+                yield index, ItemFailure(items[index], describe(exc))
             continue
         for index, (ok, value) in zip(futures[fut], answers, strict=True):
             yield index, (value if ok else ItemFailure(items[index], value))
