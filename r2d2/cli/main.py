@@ -186,6 +186,7 @@ def scan(obj: Context, paths: tuple[str, ...], fmt: Format) -> None:
     def body() -> int:
         with _progress() as bar:
             task = bar.add_task("profiling", total=None)
+            bar.refresh()  # drawn once before discovery, which reports nothing until it ends
             summary = run_scan(obj.catalog, list(paths), spark_factory=obj.spark_factory(),
                                progress=_drawn_every(bar, task),
                                local_bytes=obj.settings.local_read_bytes, threads=obj.settings.local_threads)
