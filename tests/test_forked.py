@@ -383,3 +383,29 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_stage_three_items_run_here_when_no_worker_can_fork() -> None:
+    """A fork refused (no memory or processes left) does not fail a detect: the items run in the calling
+    process, each with its own answer or failure, and no half-started worker is left behind."""
+    got = _python("""
+        import json, multiprocessing, os
+        from r2d2.engine.items import ItemFailure, map_forked
+
+        def no_fork():
+            raise OSError(11, "Resource temporarily unavailable")
+
+        def square(i):
+            if i == 2:
+                raise ValueError("two is refused")
+            return [i * i, os.getpid()]
+
+        os.fork = no_fork
+        show = lambda rs: [["fail", r.message] if isinstance(r, ItemFailure) else r for r in rs]
+        print(json.dumps({"pool": show(map_forked(list(range(4)), square, processes=2)),
+                          "alone": show(map_forked([1, 3], square, processes=2, alone=True)),
+                          "me": os.getpid(), "children": len(multiprocessing.active_children())}))
+    """)
+    me = got["me"]
+    assert got["pool"] == [[0, me], [1, me], ["fail", "ValueError: two is refused"], [9, me]]
+    assert got["alone"] == [[1, me], [9, me]] and got["children"] == 0
