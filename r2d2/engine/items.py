@@ -98,12 +98,24 @@ def _stop_forked(pool: ProcessPoolExecutor) -> None:
         process.join()
 
 
-def _run_forked(index: int) -> tuple[bool, Any]:
-    fn, items = _forked[0]
+def _answer(fn: Callable[[T], R], item: T) -> tuple[bool, Any]:
+    """What a worker sends back for one item: (True, result) or (False, the one-line reason)."""
     try:
-        return True, fn(items[index])
+        return True, fn(item)
     except Exception as exc:
         return False, describe(exc)
+
+
+def _run_forked(index: int) -> tuple[bool, Any]:
+    fn, items = _forked[0]
+    return _answer(fn, items[index])
+
+
+UNSTARTED = "a worker process died before this item started"
+
+
+def _died(exc: BaseException) -> str:
+    return f"its worker process died: {describe(exc)}"
 
 
 def map_forked(items: Sequence[T], fn: Callable[[T], R], *, processes: int,
@@ -142,10 +154,10 @@ def _forked_pool(items: Sequence[T], fn: Callable[[T], R], processes: int) -> li
                 for i, item in enumerate(items):
                     try:
                         if i >= len(futures):
-                            raise BrokenProcessPool("a worker process died before this item started")
+                            raise BrokenProcessPool(UNSTARTED)
                         ok, value = futures[i].result()
                     except BrokenProcessPool as exc:
-                        out.append(ItemFailure(item, f"its worker process died: {describe(exc)}"))
+                        out.append(ItemFailure(item, _died(exc)))
                         continue
                     out.append(value if ok else ItemFailure(item, value))
             finally:  # interrupted (Ctrl-C reaches only this process): the items not started are dropped
@@ -160,13 +172,7 @@ def _nothing() -> None:
 
 
 def _run_chunk(fn: Callable[[T], R], items: Sequence[T]) -> list[tuple[bool, Any]]:
-    out: list[tuple[bool, Any]] = []
-    for item in items:
-        try:
-            out.append((True, fn(item)))
-        except Exception as exc:
-            out.append((False, describe(exc)))
-    return out
+    return [_answer(fn, item) for item in items]
 
 
 @contextmanager
@@ -213,13 +219,13 @@ def results_as_done(pool: ProcessPoolExecutor, items: Sequence[T], fn: Callable[
 def _as_done(items: Sequence[T], futures: dict[Future[list[tuple[bool, Any]]], range],
              unsent: list[int]) -> Iterator[tuple[int, Any]]:
     for index in unsent:
-        yield index, ItemFailure(items[index], "a worker process died before this item started")
+        yield index, ItemFailure(items[index], UNSTARTED)
     for fut in as_completed(futures):
         try:
             answers = fut.result()
         except BrokenProcessPool as exc:
             for index in futures[fut]:
-                yield index, ItemFailure(items[index], f"its worker process died: {describe(exc)}")
+                yield index, ItemFailure(items[index], _died(exc))
             continue
         except Exception as exc:  # the chunk or its answer could not be pickled
             for index in futures[fut]:
