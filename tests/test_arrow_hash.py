@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lakes import csv, delta, partitioned
 from strategies import tables
 from test_detect_properties import _arrow
@@ -84,6 +85,8 @@ COLUMNS = {
     "decimal-small": pa.array([D("1.50"), D("-0.01"), D("0.0000001"), D("0"), D("-12345678.9000"), None],
                               pa.decimal128(15, 7)),
     "decimal-scale0": pa.array([D("100"), D("-5"), None], pa.decimal128(5, 0)),
+    "decimal-18": pa.array([D("-0.0001"), D("99999999999999.9999"), D("-99999999999999.9999"), D("10.0000"),
+                            D("0.1000"), D("-7"), None], pa.decimal128(18, 4)),
     "decimal-wide": pa.array([D("1E-20"), D("123456789012345678.5"), D("-3.10"), None], pa.decimal128(38, 20)),
     "string": pa.array(["a", "", None, "é🙂", "x" * 70, "y" * 2000]),
     "binary": pa.array([b"\x00\xff", b"", None, bytes(range(40))], pa.binary()),
@@ -129,6 +132,21 @@ def test_delta_partitions(spark, tmp_path: Path) -> None:
     table = pa.table({"x": [1, 2, 3], "day": pa.array([dt.date(2024, 1, 1), None, dt.date(2024, 1, 2)]),
                       "tag": ["a", "b", "a"]})
     _same(spark, delta(tmp_path / "d", table, partition_by=["day", "tag"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), precision=st.integers(1, 18))
+def test_decimal_text_is_pythons_plain_decimal(data: st.DataObject, precision: int) -> None:
+    """The compiled decimal text (precision <= 18) is what Python's ``decimal`` writes once the trailing
+    fractional zeros are stripped (that rule is checked against Spark's CAST above)."""
+    scale = data.draw(st.integers(0, precision))
+    bound = 10**precision - 1
+    unscaled = data.draw(st.lists(st.one_of(st.integers(-bound, bound), st.sampled_from([0, bound, -bound, 1, -1])),
+                                  max_size=30))
+    values = [D(v).scaleb(-scale) for v in unscaled]
+    arr = pa.array([*values, None], pa.decimal128(precision, scale)).slice(data.draw(st.integers(0, 1)))
+    expected = [ah._plain_decimal(v) for v in values][len(values) - len(arr) + 1:]
+    assert ah._decimal_text(arr).to_pylist()[:-1] == expected
 
 
 @settings(max_examples=25, deadline=None,

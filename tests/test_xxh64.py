@@ -142,6 +142,13 @@ def test_ahead_of_time_kernels_agree_with_numba(data: st.DataObject, n: int) -> 
         module.grouped_minhash(hashes, starts, a, b, out)
         minima.append(out)
     assert np.array_equal(*minima)
+    unscaled = rng.integers(-(10**18) + 1, 10**18, size=n, dtype=np.int64)
+    scale = data.draw(st.integers(0, 18))
+    texts = []
+    for module in (aot, jit):
+        offsets, text = np.empty(n + 1, np.int64), np.zeros(21 * n, np.uint8)
+        texts.append((offsets, text[:module.decimal_text(unscaled, scale, offsets, text)]))
+    assert all(np.array_equal(x, y) for x, y in zip(*texts, strict=True))
 
 
 def test_kernels_from_older_source_are_never_loaded(monkeypatch: pytest.MonkeyPatch) -> None:

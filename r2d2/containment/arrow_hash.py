@@ -17,7 +17,7 @@ date       days since 1970-01-01 as int64
 timestamp  (microseconds since the epoch, nanoseconds within the microsecond) as two int64
 ========== ===================================================================================
 
-Imported by Spark's Python workers: numpy, pyarrow and the xxh64 module only.
+Imported by Spark's Python workers: numpy, pyarrow, the xxh64 module and the kernels only.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.types as pat
 
-from r2d2.containment import xxh64
+from r2d2.containment import compiled, xxh64
 
 SECOND_HASH_SALT = 0x5BD1E9955BD1E995  # must equal canonical._SECOND_HASH_SALT
 _JAVA_NAN = np.uint64(0x7FF8000000000000)  # Double.doubleToLongBits(NaN)
@@ -79,23 +78,12 @@ def _decimal_text(arr: pa.Array) -> pa.Array:
         raise ValueError(f"decimal type {t} has a negative scale: not supported")
     if t.precision > 18:
         return pa.array([None if v is None else _plain_decimal(v) for v in arr.to_pylist()], pa.string())
-    scale = t.scale
     raw = _unscaled_int64(arr)
-    neg = raw < 0
-    mag = np.abs(raw)
-    zeros = np.zeros(len(raw), np.int64)
-    for k in range(1, scale + 1):  # trailing fractional zeros: k of them when 10^k divides the value
-        zeros[(mag % (10**k)) == 0] = k
-    digits = scale - zeros
-    mag //= np.power(10, zeros)
-    unit = np.power(10, digits)
-    whole, frac = np.divmod(mag, unit)
-    text = pc.cast(pa.array(whole), pa.string())
-    # the fraction zero-padded to its digits: 10^digits + frac without its leading "1"
-    frac_text = pc.utf8_slice_codeunits(pc.cast(pa.array(unit + frac), pa.string()), 1)
-    dot = pc.if_else(pa.array(digits > 0), ".", "")
-    sign = pc.if_else(pa.array(neg & (mag != 0)), "-", "")
-    return pc.binary_join_element_wise(sign, text, dot, frac_text, "")
+    offsets = np.empty(len(raw) + 1, np.int64)
+    data = np.empty(21 * len(raw), np.uint8)
+    written = compiled.kernels().decimal_text(raw, t.scale, offsets, data)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data[:written])]
+    return pa.Array.from_buffers(pa.large_string(), len(raw), buffers)
 
 
 def _unscaled_int64(arr: pa.Array) -> np.ndarray:

@@ -101,3 +101,4 @@ def exercise(module: ModuleType) -> None:
     module.hash_bytes(np.zeros(2, np.int64), np.zeros(8, np.uint8), direct, seeds, none, out)
     module.grouped_minhash(np.zeros(1, np.uint32), np.array([0, 1], np.int64), np.ones(1, np.uint32),
                            np.zeros(1, np.uint32), np.full((1, 1), 0xFFFFFFFF, np.uint32))
+    module.decimal_text(np.zeros(1, np.int64), 2, np.zeros(2, np.int64), np.zeros(21, np.uint8))

@@ -1,4 +1,5 @@
-"""Compiled loops for stage 3's per-value work: XXH64 (Spark's ``xxhash64``) and MinHash minima.
+"""Compiled loops for stage 3's per-value work: XXH64 (Spark's ``xxhash64``), MinHash minima and the
+canonical text of decimals.
 
 Hashing a value is a few dozen integer operations; as numpy passes over arrays it cost 100-170 ns
 per value on real tables (every step a pass over memory, a fixed cost per call), as compiled loops
@@ -163,6 +164,46 @@ def hash_bytes(offsets: np.ndarray, data: np.ndarray, rows: np.ndarray, seeds: n
                 out[j, r] = seeds[j, r]
 
 
+@_jit
+def decimal_text(unscaled: np.ndarray, scale: int, offsets: np.ndarray, data: np.ndarray) -> int:
+    """The plain text of each decimal ``unscaled[i] / 10^scale`` without trailing fractional zeros
+    ("1.50" -> "1.5", "2.00" -> "2", "-0.0" -> "0"; never an exponent), as Spark's ``CAST(d AS STRING)``
+    with :mod:`r2d2.containment.canonical`'s regexes gives it, into ``data`` at ``offsets`` (n + 1 of
+    them); returns the bytes written. |unscaled| < 10^18 (precision <= 18): ``data`` needs 21 bytes a
+    value at most (18 digits, a leading "0", the sign and the point)."""
+    digits = np.empty(20, np.uint8)
+    p = 0
+    offsets[0] = 0
+    for i in range(unscaled.shape[0]):
+        v = unscaled[i]
+        m = -v if v < 0 else v
+        k = scale  # fractional digits left once the trailing zeros are gone
+        while k > 0 and m % 10 == 0:
+            m //= 10
+            k -= 1
+        n = 0  # the digits of m, last first, at least k + 1 of them (a "0" before the point)
+        while True:
+            digits[n] = 48 + m % 10
+            m //= 10
+            n += 1
+            if m == 0 and n > k:
+                break
+        if v < 0:
+            data[p] = 45  # "-"
+            p += 1
+        for j in range(n - 1, k - 1, -1):
+            data[p] = digits[j]
+            p += 1
+        if k > 0:
+            data[p] = 46  # "."
+            p += 1
+            for j in range(k - 1, -1, -1):
+                data[p] = digits[j]
+                p += 1
+        offsets[i + 1] = p
+    return p
+
+
 _M32 = _U(0xFFFFFFFF)
 
 
@@ -208,6 +249,7 @@ SIGNATURES = {
     "hash_int": "void(uint32[::1], int64[::1], uint64[:,::1], boolean[::1], uint64[:,::1])",
     "hash_bytes": "void(int64[::1], uint8[::1], int64[::1], uint64[:,::1], boolean[::1], uint64[:,::1])",
     "grouped_minhash": "void(uint32[::1], int64[::1], uint32[::1], uint32[::1], uint32[:,::1])",
+    "decimal_text": "int64(int64[::1], int64, int64[::1], uint8[::1])",
 }
 
 
@@ -269,7 +311,9 @@ def agrees_with_jit() -> bool:
             got.append(out)
         minima = np.full((len(starts) - 1, len(a)), 0xFFFFFFFF, np.uint32)
         module.grouped_minhash(hashes, starts, a, b, minima)
-        outs.append([*got, minima])
+        text_offsets, text = np.empty(n + 1, np.int64), np.zeros(21 * n, np.uint8)
+        written = module.decimal_text(values.view(np.int64) % (10**18) - 5 * 10**17, 7, text_offsets, text)
+        outs.append([*got, minima, text_offsets, text[:written]])
     return all(np.array_equal(x, y) for x, y in zip(*outs, strict=True))
 
 
