@@ -15,7 +15,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from r2d2.catalog import Catalog, EdgeFilter, EdgeUpsert, open_catalog
-from r2d2.catalog.db import VERSION_TABLE, alembic_config, dispose_engine, get_engine, head_revision
+from r2d2.catalog.db import (
+    VERSION_TABLE,
+    alembic_config,
+    dispose_engine,
+    get_engine,
+    head_revision,
+    json_dumps,
+    json_loads,
+)
 from r2d2.catalog.models import Base
 from r2d2.errors import CatalogError, NotFoundError
 from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
@@ -520,6 +528,21 @@ def test_pair_decision_evidence_round_trips_and_compares(cat: Catalog) -> None:
     assert replace(got, evidence_json='{"note": "x", "rows": [1, 2], "hash_version": 2}').same_evidence(
         {"rows": [1, 2], "note": "x", "hash_version": 2})
     assert not got.same_evidence({**evidence, "note": "y"})
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ({"rows": [1, (2, 3)], "note": "é\u2028", "ratio": 0.1, "big": 1e300, "neg": -0.0},
+     {"rows": [1, [2, 3]], "note": "é\u2028", "ratio": 0.1, "big": 1e300, "neg": -0.0}),
+    ({"gone": None, "x": [math.inf, -math.inf]}, {"gone": None, "x": [math.inf, -math.inf]}),
+    ({1: "int key"}, {"1": "int key"}),  # orjson refuses it; JSON makes the key a string
+    ({"huge": 2**70}, {"huge": 2**70}),  # past 64 bits: orjson refuses it
+])
+def test_json_text_round_trips_whichever_encoder_wrote_it(value: object, expected: object) -> None:
+    """orjson writes what it can; null-bearing text (orjson writes NaN as null) and what it refuses go to
+    the standard encoder, which tags non-finite floats."""
+    assert json_loads(json_dumps(value)) == expected
+    nan = json_loads(json_dumps({"ratio": float("nan")}))["ratio"]
+    assert math.isnan(nan)
 
 
 def test_valid_pair_decisions_fingerprint_drift(cat: Catalog) -> None:

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -59,12 +60,25 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def json_dumps(value: Any) -> str:
-    """JSON text of ``value``; non-finite floats are tagged so that they round-trip."""
+    """JSON text of ``value``; non-finite floats are tagged so that they round-trip.
+
+    orjson first (a detect stores tens of thousands of decisions: about 1 µs each, against 12 with the
+    standard encoder); but it writes NaN and infinities as null, so text with a null in it, or what
+    orjson refuses (non-string keys, integers past 64 bits), is written by the standard library."""
     try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = "null"
+    if "null" not in text:
+        return text
+    try:
+        return _ENCODER.encode(value)
     except ValueError:  # a NaN or infinity somewhere: tag it
-        return json.dumps(_encode(value), allow_nan=False, separators=(",", ":"))
+        return _ENCODER.encode(_encode(value))
 
 
 _DECODER = json.JSONDecoder(object_hook=_decode_hook)  # one decoder: building one per call cost ~10 µs
