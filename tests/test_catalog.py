@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -642,3 +643,46 @@ def test_execute_many_stores_what_sqlalchemy_would(cat: Catalog) -> None:
             stored[way] = conn.execute(sa.select(*columns).order_by(table.c.parent_id, table.c.child_id)).all()
     assert stored["bulk"] == stored["sqlalchemy"] and len(stored["bulk"]) == 3
     assert stored["bulk"][0].updated_at == T1 and stored["bulk"][0].evidence["n"] == p
+
+
+# --- pooled PostgreSQL connections --------------------------------------------------------------------
+
+def _terminate_pooled(url: str) -> int:
+    """End the server side of every connection to ``url``'s database but the caller's (a server restart
+    or an idle timeout, as a pooled connection sees it); how many ended."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one())
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_that_died_while_idle_is_replaced(postgres_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads run in autocommit; a connection idle past PING_AFTER_IDLE_S is pinged first and replaced
+    when dead. Without the ping the same read fails: the test would see the broken connection."""
+    from pgdb import create_database
+
+    from r2d2.catalog import db
+
+    url = create_database(postgres_url, f"t_ping_{os.getpid()}")
+    catalog = open_catalog(url)
+    try:
+        catalog.save_profile(make_profile("/ping/a"), seen_at=T0)
+        assert catalog.table_rows_by_ids([catalog.get_table("/ping/a").id]).rows  # a pooled connection now
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 3600.0)  # a connection used a moment ago: not pinged
+        assert _terminate_pooled(url) >= 1
+        with pytest.raises(CatalogError):
+            catalog.count_tables()
+        assert catalog.count_tables() == 1  # the failure invalidated the pool: a new connection
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)  # every pooled connection is pinged
+        assert _terminate_pooled(url) >= 1
+        assert catalog.count_tables() == 1
+        assert [r.location for r in catalog.list_tables()] == ["/ping/a"]
+    finally:
+        catalog.close()
+        dispose_engine(url)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -65,12 +65,21 @@ class RawRows:
         return [r[i] for r in self.rows]
 
 
-def raw_rows(conn: Connection, stmt: Any) -> RawRows:
+def raw_rows(conn: Connection, stmt: Any, params: Mapping[str, Any] | None = None) -> RawRows:
     """Run ``stmt`` and return the driver's rows, without SQLAlchemy's per-row processing (for an API
     page, about half of its query time)."""
-    result = conn.execute(stmt)
+    result = conn.execute(stmt, params)
     keys = {k: i for i, k in enumerate(result.keys())}
     return RawRows(keys, list(result.cursor.fetchall()) if result.cursor is not None else [])
+
+
+def among_ids(column: Any, dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the values of the ``ids`` parameter: a single array parameter on PostgreSQL
+    (``= ANY``: one value to send and one statement text, which psycopg prepares once), an expanding
+    ``IN`` elsewhere."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(bindparam("ids", expanding=True))
 
 
 def execute_many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]],
@@ -142,6 +151,10 @@ class RepositoryBase:
             with self._engine.connect() as conn:
                 if write:
                     conn = conn.execution_options(r2d2_write=True)
+                elif conn.dialect.name == "postgresql":
+                    # Reads in autocommit: no BEGIN and COMMIT round trips. The same snapshots: under
+                    # READ COMMITTED each statement of a transaction takes its own anyway.
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import threading
+import time
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from r2d2.errors import CatalogError
@@ -37,6 +38,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # request (a new SQLite connection starts with a cold page cache and four PRAGMAs).
 POOL_SIZE = 20
 POOL_OVERFLOW = 10
+PING_AFTER_IDLE_S = 5.0  # a PostgreSQL connection idle this long is pinged before use
 _PG_LOCK_KEY = zlib.crc32(b"r2d2.catalog.migrate")  # advisory lock held while migrating
 
 _lock = threading.Lock()
@@ -143,7 +145,7 @@ def _create_engine(url: str) -> Engine:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     elif backend == "postgresql":
-        kwargs.update(pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+        kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         if "connect_timeout" not in parsed.query and parsed.get_driver_name() in ("psycopg", "psycopg2"):
             kwargs["connect_args"] = {"connect_timeout": 10}
     try:
@@ -152,7 +154,40 @@ def _create_engine(url: str) -> Engine:
         raise CatalogError(f"cannot use catalog {mask_url(parsed)}: {exc}") from exc
     if backend == "sqlite":
         _setup_sqlite(engine)
+    else:
+        _ping_after_idle(engine)
     return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """A pooled server connection is checked with ``SELECT 1`` before use when it sat in the pool
+    :data:`PING_AFTER_IDLE_S` or more (a server restart or an idle timeout meanwhile), as SQLAlchemy's
+    ``pool_pre_ping`` checks every checkout: under load that was a round trip per request (with the
+    transaction it opened, three). A dead connection is replaced at once (SQLAlchemy retries the
+    checkout on :class:`DisconnectionError`); one that dies while in use invalidates the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["r2d2_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("r2d2_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # new (just connected) or used a moment ago
+        autocommit = getattr(dbapi_conn, "autocommit", None)
+        try:
+            if autocommit is False:
+                dbapi_conn.autocommit = True  # no transaction left open by the ping
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute("SELECT 1")
+            finally:
+                cur.close()
+            if autocommit is False:
+                dbapi_conn.autocommit = False
+        except Exception as exc:  # any failure here means the connection cannot be trusted
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 
 def get_engine(url: str) -> Engine:

@@ -5,13 +5,24 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from typing import cast as cast_type
 
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, delete, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, delete, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from r2d2.catalog._base import RawRows, RepositoryBase, chunks, execute_many, json_value, raw_rows, utc_value, utcnow
+from r2d2.catalog._base import (
+    RawRows,
+    RepositoryBase,
+    among_ids,
+    chunks,
+    execute_many,
+    json_value,
+    raw_rows,
+    utc_value,
+    utcnow,
+)
 from r2d2.catalog.models import EdgeRow, TableRow
 from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
 from r2d2.vocabulary import VERIFIED_STATES
@@ -29,6 +40,38 @@ def _edge_select() -> Select[Any]:
         .join(_P, _P.id == EdgeRow.parent_id)
         .join(_C, _C.id == EdgeRow.child_id)
     )
+
+
+def _edge_raw_select() -> Select[Any]:
+    """:func:`_edge_select` with the evidence as its stored text (CAST: psycopg would decode the JSONB of
+    every row, and the API's pages embed the text as it is; :func:`edge_records` decodes it)."""
+    cols = [cast(c, Text).label("evidence") if c.name == "evidence" else c for c in EdgeRow.__table__.c]
+    return (
+        select(*cols, _P.location.label("parent_location"), _C.location.label("child_location"))
+        .join(_P, _P.id == EdgeRow.parent_id)
+        .join(_C, _C.id == EdgeRow.child_id)
+    )
+
+
+# The statements of the API's pages, built once per filter (and dialect) and run with parameters:
+# SQLAlchemy keys its compiled cache on a statement's structure, and computing that key for a new
+# statement object, then adapting the cached result columns to it, cost more than the page's query.
+_STATEMENTS = 128
+
+
+@lru_cache(maxsize=_STATEMENTS)
+def _rows_by_ids(where: EdgeFilter, dialect: str) -> Select[Any]:
+    return _edge_raw_select().where(among_ids(EdgeRow.id, dialect), *where.conditions()).order_by(EdgeRow.id)
+
+
+@lru_cache(maxsize=_STATEMENTS)
+def _page(where: EdgeFilter, keyset: bool) -> Select[Any]:
+    conditions = where.conditions()
+    if keyset:
+        conditions.append(EdgeRow.id > bindparam("after_id"))
+    ids = (select(EdgeRow.id).where(*conditions).order_by(EdgeRow.id).offset(bindparam("offset"))
+           .limit(bindparam("limit")).scalar_subquery())
+    return _edge_raw_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
 
 
 def _record(row: Any) -> EdgeRecord:
@@ -206,14 +249,9 @@ class EdgesRepository(RepositoryBase):
         applied to the edges table alone, along an index; only the page's rows are joined with their
         tables' locations.
         """
-        conditions = where.conditions()
-        if after_id is not None:
-            conditions.append(EdgeRow.id > after_id)
-        ids = (select(EdgeRow.id).where(*conditions).order_by(EdgeRow.id).offset(offset).limit(limit)
-               .scalar_subquery())
-        stmt = _edge_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
+        params = {"offset": offset, "limit": limit, **({} if after_id is None else {"after_id": after_id})}
         with self._read() as conn:
-            return raw_rows(conn, stmt)
+            return raw_rows(conn, _page(where, after_id is not None), params)
 
     def edge_page(self, where: EdgeFilter = CURRENT_EDGES, *, after_id: int | None = None, limit: int = 100,
                   offset: int = 0) -> list[EdgeRecord]:
@@ -232,9 +270,8 @@ class EdgesRepository(RepositoryBase):
 
     def edge_rows_by_ids(self, ids: Sequence[int], where: EdgeFilter = CURRENT_EDGES) -> RawRows:
         """:meth:`edges_by_ids` as the driver's rows (columns of :class:`EdgeRecord`)."""
-        stmt = _edge_select().where(EdgeRow.id.in_(list(ids)), *where.conditions()).order_by(EdgeRow.id)
         with self._read() as conn:
-            return raw_rows(conn, stmt)
+            return raw_rows(conn, _rows_by_ids(where, conn.dialect.name), {"ids": list(ids)})
 
     def count_edges(self, where: EdgeFilter = CURRENT_EDGES) -> int:
         """How many edges match ``where`` (over all pages)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -22,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from r2d2.catalog._base import RawRows, RepositoryBase, as_utc, chunks, raw_rows, utc_value
+from r2d2.catalog._base import RawRows, RepositoryBase, among_ids, as_utc, chunks, raw_rows, utc_value
 from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
 from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
 from r2d2.errors import NotFoundError
@@ -31,6 +32,9 @@ from r2d2.types import TableProfile
 T = cast(Table, TableRow.__table__)
 C = cast(Table, ColumnRow.__table__)
 S = cast(Table, SketchRow.__table__)
+_LISTED = [c for c in T.c if c.name != "profile"]  # a listing's columns: all but the profile
+# A listing's filters as a hashable key: (statuses, format, prefix, min_bytes, location).
+_Filters = tuple[tuple[str, ...] | None, str | None, str | None, int | None, str | None]
 # Tables per write transaction in save_profiles: few commits, short enough write locks.
 SAVE_BATCH = 500
 _ORDERS: dict[str, Any] = {
@@ -455,17 +459,10 @@ class TablesRepository(RepositoryBase):
         Otherwise the page is ``offset`` tables into the location order. Either way the ids of the page
         are found along an index first; only the page's rows are then read.
         """
-        where = self._filters(status, format, prefix, min_bytes, location)
-        if after_id is not None:
-            where.append(TableRow.id > after_id)
-            order: Any = (TableRow.id,)
-        else:
-            order = _ORDERS["location"]
-        ids = select(TableRow.id).where(*where).order_by(*order).offset(offset).limit(limit).scalar_subquery()
-        cols = [c for c in T.c if c.name != "profile"]
-        stmt = select(*cols).where(TableRow.id.in_(ids)).order_by(*order)
+        params = {"offset": offset, "limit": limit, **({} if after_id is None else {"after_id": after_id})}
         with self._read() as conn:
-            return raw_rows(conn, stmt)
+            return raw_rows(conn, _page(_key(status, format, prefix, min_bytes, location), after_id is not None),
+                            params)
 
     def table_page(self, **filters: Any) -> list[TableRecord]:
         """:meth:`table_page_rows` as records (without profiles)."""
@@ -502,10 +499,9 @@ class TablesRepository(RepositoryBase):
         location: str | None = None,
     ) -> RawRows:
         """:meth:`tables_by_ids` as the driver's rows (columns of :class:`TableRecord` but the profile)."""
-        where = self._filters(status, format, prefix, min_bytes, location)
-        cols = [c for c in T.c if c.name != "profile"]
+        key = _key(status, format, prefix, min_bytes, location)
         with self._read() as conn:
-            raw = raw_rows(conn, select(*cols).where(TableRow.id.in_(list(ids)), *where))
+            raw = raw_rows(conn, _rows_by_ids(key, conn.dialect.name), {"ids": list(ids)})
         rank = {table_id: i for i, table_id in enumerate(ids)}
         at = raw.keys["id"]
         return RawRows(raw.keys, sorted(raw.rows, key=lambda r: rank[r[at]]))
@@ -520,3 +516,33 @@ class TablesRepository(RepositoryBase):
         """Raise :class:`~r2d2.errors.CatalogError` when the catalog database does not answer."""
         with self._read() as conn:
             conn.execute(select(1))
+
+
+def _key(status: TableStatus | Sequence[str] | None, format: str | None, prefix: str | None,
+         min_bytes: int | None, location: str | None) -> _Filters:
+    statuses = None if status is None else (status,) if isinstance(status, str) else tuple(status)
+    return statuses, format, prefix, min_bytes, location
+
+
+# The statements of the API's pages, built once per filter combination (and dialect) and run with
+# parameters: SQLAlchemy keys its compiled cache on a statement's structure, and computing that key for
+# a new statement object, then adapting the cached result columns to it, cost more than the page's query.
+_STATEMENTS = 128
+
+
+@lru_cache(maxsize=_STATEMENTS)
+def _rows_by_ids(key: _Filters, dialect: str) -> Any:
+    return select(*_LISTED).where(among_ids(TableRow.id, dialect), *TablesRepository._filters(*key))
+
+
+@lru_cache(maxsize=_STATEMENTS)
+def _page(key: _Filters, keyset: bool) -> Any:
+    where = TablesRepository._filters(*key)
+    if keyset:
+        where.append(TableRow.id > bindparam("after_id"))
+        order: Any = (TableRow.id,)
+    else:
+        order = _ORDERS["location"]
+    ids = (select(TableRow.id).where(*where).order_by(*order).offset(bindparam("offset"))
+           .limit(bindparam("limit")).scalar_subquery())
+    return select(*_LISTED).where(TableRow.id.in_(ids)).order_by(*order)
