@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -294,6 +295,81 @@ def test_storage_options_name_the_emulator_endpoint(store: Store) -> None:
     assert [e.name for e in lakefs.children(f"{store.root}/a")] == ["b"]
     lakefs.remove(f"{store.root}/a")
     assert not lakefs.exists(f"{store.root}/a") and lakefs.files_under(store.root) == []
+
+
+def _gcs_bucket_of_many_folders(options: dict[str, dict[str, str]]) -> tuple[pafs.FileSystem, str]:
+    """A new bucket: 12 table folders without marker objects (one with folders two deep), a folder made
+    with a marker object, and one folder of 25 objects."""
+    lakefs.set_storage_options(options)
+    root = f"gs://r2d2-{uuid.uuid4().hex[:12]}"
+    lakefs.makedirs(root)
+    fs, base = lakefs.resolve(root)
+    for i in range(12):
+        lakefs.write_bytes(f"{root}/t{i}/part-0.parquet", b"x" * i)
+    lakefs.write_bytes(f"{root}/t0/sub/deep/x.csv", b"a,b\n")
+    fs.create_dir(f"{base}/marked/empty")
+    for i in range(25):
+        lakefs.write_bytes(f"{root}/big/f{i:02d}.bin", b"y")
+    return fs, base
+
+
+def _sorted(listing: dict) -> dict:
+    return {k: sorted(v) for k, v in listing.items()}
+
+
+def test_gcs_folders_are_listed_one_by_one_in_parallel_as_one_recursive_listing_sees_them(
+        gcs_options, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyarrow's GCS listing misses folders without marker objects, so a tree was one recursive listing
+    with its pages one after another; Google's client lists each folder (its sub-folders too, pages of
+    PAGE_SIZE) and several folders at once, giving the very entries (sizes, times) of that listing."""
+    from r2d2.lake import gcs
+
+    fs, base = _gcs_bucket_of_many_folders(gcs_options)
+    monkeypatch.setattr(gcs, "PAGE_SIZE", 7)  # the folder of 25 objects takes 4 pages
+    lock, calls, in_flight, most = threading.Lock(), [], [0], [0]
+    listed_by_client = gcs.list_folder
+
+    def watched(opts: dict[str, str], path: str) -> list[lakefs.Entry]:
+        with lock:
+            calls.append(path)
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)  # long enough for the other listings of the level to start
+            return listed_by_client(opts, path)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(gcs, "list_folder", watched)
+    walked = lakefs.walk(fs, base, descend=lambda e: True)
+    assert _sorted(walked) == _sorted(lakefs._gcs_tree(fs, base))
+    assert len(walked[f"{base}/big"]) == 25 and {e.name for e in walked[f"{base}/t0"]} == {"part-0.parquet", "sub"}
+    assert walked[f"{base}/marked/empty"] == [] and f"{base}/t0/sub/deep" in walked
+    assert len(calls) == len(walked) and most[0] > 1, (len(calls), most[0])
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        lakefs.list_dir(fs, f"{base}/nope")
+
+
+def test_gcs_without_a_usable_client_lists_whole_trees_with_pyarrow(gcs_options, monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Where Google's client cannot be set up (no default credentials, say), a tree is one recursive
+    pyarrow listing, as before, and a warning says so."""
+    import google.auth.exceptions
+
+    from r2d2.lake import gcs
+
+    def no_credentials(opts: dict[str, str]) -> None:
+        raise google.auth.exceptions.DefaultCredentialsError("no credentials here")
+
+    options = {"gs": {**gcs_options["gs"], "retry_time_limit": "11"}}  # a filesystem and a client of its own
+    fs, base = _gcs_bucket_of_many_folders(options)
+    monkeypatch.setattr(gcs, "_credentials", no_credentials)
+    monkeypatch.setattr(gcs, "list_folder", lambda *a: pytest.fail("the client is not usable"))
+    with caplog.at_level(logging.WARNING, logger="r2d2.lake.fs"):
+        walked = lakefs.walk(fs, base, descend=lambda e: True)
+    assert _sorted(walked) == _sorted(lakefs._gcs_tree(fs, base))
+    assert "one recursive listing per tree" in caplog.text
 
 
 def test_a_missing_emulator_fails_saying_what_to_install(tmp_path: Path) -> None:

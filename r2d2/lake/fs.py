@@ -28,6 +28,7 @@ kept in this process only, handed to Spark's Python workers inside the task clos
 from __future__ import annotations
 
 import json
+import logging
 import os
 import posixpath
 import stat as stat_mod
@@ -38,6 +39,8 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import pyarrow.fs as pafs
+
+log = logging.getLogger("r2d2.lake.fs")
 
 # Scheme spellings of one store -> the one kept in locations.
 _SCHEMES = {"s3": "s3", "s3a": "s3", "s3n": "s3", "gs": "gs", "gcs": "gs", "abfs": "abfss", "abfss": "abfss",
@@ -91,6 +94,7 @@ def normalize_location(location: str) -> str:
 _options: dict[str, dict[str, str]] = {}
 _options_lock = threading.Lock()
 _filesystems: dict[tuple[str, str, tuple[tuple[str, str], ...]], pafs.FileSystem] = {}
+_made_with: dict[int, dict[str, str]] = {}  # id of a cached filesystem -> the options it was made with
 
 
 def set_storage_options(options: Mapping[str, Mapping[str, str]]) -> None:
@@ -184,6 +188,7 @@ def _filesystem(scheme: str, authority: str) -> pafs.FileSystem:
         fs = _filesystems.get(key)
         if fs is None:
             fs = _filesystems[key] = _make_filesystem(scheme, authority, opts)
+            _made_with[id(fs)] = dict(opts)  # kept as long as the cached filesystem (never dropped)
         return fs
 
 
@@ -402,6 +407,11 @@ def list_dir(fs: pafs.FileSystem, path: str) -> list[Entry]:
     if is_local(fs):
         return _scandir(path)
     if _lists_objects_only(fs):
+        gcs_options = _gcs_lister(fs)
+        if gcs_options is not None:
+            from r2d2.lake import gcs
+
+            return gcs.list_folder(gcs_options, path)
         return _gcs_tree(fs, path)[path.rstrip("/")]
     infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=False, recursive=False))
     return [
@@ -424,6 +434,24 @@ def _lists_objects_only(fs: pafs.FileSystem) -> bool:
     connector write), never the prefixes GCS returns beside them: a folder that exists only through the
     names of the objects in it (uploaded by gsutil, most writers, a copy) would not be listed."""
     return isinstance(fs, pafs.GcsFileSystem)
+
+
+def _gcs_lister(fs: pafs.FileSystem) -> dict[str, str] | None:
+    """The storage options to list ``fs`` (a GCS filesystem) folder by folder with Google's client
+    (:mod:`r2d2.lake.gcs`), or None when no client can be built here: then pyarrow lists whole trees."""
+    from r2d2.lake import gcs
+
+    opts = _made_with.get(id(fs), {})
+    if gcs.usable(opts):
+        return opts
+    if id(fs) not in _gcs_fallback_told:
+        _gcs_fallback_told.add(id(fs))
+        log.warning("GCS folders are listed with one recursive listing per tree (pages one after another): "
+                    "Google's storage client could not be set up with the gs storage options")
+    return None
+
+
+_gcs_fallback_told: set[int] = set()
 
 
 def _gcs_tree(fs: pafs.FileSystem, path: str) -> dict[str, list[Entry]]:
@@ -595,11 +623,12 @@ def walk(fs: pafs.FileSystem, path: str, *, descend: Callable[[Entry], bool],
     of many folders is not listed one request after another. Keys are filesystem paths; a folder that
     could not be listed maps to its error.
 
-    On GCS the tree comes from one recursive listing of ``path`` (pyarrow cannot list a folder's
-    sub-folders there, :func:`_lists_objects_only`): its pages follow one another, 1,000 objects each."""
+    On GCS the folders are listed by Google's client (:mod:`r2d2.lake.gcs`: pyarrow cannot list a
+    folder's sub-folders there, :func:`_lists_objects_only`); where that client cannot be set up, the
+    tree comes from one recursive listing of ``path``, whose pages follow one another."""
     out: dict[str, list[Entry] | OSError] = {}
     frontier = [path]
-    whole_tree = _lists_objects_only(fs)
+    whole_tree = _lists_objects_only(fs) and _gcs_lister(fs) is None
 
     def one(folder: str) -> dict[str, list[Entry]] | OSError:
         try:
