@@ -317,38 +317,51 @@ def _sorted(listing: dict) -> dict:
     return {k: sorted(v) for k, v in listing.items()}
 
 
-def test_gcs_folders_are_listed_one_by_one_in_parallel_as_one_recursive_listing_sees_them(
+def test_a_gcs_tree_is_listed_in_key_ranges_at_once_as_one_recursive_listing_sees_it(
         gcs_options, monkeypatch: pytest.MonkeyPatch) -> None:
     """pyarrow's GCS listing misses folders without marker objects, so a tree was one recursive listing
-    with its pages one after another; Google's client lists each folder (its sub-folders too, pages of
-    PAGE_SIZE) and several folders at once, giving the very entries (sizes, times) of that listing."""
+    with its pages one after another. Now the top folders come from one delimited listing and the objects
+    below them from recursive listings of key ranges, several at once (pages of PAGE_SIZE), giving the
+    very entries (sizes, times) of pyarrow's listing; one folder alone is one delimited listing."""
+    from google.cloud import storage
+
     from r2d2.lake import gcs
 
     fs, base = _gcs_bucket_of_many_folders(gcs_options)
     monkeypatch.setattr(gcs, "PAGE_SIZE", 7)  # the folder of 25 objects takes 4 pages
-    lock, calls, in_flight, most = threading.Lock(), [], [0], [0]
-    listed_by_client = gcs.list_folder
+    lock, ranges, in_flight, most = threading.Lock(), [], [0], [0]
+    list_blobs = storage.Client.list_blobs
 
-    def watched(opts: dict[str, str], path: str) -> list[lakefs.Entry]:
+    def watched(self: storage.Client, *args: object, **kwargs: object) -> object:
+        if kwargs.get("delimiter"):
+            return list_blobs(self, *args, **kwargs)
         with lock:
-            calls.append(path)
+            ranges.append((kwargs["start_offset"], kwargs["end_offset"]))
             in_flight[0] += 1
             most[0] = max(most[0], in_flight[0])
         try:
-            time.sleep(0.05)  # long enough for the other listings of the level to start
-            return listed_by_client(opts, path)
+            time.sleep(0.05)  # long enough for the other ranges to start
+            return list(list_blobs(self, *args, **kwargs))
         finally:
             with lock:
                 in_flight[0] -= 1
 
-    monkeypatch.setattr(gcs, "list_folder", watched)
-    walked = lakefs.walk(fs, base, descend=lambda e: True)
-    assert _sorted(walked) == _sorted(lakefs._gcs_tree(fs, base))
+    monkeypatch.setattr(storage.Client, "list_blobs", watched)
+    expected = _sorted(lakefs._gcs_tree(fs, base))
+    walked = lakefs.walk(fs, base, descend=lambda e: True, threads=4)
+    assert _sorted(walked) == expected
     assert len(walked[f"{base}/big"]) == 25 and {e.name for e in walked[f"{base}/t0"]} == {"part-0.parquet", "sub"}
     assert walked[f"{base}/marked/empty"] == [] and f"{base}/t0/sub/deep" in walked
-    assert len(calls) == len(walked) and most[0] > 1, (len(calls), most[0])
+    # 14 top folders in 4 ranges that follow one another, listed at the same time
+    assert len(ranges) == 4 and most[0] > 1, (ranges, most[0])
+    assert sorted(ranges)[0][0] == "big/" and [r[1] for r in sorted(ranges)][:-1] == [r[0] for r in sorted(ranges)][1:]
+    for folder in (base, f"{base}/t0", f"{base}/big", f"{base}/marked", f"{base}/marked/empty"):
+        assert sorted(lakefs.list_dir(fs, folder)) == expected[folder], folder
     with pytest.raises(FileNotFoundError, match="no such folder"):
         lakefs.list_dir(fs, f"{base}/nope")
+    assert isinstance(lakefs.walk(fs, f"{base}/nope", descend=lambda e: True)[f"{base}/nope"], FileNotFoundError)
+    only_files = lakefs.walk(fs, f"{base}/big", descend=lambda e: True)  # no sub-folder: no range to list
+    assert _sorted(only_files) == {f"{base}/big": expected[f"{base}/big"]}
 
 
 def test_gcs_without_a_usable_client_lists_whole_trees_with_pyarrow(gcs_options, monkeypatch: pytest.MonkeyPatch,
@@ -365,7 +378,7 @@ def test_gcs_without_a_usable_client_lists_whole_trees_with_pyarrow(gcs_options,
     options = {"gs": {**gcs_options["gs"], "retry_time_limit": "11"}}  # a filesystem and a client of its own
     fs, base = _gcs_bucket_of_many_folders(options)
     monkeypatch.setattr(gcs, "_credentials", no_credentials)
-    monkeypatch.setattr(gcs, "list_folder", lambda *a: pytest.fail("the client is not usable"))
+    monkeypatch.setattr(gcs, "tree", lambda *a, **k: pytest.fail("the client is not usable"))
     with caplog.at_level(logging.WARNING, logger="r2d2.lake.fs"):
         walked = lakefs.walk(fs, base, descend=lambda e: True)
     assert _sorted(walked) == _sorted(lakefs._gcs_tree(fs, base))

@@ -33,7 +33,7 @@ import os
 import posixpath
 import stat as stat_mod
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -455,11 +455,20 @@ _gcs_fallback_told: set[int] = set()
 
 
 def _gcs_tree(fs: pafs.FileSystem, path: str) -> dict[str, list[Entry]]:
-    """The entries of ``path`` and of every folder below it, from one recursive listing (paginated by
-    the store's client): folders come from the objects' names and from marker objects. Raises
-    ``OSError`` when ``path`` cannot be listed."""
+    """The entries of ``path`` and of every folder below it, from one recursive pyarrow listing
+    (paginated by the store's client, pages one after another). Raises ``OSError`` when ``path`` cannot
+    be listed."""
     base = path.rstrip("/")
     infos = fs.get_file_info(pafs.FileSelector(base, allow_not_found=False, recursive=True))
+    return tree_of_objects(path, ((i.path, i.type == pafs.FileType.Directory, i.size or 0, i.mtime_ns or 0)
+                                  for i in infos if i.type != pafs.FileType.NotFound))
+
+
+def tree_of_objects(path: str, objects: Iterable[tuple[str, bool, int, int]]) -> dict[str, list[Entry]]:
+    """The entries of ``path`` and of every folder below it, from the objects below it, each
+    ``(filesystem path, is a folder marker, size, mtime_ns)``: a store's folders come from the objects'
+    names and from marker objects. An object listed twice counts once."""
+    base = path.rstrip("/")
     tree: dict[str, dict[tuple[str, bool], Entry]] = {base: {}}
 
     def folder_of(parent: str, name: str) -> str:
@@ -468,17 +477,19 @@ def _gcs_tree(fs: pafs.FileSystem, path: str) -> dict[str, list[Entry]]:
         tree.setdefault(child, {})
         return child
 
-    for i in infos:
-        if not i.path.startswith(base + "/"):
+    for object_path, is_marker, size, mtime_ns in objects:
+        if not object_path.startswith(base + "/"):
             continue
-        *folders, name = i.path[len(base) + 1:].strip("/").split("/")
+        *folders, name = object_path[len(base) + 1:].strip("/").split("/")
+        if not name:
+            continue  # the folder's own marker
         parent = base
         for part in folders:
             parent = folder_of(parent, part)
-        if i.type == pafs.FileType.Directory:
+        if is_marker:
             folder_of(parent, name)
-        elif i.type == pafs.FileType.File:
-            tree[parent][(name, False)] = Entry(name, i.path, False, True, i.size or 0, i.mtime_ns or 0)
+        else:
+            tree[parent][(name, False)] = Entry(name, object_path, False, True, size, mtime_ns)
     out = {folder: list(entries.values()) for folder, entries in tree.items()}
     out.setdefault(path, out[base])  # the folder as the caller spelt it
     return out
@@ -623,15 +634,21 @@ def walk(fs: pafs.FileSystem, path: str, *, descend: Callable[[Entry], bool],
     of many folders is not listed one request after another. Keys are filesystem paths; a folder that
     could not be listed maps to its error.
 
-    On GCS the folders are listed by Google's client (:mod:`r2d2.lake.gcs`: pyarrow cannot list a
-    folder's sub-folders there, :func:`_lists_objects_only`); where that client cannot be set up, the
-    tree comes from one recursive listing of ``path``, whose pages follow one another."""
+    On GCS, where pyarrow cannot list a folder's sub-folders (:func:`_lists_objects_only`), the whole
+    tree comes from recursive listings of ``path``: ``threads`` key ranges at once through Google's
+    client (:func:`r2d2.lake.gcs.tree`), or, where that client cannot be set up, one pyarrow listing
+    whose pages follow one another."""
     out: dict[str, list[Entry] | OSError] = {}
     frontier = [path]
-    whole_tree = _lists_objects_only(fs) and _gcs_lister(fs) is None
+    whole_tree = _lists_objects_only(fs)
+    gcs_options = _gcs_lister(fs) if whole_tree else None
 
     def one(folder: str) -> dict[str, list[Entry]] | OSError:
         try:
+            if gcs_options is not None:
+                from r2d2.lake import gcs
+
+                return gcs.tree(gcs_options, folder, threads=max(1, threads))
             return _gcs_tree(fs, folder) if whole_tree else {folder: list_dir(fs, folder)}
         except OSError as exc:
             return exc

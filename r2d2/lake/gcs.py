@@ -4,8 +4,11 @@ pyarrow's ``GcsFileSystem`` lists objects only, never the sub-folders GCS return
 that exists only through the names of its objects (most writers make no marker object) is found only
 by one recursive listing of the whole prefix, whose pages of 1,000 objects follow one another (100
 requests in a row for 100,000 objects). The JSON API's ``delimiter=/`` returns a folder's objects and
-its sub-folders (``prefixes``); :func:`list_folder` asks for that, paginated by the client, and
-:func:`r2d2.lake.fs.walk` lists the folders of each level in parallel, as on S3.
+its sub-folders (``prefixes``): :func:`list_folder` lists one folder so, and :func:`tree` a whole tree
+in parallel: its top folders from one such listing, then the objects below them as recursive listings
+of key ranges (``startOffset``/``endOffset``), many at once, each paginated by the client. A tree of
+100,000 objects then takes about 100 / ``threads`` pages in a row, whatever its shape (a listing
+folder by folder would take a request per folder: thousands for a lake of small tables).
 
 Credentials and the endpoint come from the same ``gs`` storage options as pyarrow's filesystem
 (``anonymous``, ``access_token`` with ``credential_token_expiration``, ``target_service_account``,
@@ -16,11 +19,13 @@ environment, gcloud's application default credentials, the metadata server), as 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from r2d2.lake.fs import Entry, _endpoint, _flag
+from r2d2.lake.fs import Entry, _endpoint, _flag, tree_of_objects
 
 PAGE_SIZE = 1000  # objects per listing request (the JSON API's maximum)
 _SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
@@ -91,27 +96,73 @@ def _ns(when: datetime | None) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
-def list_folder(opts: Mapping[str, str], path: str) -> list[Entry]:
-    """The objects and sub-folders directly in ``path`` (``bucket/key``), as :func:`r2d2.lake.fs.list_dir`
-    gives them. Raises ``FileNotFoundError`` when nothing is there, ``PermissionError`` when listing is
-    refused, ``OSError`` for any other failure."""
+@contextmanager
+def _as_os_errors(base: str) -> Iterator[None]:
+    """The client's errors as the ``OSError`` subclasses a filesystem raises."""
     from google.api_core import exceptions as gexc
 
-    base = path.rstrip("/")
-    bucket, _, key = base.partition("/")
-    prefix = f"{key}/" if key else ""
     try:
-        pages = _client(opts).list_blobs(bucket, prefix=prefix or None, delimiter="/", page_size=PAGE_SIZE)
-        # a file's time is its creation (of this generation: an object's bytes never change), as pyarrow's
-        entries = [Entry(b.name[len(prefix):], f"{bucket}/{b.name}", False, True, b.size or 0, _ns(b.time_created))
-                   for b in pages]
-        folders = sorted(pages.prefixes)  # known once every page is read
+        yield
     except gexc.NotFound as exc:
         raise FileNotFoundError(f"gs://{base}: {exc.message}") from exc
     except gexc.Forbidden as exc:
         raise PermissionError(f"gs://{base}: {exc.message}") from exc
     except gexc.GoogleAPIError as exc:
         raise OSError(f"gs://{base}: cannot list: {exc}") from exc
+
+
+def _split(bucket: str, base: str) -> tuple[str, str]:
+    key = base[len(bucket) + 1:]
+    return key, f"{key}/" if key else ""
+
+
+def tree(opts: Mapping[str, str], path: str, *, threads: int) -> dict[str, list[Entry]]:
+    """The entries of ``path`` (``bucket/key``) and of every folder below it, as
+    :func:`r2d2.lake.fs.tree_of_objects` builds them from the objects: the top folders from one
+    delimited listing, the objects below them in up to ``threads`` key ranges listed at once.
+    Raises ``FileNotFoundError`` when nothing is there (as :func:`list_folder`)."""
+    base = path.rstrip("/")
+    bucket = base.partition("/")[0]
+    _, prefix = _split(bucket, base)
+    client = _client(opts)
+    with _as_os_errors(base):
+        pages = client.list_blobs(bucket, prefix=prefix or None, delimiter="/", page_size=PAGE_SIZE)
+        objects = list(pages)  # the objects directly in path, then its sub-folders
+        tops = sorted(pages.prefixes)
+    if not objects and not tops and prefix:
+        raise FileNotFoundError(f"gs://{base}: no such folder")
+    # ranges of about equal numbers of top folders: [first of one group, first of the next)
+    groups = min(max(1, threads), len(tops))  # none without a sub-folder: every object is listed already
+    starts = [tops[len(tops) * g // groups] for g in range(groups)]
+    ranges = list(zip(starts, [*starts[1:], None], strict=False))
+
+    def one(bounds: tuple[str, str | None]) -> list[Any]:
+        with _as_os_errors(base):  # each thread its own client (_client is per thread)
+            return list(_client(opts).list_blobs(bucket, prefix=prefix or None, start_offset=bounds[0],
+                                                 end_offset=bounds[1], page_size=PAGE_SIZE))
+
+    if len(ranges) > 1:
+        with ThreadPoolExecutor(len(ranges), thread_name_prefix="r2d2-gcs-list") as pool:
+            below = [blob for part in pool.map(one, ranges) for blob in part]
+    else:
+        below = [blob for bounds in ranges for blob in one(bounds)]
+    return tree_of_objects(path, ((f"{bucket}/{b.name}", b.name.endswith("/"), b.size or 0, _ns(b.time_created))
+                                  for b in [*objects, *below]))
+
+
+def list_folder(opts: Mapping[str, str], path: str) -> list[Entry]:
+    """The objects and sub-folders directly in ``path`` (``bucket/key``), as :func:`r2d2.lake.fs.list_dir`
+    gives them. Raises ``FileNotFoundError`` when nothing is there, ``PermissionError`` when listing is
+    refused, ``OSError`` for any other failure."""
+    base = path.rstrip("/")
+    bucket = base.partition("/")[0]
+    key, prefix = _split(bucket, base)
+    with _as_os_errors(base):
+        pages = _client(opts).list_blobs(bucket, prefix=prefix or None, delimiter="/", page_size=PAGE_SIZE)
+        # a file's time is its creation (of this generation: an object's bytes never change), as pyarrow's
+        entries = [Entry(b.name[len(prefix):], f"{bucket}/{b.name}", False, True, b.size or 0, _ns(b.time_created))
+                   for b in pages]
+        folders = sorted(pages.prefixes)  # known once every page is read
     marked = any(e.name == "" for e in entries)  # the folder's own marker object: it exists, maybe empty
     entries = [e for e in entries if e.name]
     if not entries and not folders and key and not marked:
