@@ -14,6 +14,7 @@ import decimal
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -147,6 +148,19 @@ def test_decimal_text_is_pythons_plain_decimal(data: st.DataObject, precision: i
     arr = pa.array([*values, None], pa.decimal128(precision, scale)).slice(data.draw(st.integers(0, 1)))
     expected = [ah._plain_decimal(v) for v in values][len(values) - len(arr) + 1:]
     assert ah._decimal_text(arr).to_pylist()[:-1] == expected
+
+
+def test_decimal_text_past_the_precision_is_written_as_python_writes_it() -> None:
+    """A scale beyond the precision, and values a writer let past the precision (2^63: its low 64 bits
+    are int64's minimum; 10^18), go around the compiled loop, whose buffers assume they cannot occur."""
+    def decimals(precision: int, scale: int, *low_high: int) -> pa.Array:  # from (low, high) 64-bit words
+        words = np.array(low_high, np.int64).tobytes()
+        return pa.Array.from_buffers(pa.decimal128(precision, scale), len(low_high) // 2, [None, pa.py_buffer(words)])
+
+    assert ah._decimal_text(decimals(5, 7, 123, 0, -100, -1)).to_pylist() == ["0.0000123", "-0.00001"]
+    arr = decimals(18, 2, -(2**63), 0, 10**18, 0, -(10**18), -1, 5, 0)
+    assert ah._decimal_text(arr).to_pylist() == ["92233720368547758.08", "10000000000000000", "-10000000000000000",
+                                                 "0.05"]
 
 
 @settings(max_examples=25, deadline=None,

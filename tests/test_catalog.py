@@ -544,6 +544,8 @@ def test_json_text_round_trips_whichever_encoder_wrote_it(value: object, expecte
     assert json_loads(json_dumps(value)) == expected
     nan = json_loads(json_dumps({"ratio": float("nan")}))["ratio"]
     assert math.isnan(nan)
+    with pytest.raises(TypeError):  # refused as the standard encoder refuses it, not written by orjson
+        json_dumps({"at": T0})
 
 
 def test_valid_pair_decisions_fingerprint_drift(cat: Catalog) -> None:

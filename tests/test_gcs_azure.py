@@ -364,6 +364,20 @@ def test_a_gcs_tree_is_listed_in_key_ranges_at_once_as_one_recursive_listing_see
     assert _sorted(only_files) == {f"{base}/big": expected[f"{base}/big"]}
 
 
+def test_gcs_credentials_that_cannot_refresh_fail_the_listing_not_the_discovery(gcs_options) -> None:
+    """An expired access token (it cannot be refreshed) is the folder's PermissionError, as pyarrow's
+    errors are: discovery records it and goes on."""
+    expired = {"endpoint_override": gcs_options["gs"]["endpoint_override"], "access_token": "expired",
+               "credential_token_expiration": "2000-01-01T00:00:00", "project_id": "r2d2-test"}
+    lakefs.set_storage_options({"gs": expired})
+    try:
+        fs, base = lakefs.resolve(f"gs://r2d2-{uuid.uuid4().hex[:12]}/lake")
+        listed = lakefs.walk(fs, base, descend=lambda e: True)
+        assert isinstance(listed[base], PermissionError) and "cannot authenticate" in str(listed[base])
+    finally:
+        lakefs.set_storage_options(gcs_options)
+
+
 def test_gcs_without_a_usable_client_lists_whole_trees_with_pyarrow(gcs_options, monkeypatch: pytest.MonkeyPatch,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """Where Google's client cannot be set up (no default credentials, say), a tree is one recursive

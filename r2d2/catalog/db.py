@@ -63,6 +63,8 @@ def _decode_hook(obj: dict[str, Any]) -> Any:
 
 
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+# what the standard encoder refuses, orjson must refuse too (datetimes, dataclasses: it would write them)
+_PASSTHROUGH = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def json_dumps(value: Any) -> str:
@@ -72,7 +74,7 @@ def json_dumps(value: Any) -> str:
     standard encoder); but it writes NaN and infinities as null, so text with a null in it, or what
     orjson refuses (non-string keys, integers past 64 bits), is written by the standard library."""
     try:
-        text = orjson.dumps(value).decode()
+        text = orjson.dumps(value, option=_PASSTHROUGH).decode()
     except (TypeError, orjson.JSONEncodeError):
         text = "null"
     if "null" not in text:

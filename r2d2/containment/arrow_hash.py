@@ -78,7 +78,11 @@ def _decimal_text(arr: pa.Array) -> pa.Array:
         raise ValueError(f"decimal type {t} has a negative scale: not supported")
     if t.precision > 18:
         return pa.array([None if v is None else _plain_decimal(v) for v in arr.to_pylist()], pa.string())
-    raw = _unscaled_int64(arr)
+    raw, fits = _unscaled_int64(arr)
+    if t.scale > t.precision or not fits:
+        # a scale beyond the precision, or a value its writer let past the precision: too long for the
+        # compiled loop's buffers, so written as Python writes it
+        return pa.array([None if v is None else _plain_decimal(v) for v in arr.to_pylist()], pa.string())
     offsets = np.empty(len(raw) + 1, np.int64)
     data = np.empty(21 * len(raw), np.uint8)
     written = compiled.kernels().decimal_text(raw, t.scale, offsets, data)
@@ -86,14 +90,19 @@ def _decimal_text(arr: pa.Array) -> pa.Array:
     return pa.Array.from_buffers(pa.large_string(), len(raw), buffers)
 
 
-def _unscaled_int64(arr: pa.Array) -> np.ndarray:
-    """The unscaled integers of a decimal array of precision <= 18 (nulls read as 0)."""
+def _unscaled_int64(arr: pa.Array) -> tuple[np.ndarray, bool]:
+    """The unscaled integers of a decimal array of precision <= 18 (nulls read as 0), and whether every
+    one is within that precision (a writer may have let a larger one through)."""
     arr = arr.cast(pa.decimal128(arr.type.precision, arr.type.scale))
     words = np.frombuffer(arr.buffers()[1], dtype="<i8")[2 * arr.offset: 2 * (arr.offset + len(arr))]
     out = words[0::2].copy()  # low 64 bits: the value itself, two's complement, when it fits
+    high = words[1::2].copy()
     if arr.null_count:
-        out[~arr.is_valid().to_numpy(zero_copy_only=False)] = 0
-    return out
+        nulls = ~arr.is_valid().to_numpy(zero_copy_only=False)
+        out[nulls] = 0
+        high[nulls] = 0
+    fits = bool(np.all(high == (out >> 63)) and np.all((out > -(10**18)) & (out < 10**18)))
+    return out, fits
 
 
 def _plain_decimal(value: object) -> str:

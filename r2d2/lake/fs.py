@@ -94,7 +94,7 @@ def normalize_location(location: str) -> str:
 _options: dict[str, dict[str, str]] = {}
 _options_lock = threading.Lock()
 _filesystems: dict[tuple[str, str, tuple[tuple[str, str], ...]], pafs.FileSystem] = {}
-_made_with: dict[int, dict[str, str]] = {}  # id of a cached filesystem -> the options it was made with
+_made_with: dict[int, tuple[pafs.FileSystem, dict[str, str]]] = {}  # id -> a filesystem made here, its options
 
 
 def set_storage_options(options: Mapping[str, Mapping[str, str]]) -> None:
@@ -104,6 +104,10 @@ def set_storage_options(options: Mapping[str, Mapping[str, str]]) -> None:
         for scheme, opts in options.items():
             _options[_SCHEMES.get(scheme.lower(), scheme.lower())] = {str(k): str(v) for k, v in opts.items()}
         _filesystems.clear()
+        _made_with.clear()
+    from r2d2.lake import gcs
+
+    gcs.forget()
 
 
 def storage_options() -> dict[str, dict[str, str]]:
@@ -188,7 +192,7 @@ def _filesystem(scheme: str, authority: str) -> pafs.FileSystem:
         fs = _filesystems.get(key)
         if fs is None:
             fs = _filesystems[key] = _make_filesystem(scheme, authority, opts)
-            _made_with[id(fs)] = dict(opts)  # kept as long as the cached filesystem (never dropped)
+            _made_with[id(fs)] = (fs, dict(opts))  # the filesystem itself too: an id is reused once it is gone
         return fs
 
 
@@ -441,7 +445,10 @@ def _gcs_lister(fs: pafs.FileSystem) -> dict[str, str] | None:
     (:mod:`r2d2.lake.gcs`), or None when no client can be built here: then pyarrow lists whole trees."""
     from r2d2.lake import gcs
 
-    opts = _made_with.get(id(fs), {})
+    made = _made_with.get(id(fs))
+    if made is None or made[0] is not fs:
+        return None  # not made from the storage options here: pyarrow lists it as it was made
+    opts = made[1]
     if gcs.usable(opts):
         return opts
     if id(fs) not in _gcs_fallback_told:
