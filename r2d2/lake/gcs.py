@@ -145,9 +145,21 @@ def _as_os_errors(base: str) -> Iterator[None]:
         raise OSError(f"gs://{base}: cannot list: {exc}") from exc
 
 
-def _split(bucket: str, base: str) -> tuple[str, str]:
+def _delimited(opts: Mapping[str, str], base: str) -> tuple[str, str, list[Any], list[str]]:
+    """One delimited listing of the folder ``base`` (``bucket/key``): its bucket, its key prefix, the
+    objects directly in it (its own marker object included) and its sub-folders' prefixes, sorted.
+    Raises ``FileNotFoundError`` when nothing is there."""
+    bucket = base.partition("/")[0]
     key = base[len(bucket) + 1:]
-    return key, f"{key}/" if key else ""
+    prefix = f"{key}/" if key else ""
+    with _as_os_errors(base), _client(opts) as client:
+        pages = client.list_blobs(bucket, prefix=prefix or None, delimiter="/", page_size=PAGE_SIZE,
+                                  fields=_FIELDS)
+        objects = list(pages)
+        folders = sorted(pages.prefixes)  # known once every page is read
+    if not objects and not folders and prefix:
+        raise FileNotFoundError(f"gs://{base}: no such folder")
+    return bucket, prefix, objects, folders
 
 
 def tree(opts: Mapping[str, str], path: str, *, threads: int) -> dict[str, list[Entry]]:
@@ -156,15 +168,7 @@ def tree(opts: Mapping[str, str], path: str, *, threads: int) -> dict[str, list[
     delimited listing, the objects below them in up to ``threads`` key ranges listed at once.
     Raises ``FileNotFoundError`` when nothing is there (as :func:`list_folder`)."""
     base = path.rstrip("/")
-    bucket = base.partition("/")[0]
-    _, prefix = _split(bucket, base)
-    with _as_os_errors(base), _client(opts) as client:
-        pages = client.list_blobs(bucket, prefix=prefix or None, delimiter="/", page_size=PAGE_SIZE,
-                                  fields=_FIELDS)
-        objects = list(pages)  # the objects directly in path, then its sub-folders
-        tops = sorted(pages.prefixes)
-    if not objects and not tops and prefix:
-        raise FileNotFoundError(f"gs://{base}: no such folder")
+    bucket, prefix, objects, tops = _delimited(opts, base)
     # ranges of about equal numbers of top folders: [first of one group, first of the next)
     groups = min(max(1, threads), len(tops))  # none without a sub-folder: every object is listed already
     starts = [tops[len(tops) * g // groups] for g in range(groups)]
@@ -189,19 +193,11 @@ def list_folder(opts: Mapping[str, str], path: str) -> list[Entry]:
     gives them. Raises ``FileNotFoundError`` when nothing is there, ``PermissionError`` when listing is
     refused, ``OSError`` for any other failure."""
     base = path.rstrip("/")
-    bucket = base.partition("/")[0]
-    key, prefix = _split(bucket, base)
-    with _as_os_errors(base), _client(opts) as client:
-        pages = client.list_blobs(bucket, prefix=prefix or None, delimiter="/", page_size=PAGE_SIZE,
-                                  fields=_FIELDS)
-        # a file's time is its creation (of this generation: an object's bytes never change), as pyarrow's
-        entries = [Entry(b.name[len(prefix):], f"{bucket}/{b.name}", False, True, b.size or 0, _created_ns(b))
-                   for b in pages]
-        folders = sorted(pages.prefixes)  # known once every page is read
-    marked = any(e.name == "" for e in entries)  # the folder's own marker object: it exists, maybe empty
-    entries = [e for e in entries if e.name]
-    if not entries and not folders and key and not marked:
-        raise FileNotFoundError(f"gs://{base}: no such folder")
+    bucket, prefix, objects, folders = _delimited(opts, base)
+    # a file's time is its creation (of this generation: an object's bytes never change), as pyarrow's;
+    # the folder's own marker object is not in it
+    entries = [Entry(b.name[len(prefix):], f"{bucket}/{b.name}", False, True, b.size or 0, _created_ns(b))
+               for b in objects if b.name != prefix]
     for sub in folders:
         name = sub[len(prefix):].rstrip("/")
         if name:
