@@ -1,4 +1,4 @@
-"""GCS folder listings through Google's client, so that a tree is listed folder by folder, many at once.
+"""GCS listings through Google's client: a folder's sub-folders too, and a tree in many requests at once.
 
 pyarrow's ``GcsFileSystem`` lists objects only, never the sub-folders GCS returns beside them: a folder
 that exists only through the names of its objects (most writers make no marker object) is found only
@@ -83,7 +83,7 @@ def _client(opts: Mapping[str, str]) -> Iterator[Any]:
         yield client
     finally:
         with _lock:
-            _idle[key].append(client)
+            _idle.setdefault(key, []).append(client)  # (forget() may have emptied the pool meanwhile)
 
 
 def usable(opts: Mapping[str, str]) -> bool:
