@@ -73,6 +73,13 @@ def raw_rows(conn: Connection, stmt: Any, params: Mapping[str, Any] | None = Non
     return RawRows(keys, list(result.cursor.fetchall()) if result.cursor is not None else [])
 
 
+# The API's page statements are built once per filter (and dialect) and run with parameters, at most
+# this many kept per kind: SQLAlchemy keys its compiled cache on a statement's structure, and computing
+# that key for a new statement object, then adapting the cached result columns to it, cost more than
+# the page's query.
+PAGE_STATEMENTS = 128
+
+
 def among_ids(column: Any, dialect: str) -> ColumnElement[bool]:
     """``column`` is one of the values of the ``ids`` parameter: a single array parameter on PostgreSQL
     (``= ANY``: one value to send and one statement text, which psycopg prepares once), an expanding

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, delet
 from sqlalchemy.orm import aliased
 
 from r2d2.catalog._base import (
+    PAGE_STATEMENTS,
     RawRows,
     RepositoryBase,
     among_ids,
@@ -34,18 +35,12 @@ _UPDATED = ("parent_fingerprint", "child_fingerprint", "state", "stage", "relati
             "evidence", "stale", "run_id", "updated_at")
 
 
-def _edge_select() -> Select[Any]:
-    return (
-        select(EdgeRow.__table__, _P.location.label("parent_location"), _C.location.label("child_location"))
-        .join(_P, _P.id == EdgeRow.parent_id)
-        .join(_C, _C.id == EdgeRow.child_id)
-    )
-
-
-def _edge_raw_select() -> Select[Any]:
-    """:func:`_edge_select` with the evidence as its stored text (CAST: psycopg would decode the JSONB of
-    every row, and the API's pages embed the text as it is; :func:`edge_records` decodes it)."""
-    cols = [cast(c, Text).label("evidence") if c.name == "evidence" else c for c in EdgeRow.__table__.c]
+def _edge_select(*, evidence_text: bool = False) -> Select[Any]:
+    """Edges with their tables' locations; ``evidence_text``: the evidence as its stored text (CAST:
+    psycopg would decode the JSONB of every row, and the API's pages embed the text as it is;
+    :func:`edge_records` decodes it)."""
+    cols = [cast(c, Text).label("evidence") if evidence_text and c.name == "evidence" else c
+            for c in EdgeRow.__table__.c]
     return (
         select(*cols, _P.location.label("parent_location"), _C.location.label("child_location"))
         .join(_P, _P.id == EdgeRow.parent_id)
@@ -53,25 +48,20 @@ def _edge_raw_select() -> Select[Any]:
     )
 
 
-# The statements of the API's pages, built once per filter (and dialect) and run with parameters:
-# SQLAlchemy keys its compiled cache on a statement's structure, and computing that key for a new
-# statement object, then adapting the cached result columns to it, cost more than the page's query.
-_STATEMENTS = 128
-
-
-@lru_cache(maxsize=_STATEMENTS)
+@lru_cache(maxsize=PAGE_STATEMENTS)
 def _rows_by_ids(where: EdgeFilter, dialect: str) -> Select[Any]:
-    return _edge_raw_select().where(among_ids(EdgeRow.id, dialect), *where.conditions()).order_by(EdgeRow.id)
+    return (_edge_select(evidence_text=True).where(among_ids(EdgeRow.id, dialect), *where.conditions())
+            .order_by(EdgeRow.id))
 
 
-@lru_cache(maxsize=_STATEMENTS)
+@lru_cache(maxsize=PAGE_STATEMENTS)
 def _page(where: EdgeFilter, keyset: bool) -> Select[Any]:
     conditions = where.conditions()
     if keyset:
         conditions.append(EdgeRow.id > bindparam("after_id"))
     ids = (select(EdgeRow.id).where(*conditions).order_by(EdgeRow.id).offset(bindparam("offset"))
            .limit(bindparam("limit")).scalar_subquery())
-    return _edge_raw_select().where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
+    return _edge_select(evidence_text=True).where(EdgeRow.id.in_(ids)).order_by(EdgeRow.id)
 
 
 def _record(row: Any) -> EdgeRecord:

@@ -23,7 +23,16 @@ from sqlalchemy import (
     update,
 )
 
-from r2d2.catalog._base import RawRows, RepositoryBase, among_ids, as_utc, chunks, raw_rows, utc_value
+from r2d2.catalog._base import (
+    PAGE_STATEMENTS,
+    RawRows,
+    RepositoryBase,
+    among_ids,
+    as_utc,
+    chunks,
+    raw_rows,
+    utc_value,
+)
 from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
 from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
 from r2d2.errors import NotFoundError
@@ -524,18 +533,13 @@ def _key(status: TableStatus | Sequence[str] | None, format: str | None, prefix:
     return statuses, format, prefix, min_bytes, location
 
 
-# The statements of the API's pages, built once per filter combination (and dialect) and run with
-# parameters: SQLAlchemy keys its compiled cache on a statement's structure, and computing that key for
-# a new statement object, then adapting the cached result columns to it, cost more than the page's query.
-_STATEMENTS = 128
-
-
-@lru_cache(maxsize=_STATEMENTS)
+# The API's page statements, built once per filter combination (see _base.PAGE_STATEMENTS).
+@lru_cache(maxsize=PAGE_STATEMENTS)
 def _rows_by_ids(key: _Filters, dialect: str) -> Any:
     return select(*_LISTED).where(among_ids(TableRow.id, dialect), *TablesRepository._filters(*key))
 
 
-@lru_cache(maxsize=_STATEMENTS)
+@lru_cache(maxsize=PAGE_STATEMENTS)
 def _page(key: _Filters, keyset: bool) -> Any:
     where = TablesRepository._filters(*key)
     if keyset:
