@@ -357,3 +357,35 @@ def test_caller_heap_is_frozen_only_while_detect_runs(spark, tmp_path: Path, mon
     with pytest.raises(RuntimeError, match="stage 3 broke"):
         detect(catalog, settings, lambda: spark)
     assert gc.get_freeze_count() == 0  # handed back on failure too
+
+
+def test_exact_sets_over_the_driver_budget_are_verified_in_byte_packed_batches(
+        lake_run, spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the hash sets to verify outgrow ``local_hashset_bytes``, exact verification still runs on the
+    driver, in batches packed to that budget (each batch reads its datasets once), not in Spark-sized
+    batches of groups: several driver batches, none over the budget, and the same edges as one pass."""
+    from r2d2.containment import verify_job
+
+    lake, _, _, _, first = lake_run
+    stored = sum(f.stat().st_size for f in (lake_run[1].work_dir / "hashsets").rglob("*.parquet"))
+    budget = stored // 3
+    batches: list[int] = []  # bytes of each batch verified on the driver
+    real = verify_job._local_sets
+
+    def spy(groups, pairs, profiles, sketches, limit):
+        found = real(groups, pairs, profiles, sketches, limit)
+        if found is not None:
+            batches.append(found[2])
+        return found
+
+    monkeypatch.setattr(verify_job, "_local_sets", spy)
+    # A Spark batch would hold every group: one batch over the budget, verified by a Spark join.
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]", spark_batch_tables=10_000,
+                             local_hashset_bytes=budget)
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(lake.root)], spark_factory=lambda: spark)
+    result = detect(catalog, settings, lambda: spark)
+    assert result.stage("exact").jobs == 0
+    assert len(batches) >= 2 and max(batches) <= budget
+    assert [(e.parent, e.child, e.relation, e.multiset, e.fraction, e.except_columns) for e in result.edges] == [
+        (e.parent, e.child, e.relation, e.multiset, e.fraction, e.except_columns) for e in first.edges]

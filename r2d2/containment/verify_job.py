@@ -203,11 +203,7 @@ def verify(
     measured = {key: [*alive.get(key, ()), *extra.get(key, ())] for key in {*alive, *extra}}
     deciding = {c.pair for cands in alive.values() for c in cands}
     overlaps: dict[Pair, tuple[int, int]] = {}
-    # All on the driver in one pass when every set is stored and they fit: each dataset is read once,
-    # and each parent's hash table built once for all its children.
-    batches = [sorted(measured)] if measured and _fits_locally(measured, profiles, sketches, local_bytes) else \
-        chunked(sorted(measured), batch_size)
-    for keys in batches:
+    for keys in _batches(measured, profiles, sketches, local_bytes, batch_size):
         groups = dict(enumerate(keys))
         t1 = time.perf_counter()
         pairs = [(gid, c) for gid, key in groups.items() for c in measured[key]]
@@ -327,33 +323,77 @@ def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], 
 
 
 _Groups = Mapping[tuple[int, tuple[str, ...]], Sequence[Candidate]]
+_SetKey = tuple[str, int, int]  # (dataset, table id, col code)
 
 
-def _fits_locally(alive: _Groups, profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
-                  limit: int) -> bool:
-    groups = dict(enumerate(alive))
-    pairs = [(gid, c) for gid, key in groups.items() for c in alive[key]]
-    return _local_sets(groups, pairs, profiles, sketches, limit) is not None
+def _group_sets(key: tuple[int, tuple[str, ...]], cands: Sequence[Candidate], profiles: Mapping[int, TableProfile],
+                sketches: Mapping[int, TableSketch]) -> dict[_SetKey, int] | None:
+    """Bytes of each stored set one group reads (its parent's and its children's), or None when stage 3
+    did not write one of them (then the group goes to Spark, which hashes what is missing)."""
+    parent, names = key
+    found = stored_set(profiles[parent], names, sketches.get(parent))
+    if found is None:
+        return None
+    sets = {(found[0], parent, found[1]): found[2]}
+    for cand in cands:
+        sk = sketches[cand.pair.child]
+        if sk.rowset_path is None:
+            return None
+        sets[(sk.rowset_path, sk.table_id, sk.rowset_code)] = sk.rowset_bytes
+    return sets
+
+
+def _batches(groups: _Groups, profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
+             local_bytes: int, batch_size: int) -> list[Sequence[tuple[int, tuple[str, ...]]]]:
+    """The groups in batches: those whose sets are all stored are packed so that each batch's distinct
+    sets total at most ``local_bytes`` (verified on the driver: each dataset read once per batch, each
+    parent's hash table built once for all its children); the others ``batch_size`` to a Spark job.
+
+    Packing by bytes, not by ``batch_size``, matters once the sets outgrow the driver's budget: a batch
+    reads its datasets' row groups that hold any of its sets, and with scattered table ids that is most
+    of them, so the number of local batches is the number of times the hash sets are read."""
+    local: list[Sequence[tuple[int, tuple[str, ...]]]] = []
+    spark: list[tuple[int, tuple[str, ...]]] = []
+    batch: list[tuple[int, tuple[str, ...]]] = []
+    seen: set[_SetKey] = set()
+    total = 0
+    for key in sorted(groups):
+        sets = _group_sets(key, groups[key], profiles, sketches)
+        if sets is None or sum(sets.values()) > local_bytes:
+            spark.append(key)
+            continue
+        extra = sum(n for k, n in sets.items() if k not in seen)
+        if batch and total + extra > local_bytes:
+            local.append(batch)
+            batch, seen, total = [], set(), 0
+            extra = sum(sets.values())
+        batch.append(key)
+        seen.update(sets)
+        total += extra
+    if batch:
+        local.append(batch)
+    return local + chunked(spark, batch_size)
 
 
 def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[tuple[int, Candidate]],
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch], limit: int,
-                ) -> tuple[dict[int, tuple[str, int, int]], dict[int, tuple[str, int, int]], int] | None:
+                ) -> tuple[dict[int, _SetKey], dict[int, _SetKey], int] | None:
     """Where every set of a batch is, if stage 3 wrote them all and they total at most ``limit``
     bytes: then the batch is verified on the driver (:mod:`r2d2.containment.exact_local`)."""
-    parent_sets: dict[int, tuple[str, int, int]] = {}
-    child_sets: dict[int, tuple[str, int, int]] = {}
-    total = 0
+    parent_sets: dict[int, _SetKey] = {}
+    child_sets: dict[int, _SetKey] = {}
+    sizes: dict[_SetKey, int] = {}
     for gid, (parent, names) in groups.items():
         found = stored_set(profiles[parent], names, sketches.get(parent))
         if found is None:
             return None
         parent_sets[gid] = (found[0], parent, found[1])
-        total += found[2]
+        sizes[parent_sets[gid]] = found[2]
     for child in {c.pair.child for _, c in pairs}:
         sk = sketches[child]
         if sk.rowset_path is None:
             return None
         child_sets[child] = (sk.rowset_path, sk.table_id, sk.rowset_code)
-        total += sk.rowset_bytes
+        sizes[child_sets[child]] = sk.rowset_bytes
+    total = sum(sizes.values())
     return (parent_sets, child_sets, total) if total <= limit else None
