@@ -372,8 +372,8 @@ def test_exact_sets_over_the_driver_budget_are_verified_in_byte_packed_batches(
     batches: list[int] = []  # bytes of each batch verified on the driver
     real = verify_job._local_sets
 
-    def spy(groups, pairs, profiles, sketches, limit):
-        found = real(groups, pairs, profiles, sketches, limit)
+    def spy(groups, pairs, profiles, sketches):
+        found = real(groups, pairs, profiles, sketches)
         if found is not None:
             batches.append(found[2])
         return found
@@ -389,3 +389,35 @@ def test_exact_sets_over_the_driver_budget_are_verified_in_byte_packed_batches(
     assert len(batches) >= 2 and max(batches) <= budget
     assert [(e.parent, e.child, e.relation, e.multiset, e.fraction, e.except_columns) for e in result.edges] == [
         (e.parent, e.child, e.relation, e.multiset, e.fraction, e.except_columns) for e in first.edges]
+
+
+def test_a_driver_batch_that_fails_twice_is_isolated_on_spark(
+        lake_run, spark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A driver batch whose sets cannot be read (gone since stage 3) goes to Spark; when Spark fails on
+    one parent too, the batch is split in Spark batches down to that parent (not retried on the driver
+    forever): its candidates are reported as errors, every other edge is still found."""
+    from r2d2.containment import verify_job
+
+    lake, _, _, _, first = lake_run
+    parent = next(e.parent for e in first.edges if e.stage == "exact")
+
+    def vanished(*args, **kwargs):
+        raise OSError("hash set gone")
+
+    real_hashes = verify_job._parent_hashes
+
+    def failing(spark, groups, profiles, sketches, out):
+        if any(profiles[p].location == parent for p, _ in groups.values()):
+            raise RuntimeError("cannot read the parent")
+        return real_hashes(spark, groups, profiles, sketches, out)
+
+    monkeypatch.setattr(verify_job, "exact_stats", vanished)
+    monkeypatch.setattr(verify_job, "_parent_hashes", failing)
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]", spark_batch_tables=16)
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(lake.root)], spark_factory=lambda: spark)
+    result = detect(catalog, settings, lambda: spark)
+    assert {e["location"] for e in result.errors} == {parent}
+    assert result.stage("exact").jobs > 0
+    kept = {(e.parent, e.child, e.relation) for e in first.edges if e.parent != parent and e.stage == "exact"}
+    assert kept and kept <= {(e.parent, e.child, e.relation) for e in result.edges}

@@ -203,11 +203,11 @@ def verify(
     measured = {key: [*alive.get(key, ()), *extra.get(key, ())] for key in {*alive, *extra}}
     deciding = {c.pair for cands in alive.values() for c in cands}
     overlaps: dict[Pair, tuple[int, int]] = {}
-    for keys in _batches(measured, profiles, sketches, local_bytes, batch_size):
+    for keys, on_driver in _batches(measured, profiles, sketches, local_bytes, batch_size):
         groups = dict(enumerate(keys))
         t1 = time.perf_counter()
         pairs = [(gid, c) for gid, key in groups.items() for c in measured[key]]
-        local = _local_sets(groups, pairs, profiles, sketches, local_bytes)
+        local = _local_sets(groups, pairs, profiles, sketches) if on_driver else None
         if local is not None:
             try:
                 stats = exact_stats([(g, c.pair.child) for g, c in pairs], local[0], local[1])
@@ -222,10 +222,10 @@ def verify(
         try:
             ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
         except Exception as exc:
-            if len(keys) > 1:  # isolate the failing parent(s)
+            if len(keys) > 1:  # isolate the failing parent(s), by Spark batches half as large (0: never on the driver)
                 sub = verify(spark_factory, [c for k in keys for c in alive.get(k, ())], profiles=profiles,
                              sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2),
-                             local_bytes=local_bytes, overlap=[c for k in keys for c in extra.get(k, ())])
+                             local_bytes=0, overlap=[c for k in keys for c in extra.get(k, ())])
                 results += [r for r in sub.results if r.stage != "probe"]  # probed here already
                 failures += sub.failures
                 overlaps.update(sub.overlaps)
@@ -326,28 +326,35 @@ _Groups = Mapping[tuple[int, tuple[str, ...]], Sequence[Candidate]]
 _SetKey = tuple[str, int, int]  # (dataset, table id, col code)
 
 
+def _parent_set(key: tuple[int, tuple[str, ...]], profiles: Mapping[int, TableProfile],
+                sketches: Mapping[int, TableSketch]) -> tuple[_SetKey, int] | None:
+    """Where stage 3 stored a group's parent set, and its bytes (None: not stored)."""
+    parent, names = key
+    found = stored_set(profiles[parent], names, sketches.get(parent))
+    return None if found is None else ((found[0], parent, found[1]), found[2])
+
+
+def _child_set(sketch: TableSketch) -> tuple[_SetKey, int] | None:
+    """Where a child's rows are stored (under its sketch's table id: its own, or its source's), and their bytes."""
+    if sketch.rowset_path is None:
+        return None
+    return (sketch.rowset_path, sketch.table_id, sketch.rowset_code), sketch.rowset_bytes
+
+
 def _group_sets(key: tuple[int, tuple[str, ...]], cands: Sequence[Candidate], profiles: Mapping[int, TableProfile],
                 sketches: Mapping[int, TableSketch]) -> dict[_SetKey, int] | None:
     """Bytes of each stored set one group reads (its parent's and its children's), or None when stage 3
     did not write one of them (then the group goes to Spark, which hashes what is missing)."""
-    parent, names = key
-    found = stored_set(profiles[parent], names, sketches.get(parent))
-    if found is None:
-        return None
-    sets = {(found[0], parent, found[1]): found[2]}
-    for cand in cands:
-        sk = sketches[cand.pair.child]
-        if sk.rowset_path is None:
-            return None
-        sets[(sk.rowset_path, sk.table_id, sk.rowset_code)] = sk.rowset_bytes
-    return sets
+    found = [_parent_set(key, profiles, sketches), *(_child_set(sketches[c.pair.child]) for c in cands)]
+    return None if None in found else dict(f for f in found if f is not None)
 
 
 def _batches(groups: _Groups, profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
-             local_bytes: int, batch_size: int) -> list[Sequence[tuple[int, tuple[str, ...]]]]:
-    """The groups in batches: those whose sets are all stored are packed so that each batch's distinct
-    sets total at most ``local_bytes`` (verified on the driver: each dataset read once per batch, each
-    parent's hash table built once for all its children); the others ``batch_size`` to a Spark job.
+             local_bytes: int, batch_size: int) -> list[tuple[Sequence[tuple[int, tuple[str, ...]]], bool]]:
+    """The groups in batches ``(keys, on the driver)``: those whose sets are all stored are packed so that
+    each batch's distinct sets total at most ``local_bytes`` (verified on the driver: each dataset read
+    once per batch, each parent's hash table built once for all its children); the others
+    ``batch_size`` to a Spark job, as is every group when ``local_bytes`` is 0.
 
     Packing by bytes, not by ``batch_size``, matters once the sets outgrow the driver's budget: a batch
     reads its datasets' row groups that hold any of its sets, and with scattered table ids that is most
@@ -359,7 +366,7 @@ def _batches(groups: _Groups, profiles: Mapping[int, TableProfile], sketches: Ma
     total = 0
     for key in sorted(groups):
         sets = _group_sets(key, groups[key], profiles, sketches)
-        if sets is None or sum(sets.values()) > local_bytes:
+        if sets is None or local_bytes <= 0 or sum(sets.values()) > local_bytes:
             spark.append(key)
             continue
         extra = sum(n for k, n in sets.items() if k not in seen)
@@ -372,28 +379,25 @@ def _batches(groups: _Groups, profiles: Mapping[int, TableProfile], sketches: Ma
         total += extra
     if batch:
         local.append(batch)
-    return local + chunked(spark, batch_size)
+    return [(keys, True) for keys in local] + [(keys, False) for keys in chunked(spark, batch_size)]
 
 
 def _local_sets(groups: Mapping[int, tuple[int, tuple[str, ...]]], pairs: list[tuple[int, Candidate]],
-                profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch], limit: int,
+                profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
                 ) -> tuple[dict[int, _SetKey], dict[int, _SetKey], int] | None:
-    """Where every set of a batch is, if stage 3 wrote them all and they total at most ``limit``
-    bytes: then the batch is verified on the driver (:mod:`r2d2.containment.exact_local`)."""
+    """Where every set of a driver batch is (:mod:`r2d2.containment.exact_local`), and their bytes;
+    None if one is not stored after all."""
     parent_sets: dict[int, _SetKey] = {}
     child_sets: dict[int, _SetKey] = {}
-    sizes: dict[_SetKey, int] = {}
-    for gid, (parent, names) in groups.items():
-        found = stored_set(profiles[parent], names, sketches.get(parent))
+    sizes: dict[_SetKey, int] = {}  # each distinct set once
+    for gid, key in groups.items():
+        found = _parent_set(key, profiles, sketches)
         if found is None:
             return None
-        parent_sets[gid] = (found[0], parent, found[1])
-        sizes[parent_sets[gid]] = found[2]
+        parent_sets[gid], sizes[found[0]] = found
     for child in {c.pair.child for _, c in pairs}:
-        sk = sketches[child]
-        if sk.rowset_path is None:
+        found = _child_set(sketches[child])
+        if found is None:
             return None
-        child_sets[child] = (sk.rowset_path, sk.table_id, sk.rowset_code)
-        sizes[child_sets[child]] = sk.rowset_bytes
-    total = sum(sizes.values())
-    return (parent_sets, child_sets, total) if total <= limit else None
+        child_sets[child], sizes[found[0]] = found
+    return parent_sets, child_sets, sum(sizes.values())
