@@ -9,12 +9,16 @@ For each lake size (``--tables``), in one run and in turn (``--repeat`` rounds, 
 * R2D2 as a user runs it: ``r2d2 scan LAKE`` then ``r2d2 detect``, two fresh processes on a fresh SQLite
   catalog and home (process start, imports and any Spark start included).
 
-Edges are compared with the lake's complete truth and with brute force. Then: the growth exponent of
-R2D2's time between the smallest and the largest lake, and a least-squares fit
-``seconds = a * tables + b * bytes`` of scan and of detect's content stages over the lakes measured
-(per-table constants ``a``). Writes ``<out>/real.json`` and ``<out>/real.md``. Reproduce::
+A lake is ``N`` tables of the default shape, or ``NxK``: the same tables with a median table size
+``K`` times larger (the same big tables). Edges are compared with the lake's complete truth and with
+brute force. Then: the growth exponent of R2D2's time between the smallest and the largest lake of the
+default shape, and a least-squares fit ``seconds = a * tables + b * bytes`` of scan and of detect's
+content stages over all the lakes measured (per-table constants ``a``). Lakes of one shape alone
+cannot separate ``a`` from ``b``: their bytes grow with their tables, so the fit needs a lake whose
+bytes per table differ (``2500x4``). Writes ``<out>/real.json`` and ``<out>/real.md``. Reproduce::
 
-    .venv/bin/python bench/real_bench.py --tables 2500 25000 --repeat 2 --workdir /tmp/r2d2-real --out bench/results
+    .venv/bin/python bench/real_bench.py --tables 2500 2500x4 25000 --repeat 3 --workdir /tmp/r2d2-real \
+        --out bench/results
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +56,28 @@ CONTENT = ("minhash", "probe", "exact")
 R2D2 = str(Path(sys.executable).with_name("r2d2"))
 
 
-def _lake(workdir: Path, tables: int, seed: int) -> tuple[Path, Truth, float]:
+def lake_spec(text: str) -> tuple[int, int]:
+    """``N`` or ``NxK`` (``--tables``): ``(tables, median size factor)``."""
+    tables, _, factor = text.partition("x")
+    try:
+        return int(tables), int(factor or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a lake is N or NxK (tables, median size factor), got {text!r}") from None
+
+
+def _name(tables: int, factor: int) -> str:
+    return f"{tables}" if factor == 1 else f"{tables}x{factor}"
+
+
+def _lake(workdir: Path, tables: int, factor: int, seed: int) -> tuple[Path, Truth, float]:
     """The lake of ``tables`` tables under ``workdir`` (generated once, reused by later runs)."""
-    root, truth_path = workdir / f"lake-{tables}", workdir / f"truth-{tables}.json"
+    name = _name(tables, factor)
+    root, truth_path = workdir / f"lake-{name}", workdir / f"truth-{name}.json"
     if root.exists() and truth_path.exists():
         return root, Truth.load(truth_path), 0.0
     shutil.rmtree(root, ignore_errors=True)
-    lake = generate_real_lake(root, RealLakeSpec(tables=tables), seed=seed)
+    spec = RealLakeSpec(tables=tables)
+    lake = generate_real_lake(root, replace(spec, median_bytes=spec.median_bytes * factor), seed=seed)
     lake.truth.save(truth_path)
     return root, lake.truth, lake.seconds
 
@@ -152,7 +172,9 @@ def fit(points: list[tuple[int, int, float]]) -> dict[str, float] | None:
     x = np.array([[t, b] for t, b, _ in points], float)
     y = np.array([s for *_, s in points], float)
     (a, b), *_ = np.linalg.lstsq(x, y, rcond=None)
-    return {"ms_per_table": a * 1e3, "s_per_gb": b * 1e9}
+    residual = y - x @ np.array([a, b])
+    return {"ms_per_table": a * 1e3, "s_per_gb": b * 1e9, "points": len(points),
+            "max_residual_s": float(np.abs(residual).max())}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -162,17 +184,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "load_average_at_start": os.getloadavg()},
         "lakes": [],
     }
-    for tables in args.tables:
-        root, truth, gen_s = _lake(args.workdir, tables, args.seed)
+    for tables, factor in args.tables:
+        root, truth, gen_s = _lake(args.workdir, tables, factor, args.seed)
         lake_bytes = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-        print(f"lake {tables}: {lake_bytes / 1e6:.1f} MB (generated in {gen_s:.1f} s)", flush=True)
-        m = measure(root, truth, args.workdir, repeat=args.repeat, brute=tables <= args.brute_max)
-        m.update({"tables": tables, "bytes": lake_bytes, "load_average_after": os.getloadavg()})
+        print(f"lake {_name(tables, factor)}: {lake_bytes / 1e6:.1f} MB (generated in {gen_s:.1f} s)", flush=True)
+        m = measure(root, truth, args.workdir, repeat=args.repeat,
+                    brute=tables <= args.brute_max and factor == 1)
+        m.update({"tables": tables, "size_factor": factor, "name": _name(tables, factor), "bytes": lake_bytes,
+                  "load_average_after": os.getloadavg()})
         result["lakes"].append(m)
         print(json.dumps({k: v for k, v in m.items() if k not in ("stages", "runs")}), flush=True)
     lakes = result["lakes"]
-    if len(lakes) >= 2:
-        lo, hi = lakes[0], lakes[-1]
+    plain = sorted((lk for lk in lakes if lk["size_factor"] == 1), key=lambda lk: lk["tables"])
+    if len(plain) >= 2 and plain[0]["tables"] < plain[-1]["tables"]:
+        lo, hi = plain[0], plain[-1]
         result["exponent"] = math.log(hi["r2d2_seconds"] / lo["r2d2_seconds"]) / math.log(hi["tables"] / lo["tables"])
     result["fit_scan"] = fit([(lk["tables"], lk["bytes"], lk["scan_seconds"]) for lk in lakes])
     result["fit_content"] = fit([(lk["content_tables"] or 0, lk["content_bytes"], lk["content_seconds"])
@@ -190,26 +215,27 @@ def markdown(r: dict[str, Any]) -> str:
              f"{', '.join(f'{x:.1f}' for x in r['load_average_at_end'])}: the machine is shared, so methods are "
              "compared within the run (interleaved rounds, medians); each method starts with the lake's files in "
              "the OS page cache.", "",
-             "| tables | lake | files | floor s | brute force s | R2D2 scan s | R2D2 detect s | R2D2 total s | "
-             "÷ floor | brute ÷ R2D2 | edges | P / R | = brute |",
+             "| tables (× median size) | lake | files | floor s | brute force s | R2D2 scan s | R2D2 detect s | "
+             "R2D2 total s | ÷ floor | brute ÷ R2D2 | edges | P / R | = brute |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for lk in r["lakes"]:
         brute = lk.get("brute_seconds")
         brute_s = f"{brute:.1f}" if brute else "–"
         speed = f"{brute / lk['r2d2_seconds']:.2f}×" if brute else "–"
         lines.append(
-            f"| {lk['tables']:,} | {lk['bytes'] / 1e6:.0f} MB | {lk['files']:,} | {lk['floor_seconds']:.1f} | "
+            f"| {lk.get('name', lk['tables'])} | {lk['bytes'] / 1e6:.0f} MB | {lk['files']:,} | "
+            f"{lk['floor_seconds']:.1f} | "
             f"{brute_s} | {lk['scan_seconds']:.1f} | {lk['detect_seconds']:.1f} | "
             f"{lk['r2d2_seconds']:.1f} | {lk['r2d2_seconds'] / lk['floor_seconds']:.2f}× | "
             f"{speed} | {lk['edges']:,} / {lk['truth_edges']:,} | "
             f"{lk['precision']:.3f} / {lk['recall']:.3f} | {lk.get('identical_to_brute', '–')} |")
     lines += ["", "Edges, P / R and = brute count exact containments and duplicates; R2D2 also reported "
-              + "; ".join(f"{lk['tables']:,} tables: {lk['overlaps']} overlaps, {lk['except_key_edges']} "
+              + "; ".join(f"{lk.get('name', lk['tables'])} tables: {lk['overlaps']} overlaps, {lk['except_key_edges']} "
                           "containments except generated keys" for lk in r["lakes"])
               + " (report-only relations the truth and brute force do not cover).",
               "", "Detect's stages (first round):", ""]
     for lk in r["lakes"]:
-        lines.append(f"* {lk['tables']:,} tables: " + "; ".join(
+        lines.append(f"* {lk.get('name', lk['tables'])} tables: " + "; ".join(
             f"{s['name']} {s['candidates_in']:,}→{s['candidates_out']:,} {s['seconds']:.2f} s"
             + (f" {s['bytes_read'] / 1e6:.1f} MB" if s["bytes_read"] else "") for s in lk["stages"])
             + f"; {lk['content_tables'] or '?'} tables reached the content stages")
@@ -231,15 +257,19 @@ def markdown(r: dict[str, Any]) -> str:
                                                           "fit_content", 5.0)):
         f = r.get(key)
         if f:
+            shape = (f"; {f['points']} lakes, largest residual {f['max_residual_s']:.2f} s" if "points" in f else "")
+            verdict = "met" if f["ms_per_table"] <= limit else "missed"
+            if f["s_per_gb"] < 0:
+                verdict += " (degenerate fit: negative byte term)"
             lines.append(f"| {name}: per-table constant (fit seconds = a·tables + b·bytes) ≤ {limit:g} ms | "
-                         f"{f['ms_per_table']:.2f} ms (b = {f['s_per_gb']:.1f} s/GB) | "
-                         f"{'met' if f['ms_per_table'] <= limit else 'missed'} |")
+                         f"{f['ms_per_table']:.2f} ms (b = {f['s_per_gb']:.1f} s/GB{shape}) | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tables", type=int, nargs="+", default=[2500, 25000])
+    ap.add_argument("--tables", type=lake_spec, nargs="+", default=[(2500, 1), (2500, 4), (25000, 1)],
+                    help="lakes: N tables, or NxK for N tables with a K times larger median size")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--brute-max", type=int, default=2500, help="run brute force on lakes of at most this many tables")
     ap.add_argument("--seed", type=int, default=1)
