@@ -14,6 +14,7 @@ keyset pages (``?after_id=``) read the database directly and are always current.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from array import array
@@ -30,6 +31,8 @@ from r2d2.catalog.records import RunRecord, TableRecord
 from r2d2.errors import NotFoundError
 from r2d2.optimize.access import AccessImport, parse_rows
 
+log = logging.getLogger("r2d2.api")
+
 SNAPSHOT_TTL_S = 2.0
 SNAPSHOTS_MAX = 64
 V = TypeVar("V")
@@ -39,9 +42,11 @@ class Snapshots(Generic[V]):
     """Values computed per key (ids matching a filter combination, a total), each kept
     :data:`SNAPSHOT_TTL_S` (LRU of :data:`SNAPSHOTS_MAX`).
 
-    One request at a time reloads an expired value; the others meanwhile get the previous one instead
-    of waiting (a reload of 100,000 ids is tens of milliseconds, which every request queued behind it
-    would add to its latency). A key never loaded is waited for.
+    An expired value is reloaded on a background thread, one reload per key at a time, while every
+    request keeps getting the previous value: a reload of 100,000 ids takes tens of milliseconds, which
+    the requests queued behind it (on an ``async`` route, every request of that worker) would add to
+    their latency (``bench/results/api.md``). A key never loaded is waited for. A reload that fails keeps
+    the previous value; the next request after it tries again.
     """
 
     def __init__(self, ttl_s: float = SNAPSHOT_TTL_S, size: int = SNAPSHOTS_MAX) -> None:
@@ -55,28 +60,32 @@ class Snapshots(Generic[V]):
         with self._lock:
             hit = self._items.get(key)
             gate = self._loading.setdefault(key, threading.Lock())
-        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
-            return hit[1]
         if hit is not None:
-            if not gate.acquire(blocking=False):
-                return hit[1]  # another request is reloading it: the previous value meanwhile
-        else:
-            gate.acquire()
+            if time.monotonic() - hit[0] >= self.ttl_s and gate.acquire(blocking=False):
+                threading.Thread(target=self._reload, args=(key, load, gate), name="r2d2-snapshot",
+                                 daemon=True).start()
+            return hit[1]
+        with gate:
+            with self._lock:
+                again = self._items.get(key)  # loaded by another request while this one waited
+            return again[1] if again is not None else self._keep(key, load())
+
+    def _reload(self, key: tuple[Any, ...], load: Callable[[], V], gate: threading.Lock) -> None:
         try:
-            with self._lock:
-                again = self._items.get(key)
-            if again is not None and time.monotonic() - again[0] < self.ttl_s:
-                return again[1]
-            value = load()
-            with self._lock:
-                self._items[key] = (time.monotonic(), value)
-                self._items.move_to_end(key)
-                while len(self._items) > self.size:
-                    old, _ = self._items.popitem(last=False)
-                    self._loading.pop(old, None)
-            return value
+            self._keep(key, load())
+        except Exception:  # the previous value stays; a later request reloads again
+            log.warning("reloading the snapshot %r failed", key, exc_info=True)
         finally:
             gate.release()
+
+    def _keep(self, key: tuple[Any, ...], value: V) -> V:
+        with self._lock:
+            self._items[key] = (time.monotonic(), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                old, _ = self._items.popitem(last=False)
+                self._loading.pop(old, None)
+        return value
 
 
 class ApiQueries:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,25 +142,43 @@ def test_rendered_driver_rows_match_the_schemas(catalog_url: str, tmp_path: Path
     assert json.loads(render.page(fast_tables, total=3, limit=10, offset=0).body)["items"] == slow_tables
 
 
-def test_snapshots_serve_the_previous_value_while_one_request_reloads() -> None:
+def _eventually(read: Callable[[], int], want: int) -> None:
+    deadline = time.monotonic() + 10
+    while (got := read()) != want:
+        assert time.monotonic() < deadline, f"still {got}, waiting for {want}"
+        time.sleep(0.01)
+
+
+def test_snapshots_reload_in_the_background_while_every_request_gets_the_previous_value() -> None:
+    """An expired value is served at once, to the request that starts its reload too; one reload per key
+    at a time, on another thread; a failed reload keeps the previous value and the next one retries."""
     import threading
 
     from api.crud import Snapshots
 
     cache: Snapshots[int] = Snapshots(ttl_s=0.0)  # always expired: every get wants a reload
-    assert cache.get(("k",), lambda: 1) == 1
+    assert cache.get(("k",), lambda: 1) == 1  # never loaded: waited for
     release, entered = threading.Event(), threading.Event()
+    reloads: list[int] = []
 
     def slow() -> int:
+        reloads.append(2)
         entered.set()
         assert release.wait(10)
         return 2
 
-    results: list[int] = []
-    reloading = threading.Thread(target=lambda: results.append(cache.get(("k",), slow)))
-    reloading.start()
+    assert cache.get(("k",), slow) == 1  # not waiting for the reload it starts
     assert entered.wait(10)
-    assert cache.get(("k",), lambda: 3) == 1  # not queued behind the reload: the previous value
+    assert cache.get(("k",), slow) == 1 and reloads == [2]  # no second reload meanwhile
+    cache.ttl_s = 60.0  # from now on, fresh: no further reload
     release.set()
-    reloading.join()
-    assert results == [2] and cache.get(("other",), lambda: 4) == 4
+    _eventually(lambda: cache.get(("k",), lambda: 3), 2)
+    assert reloads == [2] and cache.get(("other",), lambda: 4) == 4
+
+    def broken() -> int:
+        raise RuntimeError("catalog unreachable")
+
+    flaky: Snapshots[int] = Snapshots(ttl_s=0.0)
+    assert flaky.get(("k",), lambda: 1) == 1
+    assert flaky.get(("k",), broken) == 1
+    _eventually(lambda: flaky.get(("k",), lambda: 5), 5)  # the failed reload let the next one run

@@ -32,7 +32,7 @@ def edge_page(raw: RawRows, total: int, limit: int, offset: int) -> Response:
 
 
 @router.get("", summary="List edges", response_model=Page[Edge])
-def list_edges(
+async def list_edges(
     queries: QueriesDep,
     _: Reader,
     relation: RelationName | None = None,
@@ -53,8 +53,9 @@ def list_edges(
     """Edges by id. Page with ``offset``, or (faster deep into a large catalog) with ``after_id``.
     ``parent``, ``child`` and ``table`` are exact locations (normalized as a scan stores them).
 
-    Not ``async``: that was measured slower (``bench/results/api.md``), the event loop then waits for each
-    query instead of overlapping it with other requests' Python work."""
+    ``async``, and the query runs on the event loop: a page is a few indexed lookups (under a
+    millisecond), and the hop to a worker thread cost more than that in CPU, and in latency: requests
+    then queued for the GIL among the threads instead of in order (``bench/results/api.md``)."""
     where = EdgeFilter(relation=relation, state=state, verified=verified, stage=stage, include_stale=include_stale,
                        parent=_location(parent), child=_location(child), table=_location(table))
     rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)

@@ -31,7 +31,7 @@ IncludeUnverified = Annotated[bool, Query(description="Also list candidate and p
 
 
 @router.get("", summary="List tables", response_model=Page[Table])
-def list_tables(
+async def list_tables(
     queries: QueriesDep,
     _: Reader,
     status: TableStatusName | None = None,
@@ -45,7 +45,8 @@ def list_tables(
     offset: Offset = 0,
 ) -> StarletteResponse:
     """Tables without their profiles (see ``GET /tables/{id}``): by location, or by id with ``after_id``.
-    ``location`` looks one table up by its exact location (normalized as a scan stores it)."""
+    ``location`` looks one table up by its exact location (normalized as a scan stores it).
+    ``async`` for the reason given in :func:`api.routes.edges.list_edges`."""
     if location is not None:
         location = normalize_location(location)
     rows, total = queries.table_page(status=status, format=format, prefix=prefix, min_bytes=min_bytes,
