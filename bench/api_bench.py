@@ -286,8 +286,8 @@ read the ratios more than the absolute values):
   how many CPUs other work left us.
 * **`OFFSET` walked the index for every page**: a page at a random offset among 100,000 edges walked
   50,000 index entries on average (2.8 ms of SQLite per page). Offset pages are now cut from a snapshot
-  of the matching ids (per filter combination, reloaded every 2 s by one request while the others use the
-  previous one, `api/crud.py`), then read by primary key. The snapshot also gives the total, so the
+  of the matching ids (per filter combination, reloaded every 2 s on a background thread while the
+  requests use the previous one, `api/crud.py`), then read by primary key. The snapshot also gives the total, so the
   `count(*)` per page (already cached 2 s) is gone for offset pages too.
 * **Per-row work in Python**: SQLAlchemy's row processing (UTC datetime type, JSON decoding with a new
   `JSONDecoder` per value: about 10 µs each, 1 ms a page), records, pydantic models (`Edge.of` and the
@@ -299,8 +299,7 @@ read the ratios more than the absolute values):
   overflow) connections: under load every request past 15 opened and closed a SQLite connection (cold
   page cache, four PRAGMAs), and 40 threads contended for the GIL. Now 16 request threads and 20 (+10)
   pooled connections. Auth looked the token up in the catalog on every request: a verified token is now
-  kept 2 s (`api/deps.py`). Making the list routes `async` (no thread hop) was tried and measured worse:
-  the event loop then waits for each query instead of overlapping it with other requests' Python work.
+  kept 2 s (`api/deps.py`). (The list routes are now `async`: see the last item.)
 * **One process**: `r2d2 serve --workers N` runs N uvicorn processes (uvloop and httptools are installed).
 * **PostgreSQL: round trips and statement building.** A page cost 5.3 ms of the server's time on
   PostgreSQL against 2 on SQLite (`ApiQueries.edge_page` in a loop, 20,000 edges): every request checked
@@ -317,15 +316,33 @@ read the ratios more than the absolute values):
   417 requests/s, server CPU 6.8 → 3.0 ms per request; SQLite 525 → 577 (3.5 → 3.2 ms).
   `tests/test_catalog.py` ends the server side of pooled connections: a dead idle one is replaced, one
   that died in use fails one read and the pool is renewed.
-* **Still missed: PostgreSQL ≥ 500 requests/s on every row, and p99 ≤ 100 ms anywhere.** PostgreSQL rows
-  reach 395–549 requests/s with a p99 of 181–289 ms, SQLite rows 577–769 requests/s and 148–219 ms, with
-  the 1-minute load average at 4–10 during the run (other work on the two CPUs). Thirty-two connections
-  on two cores put each request behind about thirty others: at 600 requests/s the median wait alone is
-  about 50 ms, so a p99 of 100 ms needs fewer queued clients per core or a server several times
-  cheaper per request than the ~2.5 ms now left (about half of it FastAPI's routing, validation and
-  thread hop).
-* What remains per request is about half FastAPI (routing, dependency solving, parameter validation,
-  the thread hop) and half the query and its rendering.
+* **The thread hop, and the snapshot reload in the request's path.** Each page went from the event
+  loop to a worker thread and back: about 0.35 ms of a sequential request (in-process ASGI loop), and
+  under load the 16 threads took turns on the GIL in no particular order, so some requests waited many
+  turns: p99 about 4 times p50. `GET /edges` and `GET /tables` are now `async` and query on the event
+  loop (a page is a few indexed lookups, under a millisecond), so a worker serves its requests in
+  order. Then the tail was the id snapshot's reload: 60 ms every 2 s, during which (on the event loop)
+  every request of that worker waited; with reloads switched off for a test, p99 fell to 67 ms
+  (SQLite) and 92 ms (PostgreSQL). Reloads now run on a background thread while requests keep the
+  previous snapshot, and the database returns the ids as one aggregated text value (`group_concat` /
+  `string_agg`, parsed by numpy) instead of 100,000 rows: 17-30 ms, and the database's part without
+  the GIL. Back to back (`wrk` 15 s, `GET /edges`, 2 workers), requests/s and p99:
+
+  | step | SQLite | PostgreSQL |
+  |---|---|---|
+  | threads (before) | 479-515, p99 241-270 ms | 383-417, p99 222-229 ms |
+  | `async` list routes | 737-825, p99 121-141 ms | 489-568, p99 172-240 ms |
+  | + background reload, aggregated ids | 916-921, p99 99-101 ms | 642-799, p99 140-181 ms |
+
+  Server CPU per request went from 3.5 to 2.0 ms (SQLite) and from 3.1 to 2.0 ms (PostgreSQL).
+* **Met on SQLite, half met on PostgreSQL.** In the table above this text (30 s per row): SQLite 843-1,003
+  requests/s with p99 72-86 ms on all four rows, PostgreSQL 520-790 requests/s on all four rows (≥ 500:
+  met) but p99 ≤ 100 ms only for `GET /tables` (89 ms); the other three rows are at 120-141 ms, and
+  back-to-back runs of one row vary from 97 to 191 ms. On PostgreSQL a worker's event loop also waits
+  for the database's round trip (about 1.3 ms a page, of which 0.4 ms is the query's execution), and the
+  database's processes share the two CPUs with the server's. Tried and not kept: 3 or 4 workers (p50
+  lower, p99 no better or worse) and freezing the server's start-up heap out of the garbage collector
+  (no measurable change).
 
 Before and after, back to back on one SQLite catalog (5,000 tables, 100,000 edges), `wrk -t1 -c32 -d15s`
 at random offsets, the machine shared with other work (1-minute load average 3.3 to 8.9 during these
