@@ -46,7 +46,8 @@ class Snapshots(Generic[V]):
     request keeps getting the previous value: a reload of 100,000 ids takes tens of milliseconds, which
     the requests queued behind it (on an ``async`` route, every request of that worker) would add to
     their latency (``bench/results/api.md``). A key never loaded is waited for. A reload that fails keeps
-    the previous value; the next request after it tries again.
+    the previous value for another :data:`SNAPSHOT_TTL_S` (no reload per request while the catalog is
+    down); the first request after that tries again.
     """
 
     def __init__(self, ttl_s: float = SNAPSHOT_TTL_S, size: int = SNAPSHOTS_MAX) -> None:
@@ -73,8 +74,12 @@ class Snapshots(Generic[V]):
     def _reload(self, key: tuple[Any, ...], load: Callable[[], V], gate: threading.Lock) -> None:
         try:
             self._keep(key, load())
-        except Exception:  # the previous value stays; a later request reloads again
-            log.warning("reloading the snapshot %r failed", key, exc_info=True)
+        except Exception:
+            log.warning("reloading the snapshot %r failed; keeping the previous one", key, exc_info=True)
+            with self._lock:
+                previous = self._items.get(key)
+                if previous is not None:
+                    self._items[key] = (time.monotonic(), previous[1])
         finally:
             gate.release()
 
