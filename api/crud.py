@@ -8,7 +8,7 @@ kept :data:`SNAPSHOT_TTL_S` per filter combination (:class:`Snapshots`); the pag
 by id and filtered again. ``OFFSET 50000`` made the database walk 50,000 index entries for every page:
 it was most of a request's time (``bench/results/api.md``); the snapshot costs one index walk per filter
 combination every :data:`SNAPSHOT_TTL_S`, and gives the total for free. So an offset page reflects
-membership up to that old (a row that stopped matching meanwhile is left out, the page is then short);
+membership up to twice that old (a row that stopped matching meanwhile is left out, the page is then short);
 keyset pages (``?after_id=``) read the database directly and are always current.
 """
 
@@ -35,6 +35,7 @@ log = logging.getLogger("r2d2.api")
 
 SNAPSHOT_TTL_S = 2.0
 SNAPSHOTS_MAX = 64
+MAX_RELOADS = 4  # background snapshot reloads at once, per kind (each holds a catalog connection)
 V = TypeVar("V")
 
 
@@ -42,34 +43,54 @@ class Snapshots(Generic[V]):
     """Values computed per key (ids matching a filter combination, a total), each kept
     :data:`SNAPSHOT_TTL_S` (LRU of :data:`SNAPSHOTS_MAX`).
 
-    An expired value is reloaded on a background thread, one reload per key at a time, while every
-    request keeps getting the previous value: a reload of 100,000 ids takes tens of milliseconds, which
-    the requests queued behind it (on an ``async`` route, every request of that worker) would add to
-    their latency (``bench/results/api.md``). A key never loaded is waited for. A reload that fails keeps
-    the previous value for another :data:`SNAPSHOT_TTL_S` (no reload per request while the catalog is
-    down); the first request after that tries again.
+    A value past its TTL but within another ``grace_s`` (by default the TTL again) is still served while
+    a background thread reloads it, one reload per key and at most :data:`MAX_RELOADS` at a time: a
+    reload of 100,000 ids takes tens of milliseconds, which the requests queued behind it (on an
+    ``async`` route, every request of that worker) would add to their latency (``bench/results/api.md``).
+    A key never loaded, or not asked for since its grace ended, is waited for: so a value is never more
+    than ``ttl_s + grace_s`` old (4 s). A reload that fails keeps the previous value for another TTL (no
+    reload per request while the catalog is down).
     """
 
-    def __init__(self, ttl_s: float = SNAPSHOT_TTL_S, size: int = SNAPSHOTS_MAX) -> None:
+    def __init__(self, ttl_s: float = SNAPSHOT_TTL_S, size: int = SNAPSHOTS_MAX, grace_s: float | None = None) -> None:
         self.ttl_s = ttl_s
+        self.grace_s = ttl_s if grace_s is None else grace_s
         self.size = size
         self._items: OrderedDict[tuple[Any, ...], tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[tuple[Any, ...], threading.Lock] = {}
+        self._reloads = threading.BoundedSemaphore(MAX_RELOADS)
 
     def get(self, key: tuple[Any, ...], load: Callable[[], V]) -> V:
         with self._lock:
             hit = self._items.get(key)
             gate = self._loading.setdefault(key, threading.Lock())
         if hit is not None:
-            if time.monotonic() - hit[0] >= self.ttl_s and gate.acquire(blocking=False):
-                threading.Thread(target=self._reload, args=(key, load, gate), name="r2d2-snapshot",
-                                 daemon=True).start()
-            return hit[1]
-        with gate:
+            age = time.monotonic() - hit[0]
+            if age < self.ttl_s:
+                return hit[1]
+            if age < self.ttl_s + self.grace_s:
+                if gate.acquire(blocking=False):
+                    self._reload_later(key, load, gate)
+                return hit[1]
+        with gate:  # never loaded, or too old to serve
             with self._lock:
-                again = self._items.get(key)  # loaded by another request while this one waited
-            return again[1] if again is not None else self._keep(key, load())
+                again = self._items.get(key)  # reloaded by another request while this one waited
+            if again is not None and time.monotonic() - again[0] < self.ttl_s:
+                return again[1]
+            return self._keep(key, load())
+
+    def _reload_later(self, key: tuple[Any, ...], load: Callable[[], V], gate: threading.Lock) -> None:
+        """Reload on a daemon thread (a reload stuck on the catalog must not hold up the server's exit)."""
+        if not self._reloads.acquire(blocking=False):
+            gate.release()  # enough reloads running: a later request starts this one
+            return
+        try:
+            threading.Thread(target=self._reload, args=(key, load, gate), name="r2d2-snapshot", daemon=True).start()
+        except RuntimeError:  # no thread to be had: the previous value meanwhile
+            log.warning("cannot start a thread to reload the snapshot %r", key, exc_info=True)
+            self._reloads.release()
+            gate.release()
 
     def _reload(self, key: tuple[Any, ...], load: Callable[[], V], gate: threading.Lock) -> None:
         try:
@@ -81,6 +102,7 @@ class Snapshots(Generic[V]):
                 if previous is not None:
                     self._items[key] = (time.monotonic(), previous[1])
         finally:
+            self._reloads.release()
             gate.release()
 
     def _keep(self, key: tuple[Any, ...], value: V) -> V:
@@ -97,8 +119,8 @@ class ApiQueries:
     """Pages (items and total) and aggregates for the routes.
 
     Totals come from the id snapshots (offset pages) or are cached for :data:`SNAPSHOT_TTL_S` per filter
-    combination (keyset pages): counting 100,000 edges costs an index scan, and a total a second or
-    two old is good enough for pagination.
+    combination (keyset pages): counting 100,000 edges costs an index scan, and a total a few seconds
+    old is good enough for pagination.
     """
 
     def __init__(self, catalog: Catalog) -> None:

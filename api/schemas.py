@@ -51,7 +51,7 @@ class ProblemDetail(BaseModel):
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
-    total: int = Field(description="Items matching the filters, over all pages (may be up to 2 s old).")
+    total: int = Field(description="Items matching the filters, over all pages (may be up to 4 s old).")
     limit: int
     offset: int
     next_after_id: int | None = Field(

@@ -58,11 +58,14 @@ R2D2 = str(Path(sys.executable).with_name("r2d2"))
 
 def lake_spec(text: str) -> tuple[int, int]:
     """``N`` or ``NxK`` (``--tables``): ``(tables, median size factor)``."""
-    tables, _, factor = text.partition("x")
+    tables, x, factor = text.partition("x")
     try:
-        return int(tables), int(factor or 1)
+        spec = int(tables), int(factor) if x else 1
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a lake is N or NxK (tables, median size factor), got {text!r}") from None
+        spec = (0, 0)
+    if min(spec) < 1:
+        raise argparse.ArgumentTypeError(f"a lake is N or NxK (tables, median size factor >= 1), got {text!r}")
+    return spec
 
 
 def _name(tables: int, factor: int) -> str:
@@ -260,7 +263,7 @@ def markdown(r: dict[str, Any]) -> str:
             shape = (f"; {f['points']} lakes, largest residual {f['max_residual_s']:.2f} s" if "points" in f else "")
             verdict = "met" if f["ms_per_table"] <= limit else "missed"
             if f["s_per_gb"] < 0:
-                verdict += " (degenerate fit: negative byte term)"
+                verdict = "unreliable (degenerate fit: negative byte term)"
             lines.append(f"| {name}: per-table constant (fit seconds = a·tables + b·bytes) ≤ {limit:g} ms | "
                          f"{f['ms_per_table']:.2f} ms (b = {f['s_per_gb']:.1f} s/GB{shape}) | {verdict} |")
     return "\n".join(lines) + "\n"

@@ -150,14 +150,14 @@ def _eventually(read: Callable[[], int], want: int) -> None:
 
 
 def test_snapshots_reload_in_the_background_while_every_request_gets_the_previous_value() -> None:
-    """An expired value is served at once, to the request that starts its reload too; one reload per key
-    at a time, on another thread; a failed reload keeps the previous value for another TTL, then the
-    next request retries."""
+    """An expired value within its grace is served at once, to the request that starts its reload too;
+    one reload per key at a time, on another thread; a failed reload keeps the previous value for
+    another TTL, then the next request retries; a value past its grace is not served."""
     import threading
 
     from api.crud import Snapshots
 
-    cache: Snapshots[int] = Snapshots(ttl_s=0.0)  # always expired: every get wants a reload
+    cache: Snapshots[int] = Snapshots(ttl_s=0.0, grace_s=60.0)  # always expired, still served: reloads
     assert cache.get(("k",), lambda: 1) == 1  # never loaded: waited for
     release, entered = threading.Event(), threading.Event()
     reloads: list[int] = []
@@ -179,10 +179,15 @@ def test_snapshots_reload_in_the_background_while_every_request_gets_the_previou
     def broken() -> int:
         raise RuntimeError("catalog unreachable")
 
-    flaky: Snapshots[int] = Snapshots(ttl_s=0.3)
+    flaky: Snapshots[int] = Snapshots(ttl_s=0.3, grace_s=60.0)
     assert flaky.get(("k",), lambda: 1) == 1
     time.sleep(0.3)
+    failed_at = time.monotonic()  # before the reload can fail
     assert flaky.get(("k",), broken) == 1
-    failed_at = time.monotonic()
     _eventually(lambda: flaky.get(("k",), lambda: 5), 5)  # the failed reload let a later one run
     assert time.monotonic() - failed_at >= 0.3  # ... once the previous value had been kept a TTL again
+
+    old: Snapshots[int] = Snapshots(ttl_s=0.01, grace_s=0.01)
+    assert old.get(("k",), lambda: 1) == 1
+    time.sleep(0.1)
+    assert old.get(("k",), lambda: 2) == 2  # past its grace: never served, the reload is waited for

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
@@ -203,7 +204,9 @@ def verify(
     measured = {key: [*alive.get(key, ()), *extra.get(key, ())] for key in {*alive, *extra}}
     deciding = {c.pair for cands in alive.values() for c in cands}
     overlaps: dict[Pair, tuple[int, int]] = {}
-    for keys, on_driver in _batches(measured, profiles, sketches, local_bytes, batch_size):
+    work = deque(_batches(measured, profiles, sketches, local_bytes, batch_size))
+    while work:
+        keys, on_driver = work.popleft()
         groups = dict(enumerate(keys))
         t1 = time.perf_counter()
         pairs = [(gid, c) for gid, key in groups.items() for c in measured[key]]
@@ -211,8 +214,9 @@ def verify(
         if local is not None:
             try:
                 stats = exact_stats([(g, c.pair.child) for g, c in pairs], local[0], local[1])
-            except (OSError, pa.ArrowException):  # a set gone missing: the Spark path re-scans what it must
-                pass
+            except (OSError, pa.ArrowException):  # a set gone missing: Spark re-scans what it must, in its batches
+                work.extendleft(reversed([(part, False) for part in chunked(keys, batch_size)]))
+                continue
             else:
                 _record(pairs, stats, results, deciding, overlaps)
                 exact_hs += local[2]
