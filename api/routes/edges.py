@@ -55,7 +55,9 @@ async def list_edges(
 
     ``async``, and the query runs on the event loop: a page is a few indexed lookups (under a
     millisecond), and the hop to a worker thread cost more than that in CPU, and in latency: requests
-    then queued for the GIL among the threads instead of in order (``bench/results/api.md``)."""
+    then queued for the GIL among the threads instead of in order (``bench/results/api.md``). The price:
+    while the catalog stalls, this worker's other requests wait too (a PostgreSQL connect gives up
+    after 10 s, ``r2d2.catalog.db``)."""
     where = EdgeFilter(relation=relation, state=state, verified=verified, stage=stage, include_stale=include_stale,
                        parent=_location(parent), child=_location(child), table=_location(table))
     rows, total = queries.edge_page(where, after_id=after_id, limit=limit, offset=offset)
