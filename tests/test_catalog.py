@@ -489,6 +489,11 @@ def test_edges_bulk_upsert_and_filters(cat: Catalog) -> None:
     by_id = EdgeFilter(table_id=d, direction="parents", verified=True)
     assert [e.parent_location for e in cat.edge_page(by_id)] == ["/e/c"] and cat.count_edges(by_id) == 1
     assert list(cat.edge_ids(EdgeFilter(verified=False))) == [edges[1].id]
+    # ids come back as one aggregated text value: in id order, and an empty selection is an empty array
+    assert list(cat.edge_ids(EdgeFilter(include_stale=True))) == sorted(e.id for e in cat.list_edges(
+        EdgeFilter(include_stale=True)))
+    assert len(cat.edge_ids(EdgeFilter(include_stale=True))) >= 3
+    assert list(cat.edge_ids(EdgeFilter(parent="/e/nowhere"))) == []
     assert [e.id for e in cat.edges_by_ids([edges[0].id, edges[1].id], EdgeFilter(parent="/e/p", stage="exact"))] \
         == [edges[0].id]
 
