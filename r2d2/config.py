@@ -136,7 +136,8 @@ class Settings(BaseSettings):
         description="Content work (stage-3 reads and hashing, CSV profiling) whose data files total at most "
                     "this many bytes runs on the driver with pyarrow and numpy, without Spark (a detect or scan "
                     "that needs no more does not start Spark at all); larger work runs as Spark jobs over "
-                    "file work items. Same results either way. 0: always Spark.")
+                    "file work items, except stage 3 over local files under a local Spark master (local[N]), "
+                    "which stays on the driver. Same results either way. 0: always Spark.")
     local_threads: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1,
         description="Driver threads for work run on the driver (default: the machine's cores).")

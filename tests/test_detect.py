@@ -198,6 +198,20 @@ def _parent_child_bad_lake(spark, tmp_path: Path):
     return settings, catalog
 
 
+@pytest.mark.parametrize("master", ["local[2]", "spark://cluster:7077"])
+def test_stage_three_stays_on_the_driver_under_a_local_master(spark, tmp_path: Path, master: str) -> None:
+    """Reads beyond ``local_read_bytes`` go to a Spark job on a cluster, but stay on the driver under a
+    local master (its executors would share the driver's cores): same edges either way. The session
+    is the test run's; only the configured master differs."""
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    settings = settings.model_copy(update={"spark_master": master, "local_read_bytes": 1000})
+    result = detect(catalog, settings, lambda: spark)
+    assert result.stage("minhash").jobs == (0 if master.startswith("local") else 1)
+    assert result.stage("minhash").bytes_read > 1000
+    found = {(Path(e.parent).name, Path(e.child).name) for e in result.edges if e.relation == "contains"}
+    assert found == {("parent", "child"), ("parent", "bad"), ("child", "bad")}
+
+
 def test_unreadable_table_is_reported_and_the_rest_completes(spark, tmp_path: Path) -> None:
     import os
 

@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from r2d2.containment.sketch_job import compute_sketches, entry_bytes
 from r2d2.containment.sketches import SketchRequest
@@ -98,6 +100,31 @@ def test_counting_is_exact_when_two_hashes_share_a() -> None:
     assert got == {(5, 1, 3), (5, 2, 1), (9, 3, 1)}
     plain = list(zip(*(x.tolist() for x in count_pairs(a[[0, 1, 3]], b[[0, 1, 3]])), strict=True))
     assert plain == [(5, 1, 2), (9, 3, 1)]  # no coincidence: the shortcut, in order of appearance
+
+
+def _counted(rows: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int, int]]:
+    """The oracle: distinct rows with their counts, in order of first appearance."""
+    counts: dict[tuple[int, int, int, int], int] = {}
+    for row in rows:
+        counts[row] = counts.get(row, 0) + 1
+    return [(*row, n) for row, n in counts.items()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-3, 0), st.integers(-4, 4), st.integers(0, 2)),
+                max_size=60),
+       st.booleans())
+def test_counting_matches_the_oracle_in_runs_or_not(rows: list[tuple[int, int, int, int]], grouped: bool) -> None:
+    """Sets laid out one after the other (the compiled run-by-run count) or interleaved (the grouping
+    over all rows) give the distinct rows, counted, in order of first appearance. Few values of ``a``
+    and ``b``: every probe chain and every coincidence of ``a`` alone is met."""
+    from r2d2.containment.hashset_local import count_sets
+
+    if grouped:
+        rows = sorted(rows, key=lambda r: (r[0], r[1]))  # each set in one run, rows in their order
+    cols = [np.array([r[i] for r in rows], t) for i, t in enumerate((np.int64, np.int32, np.int64, np.int64))]
+    got = list(zip(*(x.tolist() for x in count_sets(*cols)), strict=True))
+    assert got == _counted(rows)
 
 
 def test_driver_tasks_keep_the_sets_they_write_for_verification(tmp_path: Path, requests: list[SketchRequest]) -> None:

@@ -102,3 +102,5 @@ def exercise(module: ModuleType) -> None:
     module.grouped_minhash(np.zeros(1, np.uint32), np.array([0, 1], np.int64), np.ones(1, np.uint32),
                            np.zeros(1, np.uint32), np.full((1, 1), 0xFFFFFFFF, np.uint32))
     module.decimal_text(np.zeros(1, np.int64), 2, np.zeros(2, np.int64), np.zeros(21, np.uint8))
+    module.count_runs(np.array([0, 1], np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                      np.zeros(1, np.int64), np.zeros(1, np.int64))

@@ -47,12 +47,23 @@ def count_sets(tid: np.ndarray, col: np.ndarray, a: np.ndarray,
     """Distinct ``(tid, col, a, b)`` rows with their counts, in order of first appearance (so sets
     laid out one after the other stay so).
 
-    Rows are grouped by one 64-bit key, ``a`` mixed with the set's ``(tid, col)`` (a hash table on
-    one integer key is several times faster than on four), and every row is then checked against
-    its group's first row: when two different rows ever share a key (a 64-bit coincidence), the
-    exact four-key grouping is used instead, so the answer never depends on the shortcut."""
+    Sets laid out one after the other (each ``(tid, col)`` in one run of rows, as a stage-3 task
+    writes them) are counted run by run by a compiled loop whose table for a run stays in cache (40
+    sets of 71,000 rows: 0.03 s, against 0.3-0.5 s for one hash table over all rows).
+    Otherwise rows are grouped by one 64-bit key, ``a`` mixed with the set's ``(tid, col)`` (a hash
+    table on one integer key is several times faster than on four), and every row is then checked
+    against its group's first row: when two different rows ever share a key (a 64-bit coincidence),
+    the exact four-key grouping is used instead, so the answer never depends on the shortcut."""
     if not len(a):
         return tid, col, a, b, np.empty(0, np.int64)
+    runs = _runs(tid, col)
+    if runs is not None:
+        from r2d2.containment import compiled
+
+        first, counts = np.empty(len(a), np.int64), np.empty(len(a), np.int64)
+        found = compiled.kernels().count_runs(runs, _int64(a), _int64(b), first, counts)
+        first = first[:found]
+        return tid[first], col[first], a[first], b[first], counts[:found]
     with np.errstate(over="ignore"):
         key = a.view(np.uint64) ^ (tid.view(np.uint64) * _MIX_TID + col.astype(np.int64).view(np.uint64) * _MIX_COL)
     codes, _ = pd.factorize(key, sort=False)
@@ -69,3 +80,17 @@ def count_sets(tid: np.ndarray, col: np.ndarray, a: np.ndarray,
                      for n, t in (("tid", np.int64), ("col", np.int32), ("a", np.int64), ("b", np.int64),
                                   ("count_all", np.int64)))
     return tid[first], col[first], a[first], b[first], np.bincount(codes, minlength=len(first)).astype(np.int64)
+
+
+def _int64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
+def _runs(tid: np.ndarray, col: np.ndarray) -> np.ndarray | None:
+    """The starts of the runs of equal ``(tid, col)`` (and the end), or None when a set comes in more
+    than one run."""
+    cuts = np.flatnonzero((tid[1:] != tid[:-1]) | (col[1:] != col[:-1])) + 1
+    starts = np.concatenate(([0], cuts, [len(tid)])).astype(np.int64)
+    heads = starts[:-1]
+    keys = np.unique(np.stack([tid[heads].astype(np.int64), col[heads].astype(np.int64)]), axis=1)
+    return starts if keys.shape[1] == len(heads) else None

@@ -240,6 +240,49 @@ def grouped_minhash(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np
             out[g, p] = row[p]
 
 
+@_jit
+def count_runs(starts: np.ndarray, a: np.ndarray, b: np.ndarray, first: np.ndarray, counts: np.ndarray) -> int:
+    """The distinct pairs ``(a[i], b[i])`` of each run ``starts[r]:starts[r + 1]`` with their counts:
+    ``first[k]`` the row of distinct pair ``k`` (run by run, in order of first appearance) and
+    ``counts[k]`` how many rows of its run equal it; returns how many there are.
+
+    One open-addressing table per run (``a`` is a row hash: its low bits pick the slot), sized to the
+    run, so a run of a small table's rows stays in the processor's cache; pairs are compared whole."""
+    longest = 0
+    for r in range(starts.shape[0] - 1):
+        longest = max(longest, starts[r + 1] - starts[r])
+    size = 1
+    while size < 2 * longest:
+        size <<= 1
+    slots = np.full(size, -1, np.int64)
+    found = 0
+    for r in range(starts.shape[0] - 1):
+        lo, hi = starts[r], starts[r + 1]
+        cap = 1
+        while cap < 2 * (hi - lo):
+            cap <<= 1
+        mask = _U(cap - 1)
+        for i in range(lo, hi):
+            key = _U(a[i])
+            s = (key ^ (key >> _U(32))) & mask
+            while True:
+                k = slots[s]
+                if k < 0:
+                    slots[s] = found
+                    first[found] = i
+                    counts[found] = 1
+                    found += 1
+                    break
+                j = first[k]
+                if a[j] == a[i] and b[j] == b[i]:
+                    counts[k] += 1
+                    break
+                s = (s + _U(1)) & mask
+        for x in range(cap):
+            slots[x] = -1
+    return found
+
+
 # Argument types of each kernel, for the ahead-of-time build (what :mod:`xxh64` and :mod:`minhash` pass):
 # C-contiguous arrays only, which lets LLVM vectorize the loops as numba's own compilation does (any
 # layout: MinHash 4x slower). pycc does not check the layout of what it is given: the callers make
@@ -250,6 +293,7 @@ SIGNATURES = {
     "hash_bytes": "void(int64[::1], uint8[::1], int64[::1], uint64[:,::1], boolean[::1], uint64[:,::1])",
     "grouped_minhash": "void(uint32[::1], int64[::1], uint32[::1], uint32[::1], uint32[:,::1])",
     "decimal_text": "int64(int64[::1], int64, int64[::1], uint8[::1])",
+    "count_runs": "int64(int64[::1], int64[::1], int64[::1], int64[::1], int64[::1])",
 }
 
 
@@ -313,7 +357,10 @@ def agrees_with_jit() -> bool:
         module.grouped_minhash(hashes, starts, a, b, minima)
         text_offsets, text = np.empty(n + 1, np.int64), np.zeros(21 * n, np.uint8)
         written = module.decimal_text(values.view(np.int64) % (10**18) - 5 * 10**17, 7, text_offsets, text)
-        outs.append([*got, minima, text_offsets, text[:written]])
+        pairs = values.view(np.int64) % 1000  # many equal pairs
+        first, counts = np.empty(n, np.int64), np.empty(n, np.int64)
+        distinct = module.count_runs(starts, pairs, pairs // 7, first, counts)
+        outs.append([*got, minima, text_offsets, text[:written], first[:distinct], counts[:distinct]])
     return all(np.array_equal(x, y) for x, y in zip(*outs, strict=True))
 
 

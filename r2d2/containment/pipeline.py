@@ -34,6 +34,7 @@ from r2d2.containment.sketch_job import compute_sketches
 from r2d2.containment.sketches import SketchRequest, TableSketch
 from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
+from r2d2.engine.spark import effective_master
 from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
 from r2d2.vocabulary import VERIFIED_STATES
@@ -272,7 +273,8 @@ def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Calla
             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed,
             sample_k=settings.row_sample_k, batch_size=settings.spark_batch_tables,
             local_bytes=settings.local_hashset_bytes, local_read_bytes=settings.local_read_bytes,
-            threads=settings.local_threads, cache_dir=settings.cache_dir / "minhash")
+            threads=settings.local_threads, cache_dir=settings.cache_dir / "minhash",
+            local_master=(effective_master(settings) or "").startswith("local"))
         failed = outcome.failures
         stage.bytes_read, stage.jobs = outcome.bytes_read, outcome.jobs
         for tid, sk in outcome.sketches.items():
