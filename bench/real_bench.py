@@ -46,7 +46,7 @@ import numpy as np
 from bench.bruteforce import bruteforce
 from bench.pagecache import warm_page_cache
 from bench.pyarrow_floor import read_every_file
-from bench.result import edge_set
+from bench.result import edge_set, exact_only
 from r2d2.containment.report import EdgeOut
 from r2d2.gen.evaluate import as_truth, score
 from r2d2.gen.real import RealLakeSpec, generate_real_lake
@@ -113,11 +113,6 @@ def _r2d2(root: Path, workdir: Path) -> dict[str, Any]:
             "content_bytes": sum(stages[n]["bytes_read"] for n in CONTENT if n in stages),
             "scan_failed": scan.get("failed"), "errors": len(detect["errors"]), "stages": detect["stages"],
             "edges": edges}
-
-
-def exact_only(edges: list[EdgeOut]) -> list[EdgeOut]:
-    """Exact containments and duplicates (not overlaps, not containments except generated keys)."""
-    return [e for e in edges if e.relation != "overlaps" and not e.except_columns]
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from r2d2.containment.report import EdgeOut
 
-__all__ = ["BaselineResult", "edge_set"]
+__all__ = ["BaselineResult", "edge_set", "exact_only"]
 
 
 @dataclass
@@ -22,3 +22,9 @@ class BaselineResult:
 def edge_set(edges: Iterable[EdgeOut]) -> set[tuple[str, str, str, bool]]:
     """Edges as comparable tuples ``(parent, child, relation, multiset)``."""
     return {(e.parent, e.child, e.relation, bool(e.multiset)) for e in edges}
+
+
+def exact_only(edges: Iterable[EdgeOut]) -> list[EdgeOut]:
+    """Exact containments and duplicates (not overlaps, not containments except generated keys): what
+    the baselines find."""
+    return [e for e in edges if e.relation != "overlaps" and not e.except_columns]
