@@ -59,6 +59,19 @@ def test_grouped_signatures_are_set_signatures(entries: list[tuple[int, int]]) -
         assert np.array_equal(sig, _datasketch([int(v) for v in distinct], 16, 2))
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 2**32 - 1) | st.sampled_from([0, 7, 2**32 - 1]), max_size=40),
+                max_size=8))
+def test_consecutive_signatures_are_set_signatures(sets: list[list[int]]) -> None:
+    """Sets laid out one after the other (the empty ones included) get the signatures of their values."""
+    hashes = np.array([h for values in sets for h in values], dtype=np.uint64).astype(np.uint32)
+    bounds = np.concatenate(([0], np.cumsum([len(v) for v in sets]))).astype(np.int64)
+    sigs = mh.consecutive_signatures(hashes, bounds, mh.permutations(16, 2))
+    assert sigs.shape == (len(sets), 16)
+    for values, sig in zip(sets, sigs, strict=True):
+        assert np.array_equal(sig, mh.signature(np.array(values, np.uint64).astype(np.uint32), num_perm=16, seed=2))
+
+
 def test_lean_bytes_are_datasketch_bytes() -> None:
     from datasketch import LeanMinHash
 

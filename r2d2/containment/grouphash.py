@@ -99,9 +99,9 @@ def signatures(members: Sequence[Member], perms: mh.Perms) -> dict[tuple[int, in
     keys = [k for k, v in hashes.items() if len(v)]
     if not keys:
         return {}
-    groups = np.repeat(np.arange(len(keys)), [len(hashes[k]) for k in keys])
-    ids, sigs = mh.grouped_signatures(groups, np.concatenate([hashes[k] for k in keys]), perms)
-    return {keys[g]: sigs[j] for j, g in enumerate(ids.tolist())}
+    bounds = np.concatenate(([0], np.cumsum([len(hashes[k]) for k in keys]))).astype(np.int64)
+    sigs = mh.consecutive_signatures(np.concatenate([hashes[k] for k in keys]), bounds, perms)
+    return {k: sigs[j] for j, k in enumerate(keys)}
 
 
 @dataclass(frozen=True)

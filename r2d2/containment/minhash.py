@@ -93,6 +93,12 @@ def _minima(hashes: np.ndarray, starts: np.ndarray, perms: Perms) -> np.ndarray:
     return out
 
 
+def consecutive_signatures(hashes: np.ndarray, bounds: np.ndarray, perms: Perms) -> np.ndarray:
+    """Signatures of sets laid out one after the other: set ``i`` is ``hashes[bounds[i]:bounds[i + 1]]``
+    (one row per set, in order; an empty set has the empty signature)."""
+    return _minima(hashes, bounds, perms)
+
+
 def grouped_signatures(groups: np.ndarray, hashes: np.ndarray, perms: Perms) -> tuple[np.ndarray, np.ndarray]:
     """Signatures of many sets at once: ``groups[i]`` names the set that ``hashes[i]`` belongs to;
     ``perms``: :func:`permutations` (computed on the driver, passed to workers).
