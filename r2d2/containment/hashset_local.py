@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from r2d2.containment import compiled
 from r2d2.lake import fs as lakefs
 
 ENTRY_BYTES = 40  # bytes of one hash-set entry in Arrow memory (4 int columns, a null signature)
@@ -58,8 +59,6 @@ def count_sets(tid: np.ndarray, col: np.ndarray, a: np.ndarray,
         return tid, col, a, b, np.empty(0, np.int64)
     runs = _runs(tid, col)
     if runs is not None:
-        from r2d2.containment import compiled
-
         first, counts = np.empty(len(a), np.int64), np.empty(len(a), np.int64)
         found = compiled.kernels().count_runs(runs, _int64(a), _int64(b), first, counts)
         first = first[:found]
