@@ -104,3 +104,7 @@ def exercise(module: ModuleType) -> None:
     module.decimal_text(np.zeros(1, np.int64), 2, np.zeros(2, np.int64), np.zeros(21, np.uint8))
     module.count_runs(np.array([0, 1], np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64),
                       np.zeros(1, np.int64), np.zeros(1, np.int64))
+    slots = np.empty(2, np.int32)
+    module.index_pairs(np.zeros(1, np.int64), np.zeros(1, np.int64), slots)
+    module.probe_pairs(slots, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.int64), np.zeros(1, np.int64),
+                       np.zeros(1, np.int64), np.ones(1, np.int64), np.zeros(2, np.int64))

@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from r2d2.containment import hashset_memo
+from r2d2.containment import compiled, hashset_memo
 from r2d2.lake import fs as lakefs
 
 # (distinct child rows, rows missing from the parent, rows whose count exceeds the parent's)
@@ -64,43 +63,27 @@ def _split_sets(rows: pa.Table) -> dict[tuple[int, int], _Set]:
 
 
 class _Parent:
-    """A parent set prepared for lookups: a hash table on ``a`` (a pandas index, built once and reused
-    for every child compared with this parent) when its ``a`` values are distinct (always, but for a
-    64-bit collision), else sorted by ``a`` for the exact row-by-row path."""
+    """A parent set prepared for lookups: an open-addressing table on its 128-bit hashes (a compiled
+    loop, built once and reused for every child compared with this parent; 64-bit coincidences of
+    ``a`` are told apart by ``b``)."""
 
     def __init__(self, rows: _Set) -> None:
-        self.a, self.b, self.cnt = rows
-        self.index = pd.Index(self.a)
-        self.distinct = bool(self.index.is_unique)
-        if not self.distinct:
-            order = np.argsort(self.a, kind="stable")
-            self.a, self.b, self.cnt = self.a[order], self.b[order], self.cnt[order]
+        self.a, self.b, self.cnt = (np.ascontiguousarray(x, dtype=np.int64) for x in rows)
+        if len(self.a) >= 1 << 31:  # the slots hold row numbers as int32 (half the memory of int64)
+            raise ValueError(f"a hash set of {len(self.a):,} rows is too large to verify on the driver; "
+                             "lower local_hashset_bytes")
+        cap = 1
+        while cap < 2 * len(self.a):
+            cap <<= 1
+        self.slots = np.empty(cap, np.int32)
+        compiled.kernels().index_pairs(self.a, self.b, self.slots)
 
     def compare(self, child: _Set) -> PairStats:
-        """``(child rows, missing, over)``: each child hash looked up on ``a``, then ``b`` compared."""
-        ca, cb, ccnt = child
-        if not len(self.a):
-            return len(ca), len(ca), len(ca)  # every count exceeds the parent's 0
-        if self.distinct:
-            found = self.index.get_indexer(ca)
-            at = np.maximum(found, 0)
-            hit = (found >= 0) & (self.b[at] == cb)
-        else:
-            at, hit = self._search(ca, cb)
-        matched = np.where(hit, self.cnt[at], 0)
-        return len(ca), int(len(ca) - hit.sum()), int((ccnt > matched).sum())
-
-    def _search(self, ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Binary search on the sorted ``a``; the rows sharing an ``a`` are checked one by one."""
-        left = np.searchsorted(self.a, ca, side="left")
-        width = np.searchsorted(self.a, ca, side="right") - left
-        at = np.minimum(left, len(self.a) - 1)
-        hit = (width == 1) & (self.b[at] == cb)
-        for i in np.flatnonzero(width > 1).tolist():
-            same_b = np.flatnonzero(self.b[left[i]:left[i] + width[i]] == cb[i])
-            if len(same_b):
-                hit[i], at[i] = True, left[i] + same_b[0]
-        return at, hit
+        """``(child rows, missing, over)``: each child hash looked up among the parent's."""
+        ca, cb, ccnt = (np.ascontiguousarray(x, dtype=np.int64) for x in child)
+        out = np.zeros(2, np.int64)
+        compiled.kernels().probe_pairs(self.slots, self.a, self.b, self.cnt, ca, cb, ccnt, out)
+        return len(ca), int(out[0]), int(out[1])
 
 
 def read_set(path: str, tid: int, col: int) -> _Set:
@@ -118,8 +101,7 @@ def exact_stats(pairs: Sequence[tuple[int, int]],
     table derived from another, a projection set of that one). A pair whose child has no row
     (an empty set) is absent from the result, as in the Spark path. Each dataset is read once for
     both sides (a table's set often serves as a parent and as a child), and each child hash is looked
-    up in its parent set's hash table (a pandas index, built once per parent) instead of joining
-    (pair, hash) rows.
+    up in its parent set's hash table (built once per parent) instead of joining (pair, hash) rows.
     """
     wanted: dict[str, set[tuple[int, int]]] = {}
     for path, tid, col in parent_sets.values():

@@ -283,6 +283,56 @@ def count_runs(starts: np.ndarray, a: np.ndarray, b: np.ndarray, first: np.ndarr
     return found
 
 
+@_jit
+def index_pairs(a: np.ndarray, b: np.ndarray, slots: np.ndarray) -> None:
+    """Fill ``slots`` (a power-of-two length of at least ``2 * len(a)``) with an open-addressing table
+    of the distinct pairs ``(a[i], b[i])``: a slot holds the first row of its pair, or -1.
+
+    ``a`` is a row hash: its low bits pick the slot; pairs are compared whole."""
+    mask = _U(slots.shape[0] - 1)
+    for x in range(slots.shape[0]):
+        slots[x] = -1
+    for i in range(a.shape[0]):
+        key = _U(a[i])
+        s = (key ^ (key >> _U(32))) & mask
+        while True:
+            k = slots[s]
+            if k < 0:
+                slots[s] = i
+                break
+            if a[k] == a[i] and b[k] == b[i]:
+                break
+            s = (s + _U(1)) & mask
+
+
+@_jit
+def probe_pairs(slots: np.ndarray, a: np.ndarray, b: np.ndarray, cnt: np.ndarray, ca: np.ndarray, cb: np.ndarray,
+                ccnt: np.ndarray, out: np.ndarray) -> None:
+    """Look each pair ``(ca[i], cb[i])`` up in the table :func:`index_pairs` built on ``(a, b)``:
+    ``out[0]`` counts those it does not hold, ``out[1]`` those whose count ``ccnt[i]`` exceeds the
+    count ``cnt`` of their pair's (first) row, 0 when absent."""
+    mask = _U(slots.shape[0] - 1)
+    missing = 0
+    over = 0
+    for i in range(ca.shape[0]):
+        key = _U(ca[i])
+        s = (key ^ (key >> _U(32))) & mask
+        matched = 0
+        while True:
+            k = slots[s]
+            if k < 0:
+                missing += 1
+                break
+            if a[k] == ca[i] and b[k] == cb[i]:
+                matched = cnt[k]
+                break
+            s = (s + _U(1)) & mask
+        if ccnt[i] > matched:
+            over += 1
+    out[0] = missing
+    out[1] = over
+
+
 # Argument types of each kernel, for the ahead-of-time build (what :mod:`xxh64` and :mod:`minhash` pass):
 # C-contiguous arrays only, which lets LLVM vectorize the loops as numba's own compilation does (any
 # layout: MinHash 4x slower). pycc does not check the layout of what it is given: the callers make
@@ -294,6 +344,9 @@ SIGNATURES = {
     "grouped_minhash": "void(uint32[::1], int64[::1], uint32[::1], uint32[::1], uint32[:,::1])",
     "decimal_text": "int64(int64[::1], int64, int64[::1], uint8[::1])",
     "count_runs": "int64(int64[::1], int64[::1], int64[::1], int64[::1], int64[::1])",
+    "index_pairs": "void(int64[::1], int64[::1], int32[::1])",
+    "probe_pairs": "void(int32[::1], int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], int64[::1], "
+                   "int64[::1])",
 }
 
 
@@ -360,7 +413,11 @@ def agrees_with_jit() -> bool:
         pairs = values.view(np.int64) % 1000  # many equal pairs
         first, counts = np.empty(n, np.int64), np.empty(n, np.int64)
         distinct = module.count_runs(starts, pairs, pairs // 7, first, counts)
-        outs.append([*got, minima, text_offsets, text[:written], first[:distinct], counts[:distinct]])
+        slots, probed = np.empty(1 << 15, np.int32), np.empty(2, np.int64)
+        module.index_pairs(pairs[: n // 2], pairs[: n // 2] // 7, slots)
+        module.probe_pairs(slots, pairs[: n // 2], pairs[: n // 2] // 7, pairs[: n // 2] % 5 + 1, pairs,
+                           pairs // 11, pairs % 3 + 1, probed)
+        outs.append([*got, minima, text_offsets, text[:written], first[:distinct], counts[:distinct], slots, probed])
     return all(np.array_equal(x, y) for x, y in zip(*outs, strict=True))
 
 
