@@ -1,0 +1,38 @@
+"""A batch process keeps the memory it frees for its own next allocations.
+
+glibc's malloc hands large freed blocks back to the system (``munmap``, trimming the heap's top), and the
+next allocation then takes fresh pages, each zeroed by the kernel on first touch. Stage 3 allocates and
+frees arrays for every table it hashes, so on a lake of small tables that churn showed as system time:
+a 2,500-table detect spent 1.2 s of 7 CPU seconds in the kernel, 0.95 s with the settings below, and
+ran about 4% faster (``bench/results/real.md`` has the run). A command line process ends when its
+command does, so memory it keeps is not kept long; a server (``r2d2 serve``) keeps the defaults.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+# mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_TOP_PAD = -2
+_M_MMAP_THRESHOLD = -3
+
+MMAP_THRESHOLD = 32 << 20  # glibc's largest: blocks below it come from the heap and are reused
+TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top kept before it is handed back
+TOP_PAD = 64 << 20  # the heap grows by this much more at a time (address space: pages are touched on use)
+
+
+def keep_freed_memory() -> bool:
+    """Tune this process's malloc as above (and its forked workers', which inherit it); whether it
+    could (glibc on Linux: elsewhere there is no ``mallopt``, and nothing changes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
+    except (OSError, AttributeError):  # musl, say: no mallopt
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return all(mallopt(param, value) == 1 for param, value in (
+        (_M_MMAP_THRESHOLD, MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD), (_M_TOP_PAD, TOP_PAD)))
