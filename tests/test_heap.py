@@ -34,3 +34,26 @@ def test_freed_memory_is_reused_without_new_pages() -> None:
     kept, default = _faults("keep"), _faults("default")
     assert kept < PAGES * 0.02  # the freed blocks came back: no zeroed pages from the kernel
     assert default > PAGES * 0.2  # malloc's defaults hand them back and fault fresh pages in
+
+
+_COLLECTIONS = """
+import gc, sys
+if sys.argv[1] == "less":
+    from r2d2.engine.heap import collect_less_often
+    collect_less_often()
+runs = []
+gc.callbacks.append(lambda phase, info: runs.append(info["generation"]) if phase == "start" else None)
+kept = [[i] for i in range(300_000)]  # long-lived containers, as a lake's profiles are
+print(len(runs), sum(1 for g in runs if g == 2))
+"""
+
+
+def test_the_collector_runs_less_often_and_never_walks_the_whole_heap_for_a_batch() -> None:
+    def runs(mode: str) -> tuple[int, int]:
+        out = subprocess.run([sys.executable, "-c", _COLLECTIONS, mode], capture_output=True, text=True, check=True)
+        young, full = out.stdout.split()
+        return int(young), int(full)
+
+    (less, less_full), (default, default_full) = runs("less"), runs("default")
+    assert less <= 10 and less_full == 0
+    assert default >= 100 and default_full >= 1

@@ -38,7 +38,7 @@ from r2d2.cli.exits import (
 )
 from r2d2.cli.render import FORMAT, Format, emit, emit_json, human_bytes, table, when
 from r2d2.config import Settings, load_settings
-from r2d2.engine.heap import keep_freed_memory
+from r2d2.engine.heap import collect_less_often, keep_freed_memory
 from r2d2.sparkfactory import lazy_spark
 from r2d2.views import Edge, Run, Table, TableDetail, as_json
 from r2d2.vocabulary import EdgeRelation, EdgeState
@@ -149,8 +149,9 @@ def cli(ctx: click.Context, catalog_url: str | None, home: Path | None, spark_ma
     fish: fish_source).
     """
     ctx.obj = Context(catalog_url=catalog_url, home=home, spark_master=spark_master, log_format=log_format)
-    if ctx.invoked_subcommand != "serve":  # the process ends with its command (a server keeps malloc's defaults)
+    if ctx.invoked_subcommand != "serve":  # the process ends with its command (a server keeps the defaults)
         keep_freed_memory()
+        collect_less_often()
 
 
 def _progress() -> Progress:
