@@ -21,6 +21,7 @@ from r2d2.catalog import Catalog
 from r2d2.catalog.tables import under_root
 from r2d2.engine.items import forked_workers
 from r2d2.errors import NotFoundError
+from r2d2.heap import collecting_less_often
 from r2d2.lake import fs as lakefs
 from r2d2.lake.discover import discover
 from r2d2.lake.fs import normalize_location
@@ -101,7 +102,7 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
 
         # Footer workers are forked first, before discovery starts threads and delta-rs its runtime
         local = not any(lakefs.is_object_store(r) for r in roots)
-        with forked_workers(min(threads, FOOTER_PROCESSES) if local else 1) as workers:
+        with collecting_less_often(), forked_workers(min(threads, FOOTER_PROCESSES) if local else 1) as workers:
             _scan(catalog, roots, spark_factory, tell, now, summary, local_bytes, threads, workers)
         summary.seconds = time.perf_counter() - started
         run.finish(summary={k: v for k, v in summary.to_json().items() if k not in ("errors", "warnings")},

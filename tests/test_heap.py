@@ -10,7 +10,7 @@ _CHILD = """
 import resource, sys
 import numpy as np
 if sys.argv[1] == "keep":
-    from r2d2.engine.heap import keep_freed_memory
+    from r2d2.heap import keep_freed_memory
     assert keep_freed_memory()
 faults = 0
 for size in (3 << 20, 5 << 20, 7 << 20, 9 << 20):
@@ -39,7 +39,7 @@ def test_freed_memory_is_reused_without_new_pages() -> None:
 _COLLECTIONS = """
 import gc, sys
 if sys.argv[1] == "less":
-    from r2d2.engine.heap import collect_less_often
+    from r2d2.heap import collect_less_often
     collect_less_often()
 runs = []
 gc.callbacks.append(lambda phase, info: runs.append(info["generation"]) if phase == "start" else None)
@@ -57,3 +57,22 @@ def test_the_collector_runs_less_often_and_never_walks_the_whole_heap_for_a_batc
     (less, less_full), (default, default_full) = runs("less"), runs("default")
     assert less <= 10 and less_full == 0
     assert default >= 100 and default_full >= 1
+
+
+def test_a_run_in_a_long_lived_process_gives_the_thresholds_back_when_the_last_run_ends() -> None:
+    import gc
+
+    from r2d2.heap import GC_THRESHOLDS, collecting_less_often
+
+    before = gc.get_threshold()
+    gc.set_threshold(701, 11, 12)
+    try:
+        first, second = collecting_less_often(), collecting_less_often()
+        first.__enter__()
+        second.__enter__()  # a second run starts (another request's thread)
+        first.__exit__(None, None, None)  # the first ends while the second still runs
+        assert gc.get_threshold() == GC_THRESHOLDS
+        second.__exit__(None, None, None)
+        assert gc.get_threshold() == (701, 11, 12)
+    finally:
+        gc.set_threshold(*before)

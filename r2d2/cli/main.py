@@ -38,7 +38,7 @@ from r2d2.cli.exits import (
 )
 from r2d2.cli.render import FORMAT, Format, emit, emit_json, human_bytes, table, when
 from r2d2.config import Settings, load_settings
-from r2d2.engine.heap import collect_less_often, keep_freed_memory
+from r2d2.heap import collect_less_often, keep_freed_memory
 from r2d2.sparkfactory import lazy_spark
 from r2d2.views import Edge, Run, Table, TableDetail, as_json
 from r2d2.vocabulary import EdgeRelation, EdgeState

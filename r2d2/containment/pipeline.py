@@ -35,6 +35,7 @@ from r2d2.containment.sketches import SketchRequest, TableSketch
 from r2d2.containment.transitive import implied, split_waves
 from r2d2.containment.verify_job import PairResult, covers_all, verify
 from r2d2.engine.spark import effective_master
+from r2d2.heap import collecting_less_often
 from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
 from r2d2.vocabulary import VERIFIED_STATES
@@ -87,7 +88,7 @@ def detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Spa
     say = progress or (lambda _msg: None)
     run_id = catalog.start_run("detect", params={})
     try:
-        with _caller_heap_frozen(), hashset_memo.keeping(settings.local_hashset_bytes):
+        with _caller_heap_frozen(), collecting_less_often(), hashset_memo.keeping(settings.local_hashset_bytes):
             result = _detect(catalog, settings, spark_factory, run_id, say)
     except Exception as exc:
         catalog.finish_run(run_id, status="failed", summary={}, errors=[{"location": "", "error": str(exc)}])

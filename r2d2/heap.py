@@ -21,6 +21,9 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -51,3 +54,28 @@ def keep_freed_memory() -> bool:
 def collect_less_often() -> None:
     """Raise the garbage collector's thresholds for this process (and its forked workers) as above."""
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+class _Scope:
+    lock = threading.Lock()
+    runs = 0  # scans and detects in the scope now
+    before: tuple[int, ...] = ()  # the thresholds when the first of them began
+
+
+@contextmanager
+def collecting_less_often() -> Iterator[None]:
+    """The thresholds above while a scan or detect runs in a process that keeps running after it (an
+    API server, a notebook); the previous ones come back when the last of the runs in it ends (runs in
+    several threads at once overlap)."""
+    with _Scope.lock:
+        if _Scope.runs == 0:
+            _Scope.before = gc.get_threshold()
+            gc.set_threshold(*GC_THRESHOLDS)
+        _Scope.runs += 1
+    try:
+        yield
+    finally:
+        with _Scope.lock:
+            _Scope.runs -= 1
+            if _Scope.runs == 0:
+                gc.set_threshold(*_Scope.before)
