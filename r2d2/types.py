@@ -50,6 +50,9 @@ class Family(StrEnum):
         return self not in (Family.BOOLEAN, Family.UNSUPPORTED)
 
 
+_FAMILIES = {f.value: f for f in Family}  # a dictionary lookup: Family(value) costs ten times more
+
+
 @dataclass(frozen=True)
 class FileEntry:
     """One data file of a table: its path relative to the table location, size and mtime."""
@@ -110,6 +113,9 @@ class TableProfile:
     files: tuple[FileEntry, ...]
     partition_columns: tuple[str, ...] = ()
     delta_version: int | None = None
+    # A Delta snapshot without column mapping or deletion vectors: a reader of its files needs nothing
+    # from the log (False when unknown, as in profiles stored before this field: the log is read).
+    delta_plain: bool = False
     data_read: bool = False  # True when profiling read data (CSV), not only metadata
     bytes_read: int = 0  # bytes read to build this profile (footers, log, or data for CSV)
     column_bytes: Mapping[str, int] = field(default_factory=dict)  # compressed bytes per Column.key
@@ -163,6 +169,7 @@ class TableProfile:
             ),
             "partition_columns": tuple(self.partition_columns),
             "delta_version": self.delta_version,
+            "delta_plain": self.delta_plain,
             "data_read": self.data_read,
             "bytes_read": self.bytes_read,
             "column_bytes": dict(self.column_bytes),
@@ -176,7 +183,9 @@ class TableProfile:
             format=data["format"],
             fingerprint=data["fingerprint"],
             columns=tuple(
-                Column(**{**c, "family": Family(c["family"])}) for c in data["columns"]
+                Column(c["name"], c["physical_type"], _FAMILIES.get(c["family"]) or Family(c["family"]),
+                       c.get("nullable", True), c.get("unit"), c.get("reason"))
+                for c in data["columns"]
             ),
             stats={k: ColumnStats(**v) for k, v in data["stats"].items()},
             num_rows=data["num_rows"],
@@ -192,6 +201,7 @@ class TableProfile:
             ),
             partition_columns=tuple(data.get("partition_columns", ())),
             delta_version=data.get("delta_version"),
+            delta_plain=data.get("delta_plain", False),
             data_read=data.get("data_read", False),
             bytes_read=data.get("bytes_read", 0),
             column_bytes=dict(data.get("column_bytes", {})),

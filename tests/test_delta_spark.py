@@ -44,6 +44,7 @@ def delta_lake(spark, tmp_path_factory: pytest.TempPathFactory):
      .write.format("delta").partitionBy("part").option("delta.columnMapping.mode", "name")
      .option("delta.minReaderVersion", "2").option("delta.minWriterVersion", "5").save(cm))
     spark.sql(f"ALTER TABLE delta.`{cm}` RENAME COLUMN name TO label")
+    spark.range(0, 50).selectExpr("id", "id * 3 AS triple").write.format("delta").save(str(lake / "plain"))
     live = [i for i in range(400) if i % 7 != 3]
     child = pa.table({"id": [i for i in live if i % 7 in (1, 2)], "name": [f"n{i}" for i in live if i % 7 in (1, 2)]})
     lakes.parquet(lake / "child", child)
@@ -65,6 +66,18 @@ def test_deletion_vectors_and_column_mapping_are_read(delta_lake, spark) -> None
     assert [c.name for c in cm.columns] == ["id", "part", "label"] and cm.num_rows == 120
     assert _arrow_rows(cm) == _rows(read_table(spark, cm)) == _rows(_read_delta_files(spark, cm))
     assert (7, 3, "n7") in _arrow_rows(cm)
+    assert not dv.delta_plain and not cm.delta_plain  # their readers need the log's layout
+
+
+def test_a_plain_delta_table_is_read_without_opening_its_log_again(delta_lake, spark) -> None:
+    from r2d2.lake import delta
+
+    _, lake, _, catalog = delta_lake
+    plain = catalog.get_table(str(lake / "plain")).profile
+    assert plain.delta_plain and plain.num_rows == 50
+    delta._layouts.clear()
+    assert _arrow_rows(plain) == _rows(read_table(spark, plain)) == [(i, 3 * i) for i in range(50)]
+    assert delta._layouts == {}  # no snapshot was opened to read it
 
 
 def test_child_of_a_table_with_deletion_vectors_is_found_exactly(delta_lake, spark) -> None:

@@ -86,7 +86,8 @@ def file_reads(profile: object) -> list[FileRead]:
     location: str = profile.location  # type: ignore[attr-defined]
     fmt: str = profile.format  # type: ignore[attr-defined]
     files = profile.files  # type: ignore[attr-defined]
-    if fmt != "delta" or not files:
+    if fmt != "delta" or not files or profile.delta_plain:  # type: ignore[attr-defined]
+        # (a plain Delta snapshot's files are read as they are: its log is not opened again)
         return [FileRead(location, lakefs.join(location, f.path), fmt, tuple(f.partition)) for f in files]
     from r2d2.lake.delta import read_layout
 

@@ -134,6 +134,7 @@ def profile_delta(table: DiscoveredTable) -> TableProfile:
         files=table.files,
         partition_columns=snap.partition_columns,
         delta_version=snap.version,
+        delta_plain=not snap.physical and not snap.has_deletions,
         bytes_read=snap.log_bytes,
         issues=unsupported_issues(table.location, columns),
     )
