@@ -30,6 +30,7 @@ from r2d2.catalog._base import (
     among_ids,
     as_utc,
     chunks,
+    execute_many,
     raw_rows,
     utc_value,
 )
@@ -262,8 +263,9 @@ class TablesRepository(RepositoryBase):
             _mark_edges_stale(conn, ids)
             for tid, p in changed:
                 column_rows.extend(_column_rows(tid, p))
-        if column_rows:
-            conn.execute(insert(C), column_rows)
+        # (every column given, no Python-side default: SQLAlchemy's per-row parameter handling was a
+        # quarter of saving 2,500 profiles)
+        execute_many(conn, insert(C), column_rows, {})
         return outcomes
 
     def touch_seen(self, locations: Iterable[str], *, seen_at: datetime) -> int:
