@@ -5,15 +5,16 @@ glibc's malloc hands large freed blocks back to the system (``munmap``, trimming
 next allocation then takes fresh pages, each zeroed by the kernel on first touch. Stage 3 allocates and
 frees arrays for every table it hashes, so on a lake of small tables that churn showed as system time:
 a 2,500-table detect spent 1.2 s of 7 CPU seconds in the kernel, 0.95 s with the settings below, and
-ran about 4% faster (``bench/results/real.md`` has the run).
+ran about 4% faster (5 interleaved runs each way).
 
 Python's cyclic collector runs after every 700 new container objects by default, and every few hundred
 runs it walks the whole heap: with pyarrow, pandas and SQLAlchemy imported and a lake's profiles loaded,
 that is several hundred thousand objects a pass. The same detect spent 0.56 s collecting (scan: 0.43 s)
-and 0.18 s (0.13 s) with the thresholds below; nothing a run makes lives longer than the run.
+and 0.18 s (0.13 s) with the thresholds below. Cyclic garbage is still collected, a little later.
 
-A command line process ends when its command does, so memory it keeps is not kept long; a server
-(``r2d2 serve``) keeps the defaults.
+A command line process ends when its command does, so memory it keeps is not kept long: it takes both
+settings for its whole life. A server (``r2d2 serve``) keeps malloc's defaults, and the collector's
+thresholds are raised only while a scan or detect runs in it.
 """
 
 from __future__ import annotations
