@@ -32,31 +32,16 @@ def test_compiled_minima_give_datasketch_values_for_every_width_and_extreme() ->
     assert np.array_equal(mh.signature(np.zeros(0, np.uint32), num_perm=8, seed=5), mh.empty_signature(8))
 
 
-def test_grouped_signatures_equal_per_group_signatures() -> None:
+def test_consecutive_signatures_equal_per_set_signatures_across_block_borders() -> None:
     rng = np.random.default_rng(1)
-    n = 3 * (1 << 16) + 123  # spans several blocks, groups straddle block borders
-    groups = rng.integers(0, 5, size=n)
-    hashes = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
-    ids, sigs = mh.grouped_signatures(groups, hashes, mh.permutations(32, 1))
-    assert ids.tolist() == [0, 1, 2, 3, 4]
-    for gid, sig in zip(ids, sigs, strict=True):
-        expected = mh.signature(hashes[groups == gid], num_perm=32, seed=1)
+    sizes = [70_000, 1, 0, 3 * (1 << 16) + 123, 17]  # sets straddle the kernel's blocks; one is empty
+    hashes = rng.integers(0, 2**32, size=sum(sizes), dtype=np.uint64).astype(np.uint32)
+    bounds = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    sigs = mh.consecutive_signatures(hashes, bounds, mh.permutations(32, 1))
+    for i, sig in enumerate(sigs):
+        expected = mh.signature(hashes[bounds[i]:bounds[i + 1]], num_perm=32, seed=1)
         assert np.array_equal(sig, expected)
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2**32 - 1) | st.sampled_from([0, 7, 2**32 - 1])),
-                min_size=1, max_size=300))
-def test_grouped_signatures_are_set_signatures(entries: list[tuple[int, int]]) -> None:
-    """Duplicates and group order do not matter, and one group (no sort) agrees with many."""
-    groups = np.array([g for g, _ in entries], dtype=np.int64)
-    hashes = np.array([h for _, h in entries], dtype=np.uint64).astype(np.uint32)
-    ids, sigs = mh.grouped_signatures(groups, hashes, mh.permutations(16, 2))
-    assert ids.tolist() == sorted(set(groups.tolist()))
-    for gid, sig in zip(ids, sigs, strict=True):
-        distinct = np.unique(hashes[groups == gid])
-        assert np.array_equal(sig, mh.signature(distinct, num_perm=16, seed=2))
-        assert np.array_equal(sig, _datasketch([int(v) for v in distinct], 16, 2))
+    assert np.array_equal(sigs[2], mh.empty_signature(32))
 
 
 @settings(max_examples=60, deadline=None)
@@ -70,6 +55,8 @@ def test_consecutive_signatures_are_set_signatures(sets: list[list[int]]) -> Non
     assert sigs.shape == (len(sets), 16)
     for values, sig in zip(sets, sigs, strict=True):
         assert np.array_equal(sig, mh.signature(np.array(values, np.uint64).astype(np.uint32), num_perm=16, seed=2))
+        if values:  # duplicates do not matter: datasketch's signature of the distinct values
+            assert np.array_equal(sig, _datasketch(sorted(set(values)), 16, 2))
 
 
 def test_lean_bytes_are_datasketch_bytes() -> None:

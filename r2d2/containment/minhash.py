@@ -99,23 +99,6 @@ def consecutive_signatures(hashes: np.ndarray, bounds: np.ndarray, perms: Perms)
     return _minima(hashes, bounds, perms)
 
 
-def grouped_signatures(groups: np.ndarray, hashes: np.ndarray, perms: Perms) -> tuple[np.ndarray, np.ndarray]:
-    """Signatures of many sets at once: ``groups[i]`` names the set that ``hashes[i]`` belongs to;
-    ``perms``: :func:`permutations` (computed on the driver, passed to workers).
-
-    Returns ``(group_ids, signatures)`` with one row of ``signatures`` per distinct group id, in
-    increasing id order (one compiled pass over the values: no Python loop per set, so thousands of
-    small sets — the columns of many small tables — cost what their values cost).
-    """
-    if len(groups) > 1 and not bool(np.all(groups[1:] >= groups[:-1])):
-        order = np.argsort(groups, kind="stable")
-        groups, hashes = groups[order], hashes[order]
-    starts = np.flatnonzero(np.concatenate(([True], groups[1:] != groups[:-1]))) if len(groups) else \
-        np.empty(0, np.int64)
-    bounds = np.append(starts, len(groups)).astype(np.int64)
-    return groups[starts], _minima(hashes, bounds, perms)
-
-
 def dominated(parent_sig: np.ndarray, child_sig: np.ndarray) -> bool:
     """True when the parent's signature is ≤ the child's everywhere (containment still possible)."""
     return bool(np.all(parent_sig <= child_sig))
