@@ -13,8 +13,9 @@ that is several hundred thousand objects a pass. The same detect spent 0.56 s co
 and 0.18 s (0.13 s) with the thresholds below. Cyclic garbage is still collected, a little later.
 
 A command line process ends when its command does, so memory it keeps is not kept long: it takes both
-settings for its whole life. A server (``r2d2 serve``) keeps malloc's defaults, and the collector's
-thresholds are raised only while a scan or detect runs in it.
+settings for its whole life (and so do the workers it forks: each keeps its own peak until it ends).
+A server (``r2d2 serve``) keeps malloc's defaults, and the collector's thresholds are raised only while
+a scan or detect runs in it.
 """
 
 from __future__ import annotations

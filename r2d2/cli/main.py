@@ -149,9 +149,15 @@ def cli(ctx: click.Context, catalog_url: str | None, home: Path | None, spark_ma
     fish: fish_source).
     """
     ctx.obj = Context(catalog_url=catalog_url, home=home, spark_master=spark_master, log_format=log_format)
-    if ctx.invoked_subcommand != "serve":  # the process ends with its command (a server keeps the defaults)
+    # Only in a process that ends with its command (main(): the console script, the batch jobs), not
+    # one that runs commands in passing (a test's CliRunner, a notebook), nor a server.
+    if _Process.ends_with_command and ctx.invoked_subcommand != "serve":
         keep_freed_memory()
         collect_less_often()
+
+
+class _Process:
+    ends_with_command = False  # set by main()
 
 
 def _progress() -> Progress:
@@ -434,6 +440,7 @@ def main(args: list[str] | None = None) -> None:
     """Run one command and end the process (click exits with the command's code; the batch jobs and
     the console script call this last)."""
     _register_subcommands()
+    _Process.ends_with_command = True
     try:
         cli.main(args=args, prog_name="r2d2")
     finally:
