@@ -113,3 +113,34 @@ def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:
     stats = exact_stats([(1, CHILD1), (1, CHILD2)], {1: (path, PARENT, ROW)},
                         {CHILD1: (path, CHILD1, ROW), CHILD2: (path, CHILD2, ROW)})
     assert stats == {0: (2, 0, 1), 1: (1, 1, 1)}
+
+
+def test_a_parent_set_too_large_for_the_driver_is_verified_by_spark(spark, tmp_path: Path, monkeypatch) -> None:
+    """Past the driver's limit on a parent set's rows, the batch goes to Spark, with the same answers."""
+    from r2d2.containment import exact_local
+    from r2d2.containment.verify_job import verify
+    from r2d2.types import Column, Family, TableProfile
+
+    path = _write(tmp_path / "hs", {(PARENT, ROW): {(1, 1): 1, (2, 2): 1, (3, 3): 2},
+                                    (CHILD1, ROW): {(1, 1): 1, (3, 3): 2}, (CHILD2, ROW): {(4, 4): 1}})
+
+    def profile(tid: int) -> TableProfile:
+        return TableProfile(location=f"{tmp_path}/t{tid}", format="parquet", fingerprint=f"fp{tid}",
+                            columns=(Column(name="x", physical_type="int64", family=Family.INTEGER),),
+                            stats={}, num_rows=3, num_bytes=1, files=())
+
+    profiles = {t: profile(t) for t in (PARENT, CHILD1, CHILD2)}
+    sketches = {t: TableSketch(t, f"fp{t}", rowset_path=path, rows=3, distinct_rows=3, rowset_bytes=120)
+                for t in (PARENT, CHILD1, CHILD2)}
+    cands = [Candidate(Pair(PARENT, c), (("x", "x"),)) for c in (CHILD1, CHILD2)]
+
+    def run():
+        out = verify(lambda: spark, cands, profiles=profiles, sketches=sketches, work_dir=tmp_path / "work",
+                     batch_size=8, local_bytes=256 << 20)
+        return {r.candidate.pair.child: r.contained for r in out.results}, out.jobs
+
+    on_driver, driver_jobs = run()
+    monkeypatch.setattr(exact_local, "MAX_PARENT_ROWS", 2)  # the parent's 3 rows are now too many
+    by_spark, spark_jobs = run()
+    assert on_driver == by_spark == {CHILD1: True, CHILD2: False}
+    assert driver_jobs == 0 and spark_jobs > 0

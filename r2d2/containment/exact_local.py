@@ -62,6 +62,13 @@ def _split_sets(rows: pa.Table) -> dict[tuple[int, int], _Set]:
     return {key: (take(a, parts), take(b, parts), take(cnt, parts)) for key, parts in runs.items()}
 
 
+MAX_PARENT_ROWS = (1 << 31) - 1  # the table's slots hold row numbers as int32 (half the memory of int64)
+
+
+class TooLargeForDriver(ValueError):
+    """A parent set with 2**31 rows or more (``local_hashset_bytes`` set past 80 GB): Spark verifies it."""
+
+
 class _Parent:
     """A parent set prepared for lookups: an open-addressing table on its 128-bit hashes (a compiled
     loop, built once and reused for every child compared with this parent; 64-bit coincidences of
@@ -69,9 +76,8 @@ class _Parent:
 
     def __init__(self, rows: _Set) -> None:
         self.a, self.b, self.cnt = (np.ascontiguousarray(x, dtype=np.int64) for x in rows)
-        if len(self.a) >= 1 << 31:  # the slots hold row numbers as int32 (half the memory of int64)
-            raise ValueError(f"a hash set of {len(self.a):,} rows is too large to verify on the driver; "
-                             "lower local_hashset_bytes")
+        if len(self.a) > MAX_PARENT_ROWS:
+            raise TooLargeForDriver(f"a hash set of {len(self.a):,} rows is too large to verify on the driver")
         cap = 1
         while cap < 2 * len(self.a):
             cap <<= 1

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from r2d2.containment.candidates import Candidate, Pair
-from r2d2.containment.exact_local import PairStats, exact_stats
+from r2d2.containment.exact_local import PairStats, TooLargeForDriver, exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
 from r2d2.engine.batch import chunked
 from r2d2.engine.local import local_frame
@@ -214,7 +214,8 @@ def verify(
         if local is not None:
             try:
                 stats = exact_stats([(g, c.pair.child) for g, c in pairs], local[0], local[1])
-            except (OSError, pa.ArrowException):  # a set gone missing: Spark re-scans what it must, in its batches
+            except (OSError, pa.ArrowException, TooLargeForDriver):  # a set gone missing (or too large here):
+                # Spark re-scans what it must, in its batches
                 work.extendleft(reversed([(part, False) for part in chunked(keys, batch_size)]))
                 continue
             else:
