@@ -240,6 +240,14 @@ def grouped_minhash(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np
             out[g, p] = row[p]
 
 
+@_inline
+def _home(a, mask):
+    """The first slot an open-addressing table of row hashes tries for hash half ``a`` (its low bits,
+    mixed with its high ones; ``mask``: the table's length - 1). Every table built and probed here uses it."""
+    key = _U(a)
+    return (key ^ (key >> _U(32))) & mask
+
+
 @_jit
 def count_runs(starts: np.ndarray, a: np.ndarray, b: np.ndarray, first: np.ndarray, counts: np.ndarray) -> int:
     """The distinct pairs ``(a[i], b[i])`` of each run ``starts[r]:starts[r + 1]`` with their counts:
@@ -263,8 +271,7 @@ def count_runs(starts: np.ndarray, a: np.ndarray, b: np.ndarray, first: np.ndarr
             cap <<= 1
         mask = _U(cap - 1)
         for i in range(lo, hi):
-            key = _U(a[i])
-            s = (key ^ (key >> _U(32))) & mask
+            s = _home(a[i], mask)
             while True:
                 k = slots[s]
                 if k < 0:
@@ -293,8 +300,7 @@ def index_pairs(a: np.ndarray, b: np.ndarray, slots: np.ndarray) -> None:
     for x in range(slots.shape[0]):
         slots[x] = -1
     for i in range(a.shape[0]):
-        key = _U(a[i])
-        s = (key ^ (key >> _U(32))) & mask
+        s = _home(a[i], mask)
         while True:
             k = slots[s]
             if k < 0:
@@ -315,8 +321,7 @@ def probe_pairs(slots: np.ndarray, a: np.ndarray, b: np.ndarray, cnt: np.ndarray
     missing = 0
     over = 0
     for i in range(ca.shape[0]):
-        key = _U(ca[i])
-        s = (key ^ (key >> _U(32))) & mask
+        s = _home(ca[i], mask)
         matched = 0
         while True:
             k = slots[s]
