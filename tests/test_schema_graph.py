@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import Case, contained_cases, schema_lakes, schema_profile
 
 from r2d2.containment.candidates import Candidate, Pair
@@ -125,6 +126,19 @@ def oracle(profiles: Mapping[int, TableProfile]) -> set[tuple[int, int, tuple[tu
 def test_matches_all_pairs_oracle(lake: dict[int, TableProfile]) -> None:
     got = {(c.parent, c.child, c.column_map) for c in schema_candidates(lake).candidates}
     assert got == oracle(lake)
+
+
+@settings(max_examples=200, deadline=None)
+@given(schema_lakes(), st.randoms(use_true_random=False))
+def test_restricted_children_and_parents_are_a_filter_of_the_whole_graph(lake: dict[int, TableProfile],
+                                                                          rnd: random.Random) -> None:
+    """``children_only`` / ``parents_only`` (the except pass: views as children, tables as parents) give
+    exactly the whole graph's pairs with such ends, in the same order."""
+    children = {t for t in lake if rnd.random() < 0.5}
+    parents = {t for t in lake if rnd.random() < 0.5}
+    whole = schema_candidates(lake).candidates
+    got = schema_candidates(lake, children_only=children, parents_only=parents).candidates
+    assert got == [c for c in whole if c.pair.child in children and c.pair.parent in parents]
 
 
 @settings(max_examples=200, deadline=None)

@@ -57,13 +57,14 @@ _set_map = vars(Candidate)["column_map"].__set__  # slot descriptor
 
 
 def schema_candidates(profiles: Mapping[int, TableProfile], *,
-                      children_only: Collection[int] | None = None) -> SchemaGraph:
+                      children_only: Collection[int] | None = None,
+                      parents_only: Collection[int] | None = None) -> SchemaGraph:
     """All (parent, child) pairs whose schemas allow containment, with their column maps.
 
     ``profiles`` maps table id → profile. Returns candidates sorted by (child id, parent id), each
     with ``column_map`` = (child key, parent column name) for every child column, and the exclusions
     (table id, reason) sorted by table id. ``children_only``: only pairs whose child is one of these
-    (every table is still a possible parent).
+    (every table is still a possible parent); ``parents_only``: only pairs whose parent is one of these.
     """
     terms: dict[tuple[str, Family], int] = {}
     postings: list[set[int]] = []
@@ -94,7 +95,8 @@ def schema_candidates(profiles: Mapping[int, TableProfile], *,
             if term is None:
                 term = terms[term_key] = len(postings)
                 postings.append(set())
-            postings[term].add(tid)
+            if parents_only is None or tid in parents_only:
+                postings[term].add(tid)
             naming.append((term, col.name))
             child_terms.append((col.key, term))
         naming.sort()
