@@ -1,5 +1,6 @@
 """Compiled loops for stage 3's per-value work: XXH64 (Spark's ``xxhash64``), MinHash minima and the
-canonical text of decimals.
+canonical text of decimals; and for the row-hash sets: counting them (stage 3) and looking one up in
+another (exact verification on the driver), in open-addressing tables.
 
 Hashing a value is a few dozen integer operations; as numpy passes over arrays it cost 100-170 ns
 per value on real tables (every step a pass over memory, a fixed cost per call), as compiled loops
