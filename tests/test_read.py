@@ -127,3 +127,24 @@ def test_a_profile_column_gone_from_the_file_fails_the_read(spark, tmp_path: Pat
         read_table(spark, profiles["t1"]).collect()
     with pytest.raises(AnalysisException, match="`y`"):
         read_tagged(spark, [(profiles["t1"], {"tid": 1}), (profiles["t2"], {"tid": 2})]).collect()
+
+
+def test_a_corrupted_file_of_a_plain_delta_table_fails_its_read_naming_table_and_file(spark, tmp_path: Path) -> None:
+    """A plain Delta table's files are read without its log: a data file corrupted after the scan still
+    fails the read with the table and the file named, and no log is opened for it."""
+    import pytest
+
+    from r2d2.errors import TableReadError
+    from r2d2.lake import delta
+    from r2d2.lake.arrow_read import ReadColumn, file_reads, read_file
+
+    lakes.delta(tmp_path / "dl", {"a": [1, 2, 3]})
+    profile = _profiles(spark, tmp_path)["dl"]
+    assert profile.delta_plain
+    data = next((tmp_path / "dl").glob("*.parquet"))
+    data.write_bytes(b"not parquet".ljust(data.stat().st_size, b"\0"))
+    delta._layouts.clear()
+    with pytest.raises(TableReadError) as caught:
+        [t for item in file_reads(profile) for t in read_file(item, [ReadColumn("a", "int64")])]
+    assert str(tmp_path / "dl") in str(caught.value) and data.name in str(caught.value)
+    assert delta._layouts == {}
