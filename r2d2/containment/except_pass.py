@@ -71,7 +71,7 @@ def plan_views(profiles: Mapping[int, TableProfile], *, involving: int | None = 
         return None
     every = {**profiles, **{v: view for v, (_, _, view) in views.items()}}
     graph = schema_candidates(every, children_only=set(views), parents_only=set(profiles))  # views are no parents
-    cands = [c for c in graph.candidates if c.pair.parent not in views and c.pair.parent != views[c.pair.child][0]
+    cands = [c for c in graph.candidates if c.pair.parent != views[c.pair.child][0]
              and involving in (None, c.pair.parent, views[c.pair.child][0])]
     kept, _ = prune_all(cands, every, facts=facts)
     derived = {v: (tid, tuple(c.name for c in sorted(view.supported_columns, key=lambda c: c.key)))
