@@ -1,7 +1,8 @@
 """`r2d2 serve`: the REST API (FastAPI on uvicorn).
 
 One process by default (its background run worker runs one job at a time). ``--workers N`` starts N
-uvicorn worker processes sharing the port, for read throughput (``bench/results/api.md``); each has
+uvicorn worker processes on the port, for read throughput (``bench/results/api.md``), each with its own
+listening socket on Linux so that connections spread evenly (:mod:`r2d2.cli.reuseport`); each has
 its own run worker, and the catalog's locks keep detect and the destructive operations one at a time
 across all of them. The workers get their settings through ``R2D2_*`` environment variables (the
 options given here are passed on that way).
@@ -36,8 +37,11 @@ def serve(obj: Context, host: str, port: int, lake_roots: tuple[str, ...], worke
     need no token.
     """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    from r2d2.cli import reuseport
     from r2d2.config import load_settings
+    from r2d2.errors import ConfigError
     from r2d2.logs import uvicorn_config
 
     def body() -> int:
@@ -55,7 +59,16 @@ def serve(obj: Context, host: str, port: int, lake_roots: tuple[str, ...], worke
                            "R2D2_LAKE_ROOTS": json.dumps(list(settings.lake_roots))})
         if settings.spark_master:
             os.environ["R2D2_SPARK_MASTER"] = settings.spark_master
-        uvicorn.run("api.main:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        if not reuseport.supported():
+            uvicorn.run("api.main:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+            return EXIT_OK
+        config = uvicorn.Config("api.main:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        try:
+            reserved = reuseport.reserve(host, port)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        with reserved:
+            Multiprocess(config, sockets=[reserved]).run()
         return EXIT_OK
 
     run_guarded(body)

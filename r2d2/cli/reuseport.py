@@ -1,0 +1,69 @@
+"""One listening socket per worker of ``r2d2 serve --workers N``, so that the kernel spreads connections.
+
+uvicorn's supervisor binds one socket and every worker accepts from it. A worker whose event loop
+wakes first accepts every pending connection at once, so keep-alive clients pile up on one worker:
+32 ``wrk`` connections split 30/2, 26/6 and even 32/0 between two workers, which then served at the
+speed of one, with a tail latency of three times the median (``bench/results/api.md``).
+
+With ``SO_REUSEPORT`` (Linux) each worker has its own socket on the same port, and the kernel hands
+each new connection to one of them by a hash of its addresses: an even split on average. The parent
+keeps a socket bound (never listening, so it is handed no connection) that reserves the port and
+resolves port 0. uvicorn's supervisor sends its sockets to every worker it starts, restarts included;
+this one arrives in the worker as a new listening socket of the worker's own (:meth:`__reduce__`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import Any
+
+log = logging.getLogger("uvicorn.error")
+
+
+def supported() -> bool:
+    """Whether the kernel balances connections between ``SO_REUSEPORT`` sockets (Linux does; macOS and
+    the BSDs accept the option but hand every connection to one socket)."""
+    return sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+
+
+def _bound(family: int, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class PortReservation(socket.socket):
+    """The parent's socket: bound to the port, never listening. Pickled for a worker (uvicorn passes its
+    sockets to each worker it spawns), it unpickles as that worker's own socket on the same port;
+    uvicorn's server then listens on it."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        host, port = self.getsockname()[:2]
+        return _bound, (self.family, host, port)
+
+
+def reserve(host: str, port: int) -> PortReservation:
+    """Bind ``host:port`` for the workers' sockets (port 0: a free port, the same for every worker).
+
+    Raises ``OSError`` when the port is taken by a socket without ``SO_REUSEPORT`` (or another user's)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = PortReservation(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    log.info("Uvicorn running on http://%s:%d, one socket per worker (Press CTRL+C to quit)",
+             shown, sock.getsockname()[1])
+    return sock

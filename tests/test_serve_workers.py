@@ -1,0 +1,151 @@
+"""`r2d2 serve --workers N`: a real server in a subprocess; connections spread over its workers.
+
+uvicorn's shared socket let the first worker to wake accept every pending connection (32 benchmark
+connections split 32/0 between two workers); each worker now listens on its own ``SO_REUSEPORT``
+socket (:mod:`r2d2.cli.reuseport`). A burst of keep-alive connections must reach both workers, every
+one of them must be answered (none may wait on the parent's reserving socket), and a worker that dies
+is replaced by one that takes connections in turn.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CONNECTIONS = 32
+AT_LEAST = 6  # per worker; a fair 32-way split falls below 6 with a probability of about 2e-4
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+def _workers(server: int) -> list[int]:
+    """The server's uvicorn workers (its children running the app, not multiprocessing's helper)."""
+    return sorted(k for k in _children(server)
+                  if "resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes().decode(errors="replace"))
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    out = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            out.add(int(target[8:-1]))
+    return out
+
+
+def _sockets(port: int, state: str) -> set[int]:
+    """Inodes of the loopback IPv4 TCP sockets on local ``port`` in ``state`` (01 established, 0A listening)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+            inodes.add(int(fields[9]))
+    return inodes
+
+
+def _listening(server: int, port: int) -> bool:
+    """Whether each of the two workers listens on a socket of its own (the parent only reserves the port)."""
+    listening = _sockets(port, "0A")
+    workers = _workers(server)
+    return len(workers) == 2 and len(listening) == 2 and all(_socket_inodes(w) & listening for w in workers)
+
+
+def _spread(server: int, port: int) -> dict[int, int]:
+    """Open a burst of connections, get one answer on each, and count them by the worker holding them."""
+    conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(CONNECTIONS)]
+    try:
+        for c in conns:
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        for c in conns:
+            assert c.recv(64).startswith(b"HTTP/1.1 200"), "a connection was not answered"
+        accepted = _sockets(port, "01")
+        counts = {w: len(_socket_inodes(w) & accepted) for w in _workers(server)}
+        assert sum(counts.values()) == CONNECTIONS, counts
+        return counts
+    finally:
+        for c in conns:
+            c.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    free_port = _free_port()
+    log = (tmp_path / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "r2d2"), "--home", str(tmp_path / "home"), "serve", "--port",
+         str(free_port), "--workers", "2", "--no-access-log", "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(proc, free_port, tmp_path)
+        yield proc.pid, free_port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        log.close()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, tmp_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (tmp_path / "server.log").read_text(errors="replace")
+        if _listening(proc.pid, port):
+            assert httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10).status_code == 200
+            return
+        time.sleep(0.2)
+    raise AssertionError("server not ready: " + (tmp_path / "server.log").read_text(errors="replace"))
+
+
+def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(server: tuple[int, int]) -> None:
+    pid, port = server
+    workers = _workers(pid)
+    assert len(workers) == 2
+    counts = _spread(pid, port)
+    assert all(n >= AT_LEAST for n in counts.values()), counts
+
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while workers[0] in _workers(pid) or not _listening(pid, port):
+        assert time.monotonic() < deadline, "the dead worker was not replaced"
+        time.sleep(0.2)
+    counts = _spread(pid, port)
+    assert workers[0] not in counts and workers[1] in counts
+    assert all(n >= AT_LEAST for n in counts.values()), counts
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:  # bound without SO_REUSEPORT: nobody may share the port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "r2d2"), "--home", str(tmp_path / "home"), "serve", "--port",
+             str(port), "--workers", "2"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3, out
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
