@@ -499,6 +499,16 @@ class TablesRepository(RepositoryBase):
         ``ids`` (the filters of :meth:`table_ids`)."""
         return table_records(self.table_rows_by_ids(ids, **filters))
 
+    def table_locations(self, ids: Iterable[int]) -> dict[int, str]:
+        """The location of each of these table ids that exists."""
+        wanted = sorted(set(ids))
+        out: dict[int, str] = {}
+        with self._read() as conn:
+            stmt = select(TableRow.id, TableRow.location).where(among_ids(TableRow.id, conn.dialect.name))
+            for part in chunks(wanted):
+                out.update(raw_rows(conn, stmt, {"ids": list(part)}).rows)
+        return out
+
     def table_rows_by_ids(
         self,
         ids: Sequence[int],
@@ -544,11 +554,11 @@ def _rows_by_ids(key: _Filters, dialect: str) -> Any:
 @lru_cache(maxsize=PAGE_STATEMENTS)
 def _page(key: _Filters, keyset: bool) -> Any:
     where = TablesRepository._filters(*key)
-    if keyset:
-        where.append(TableRow.id > bindparam("after_id"))
-        order: Any = (TableRow.id,)
-    else:
-        order = _ORDERS["location"]
+    if keyset:  # read from the id on, up to the limit (see edges._page: the subquery cost twice as much)
+        return (select(*_LISTED).where(*where, TableRow.id > bindparam("after_id")).order_by(TableRow.id)
+                .offset(bindparam("offset")).limit(bindparam("limit")))
+    # An offset is walked on an index alone; only the page's rows are read whole.
+    order = _ORDERS["location"]
     ids = (select(TableRow.id).where(*where).order_by(*order).offset(bindparam("offset"))
            .limit(bindparam("limit")).scalar_subquery())
     return select(*_LISTED).where(TableRow.id.in_(ids)).order_by(*order)
