@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -191,3 +192,74 @@ def test_snapshots_reload_in_the_background_while_every_request_gets_the_previou
     assert old.get(("k",), lambda: 1) == 1
     time.sleep(0.1)
     assert old.get(("k",), lambda: 2) == 2  # past its grace: never served, the reload is waited for
+
+
+def _profile(location: str) -> Any:
+    from r2d2.types import Column, ColumnStats, Family, FileEntry, TableProfile
+
+    cols = (Column(name="id", physical_type="int64", family=Family.INTEGER),)
+    return TableProfile(location=location, format="parquet", fingerprint=f"fp-{location}", columns=cols,
+                        stats={"id": ColumnStats(min=0, max=9, min_exact=True, max_exact=True, null_count=0)},
+                        num_rows=10, num_bytes=100, files=(FileEntry(path="p.parquet", size=100, mtime_ns=1),))
+
+
+def test_edge_pages_fill_locations_from_memory_as_the_join_would(catalog_url: str) -> None:
+    """Edge pages read the edges alone and add their tables' locations from the server's memory: the
+    same rows as the joined query, offset and keyset pages alike, a table new since the memory was filled
+    included, and everything read again once its time is up."""
+    from api.crud import ApiQueries
+    from r2d2.catalog import EdgeUpsert, open_catalog
+    from r2d2.catalog.edges import CURRENT_EDGES
+
+    catalog = open_catalog(catalog_url)
+    now = datetime.now(UTC)
+    for i in range(12):
+        catalog.save_profile(_profile(f"/lake/t{i:02d}"), seen_at=now)
+    ids = {r.location: r.id for r in catalog.list_tables(with_profile=False)}
+
+    def edges(pairs: list[tuple[str, str]]) -> None:
+        catalog.upsert_edges([EdgeUpsert(parent_id=ids[p], child_id=ids[c], parent_fingerprint="f",
+                                         child_fingerprint="f", state="verified", stage="exact",
+                                         relation="contains", multiset=True, evidence={"n": 1})
+                              for p, c in pairs])
+
+    edges([(f"/lake/t{i:02d}", f"/lake/t{j:02d}") for i in range(12) for j in range(12) if (i * 7 + j) % 5 == 0
+           and i != j])
+    queries = ApiQueries(catalog)
+
+    def joined(after_id: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        return _document(catalog.edge_page_rows(CURRENT_EDGES, after_id=after_id, limit=7, offset=offset))
+
+    def served(after_id: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        return _document(queries.edge_page(CURRENT_EDGES, after_id=after_id, limit=7, offset=offset)[0])
+
+    total = catalog.count_edges()
+    assert total > 14
+    for offset in range(0, total, 7):
+        assert served(offset=offset) == joined(offset=offset) and served(offset=offset)
+    first = served(after_id=0)
+    assert first == joined(after_id=0) and served(after_id=first[-1]["id"]) == joined(after_id=first[-1]["id"])
+    assert {(e["parent"], e["child"]) for e in first} == {
+        (loc_p, loc_c) for e in first for loc_p, loc_c in [(_loc(ids, e["parent_id"]), _loc(ids, e["child_id"]))]}
+
+    catalog.save_profile(_profile("/lake/new"), seen_at=now)  # after the memory was filled
+    ids = {r.location: r.id for r in catalog.list_tables(with_profile=False)}
+    edges([("/lake/new", "/lake/t00")])
+    last = max(r.id for r in catalog.list_edges())
+    assert [(e["parent"], e["child"]) for e in served(after_id=last - 1)] == [("/lake/new", "/lake/t00")]
+
+    queries._locations.ttl_s = 0.0  # time is up at once: every page reads its locations again
+    assert served(after_id=0) == joined(after_id=0)
+    assert len(queries._locations._known) <= 14  # the page's tables only, read afresh
+    catalog.close()
+
+
+def _document(raw: Any) -> list[dict[str, Any]]:
+    """The page's items as the API sends them (the evidence is embedded as stored: compared as JSON)."""
+    import orjson
+
+    return list(orjson.loads(orjson.dumps(render.edge_rows(raw), option=orjson.OPT_UTC_Z)))
+
+
+def _loc(ids: dict[str, int], table_id: int) -> str:
+    return next(loc for loc, i in ids.items() if i == table_id)
