@@ -335,14 +335,33 @@ read the ratios more than the absolute values):
   | + background reload, aggregated ids | 916-921, p99 99-101 ms | 642-799, p99 140-181 ms |
 
   Server CPU per request went from 3.5 to 2.0 ms (SQLite) and from 3.1 to 2.0 ms (PostgreSQL).
-* **Met on SQLite, half met on PostgreSQL.** In the table above this text (30 s per row): SQLite 843-1,003
-  requests/s with p99 72-86 ms on all four rows, PostgreSQL 520-790 requests/s on all four rows (≥ 500:
-  met) but p99 ≤ 100 ms only for `GET /tables` (89 ms); the other three rows are at 120-141 ms, and
-  back-to-back runs of one row vary from 97 to 191 ms. On PostgreSQL a worker's event loop also waits
-  for the database's round trip (about 1.3 ms a page, of which 0.4 ms is the query's execution), and the
-  database's processes share the two CPUs with the server's. Tried and not kept: 3 or 4 workers (p50
-  lower, p99 no better or worse) and freezing the server's start-up heap out of the garbage collector
-  (no measurable change).
+* **Then SQLite met the targets and PostgreSQL half did** (30 s rows, `git show bd1101f:bench/results/api.md`, before the
+  next three items): SQLite 843-1,003 requests/s with p99 72-86 ms; PostgreSQL 520-790 requests/s, but
+  p99 120-141 ms on three rows of four. Tried and not kept then: 3 or 4 workers (p50 lower, p99 no
+  better) and freezing the server's start-up heap out of the garbage collector (no measurable change).
+* **One worker took most connections.** With `--workers 2`, uvicorn's supervisor binds one socket and
+  both workers accept from it; the worker whose event loop wakes first accepts every pending
+  connection, and `wrk`'s 32 keep-alive connections stay where they landed. Counted per worker process
+  (`ss`) under load: 30/2, 26/6, 32/0 and 18/14 on four rows. The busy worker served its 30 clients alone
+  (p99 about 3.5 times p50) while the other idled; at 32/0 a row ran at the speed of one worker (405
+  requests/s). Each worker now listens on its own `SO_REUSEPORT` socket (`r2d2/cli/reuseport.py`; the
+  parent only reserves the port), and Linux hands each new connection to one of them by a hash of its
+  addresses: 15/17, 16/16, 17/15 and 17/15 on the same rows. `tests/test_serve_workers.py` opens a burst
+  of 32 connections against a real `r2d2 serve --workers 2` and checks that both workers hold some
+  (and that a killed worker's replacement does).
+* **PostgreSQL's share of a page.** CPU per request of the PostgreSQL processes, from `/proc` under
+  `wrk`: 0.76 ms (`GET /edges`) and 1.2 ms (`?after_id`), against 1.4-1.7 ms for the server itself.
+  `EXPLAIN (ANALYZE, BUFFERS)`: the keyset page selected its ids in a subquery, then looked every id up
+  again, hashed and sorted them (1.1 ms); reading from the id on in one statement is 0.45 ms (both
+  keyset statements, edges and tables). And 774 of the page's 951 buffer reads were the joins of each
+  edge with its parent's and child's table rows, for their locations. A table's row keeps its id and
+  its location for good (rows are never deleted, a location never rewritten), so each server process
+  now keeps the locations it has read (`api/crud.py`, `Locations`: the page's missing ids in one query,
+  all dropped every 10 minutes) and edge pages are read without the joins.
+  `tests/test_api_service.py` checks that the pages are the same documents as the joined query's, on
+  both catalogs, a table added meanwhile included.
+* **Now met on both** (the table above this text): 1,130-1,860 requests/s, p99 38-67 ms, 0 errors on all
+  eight rows; server CPU 1.0-1.4 ms per request.
 
 Before and after, back to back on one SQLite catalog (5,000 tables, 100,000 edges), `wrk -t1 -c32 -d15s`
 at random offsets, the machine shared with other work (1-minute load average 3.3 to 8.9 during these
