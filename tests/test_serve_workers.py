@@ -139,6 +139,17 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(server: t
     assert all(n >= AT_LEAST for n in counts.values()), counts
 
 
+def test_a_second_server_on_the_port_is_refused(server: tuple[int, int], tmp_path: Path) -> None:
+    """SO_REUSEPORT would let it share the first one's connections: it must fail instead."""
+    pid, port = server
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "r2d2"), "--home", str(tmp_path / "other"), "serve", "--port",
+         str(port), "--workers", "2"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3, out
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert _listening(pid, port)  # the first server is untouched
+
+
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as taken:  # bound without SO_REUSEPORT: nobody may share the port
         taken.bind(("127.0.0.1", 0))

@@ -53,8 +53,16 @@ class PortReservation(socket.socket):
 def reserve(host: str, port: int) -> PortReservation:
     """Bind ``host:port`` for the workers' sockets (port 0: a free port, the same for every worker).
 
-    Raises ``OSError`` when the port is taken by a socket without ``SO_REUSEPORT`` (or another user's)."""
+    Raises ``OSError`` when something listens on the port already. ``SO_REUSEPORT`` alone would let a
+    second server of the same user join the first one's sockets, and the kernel would split the
+    connections between the two: the port is first bound without it (``SO_REUSEADDR`` only, as uvicorn
+    binds: connections of an earlier server waiting out their close do not count), which fails when
+    any socket listens there."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     sock = PortReservation(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
