@@ -10,6 +10,7 @@ is replaced by one that takes connections in turn.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,28 +26,36 @@ CONNECTIONS = 32
 AT_LEAST = 6  # per worker; a fair 32-way split falls below 6 with a probability of about 2e-4
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _children(pid: int) -> list[int]:
     kids: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids += [int(k) for k in (task / "children").read_text().split()]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids += [int(k) for k in (task / "children").read_text().split()]
+    except OSError:  # a thread or the process ended meanwhile
+        pass
     return kids
 
 
 def _workers(server: int) -> list[int]:
     """The server's uvicorn workers (its children running the app, not multiprocessing's helper)."""
-    return sorted(k for k in _children(server)
-                  if "resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes().decode(errors="replace"))
+    out = []
+    for kid in _children(server):
+        try:
+            command = Path(f"/proc/{kid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:  # reaped meanwhile (a killed worker)
+            continue
+        if "resource_tracker" not in command:
+            out.append(kid)
+    return sorted(out)
 
 
 def _socket_inodes(pid: int) -> set[int]:
     out = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return out
+    for fd in fds:
         try:
             target = os.readlink(fd)
         except OSError:  # closed meanwhile
@@ -92,15 +101,16 @@ def _spread(server: int, port: int) -> dict[int, int]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[int, int]]:
-    free_port = _free_port()
-    log = (tmp_path / "server.log").open("wb")
+    """A server on a port it chose itself (port 0: no window for another job to take a free port)."""
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "r2d2"), "--home", str(tmp_path / "home"), "serve", "--port",
-         str(free_port), "--workers", "2", "--no-access-log", "--log-level", "warning"],
+        [str(Path(sys.executable).parent / "r2d2"), "--home", str(tmp_path / "home"), "serve", "--port", "0",
+         "--workers", "2", "--no-access-log", "--log-level", "info"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_ready(proc, free_port, tmp_path)
-        yield proc.pid, free_port
+        port = _wait_ready(proc, log_path)
+        yield proc.pid, port
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -111,15 +121,19 @@ def server(tmp_path: Path) -> Iterator[tuple[int, int]]:
         log.close()
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, tmp_path: Path) -> None:
+def _wait_ready(proc: subprocess.Popen[bytes], log: Path) -> int:
+    """The port, once both workers listen on it and the API answers."""
     deadline = time.monotonic() + 60
+    port = None
     while time.monotonic() < deadline:
-        assert proc.poll() is None, (tmp_path / "server.log").read_text(errors="replace")
-        if _listening(proc.pid, port):
+        assert proc.poll() is None, log.read_text(errors="replace")
+        said = re.search(r"running on http://127\.0\.0\.1:(\d+), one socket", log.read_text(errors="replace"))
+        port = port or (int(said.group(1)) if said else None)
+        if port and _listening(proc.pid, port):
             assert httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10).status_code == 200
-            return
+            return port
         time.sleep(0.2)
-    raise AssertionError("server not ready: " + (tmp_path / "server.log").read_text(errors="replace"))
+    raise AssertionError("server not ready: " + log.read_text(errors="replace"))
 
 
 def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(server: tuple[int, int]) -> None:
@@ -148,6 +162,28 @@ def test_a_second_server_on_the_port_is_refused(server: tuple[int, int], tmp_pat
     assert out.returncode == 3, out
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
     assert _listening(pid, port)  # the first server is untouched
+
+
+def test_a_worker_that_cannot_bind_fails_as_a_start_up_failure() -> None:
+    """Something else listens on the port (taken while no worker listened): the worker exits with
+    uvicorn's start-up failure code, on which the supervisor stops the server, not restarts it forever."""
+    from uvicorn.config import STARTUP_FAILURE
+
+    from r2d2.cli import reuseport
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(SystemExit) as stopped:
+            reuseport._bound(socket.AF_INET, taken.getsockname())
+    assert stopped.value.code == STARTUP_FAILURE
+    with reuseport.reserve("127.0.0.1", 0) as reserved:  # and a free reserved port binds, for each worker
+        first = reuseport._bound(socket.AF_INET, reserved.getsockname())
+        second = reuseport._bound(socket.AF_INET, reserved.getsockname())
+        assert first.getsockname() == second.getsockname() == reserved.getsockname()
+        first.close()
+        second.close()
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:

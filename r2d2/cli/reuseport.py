@@ -15,9 +15,12 @@ this one arrives in the worker as a new listening socket of the worker's own (:m
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from typing import Any
+
+from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("uvicorn.error")
 
@@ -28,15 +31,19 @@ def supported() -> bool:
     return sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 
 
-def _bound(family: int, host: str, port: int) -> socket.socket:
+def _bound(family: int, address: tuple[Any, ...]) -> socket.socket:
+    """A worker's own socket on the reserved address. When it cannot be bound (something else took the
+    port while no worker listened: the reservation does not listen), the worker exits as one that
+    failed to start, and the supervisor stops the server instead of restarting the worker forever."""
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError:
+        sock.bind(address)
+    except OSError as exc:
         sock.close()
-        raise
+        log.error("worker %d cannot listen on %s: %s", os.getpid(), address[:2], exc)
+        sys.exit(STARTUP_FAILURE)
     return sock
 
 
@@ -46,8 +53,7 @@ class PortReservation(socket.socket):
     uvicorn's server then listens on it."""
 
     def __reduce__(self) -> tuple[Any, ...]:
-        host, port = self.getsockname()[:2]
-        return _bound, (self.family, host, port)
+        return _bound, (self.family, self.getsockname())
 
 
 def reserve(host: str, port: int) -> PortReservation:

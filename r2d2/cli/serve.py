@@ -37,6 +37,7 @@ def serve(obj: Context, host: str, port: int, lake_roots: tuple[str, ...], worke
     need no token.
     """
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     from r2d2.cli import reuseport
@@ -68,7 +69,10 @@ def serve(obj: Context, host: str, port: int, lake_roots: tuple[str, ...], worke
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         with reserved:
-            Multiprocess(config, sockets=[reserved]).run()
+            supervisor = Multiprocess(config, sockets=[reserved])
+            supervisor.run()
+        if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+            raise ConfigError(f"a worker could not start on {host}:{port} (the reason is in the log above)")
         return EXIT_OK
 
     run_guarded(body)
