@@ -142,7 +142,8 @@ class Locations:
             self._known, self._since = {}, time.monotonic()
         known = self._known  # (another thread may replace it meanwhile: this page uses this one)
         i_p, i_c = raw.keys["parent_id"], raw.keys["child_id"]
-        missing = {r[i] for r in raw.rows for i in (i_p, i_c)} - known.keys()
+        missing = {t for r in raw.rows for t in (r[i_p], r[i_c]) if t not in known}  # (not a set difference:
+        # that walks every key kept)
         if missing:
             known.update(self.catalog.table_locations(missing))
         keys = {**raw.keys, "parent_location": len(raw.keys), "child_location": len(raw.keys) + 1}

@@ -219,9 +219,10 @@ def test_edge_pages_fill_locations_from_memory_as_the_join_would(catalog_url: st
 
     def edges(pairs: list[tuple[str, str]]) -> None:
         catalog.upsert_edges([EdgeUpsert(parent_id=ids[p], child_id=ids[c], parent_fingerprint="f",
-                                         child_fingerprint="f", state="verified", stage="exact",
-                                         relation="contains", multiset=True, evidence={"n": 1})
-                              for p, c in pairs])
+                                         child_fingerprint="f", state="verified" if n % 3 else "pruned",
+                                         stage="exact" if n % 3 else "minmax", relation="contains",
+                                         multiset=True if n % 3 else None, evidence={"n": n})
+                              for n, (p, c) in enumerate(pairs, start=1)])
 
     edges([(f"/lake/t{i:02d}", f"/lake/t{j:02d}") for i in range(12) for j in range(12) if (i * 7 + j) % 5 == 0
            and i != j])
@@ -247,6 +248,20 @@ def test_edge_pages_fill_locations_from_memory_as_the_join_would(catalog_url: st
     edges([("/lake/new", "/lake/t00")])
     last = max(r.id for r in catalog.list_edges())
     assert [(e["parent"], e["child"]) for e in served(after_id=last - 1)] == [("/lake/new", "/lake/t00")]
+
+    # Keyset pages under filters (an or_ of both ends, verified, a state) against the edges listed whole.
+    from r2d2.catalog.edges import EdgeFilter
+
+    t03 = ids["/lake/t03"]
+    for where in (EdgeFilter(table_id=t03), EdgeFilter(verified=True), EdgeFilter(state="pruned"),
+                  EdgeFilter(table="/lake/t00")):
+        every = [e.id for e in catalog.list_edges(where)]
+        for after in (0, *every[:3]):
+            page = _document(queries.edge_page(where, after_id=after, limit=2)[0])
+            assert [e["id"] for e in page] == [i for i in every if i > after][:2], (where, after)
+    tables = [t.id for t in catalog.list_tables(with_profile=False, prefix="/lake/t0", order="id")]
+    page_rows = queries.table_page(prefix="/lake/t0", after_id=tables[2], limit=3)[0]
+    assert page_rows.column("id") == tables[3:6]
 
     queries._locations.ttl_s = 0.0  # time is up at once: every page reads its locations again
     assert served(after_id=0) == joined(after_id=0)
