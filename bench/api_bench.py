@@ -335,10 +335,11 @@ read the ratios more than the absolute values):
   | + background reload, aggregated ids | 916-921, p99 99-101 ms | 642-799, p99 140-181 ms |
 
   Server CPU per request went from 3.5 to 2.0 ms (SQLite) and from 3.1 to 2.0 ms (PostgreSQL).
-* **Then SQLite met the targets and PostgreSQL half did** (30 s rows, `git show bd1101f:bench/results/api.md`, before the
-  next three items): SQLite 843-1,003 requests/s with p99 72-86 ms; PostgreSQL 520-790 requests/s, but
-  p99 120-141 ms on three rows of four. Tried and not kept then: 3 or 4 workers (p50 lower, p99 no
-  better) and freezing the server's start-up heap out of the garbage collector (no measurable change).
+* **Then SQLite met the targets and PostgreSQL half did** (30 s rows before the next three items, `git
+  show bd1101f:bench/results/api.md`): SQLite 843-1,003 requests/s with p99 72-86 ms; PostgreSQL 520-790
+  requests/s, but p99 120-141 ms on three rows of four. Tried and not kept then: 3 or 4 workers (p50
+  lower, p99 no better) and freezing the server's start-up heap out of the garbage collector (no
+  measurable change).
 * **One worker took most connections.** With `--workers 2`, uvicorn's supervisor binds one socket and
   both workers accept from it; the worker whose event loop wakes first accepts every pending
   connection, and `wrk`'s 32 keep-alive connections stay where they landed. Counted per worker process
