@@ -115,7 +115,7 @@ class Snapshots(Generic[V]):
         return value
 
 
-LOCATIONS_MAX = 1_000_000  # table locations kept per server process (about 150 bytes each)
+LOCATIONS_MAX = 250_000  # table locations kept per server process (about 150 bytes each: 40 MB)
 LOCATIONS_TTL_S = 600.0
 
 
