@@ -263,6 +263,12 @@ def test_edge_pages_fill_locations_from_memory_as_the_join_would(catalog_url: st
     page_rows = queries.table_page(prefix="/lake/t0", after_id=tables[2], limit=3)[0]
     assert page_rows.column("id") == tables[3:6]
 
+    queries._locations.size = 1  # more kept than allowed: the memory starts over, the pages stay right
+    assert served(offset=7) == joined(offset=7)
+    page_tables = {t for e in served(offset=7) for t in (e["parent_id"], e["child_id"])}
+    assert set(queries._locations._known) == page_tables
+    queries._locations.size = 10**6
+
     queries._locations.ttl_s = 0.0  # time is up at once: every page reads its locations again
     assert served(after_id=0) == joined(after_id=0)
     assert len(queries._locations._known) <= 14  # the page's tables only, read afresh
