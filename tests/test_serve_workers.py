@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 CONNECTIONS = 32
-AT_LEAST = 6  # per worker; a fair 32-way split falls below 6 with a probability of about 2e-4
+AT_LEAST = 6  # per worker; a fair split of 32 leaves either worker fewer with a probability of about 1e-4
 
 
 def _children(pid: int) -> list[int]:
