@@ -6,6 +6,7 @@ from pathlib import Path
 
 import lakes
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from r2d2.catalog import EdgeFilter, open_catalog
 from r2d2.config import load_settings
@@ -115,3 +116,38 @@ def test_a_table_that_cannot_be_read_is_reported_once_and_the_pass_goes_on(tmp_p
     assert [e["location"] for e in result.errors] == [str(broken)]
     excepts = {(Path(e.parent).name, Path(e.child).name) for e in result.edges if e.except_columns}
     assert excepts == {("parent", "indexed"), ("near", "indexed"), ("far", "indexed")}
+
+
+def _excepts(result) -> set[tuple[str, str, tuple[str, ...]]]:
+    return {(Path(e.parent).name, Path(e.child).name, e.except_columns) for e in result.edges if e.except_columns}
+
+
+def test_verdicts_are_reused_until_one_of_the_two_tables_changes(tmp_path: Path) -> None:
+    """A second detect verifies no (parent, view) pair again; after a table changes, exactly the pairs
+    with that table at one end are checked again, and the answer is what a fresh catalog finds."""
+    _lake(tmp_path / "lake")
+    settings = load_settings(home=tmp_path / "home")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    first = detect(catalog, settings, _no_spark)
+    checked = first.stage("except").reexamined
+    assert checked > 0 and first.stage("except").reused == 0
+    again = detect(catalog, settings, _no_spark)
+    assert (again.stage("except").reused, again.stage("except").reexamined) == (checked, 0)
+    assert _excepts(again) == _excepts(first)
+
+    # `renumbered` gains a row its parents lack: no longer contained except its key, anywhere
+    table = pq.read_table(tmp_path / "lake" / "renumbered")
+    extra = pa.table({"rownames": [table.num_rows + 1], "name": ["zz"], "v": [3]}).cast(table.schema)
+    lakes.parquet(tmp_path / "lake" / "renumbered", pa.concat_tables([table, extra]))
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    changed = detect(catalog, settings, _no_spark)
+    stage = changed.stage("except")
+    assert 0 < stage.reexamined < checked and stage.reused > 0
+    assert ("parent", "renumbered", ("rownames",)) in _excepts(first)
+    assert ("parent", "renumbered", ("rownames",)) not in _excepts(changed)
+
+    fresh_settings = load_settings(home=tmp_path / "fresh")
+    fresh_catalog = open_catalog(fresh_settings.resolved_catalog_url)
+    scan(fresh_catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    assert _excepts(changed) == _excepts(detect(fresh_catalog, fresh_settings, _no_spark))

@@ -23,6 +23,7 @@ from typing import Any
 from r2d2.catalog import Catalog
 from r2d2.config import Settings
 from r2d2.containment.candidates import Candidate, Pair
+from r2d2.containment.except_cache import Verdict
 from r2d2.containment.keys import generated_keys, without
 from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import StageReport
@@ -82,12 +83,15 @@ def plan_views(profiles: Mapping[int, TableProfile], *, involving: int | None = 
 def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any],
                 profiles: Mapping[int, TableProfile], contained: set[Pair], stage: StageReport, *,
                 involving: int | None = None, transient: Collection[int] = (), plan: ViewPlan | None = None,
+                known: Mapping[Pair, Verdict] | None = None, learned: dict[Pair, Verdict] | None = None,
                 ) -> tuple[list[ExceptEdge], dict[int, str]]:
     """Edges found by leaving generated keys out, and tables that could not be read (id -> reason).
 
     ``involving``: only pairs with this table at one end (a lookup); ``transient``: tables kept out of
     the sketch cache (a lookup's unregistered table); ``plan``: :func:`plan_views` made earlier (of
-    these profiles or more: pairs with a table not in ``profiles`` are left out)."""
+    these profiles or more: pairs with a table not in ``profiles`` are left out); ``known``: verdicts of
+    earlier runs still valid (:mod:`r2d2.containment.except_cache`), used instead of checking those pairs
+    again; ``learned``: gets the verdict of every pair checked here."""
     from r2d2.containment.pipeline import minhash_screen, sketch_candidates
 
     t0 = time.perf_counter()
@@ -95,14 +99,22 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
     if plan is None:
         return [], {}
     views, every, derived = plan.views, plan.every, plan.derived
+    known = known or {}
     cands = [c for c in plan.candidates if c.pair.parent in profiles and plan.source(c) in profiles
              and Pair(c.pair.parent, plan.source(c)) not in contained]
-    kept = [c for c in cands if c.pair in plan.kept]
+    reused = [c for c in cands if c.pair in plan.kept and c.pair in known]
+    kept = [c for c in cands if c.pair in plan.kept and c.pair not in known]
     stage.candidates_in, stage.tables = len(cands), len(views)
+    stage.reused, stage.reexamined = len(reused), len(kept)
     sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived,
                                          transient=transient)
-    survivors = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed
-                 and minhash_screen(c, sketches) is None]
+    readable = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed]
+    survivors = []
+    for c in readable:
+        if minhash_screen(c, sketches) is None:
+            survivors.append(c)
+        elif learned is not None:
+            learned[c.pair] = Verdict(False)
     work = lakefs.join(settings.work_location, f"verify-except-{time.time_ns()}")
     try:
         out = verify(spark_factory, survivors, profiles=every, sketches=sketches, work_dir=work,
@@ -110,11 +122,14 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
     finally:
         with contextlib.suppress(OSError):
             lakefs.remove(work)
+    found = [(r.candidate, Verdict(r.contained, r.multiset, r.evidence)) for r in out.results]
+    if learned is not None:
+        learned.update((c.pair, v) for c, v in found)
     edges = []
-    for r in out.results:
-        if r.contained:
-            tid, keys, _ = views[r.candidate.pair.child]
-            real = Candidate(Pair(r.candidate.pair.parent, tid), r.candidate.column_map)
-            edges.append(ExceptEdge(real, keys, r.multiset, {**r.evidence, "except_columns": list(keys)}))
+    for cand, v in [*found, *((c, known[c.pair]) for c in reused)]:
+        if v.contained:
+            tid, keys, _ = views[cand.pair.child]
+            real = Candidate(Pair(cand.pair.parent, tid), cand.column_map)
+            edges.append(ExceptEdge(real, keys, v.multiset, {**v.evidence, "except_columns": list(keys)}))
     stage.candidates_out, stage.seconds = len(edges), time.perf_counter() - t0
     return edges, {t: msg for t, msg in failed.items() if t not in views}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from r2d2.catalog import Catalog
 from r2d2.catalog.records import EdgeUpsert, PairDecision, deletable
 from r2d2.config import Settings
-from r2d2.containment import hashset_memo
+from r2d2.containment import except_cache, hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.except_pass import ViewPlan, except_pass, plan_views
@@ -163,8 +163,10 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     # The views of the except pass are planned now, so that stage 3's one read of each table also
     # hashes the rows its views need (the pass then finds them cached, with nothing left to read).
     views = plan_views(profiles, facts=digests) if settings.except_keys else None
+    # The except pass's verdicts of earlier runs whose two tables are unchanged: those views need no hashing.
+    known = except_cache.load(catalog, views, profiles, views.kept) if views is not None else {}
     sketches, failed = _stage_minhash(catalog, settings, spark_factory, fresh, profiles, result, reused, say,
-                                      views=views)
+                                      views=views, known_views=known.keys())
     for tid, error in failed.items():
         result.errors.append({"location": locations[tid], "error": error})
     fresh = [c for c in fresh if c.pair.parent not in failed and c.pair.child not in failed]
@@ -190,7 +192,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     if settings.except_keys:  # tables this run could not read take part in no edge
         readable = {t: p for t, p in profiles.items() if t not in failed}
         stored_pairs += _stage_except(catalog, settings, spark_factory, readable, decisions, candidates, result,
-                                      views=views)
+                                      views=views, known=known)
     _store(catalog, decisions, stored_pairs, profiles, run_id, stored)
     result.edges = _edges(decisions, profiles)
     _collect_garbage(catalog, settings, run_id)
@@ -199,15 +201,15 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
 
 def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
                    fresh: list[Candidate], profiles: Mapping[int, TableProfile], result: DetectResult,
-                   reused: Mapping[Pair, PairDecision], say: Progress, *,
-                   views: ViewPlan | None = None) -> tuple[dict[int, TableSketch], dict[int, str]]:
+                   reused: Mapping[Pair, PairDecision], say: Progress, *, views: ViewPlan | None = None,
+                   known_views: Collection[Pair] = ()) -> tuple[dict[int, TableSketch], dict[int, str]]:
     t0 = time.perf_counter()
     stage = StageReport("minhash", candidates_in=len(fresh) + len(reused), reused=sum(
         1 for r in reused.values() if r.stage == "minhash"))
     result.stages.append(stage)
     wanted, every, derived = list(fresh), profiles, None
     if views is not None:
-        wanted += [c for c in views.candidates if c.pair in views.kept]
+        wanted += [c for c in views.candidates if c.pair in views.kept and c.pair not in known_views]
         every, derived = views.every, views.derived
     sketches, failed = sketch_candidates(catalog, settings, spark_factory, wanted, every, stage, say=say,
                                          derived=derived)
@@ -316,20 +318,26 @@ def _merge(cached: TableSketch | None, new: TableSketch) -> TableSketch:
 def _stage_except(catalog: Catalog, settings: Settings, spark_factory: Callable[[], SparkSession],
                   profiles: Mapping[int, TableProfile], decisions: dict[Pair, _Decision],
                   candidates: Sequence[Candidate], result: DetectResult, *,
-                  views: ViewPlan | None = None) -> list[Candidate]:
+                  views: ViewPlan | None = None, known: Mapping[Pair, except_cache.Verdict] | None = None,
+                  ) -> list[Candidate]:
     """Containments except generated keys (:mod:`r2d2.containment.except_pass`) as decisions; the
-    found pairs that are not schema candidates (the parent lacks the key), to be stored as well."""
+    found pairs that are not schema candidates (the parent lacks the key), to be stored as well.
+    ``known``: the pass's verdicts of earlier runs still valid; what it checks now is kept in turn."""
     stage = StageReport("except")
     result.stages.append(stage)
     contained = {pair for pair, d in decisions.items() if d.contains}
-    edges, failed = except_pass(catalog, settings, spark_factory, profiles, contained, stage, plan=views)
+    learned: dict[Pair, except_cache.Verdict] = {}
+    edges, failed = except_pass(catalog, settings, spark_factory, profiles, contained, stage, plan=views,
+                                known=known, learned=learned)
+    if views is not None and learned:
+        except_cache.store(catalog, views, profiles, learned)
     for tid, error in failed.items():
         result.errors.append({"location": profiles[tid].location, "error": error})
-    known = {c.pair for c in candidates}
+    schema_pairs = {c.pair for c in candidates}
     extra = []
     for e in edges:
         decisions[e.candidate.pair] = _Decision("verified", "exact", e.multiset, e.evidence)
-        if e.candidate.pair not in known:
+        if e.candidate.pair not in schema_pairs:
             extra.append(e.candidate)
     return extra
 
