@@ -122,32 +122,64 @@ def _excepts(result) -> set[tuple[str, str, tuple[str, ...]]]:
     return {(Path(e.parent).name, Path(e.child).name, e.except_columns) for e in result.edges if e.except_columns}
 
 
+def _pairs_of(catalog, name: str) -> tuple[int, int]:
+    """(view pairs of the except pass, those with the table ``name`` at one end or the other)."""
+    from r2d2.containment.except_pass import plan_views
+
+    profiles = dict(catalog.active_profiles())
+    plan = plan_views(profiles)
+    tid = next(t for t, p in profiles.items() if Path(p.location).name == name)
+    return len(plan.kept), sum(1 for p in plan.kept if tid in (p.parent, plan.views[p.child][0]))
+
+
+def _rewrite(path: Path, table: pa.Table) -> None:
+    for old in path.glob("*.parquet"):
+        old.unlink()
+    lakes.parquet(path, table)
+
+
 def test_verdicts_are_reused_until_one_of_the_two_tables_changes(tmp_path: Path) -> None:
-    """A second detect verifies no (parent, view) pair again; after a table changes, exactly the pairs
-    with that table at one end are checked again, and the answer is what a fresh catalog finds."""
-    _lake(tmp_path / "lake")
+    """A second detect verifies no (parent, view) pair again; after a table changes (as a parent, then
+    as a child), exactly the pairs with that table at one end are checked again, and the answer is what
+    a fresh catalog finds."""
+    lake = tmp_path / "lake"
+    _lake(lake)
     settings = load_settings(home=tmp_path / "home")
     catalog = open_catalog(settings.resolved_catalog_url)
-    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    scan(catalog, [str(lake)], spark_factory=_no_spark)
     first = detect(catalog, settings, _no_spark)
     checked = first.stage("except").reexamined
-    assert checked > 0 and first.stage("except").reused == 0
+    assert (checked, 0) == (_pairs_of(catalog, "parent")[0], first.stage("except").reused) and checked > 0
     again = detect(catalog, settings, _no_spark)
     assert (again.stage("except").reused, again.stage("except").reexamined) == (checked, 0)
     assert _excepts(again) == _excepts(first)
-
-    # `renumbered` gains a row its parents lack: no longer contained except its key, anywhere
-    table = pq.read_table(tmp_path / "lake" / "renumbered")
-    extra = pa.table({"rownames": [table.num_rows + 1], "name": ["zz"], "v": [3]}).cast(table.schema)
-    lakes.parquet(tmp_path / "lake" / "renumbered", pa.concat_tables([table, extra]))
-    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
-    changed = detect(catalog, settings, _no_spark)
-    stage = changed.stage("except")
-    assert 0 < stage.reexamined < checked and stage.reused > 0
     assert ("parent", "renumbered", ("rownames",)) in _excepts(first)
-    assert ("parent", "renumbered", ("rownames",)) not in _excepts(changed)
 
-    fresh_settings = load_settings(home=tmp_path / "fresh")
-    fresh_catalog = open_catalog(fresh_settings.resolved_catalog_url)
-    scan(fresh_catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
-    assert _excepts(changed) == _excepts(detect(fresh_catalog, fresh_settings, _no_spark))
+    def fresh(home: str) -> set[tuple[str, str, tuple[str, ...]]]:
+        fresh_settings = load_settings(home=tmp_path / home)
+        fresh_catalog = open_catalog(fresh_settings.resolved_catalog_url)
+        scan(fresh_catalog, [str(lake)], spark_factory=_no_spark)
+        return _excepts(detect(fresh_catalog, fresh_settings, _no_spark))
+
+    # the parent loses a row `renumbered` holds (its min-max statistics stay the same): as a parent too,
+    # its stored verdicts are stale
+    table = pq.read_table(lake / "parent")
+    _rewrite(lake / "parent", pa.concat_tables([table.slice(0, 250), table.slice(251)]))
+    scan(catalog, [str(lake)], spark_factory=_no_spark)
+    total, touching = _pairs_of(catalog, "parent")
+    changed = detect(catalog, settings, _no_spark)
+    assert (changed.stage("except").reexamined, changed.stage("except").reused) == (touching, total - touching)
+    assert 0 < touching < total
+    assert ("parent", "renumbered", ("rownames",)) not in _excepts(changed)
+    assert _excepts(changed) == fresh("fresh1")
+
+    # `indexed` gains a name nobody has: no longer contained except its key, anywhere
+    table = pq.read_table(lake / "indexed")
+    extra = pa.table({"idx": [table.num_rows], "name": ["zz"]}).cast(table.schema)
+    _rewrite(lake / "indexed", pa.concat_tables([table, extra]))
+    scan(catalog, [str(lake)], spark_factory=_no_spark)
+    total, touching = _pairs_of(catalog, "indexed")
+    changed = detect(catalog, settings, _no_spark)
+    assert (changed.stage("except").reexamined, changed.stage("except").reused) == (touching, total - touching)
+    assert not [e for e in _excepts(changed) if e[1] == "indexed"]
+    assert _excepts(changed) == fresh("fresh2")

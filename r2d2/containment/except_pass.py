@@ -109,6 +109,7 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
     sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived,
                                          transient=transient)
     readable = [c for c in kept if c.pair.parent not in failed and c.pair.child not in failed]
+    reused = [c for c in reused if c.pair.parent not in failed and c.pair.child not in failed]  # no edge either
     survivors = []
     for c in readable:
         if minhash_screen(c, sketches) is None:
