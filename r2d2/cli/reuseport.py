@@ -18,11 +18,12 @@ import logging
 import os
 import socket
 import sys
-from typing import Any
+from typing import Any, TypeVar
 
 from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("uvicorn.error")
+S = TypeVar("S", bound=socket.socket)
 
 
 def supported() -> bool:
@@ -31,20 +32,27 @@ def supported() -> bool:
     return sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 
 
-def _bound(family: int, address: tuple[Any, ...]) -> socket.socket:
-    """A worker's own socket on the reserved address. When it cannot be bound (something else took the
-    port while no worker listened: the reservation does not listen), the worker exits as one that
-    failed to start, and the supervisor stops the server instead of restarting the worker forever."""
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _reuse_port(sock: S, address: tuple[Any, ...]) -> S:
+    """``sock`` bound to ``address`` with ``SO_REUSEPORT`` (closed if it cannot be)."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
-    except OSError as exc:
+    except OSError:
         sock.close()
+        raise
+    return sock
+
+
+def _bound(family: int, address: tuple[Any, ...]) -> socket.socket:
+    """A worker's own socket on the reserved address. When it cannot be bound (something else took the
+    port while no worker listened: the reservation does not listen), the worker exits as one that
+    failed to start, and the supervisor stops the server instead of restarting the worker forever."""
+    try:
+        return _reuse_port(socket.socket(family, socket.SOCK_STREAM), address)
+    except OSError as exc:
         log.error("worker %d cannot listen on %s: %s", os.getpid(), address[:2], exc)
         sys.exit(STARTUP_FAILURE)
-    return sock
 
 
 class PortReservation(socket.socket):
@@ -69,14 +77,7 @@ def reserve(host: str, port: int) -> PortReservation:
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
-    sock = PortReservation(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
+    sock = _reuse_port(PortReservation(family, socket.SOCK_STREAM), (host, port))
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     log.info("Uvicorn running on http://%s:%d, one socket per worker (Press CTRL+C to quit)",
              shown, sock.getsockname()[1])
