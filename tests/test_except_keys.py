@@ -183,3 +183,25 @@ def test_verdicts_are_reused_until_one_of_the_two_tables_changes(tmp_path: Path)
     assert (changed.stage("except").reexamined, changed.stage("except").reused) == (touching, total - touching)
     assert not [e for e in _excepts(changed) if e[1] == "indexed"]
     assert _excepts(changed) == fresh("fresh2")
+
+
+def test_a_damaged_stored_verdict_is_checked_again(tmp_path: Path) -> None:
+    """A stored verdict that does not read as one (here, ``contained`` not a boolean) is no verdict:
+    the detect checks the pair again instead of failing or trusting it."""
+    from r2d2.containment.except_cache import EXCEPT
+
+    _lake(tmp_path / "lake")
+    settings = load_settings(home=tmp_path / "home")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(tmp_path / "lake")], spark_factory=_no_spark)
+    first = detect(catalog, settings, _no_spark)
+    checked = first.stage("except").reexamined
+    profiles = dict(catalog.active_profiles())
+    stored = catalog.get_sketches_many({t: p.fingerprint for t, p in profiles.items()}, (EXCEPT,))
+    assert sum(len(rows) for rows in stored.values()) == checked
+    catalog.put_sketches_many([(t, profiles[t].fingerprint, kind, {k: (payload, {**meta, "contained": "yes"})
+                                                                    for k, (payload, meta) in rows.items()})
+                               for (t, kind), rows in stored.items()])
+    again = detect(catalog, settings, _no_spark)
+    assert (again.stage("except").reexamined, again.stage("except").reused) == (checked, 0)
+    assert _excepts(again) == _excepts(first)

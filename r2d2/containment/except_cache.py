@@ -48,8 +48,10 @@ def load(catalog: Catalog, plan: ViewPlan, profiles: Mapping[int, TableProfile],
             continue
         meta = stored[1]
         if (meta.get("hash_version") == HASH_VERSION and tuple(meta.get("keys") or ()) == keys
-                and meta.get("parent_fingerprint") == profiles[pair.parent].fingerprint):
-            out[pair] = Verdict(bool(meta["contained"]), meta.get("multiset"), dict(meta.get("evidence") or {}))
+                and meta.get("parent_fingerprint") == profiles[pair.parent].fingerprint
+                and isinstance(meta.get("contained"), bool) and isinstance(meta.get("evidence", {}), dict)):
+            # (anything else, e.g. a row damaged by hand, is no verdict: the pair is checked again)
+            out[pair] = Verdict(meta["contained"], meta.get("multiset"), dict(meta.get("evidence") or {}))
     return out
 
 
