@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pyarrow.fs as pafs
 
 from r2d2.catalog import Catalog
-from r2d2.catalog.tables import under_root
+from r2d2.catalog.tables import root_widens, under_root
 from r2d2.engine.items import forked_workers
 from r2d2.errors import NotFoundError
 from r2d2.heap import collecting_less_often
@@ -114,7 +114,8 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
           progress: Progress | None, now: datetime, summary: ScanSummary, local_bytes: int, threads: int,
           workers: ProcessPoolExecutor | None) -> None:
     found = discover(roots)
-    known = catalog.fingerprints()
+    state = catalog.scan_state()
+    known = {loc: fp for loc, (fp, _) in state.items()}
     summary.found = len(found.tables)
     summary.bytes = sum(f.size for t in found.tables for f in t.files)
     todo = [t for t in found.tables if known.get(t.location, "\0missing") != t.fingerprint]
@@ -181,10 +182,17 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
         blind.append(err.location)
         if err.location in known or not any(under_root(loc, err.location) for loc in known if loc != err.location):
             catalog.save_error(err.location, error=err.message, seen_at=now)
-    catalog.set_roots({**found.roots, **_roots_of(escaped, roots)})
+    # Only what changes is written (a re-scan of an unchanged lake writes nothing here); tables that
+    # were not active or errored at the start (new ones, comebacks) are left to set_roots' own check.
+    found_roots = {**found.roots, **_roots_of(escaped, roots)}
+    catalog.set_roots({loc: root for loc, root in found_roots.items()
+                       if loc not in state or root_widens(state[loc][1], root)})
     seen = {t.location for t in found.tables} | {e.location for e in found.errors} | escaped
     seen |= {loc for loc in known if any(under_root(loc, b) for b in blind)}
-    summary.gone = len(catalog.mark_gone(roots=roots, seen=seen, seen_at=now))
+    # Every table mark_gone could find was read above (nothing becomes active here but what was found):
+    # when all of them were seen, there is nothing to look for.
+    if any(loc not in seen and any(under_root(loc, r) for r in roots) for loc in known):
+        summary.gone = len(catalog.mark_gone(roots=roots, seen=seen, seen_at=now))
 
 
 def _roots_of(locations: set[str], roots: Sequence[str]) -> dict[str, str]:

@@ -137,6 +137,68 @@ def test_an_older_catalog_upgrades_and_admits_the_whole_vocabulary(catalog_url: 
             cat.upsert_edges([_edge(a, b, **bad)])
 
 
+def test_profiles_move_out_of_tables_and_back_keeping_every_row(catalog_url: str) -> None:
+    """Migration 0007 moves each profile into table_profiles and drops the column in place: the profiles
+    read the same, and no row referencing a table (columns, sketches, edges) is lost. On SQLite a copy
+    of ``tables`` would have deleted them all through ON DELETE CASCADE. Downgrading puts them back."""
+    from alembic import command
+
+    old = [make_profile("/m/p"), make_profile("/m/c", "fp2", columns=("id",))]
+    engine = get_engine(catalog_url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0006")
+        ids = []
+        for p in old:
+            ids.append(conn.execute(sa.text(
+                "INSERT INTO tables (location, format, status, fingerprint, num_rows, num_bytes, num_files, "
+                "profile, first_seen, last_seen) VALUES (:loc, 'parquet', 'active', :fp, 10, 1, 1, :profile, "
+                ":now, :now) RETURNING id"), {"loc": p.location, "fp": p.fingerprint,
+                                              "profile": json_dumps(p.to_json()), "now": T0}).scalar_one())
+            for i, col in enumerate(p.columns):
+                conn.execute(sa.text("INSERT INTO table_columns (table_id, ordinal, name, key, family, physical_type) "
+                                     "VALUES (:t, :i, :n, :k, :f, 'x')"),
+                             {"t": ids[-1], "i": i, "n": col.name, "k": col.key, "f": str(col.family)})
+        conn.execute(sa.text("INSERT INTO tables (location, status, num_bytes, num_files, first_seen, last_seen) "
+                             "VALUES ('/m/broken', 'error', 0, 0, :now, :now)"), {"now": T0})
+        conn.execute(sa.text("INSERT INTO sketches (table_id, fingerprint, kind, key, payload, meta, created_at) "
+                             "VALUES (:t, 'fp2', 'minhash', 'id', :b, '{}', :now)"),
+                     {"t": ids[1], "b": b"\x01", "now": T0})
+        conn.execute(sa.text("INSERT INTO edges (parent_id, child_id, state, stage, relation, evidence, stale, "
+                             "updated_at) VALUES (:p, :c, 'verified', 'exact', 'contains', '{}', false, :now)"),
+                     {"p": ids[0], "c": ids[1], "now": T0})
+
+    def counts() -> tuple[int, ...]:
+        with engine.connect() as conn:
+            return tuple(conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+                         for t in ("tables", "table_columns", "sketches", "edges"))
+
+    before = counts()
+    dispose_engine(catalog_url)
+    cat = open_catalog(catalog_url)
+    assert counts() == before == (3, 3, 1, 1)
+    assert [p for _, p in cat.active_profiles()] == old
+    assert cat.get_table("/m/c").profile == old[1] and cat.get_table("/m/broken").profile is None
+    with engine.connect() as conn:
+        assert "profile" not in {c["name"] for c in sa.inspect(conn).get_columns("tables")}
+        assert conn.execute(sa.text("SELECT count(*) FROM table_profiles")).scalar_one() == 2
+
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0006")
+    assert counts() == before
+    with engine.connect() as conn:
+        back = dict(conn.execute(sa.text("SELECT location, profile FROM tables")).all())
+        assert "table_profiles" not in sa.inspect(conn).get_table_names()
+    assert back["/m/broken"] is None
+    assert [TableProfile.from_json(json_loads(back[p.location]) if isinstance(back[p.location], str)
+                                   else back[p.location]) for p in old] == old
+    with engine.begin() as conn:  # 0005 dropped tables.root: in place too
+        command.downgrade(alembic_config(conn), "0004")
+    assert counts() == before
+    dispose_engine(catalog_url)
+    assert [p for _, p in open_catalog(catalog_url).active_profiles()] == old  # and up again
+    assert counts() == before
+
+
 def test_concurrent_first_use(catalog_url: str) -> None:
     code = ("import sys; from r2d2.catalog import open_catalog; "
             "c = open_catalog(sys.argv[1]); c.start_run('scan'); print(len(c.list_runs()) >= 1)")

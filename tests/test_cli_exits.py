@@ -45,7 +45,7 @@ def test_internal_error_is_4_with_one_line_and_a_log(tmp_path: Path) -> None:
     assert invoke(tmp_path, "scan", str(tmp_path / "lake")).exit_code == 0
     catalog = open_catalog(f"sqlite:///{tmp_path / 'c.sqlite'}")
     with catalog._write() as conn:  # a catalog row no version of R2D2 wrote: a bug's symptom
-        conn.execute(text("UPDATE tables SET profile = '{\"unexpected\": 1}'"))
+        conn.execute(text("UPDATE table_profiles SET profile = '{\"unexpected\": 1}'"))
     out = invoke(tmp_path, "show", str(tmp_path / "lake" / "t"))
     assert out.exit_code == 4, out.output
     log = tmp_path / "home" / "logs" / "r2d2.log"

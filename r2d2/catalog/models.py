@@ -92,7 +92,6 @@ class TableRow(Base):
     num_rows: Mapped[int | None] = mapped_column(BigInteger)
     num_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     num_files: Mapped[int] = mapped_column(Integer, default=0)
-    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     error: Mapped[str | None] = mapped_column(Text)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
@@ -101,6 +100,16 @@ class TableRow(Base):
     latency_limit_s: Mapped[float | None] = mapped_column(Float)
     access_per_day: Mapped[float | None] = mapped_column(Float)
     root: Mapped[str | None] = mapped_column(String(2048))  # migration 0005: the scan root it was found under
+
+
+class ProfileRow(Base):
+    """The current profile of a table (migration 0007: out of ``tables``, whose narrow rows a re-scan
+    rewrites: on SQLite an update rewrites the whole row, profile included)."""
+
+    __tablename__ = "table_profiles"
+
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"), primary_key=True)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ColumnRow(Base):

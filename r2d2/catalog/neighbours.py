@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import and_, case, distinct, func, or_, select
 
 from r2d2.catalog._base import RepositoryBase, chunks
-from r2d2.catalog.models import ColumnRow, TableRow
+from r2d2.catalog.models import ColumnRow, ProfileRow, TableRow
 from r2d2.types import TableProfile
 
 Term = tuple[str, str]  # (column key, family)
@@ -33,7 +33,8 @@ class NeighboursRepository(RepositoryBase):
         # database walk every column of the catalog (50 ms at 10,000 tables, bench/results/lookup.md).
         touching = select(ColumnRow.table_id).where(matches).distinct()
         live = (select(ColumnRow.table_id).join(TableRow, TableRow.id == ColumnRow.table_id)
-                .where(ColumnRow.table_id.in_(touching), TableRow.status == "active", TableRow.profile.is_not(None))
+                .join(ProfileRow, ProfileRow.table_id == ColumnRow.table_id)
+                .where(ColumnRow.table_id.in_(touching), TableRow.status == "active")
                 .group_by(ColumnRow.table_id))
         parents_q = live.where(matches).having(func.count(distinct(ColumnRow.key)) == len(terms))
         children_q = live.having(func.sum(case((matches, 0), else_=1)) == 0)
@@ -47,8 +48,9 @@ class NeighboursRepository(RepositoryBase):
         out: dict[int, TableProfile] = {}
         with self._read() as conn:
             for part in chunks(sorted(set(ids))):
-                rows = conn.execute(select(TableRow.id, TableRow.profile).where(
-                    TableRow.id.in_(list(part)), TableRow.status == "active", TableRow.profile.is_not(None)))
+                rows = conn.execute(
+                    select(ProfileRow.table_id, ProfileRow.profile).join(TableRow, TableRow.id == ProfileRow.table_id)
+                    .where(ProfileRow.table_id.in_(list(part)), TableRow.status == "active"))
                 for tid, profile in rows:
                     out[int(tid)] = TableProfile.from_json(cast(dict[str, Any], profile))
         return out
@@ -64,7 +66,8 @@ class NeighboursRepository(RepositoryBase):
         kept = or_(matches, ColumnRow.family == "integer")
         touching = select(ColumnRow.table_id).where(matches).distinct()
         query = (select(ColumnRow.table_id).join(TableRow, TableRow.id == ColumnRow.table_id)
-                 .where(ColumnRow.table_id.in_(touching), TableRow.status == "active", TableRow.profile.is_not(None))
+                 .join(ProfileRow, ProfileRow.table_id == ColumnRow.table_id)
+                 .where(ColumnRow.table_id.in_(touching), TableRow.status == "active")
                  .group_by(ColumnRow.table_id).having(func.sum(case((kept, 0), else_=1)) == 0))
         with self._read() as conn:
             return {int(t) for t in conn.execute(query).scalars()}

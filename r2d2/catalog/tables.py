@@ -34,7 +34,7 @@ from r2d2.catalog._base import (
     raw_rows,
     utc_value,
 )
-from r2d2.catalog.models import ColumnRow, EdgeRow, SketchRow, TableRow
+from r2d2.catalog.models import ColumnRow, EdgeRow, ProfileRow, SketchRow, TableRow
 from r2d2.catalog.records import SaveOutcome, TableRecord, TableStatus
 from r2d2.errors import NotFoundError
 from r2d2.types import TableProfile
@@ -42,7 +42,9 @@ from r2d2.types import TableProfile
 T = cast(Table, TableRow.__table__)
 C = cast(Table, ColumnRow.__table__)
 S = cast(Table, SketchRow.__table__)
-_LISTED = [c for c in T.c if c.name != "profile"]  # a listing's columns: all but the profile
+P = cast(Table, ProfileRow.__table__)
+_LISTED = list(T.c)  # a listing's columns (the profile is in table_profiles)
+_WITH_PROFILE = T.outerjoin(P, P.c.table_id == T.c.id)  # a table and its profile, if it has one
 # A listing's filters as a hashable key: (statuses, format, prefix, min_bytes, location).
 _Filters = tuple[tuple[str, ...] | None, str | None, str | None, int | None, str | None]
 # Tables per write transaction in save_profiles: few commits, short enough write locks.
@@ -59,6 +61,12 @@ def under_root(location: str, root: str) -> bool:
     """Whether ``location`` is ``root`` or inside it (prefix match on a path-component boundary)."""
     base = root.rstrip("/")
     return location in (root, base) or location.startswith(base + "/")
+
+
+def root_widens(stored: str | None, root: str) -> bool:
+    """Whether a table found under scan root ``root`` gets it recorded, its stored root being ``stored``:
+    the broadest root a table was found under is kept (see :meth:`TablesRepository.set_roots`)."""
+    return stored is None or (stored != root and under_root(stored, root))
 
 
 def _record(row: Row[Any], *, with_profile: bool = True) -> TableRecord:
@@ -115,6 +123,15 @@ def _column_rows(table_id: int, profile: TableProfile) -> list[dict[str, Any]]:
     ]
 
 
+def _replace_profiles(conn: Connection, profiles: Sequence[tuple[int, TableProfile]], *, fresh: bool = False) -> None:
+    """Store each table's profile in place of the one it had, if any (``fresh``: new tables, none)."""
+    if not fresh:
+        for part in chunks([tid for tid, _ in profiles]):
+            conn.execute(delete(P).where(P.c.table_id.in_(part)))
+    if profiles:
+        execute_many(conn, insert(P), [{"table_id": tid, "profile": p.to_json()} for tid, p in profiles], {})
+
+
 def _replace_columns(conn: Connection, table_id: int, profile: TableProfile) -> None:
     conn.execute(delete(ColumnRow).where(ColumnRow.table_id == table_id))
     rows = _column_rows(table_id, profile)
@@ -131,7 +148,6 @@ def _profile_values(profile: TableProfile, seen_at: datetime) -> dict[str, Any]:
         "num_rows": profile.num_rows,
         "num_bytes": profile.num_bytes,
         "num_files": profile.num_files,
-        "profile": profile.to_json(),
         "error": None,
         "last_seen": seen_at,
         "profiled_at": seen_at,
@@ -164,6 +180,14 @@ class TablesRepository(RepositoryBase):
             )
             return {loc: fp for loc, fp in rows}
 
+    def scan_state(self) -> dict[str, tuple[str | None, str | None]]:
+        """Location → (stored fingerprint, scan root) of every active or errored table: what a scan
+        compares with what it finds, in one read (see :meth:`fingerprints`, :meth:`set_roots`)."""
+        with self._read() as conn:
+            rows = conn.execute(select(TableRow.location, TableRow.fingerprint, TableRow.root)
+                                .where(TableRow.status.in_(("active", "error"))))
+            return {loc: (fp, root) for loc, fp, root in rows}
+
     def save_profile(self, profile: TableProfile, *, seen_at: datetime) -> SaveOutcome:
         """Insert or update a table from its profile.
 
@@ -175,14 +199,15 @@ class TablesRepository(RepositoryBase):
         values = _profile_values(profile, seen_at)
         with self._write() as conn:
             old = conn.execute(
-                select(TableRow.id, TableRow.status, TableRow.fingerprint, TableRow.profile.is_(None))
-                .where(TableRow.location == profile.location)
+                select(T.c.id, T.c.status, T.c.fingerprint, P.c.table_id.is_(None)).select_from(_WITH_PROFILE)
+                .where(T.c.location == profile.location)
             ).first()
             if old is None:
                 table_id = conn.execute(
                     insert(TableRow).values(location=profile.location, first_seen=seen_at, **values)
                     .returning(TableRow.id)
                 ).scalar_one()
+                _replace_profiles(conn, [(table_id, profile)])
                 _replace_columns(conn, table_id, profile)
                 return "new"
             table_id, status, fingerprint, no_profile = old
@@ -190,6 +215,7 @@ class TablesRepository(RepositoryBase):
                 conn.execute(update(TableRow).where(TableRow.id == table_id).values(last_seen=seen_at))
                 return "unchanged"
             conn.execute(update(TableRow).where(TableRow.id == table_id).values(**values))
+            _replace_profiles(conn, [(table_id, profile)])
             _replace_columns(conn, table_id, profile)
             conn.execute(
                 delete(SketchRow).where(SketchRow.table_id == table_id,
@@ -215,8 +241,8 @@ class TablesRepository(RepositoryBase):
         old: dict[str, tuple[int, str, str | None, bool]] = {}
         for locs in chunks([p.location for p in group]):
             rows = conn.execute(
-                select(T.c.id, T.c.location, T.c.status, T.c.fingerprint, T.c.profile.is_(None))
-                .where(T.c.location.in_(locs))
+                select(T.c.id, T.c.location, T.c.status, T.c.fingerprint, P.c.table_id.is_(None))
+                .select_from(_WITH_PROFILE).where(T.c.location.in_(locs))
             )
             for tid, loc, status, fingerprint, no_profile in rows:
                 old[loc] = (tid, status, fingerprint, bool(no_profile))
@@ -246,7 +272,9 @@ class TablesRepository(RepositoryBase):
                 insert(T).returning(T.c.id, sort_by_parameter_order=True),
                 [{"location": p.location, "first_seen": seen_at, **_profile_values(p, seen_at)} for p in new],
             )
-            for tid, p in zip(result.scalars().all(), new, strict=True):
+            ids_new = result.scalars().all()
+            _replace_profiles(conn, list(zip(ids_new, new, strict=True)), fresh=True)
+            for tid, p in zip(ids_new, new, strict=True):
                 column_rows.extend(_column_rows(tid, p))
         if changed:
             ids = [tid for tid, _ in changed]
@@ -254,6 +282,7 @@ class TablesRepository(RepositoryBase):
                 update(T).where(T.c.id == bindparam("b_id")),
                 [{"b_id": tid, **_profile_values(p, seen_at)} for tid, p in changed],
             )
+            _replace_profiles(conn, changed)
             for part in chunks(ids):
                 conn.execute(delete(C).where(C.c.table_id.in_(part)))
             conn.execute(
@@ -315,7 +344,8 @@ class TablesRepository(RepositoryBase):
             if format is not None:
                 values["format"] = format
             if forget_profile:
-                values.update(profile=None, num_rows=None, num_bytes=0, num_files=0, profiled_at=None)
+                values.update(num_rows=None, num_bytes=0, num_files=0, profiled_at=None)
+                conn.execute(delete(P).where(P.c.table_id == table_id))
                 conn.execute(delete(C).where(C.c.table_id == table_id))
                 conn.execute(delete(S).where(S.c.table_id == table_id))
             conn.execute(update(TableRow).where(TableRow.id == table_id).values(**values))
@@ -329,11 +359,13 @@ class TablesRepository(RepositoryBase):
         restore re-scans it) must not narrow the boundary its real path is checked against.
         """
         changed = 0
+        if not roots:
+            return changed
         with self._write() as conn:
             for part in chunks(sorted(roots)):
                 stored = conn.execute(select(T.c.id, T.c.location, T.c.root).where(T.c.location.in_(part)))
                 todo = [{"b_id": tid, "b_root": roots[loc]} for tid, loc, root in stored
-                        if root is None or (root != roots[loc] and under_root(root, roots[loc]))]
+                        if root_widens(root, roots[loc])]
                 if todo:
                     conn.execute(update(T).where(T.c.id == bindparam("b_id")).values(root=bindparam("b_root")),
                                  todo)
@@ -365,14 +397,16 @@ class TablesRepository(RepositoryBase):
     def get_table(self, location: str) -> TableRecord:
         """The table at ``location``; :class:`NotFoundError` when the catalog has none."""
         with self._read() as conn:
-            row = conn.execute(select(T).where(TableRow.location == location)).first()
+            row = conn.execute(select(T, P.c.profile).select_from(_WITH_PROFILE)
+                               .where(TableRow.location == location)).first()
         if row is None:
             raise NotFoundError(f"table {location!r} is not in the catalog")
         return _record(row)
 
     def get_table_by_id(self, table_id: int) -> TableRecord:
         with self._read() as conn:
-            row = conn.execute(select(T).where(TableRow.id == table_id)).first()
+            row = conn.execute(select(T, P.c.profile).select_from(_WITH_PROFILE)
+                               .where(TableRow.id == table_id)).first()
         if row is None:
             raise NotFoundError(f"table id {table_id} is not in the catalog")
         return _record(row)
@@ -416,9 +450,9 @@ class TablesRepository(RepositoryBase):
         """
         if order not in _ORDERS:
             raise ValueError(f"unknown order {order!r}; expected one of {sorted(_ORDERS)}")
-        cols = list(T.c) if with_profile else [c for c in T.c if c.name != "profile"]
+        cols = [*T.c, P.c.profile] if with_profile else list(T.c)
         stmt = (
-            select(*cols).where(*self._filters(status, format, prefix, min_bytes))
+            select(*cols).select_from(_WITH_PROFILE).where(*self._filters(status, format, prefix, min_bytes))
             .order_by(*_ORDERS[order]).offset(offset).limit(limit)
         )
         with self._read() as conn:
@@ -442,9 +476,8 @@ class TablesRepository(RepositoryBase):
         """``(table id, profile)`` of every active table, by id."""
         with self._read() as conn:
             rows = conn.execute(
-                select(TableRow.id, TableRow.profile)
-                .where(TableRow.status == "active", TableRow.profile.is_not(None))
-                .order_by(TableRow.id)
+                select(P.c.table_id, P.c.profile).join(T, T.c.id == P.c.table_id)
+                .where(T.c.status == "active").order_by(P.c.table_id)
             ).all()
         return [(int(tid), TableProfile.from_json(cast(dict[str, Any], p))) for tid, p in rows]
 

@@ -41,6 +41,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tables") as batch:
-        batch.drop_column("root")
+    # In place, never by copying the table (batch mode on SQLite): dropping ``tables`` to copy it deletes
+    # every row referencing it through ON DELETE CASCADE (foreign keys are enforced in this transaction).
+    op.execute("ALTER TABLE tables DROP COLUMN root")
     op.drop_table("operation_locks")
