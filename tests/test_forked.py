@@ -274,7 +274,8 @@ _SCAN_BOTH_WAYS = """
         profiler.FORK_MIN_TABLES = minimum
         url = f"sqlite:///{work}/{name}.sqlite"
         summary = scan(open_catalog(url), [root], spark_factory=lambda: None, threads=2)
-        rows = sqlite3.connect(f"{work}/{name}.sqlite").execute("select location, profile, error from tables")
+        rows = sqlite3.connect(f"{work}/{name}.sqlite").execute(
+            "select location, p.profile, error from tables left join table_profiles p on p.table_id = tables.id")
         return {"failed": summary.failed, "errors": sorted(e["location"] for e in summary.errors),
                 "tables": {loc: [json.loads(p) if p else None, e] for loc, p, e in rows}}
 

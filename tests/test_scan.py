@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import lakes
@@ -134,6 +135,38 @@ def test_saved_in_batches_while_profiling(tmp_path: Path, cat: Catalog, monkeypa
     assert _counts(summary) == (7, 6, 0, 0, 0, 1)
     assert batches == [2, 2, 2]
     assert cat.count_tables(status="active") == 6 and cat.count_tables(status="error") == 1
+
+
+def test_roots_widen_never_narrow_and_an_unchanged_rescan_writes_only_last_seen(tmp_path: Path,
+                                                                                 cat: Catalog) -> None:
+    """A table's scan root is the broadest it was found under (its confinement boundary), whichever
+    scans run in between; a re-scan that finds everything as it was moves last_seen and nothing else."""
+    lake = tmp_path / "lake"
+    lakes.parquet(lake / "ns" / "t", {"x": [1]})
+    lakes.parquet(lake / "u", {"x": [2]})
+    t, u = str(lake / "ns" / "t"), str(lake / "u")
+    scan(cat, [str(lake / "ns")], spark_factory=no_spark)
+    assert cat.get_table(t).root == str(lake / "ns")
+    scan(cat, [str(lake)], spark_factory=no_spark)
+    assert (cat.get_table(t).root, cat.get_table(u).root) == (str(lake), str(lake))
+    scan(cat, [str(lake / "ns")], spark_factory=no_spark)
+    assert cat.get_table(t).root == str(lake)
+    v = str(lake / "ns2" / "v")
+    lakes.parquet(lake / "ns2" / "v", {"x": [3]})
+    scan(cat, [str(lake / "ns2")], spark_factory=no_spark)
+    shutil.rmtree(lake / "ns2" / "v")
+    assert scan(cat, [str(lake / "ns2")], spark_factory=no_spark).gone == 1
+    lakes.parquet(lake / "ns2" / "v", {"x": [3]})  # back, found under a broader root: it widens
+    assert _counts(scan(cat, [str(lake)], spark_factory=no_spark)) == (3, 1, 0, 2, 0, 0)
+    assert (cat.get_table(v).root, cat.get_table(v).status) == (str(lake), "active")
+
+    before = {r.location: r for r in cat.list_tables()}
+    again = scan(cat, [str(lake)], spark_factory=no_spark)
+    assert _counts(again) == (3, 0, 0, 3, 0, 0)
+    after = {r.location: r for r in cat.list_tables()}
+    for loc, rec in before.items():
+        assert after[loc].last_seen > rec.last_seen
+        assert replace(after[loc], last_seen=rec.last_seen) == rec
 
 
 def test_missing_root(tmp_path: Path, cat: Catalog) -> None:
