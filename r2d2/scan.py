@@ -113,7 +113,7 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
 def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], SparkSession],
           progress: Progress | None, now: datetime, summary: ScanSummary, local_bytes: int, threads: int,
           workers: ProcessPoolExecutor | None) -> None:
-    found = discover(roots)
+    found = discover(roots, workers=workers)
     state = catalog.scan_state()
     known = {loc: fp for loc, (fp, _) in state.items()}
     summary.found = len(found.tables)

@@ -227,3 +227,62 @@ def test_a_broken_delta_log_among_many_is_an_error_of_its_table_only(tmp_path: P
     assert [t.format for t in found.tables] == ["delta", "delta"]
     (error,) = found.errors
     assert error.location == str(tmp_path / "b") and "cannot read the Delta log" in error.message
+
+
+@pytest.fixture(scope="module")
+def workers():
+    from r2d2.engine.items import forked_workers
+
+    with forked_workers(2) as pool:
+        assert pool is not None
+        yield pool
+
+
+def _same(a, b) -> None:
+    assert a.tables == b.tables and a.errors == b.errors and a.roots == b.roots
+
+
+def test_forked_walk_finds_what_one_process_finds(tmp_path: Path, workers) -> None:
+    """A large tree shared by forked workers gives the tables (files, fingerprints, partitions, Delta
+    versions), errors and roots of the walk in one process: links to folders are still walked after the
+    tree (the real folder wins over its alias), links out of the root are still refused."""
+    lake, outside = tmp_path / "lake", tmp_path / "outside"
+    for i in range(60):
+        lakes.parquet(lake / f"ns{i % 20:02d}" / f"t{i:02d}", {"a": [i]})
+    lakes.partitioned(lake / "ns03" / "hive", {"a": [1, 2, 3], "k": ["x", "y", "y"]}, ["k"])
+    lakes.delta(lake / "ns05" / "dl", {"a": [1, 2]})
+    lakes.csv(lake / "ns07" / "c", "a\n1\n")
+    lakes.parquet(lake / "ns09" / "mixed", {"a": [1]})
+    lakes.csv(lake / "ns09" / "mixed", "a\n1\n")
+    lakes.parquet(outside / "secret", {"a": [9]})
+    (lake / "ns11" / "escape").symlink_to(outside, target_is_directory=True)
+    (lake / "ns12" / "t12" / "part-1.parquet").symlink_to(outside / "secret" / "part-0.parquet")
+    (lake / "aa_alias").symlink_to(lake / "ns13", target_is_directory=True)
+    (lake / "ns14" / "dangling").symlink_to(tmp_path / "missing")
+    one = discover([str(lake)])
+    forked = discover([str(lake)], workers=workers)
+    assert (one.shared, forked.shared) == (0, 1)
+    _same(forked, one)
+    assert len(one.tables) == 62 and {e.location for e in one.errors} == {
+        str(lake / "ns09" / "mixed"), str(lake / "ns11" / "escape"), str(lake / "ns12" / "t12")}
+    assert not any("alias" in t.location for t in one.tables)
+
+
+def test_forked_walk_meeting_a_folder_twice_is_the_one_process_walk(tmp_path: Path, workers) -> None:
+    """A partition that is a link to another table's partition (in another share) is met twice: the
+    table that meets it second is an error (what it holds is not what Spark reads), which table that is
+    depends on the order of the walk, so the shared walk is undone and the tree walked in the usual order."""
+    lake = tmp_path / "lake"
+    for i in range(40):
+        lakes.parquet(lake / f"ns{i % 20:02d}" / f"t{i:02d}" / "k=1", {"a": [i]})
+    lakes.parquet(lake / "ns19" / "t39" / "k=2", {"a": [2]})
+    (lake / "ns00" / "t00" / "k=2").symlink_to(lake / "ns19" / "t39" / "k=2", target_is_directory=True)
+    one = discover([str(lake)])
+    forked = discover([str(lake)], workers=workers)
+    assert forked.shared == 0
+    _same(forked, one)
+    files = {t.location: [f.path for f in t.files] for t in one.tables}
+    assert files[str(lake / "ns00" / "t00")] == ["k=1/part-0.parquet", "k=2/part-0.parquet"]  # as Spark reads it
+    assert str(lake / "ns19" / "t39") not in files and len(files) == 39
+    [err] = one.errors
+    assert err.location == str(lake / "ns19" / "t39") and "reached twice" in err.message
