@@ -7,9 +7,11 @@ applies SQLite pragmas, and upgrades the schema to the newest Alembic revision o
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
+import sqlite3
 import threading
 import time
 import zlib
@@ -41,6 +43,7 @@ POOL_OVERFLOW = 10
 PING_AFTER_IDLE_S = 5.0  # a PostgreSQL connection idle this long is pinged before use
 _PG_LOCK_KEY = zlib.crc32(b"r2d2.catalog.migrate")  # advisory lock held while migrating
 
+log = logging.getLogger("r2d2.catalog.db")
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
@@ -277,8 +280,30 @@ def migrate(engine: Engine) -> None:
     with engine.connect().execution_options(r2d2_write=True) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        if current_revision(conn) != head:  # another process may have migrated meanwhile
+        before = current_revision(conn)
+        if before != head:  # another process may have migrated meanwhile
             command.upgrade(alembic_config(conn), "head")
+    if engine.dialect.name == "sqlite" and before is not None and before < COMPACT_BEFORE:
+        _vacuum(engine)
+
+
+# Revisions are zero-padded numbers. A SQLite catalog older than this one is compacted once upgraded:
+# SQLite drops a column by rewriting each row where it stands, and until a VACUUM every update of a
+# table row still writes the old, wide pages (0007: a re-scan's 10,000 last_seen updates, 0.12-0.17 s
+# instead of 0.02 s).
+COMPACT_BEFORE = "0007"
+
+
+def _vacuum(engine: Engine) -> None:
+    """VACUUM a SQLite catalog (outside any transaction); a failure (another process reading, no disk
+    space for the copy) leaves it as it was, with a warning."""
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("VACUUM")
+    except sqlite3.Error as exc:  # nothing was changed
+        log.warning("cannot compact the catalog after its upgrade (it works as it is, larger): %s", exc)
+    finally:
+        raw.close()
 
 
 def open_catalog(url: str) -> Catalog:
