@@ -127,9 +127,13 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
     pending: list[tuple[bool, TableProfile]] = []  # (new to the catalog, profile) not yet saved
     oldest = 0.0  # when the first pending profile came
 
+    inserted: set[str] = set()  # new rows, saved with their root
+
     def flush() -> None:
-        results = catalog.save_profiles([p for _, p in pending], seen_at=now)
-        for (is_new, _), result in zip(pending, results, strict=True):
+        results = catalog.save_profiles([p for _, p in pending], seen_at=now, roots=found.roots)
+        for (is_new, profile), result in zip(pending, results, strict=True):
+            if result == "new":
+                inserted.add(profile.location)
             if result == "new" or is_new:
                 summary.new += 1
             else:
@@ -182,11 +186,14 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
         blind.append(err.location)
         if err.location in known or not any(under_root(loc, err.location) for loc in known if loc != err.location):
             catalog.save_error(err.location, error=err.message, seen_at=now)
-    # Only what changes is written (a re-scan of an unchanged lake writes nothing here); tables that
-    # were not active or errored at the start (new ones, comebacks) are left to set_roots' own check.
-    found_roots = {**found.roots, **_roots_of(escaped, roots)}
-    catalog.set_roots({loc: root for loc, root in found_roots.items()
-                       if loc not in state or root_widens(state[loc][1], root)})
+    # Only what changes is written (a re-scan of an unchanged lake writes nothing here): the roots that
+    # widen, and those of tables that were not active or errored at the start (comebacks, new errors;
+    # set_roots checks them itself) but new tables, which got theirs when inserted.
+    def needs_root(loc: str, root: str) -> bool:
+        return root_widens(state[loc][1], root) if loc in state else loc not in inserted
+
+    catalog.set_roots({loc: root for loc, root in {**found.roots, **_roots_of(escaped, roots)}.items()
+                       if needs_root(loc, root)})
     seen = {t.location for t in found.tables} | {e.location for e in found.errors} | escaped
     seen |= {loc for loc in known if any(under_root(loc, b) for b in blind)}
     # Every table mark_gone could find was read above (nothing becomes active here but what was found):

@@ -6,6 +6,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -783,4 +784,34 @@ def test_a_sqlite_catalog_is_compacted_once_its_profiles_move_out(tmp_path: Path
     # The profiles now fill table_profiles' pages; without the VACUUM the rows left behind in tables still
     # spread over all of their old pages (nearly twice as many pages in all).
     assert pages() <= wide * 1.1
+    cat.close()
+
+
+@pytest.mark.postgres
+def test_postgres_updates_of_unchanged_tables_stay_on_their_page(postgres_url: str) -> None:
+    """A re-scan's last_seen updates are heap-only (HOT) on PostgreSQL: ``tables`` keeps room on its pages
+    (migration 0008) and no index column changes, so no index grows with each re-scan."""
+    from pgdb import create_database
+
+    url = create_database(postgres_url, f"t_{os.getpid()}_hot")
+    cat = open_catalog(url)
+    cat.save_profiles([make_profile(f"/lake/h{i:04d}") for i in range(2_000)], seen_at=T0)
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE oid = 'tables'::regclass")).scalar_one() == [
+            "fillfactor=50"]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM tables"))
+    for at in (T1, T2):
+        assert cat.touch_seen([f"/lake/h{i:04d}" for i in range(2_000)], seen_at=at) == 2_000
+    deadline = time.monotonic() + 30
+    while True:  # the updating sessions report their counts within a second or so of going idle
+        with engine.connect() as conn:
+            updated, hot = conn.execute(sa.text(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = 'tables'::regclass")).one()
+        if updated >= 4_000 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert updated >= 4_000 and hot >= 0.9 * updated
+    assert {r.last_seen for r in cat.list_tables()} == {T2}
     cat.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, any_, bindparam
+from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Text, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -87,6 +87,13 @@ def among_ids(column: Any, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         return column == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
     return column.in_(bindparam("ids", expanding=True))
+
+
+def among_strings(column: Any, dialect: str) -> ColumnElement[bool]:
+    """:func:`among_ids` for a text column: the ``values`` parameter."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("values", type_=postgresql.ARRAY(Text)))
+    return column.in_(bindparam("values", expanding=True))
 
 
 def execute_many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]],

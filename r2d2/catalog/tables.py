@@ -28,6 +28,7 @@ from r2d2.catalog._base import (
     RawRows,
     RepositoryBase,
     among_ids,
+    among_strings,
     as_utc,
     chunks,
     execute_many,
@@ -49,6 +50,8 @@ _WITH_PROFILE = T.outerjoin(P, P.c.table_id == T.c.id)  # a table and its profil
 _Filters = tuple[tuple[str, ...] | None, str | None, str | None, int | None, str | None]
 # Tables per write transaction in save_profiles: few commits, short enough write locks.
 SAVE_BATCH = 500
+TOUCH_ARRAY = 100_000  # locations per statement of touch_seen on PostgreSQL (one array parameter)
+CHUNK_STRINGS = 500  # elsewhere (an expanding IN: SQLite limits a statement's parameters)
 _ORDERS: dict[str, Any] = {
     "location": (TableRow.location,),
     "id": (TableRow.id,),
@@ -225,19 +228,23 @@ class TablesRepository(RepositoryBase):
             return "changed"
 
     def save_profiles(
-        self, profiles: Sequence[TableProfile], *, seen_at: datetime, batch_size: int = SAVE_BATCH
+        self, profiles: Sequence[TableProfile], *, seen_at: datetime, batch_size: int = SAVE_BATCH,
+        roots: Mapping[str, str] | None = None,
     ) -> list[SaveOutcome]:
         """:meth:`save_profile` for many tables: one outcome per profile, in order, with the same
-        semantics, in one transaction per ``batch_size`` tables (a failure rolls back that batch only)."""
+        semantics, in one transaction per ``batch_size`` tables (a failure rolls back that batch only).
+        ``roots``: the scan root of each location, recorded for the tables new to the catalog (the
+        others' go through :meth:`set_roots`)."""
         seen_at = as_utc(seen_at, "seen_at")
         outcomes: list[SaveOutcome] = []
         for group in _distinct_runs(profiles, max(1, batch_size)):
             with self._write() as conn:
-                outcomes.extend(self._save_group(conn, group, seen_at))
+                outcomes.extend(self._save_group(conn, group, seen_at, roots or {}))
         return outcomes
 
     @staticmethod
-    def _save_group(conn: Connection, group: Sequence[TableProfile], seen_at: datetime) -> list[SaveOutcome]:
+    def _save_group(conn: Connection, group: Sequence[TableProfile], seen_at: datetime,
+                    roots: Mapping[str, str]) -> list[SaveOutcome]:
         old: dict[str, tuple[int, str, str | None, bool]] = {}
         for locs in chunks([p.location for p in group]):
             rows = conn.execute(
@@ -270,7 +277,8 @@ class TablesRepository(RepositoryBase):
         if new:
             result = conn.execute(
                 insert(T).returning(T.c.id, sort_by_parameter_order=True),
-                [{"location": p.location, "first_seen": seen_at, **_profile_values(p, seen_at)} for p in new],
+                [{"location": p.location, "first_seen": seen_at, "root": roots.get(p.location),
+                  **_profile_values(p, seen_at)} for p in new],
             )
             ids_new = result.scalars().all()
             _replace_profiles(conn, list(zip(ids_new, new, strict=True)), fresh=True)
@@ -303,12 +311,14 @@ class TablesRepository(RepositoryBase):
         locs = sorted(set(locations))
         count = 0
         with self._write() as conn:
-            for part in chunks(locs):
+            # PostgreSQL: one statement with an array (chunks of IN lists cost 0.36 s for 10,000 tables,
+            # this 0.19 s); SQLite's statements are cheap, but its parameters are limited in number.
+            size = TOUCH_ARRAY if conn.dialect.name == "postgresql" else CHUNK_STRINGS
+            for part in chunks(locs, size):
                 result = conn.execute(
-                    update(TableRow)
-                    .where(TableRow.location.in_(part), TableRow.status != "gone")
-                    .values(last_seen=seen_at)
-                )
+                    update(TableRow).where(among_strings(TableRow.location, conn.dialect.name),
+                                           TableRow.status != "gone").values(last_seen=seen_at),
+                    {"values": list(part)})
                 count += result.rowcount
         return count
 
