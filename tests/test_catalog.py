@@ -815,3 +815,26 @@ def test_postgres_updates_of_unchanged_tables_stay_on_their_page(postgres_url: s
     assert updated >= 4_000 and hot >= 0.9 * updated
     assert {r.last_seen for r in cat.list_tables()} == {T2}
     cat.close()
+
+
+@pytest.mark.postgres
+def test_postgres_bulk_copy_fails_as_a_statement_would(postgres_url: str) -> None:
+    """Rows written with COPY (profiles, columns, new tables) break a constraint as an INSERT would: a
+    CatalogError naming it, and nothing of the transaction is left."""
+    from pgdb import create_database
+
+    from r2d2.catalog._base import execute_many
+    from r2d2.catalog.models import TableRow
+
+    url = create_database(postgres_url, f"t_{os.getpid()}_copy")
+    cat = open_catalog(url)
+    row = {"location": "/c/ok", "status": "active", "num_bytes": 1, "num_files": 1, "first_seen": T0,
+           "last_seen": T0}
+    with pytest.raises(CatalogError, match="ck_tables_status"), cat._write() as conn:
+        execute_many(conn, sa.insert(TableRow), [row, {**row, "location": "/c/bad", "status": "lost"}], {},
+                     copy=True)
+    assert cat.list_tables() == []
+    with cat._write() as conn:
+        execute_many(conn, sa.insert(TableRow), [row], {}, copy=True)
+    assert [(t.location, t.last_seen) for t in cat.list_tables()] == [("/c/ok", T0)]
+    cat.close()
