@@ -286,3 +286,27 @@ def test_forked_walk_meeting_a_folder_twice_is_the_one_process_walk(tmp_path: Pa
     assert str(lake / "ns19" / "t39") not in files and len(files) == 39
     [err] = one.errors
     assert err.location == str(lake / "ns19" / "t39") and "reached twice" in err.message
+
+
+def test_a_folder_of_two_tables_through_a_partition_link_is_an_error_not_gone(tmp_path: Path, workers) -> None:
+    """A partition that is a link to another table's folder: the table holding the link reads that folder's
+    files (as Spark does), and the table met second is an error, whichever order the walk meets them in;
+    it is never silently left out (a scan would then mark it gone)."""
+    lake = tmp_path / "lake"
+    lakes.parquet(lake / "a" / "k=1", {"x": [1]})
+    lakes.parquet(lake / "z", {"x": [2]})
+    (lake / "a" / "k=2").symlink_to(lake / "z", target_is_directory=True)  # met before its target
+    lakes.parquet(lake / "b", {"x": [3]})
+    lakes.parquet(lake / "y" / "k=1", {"x": [4]})
+    (lake / "y" / "k=2").symlink_to(lake / "b", target_is_directory=True)  # met after its target
+    for i in range(20):  # enough folders to share
+        lakes.parquet(lake / f"ns{i:02d}" / "t", {"x": [i]})
+    one = discover([str(lake)])
+    _same(discover([str(lake)], workers=workers), one)
+    files = {t.location: [f.path for f in t.files] for t in one.tables}
+    assert files[str(lake / "a")] == ["k=1/part-0.parquet", "k=2/part-0.parquet"]
+    assert str(lake / "z") not in files and str(lake / "b") in files and str(lake / "y") not in files
+    errors = {e.location: e.message for e in one.errors}
+    assert set(errors) == {str(lake / "z"), str(lake / "y")}
+    assert f"as a partition of {lake / 'a'}" in errors[str(lake / "z")]
+    assert "reached twice" in errors[str(lake / "y")]

@@ -171,6 +171,7 @@ class _Part:
     revisits: int
     deltas: list[tuple[str, str]]  # (location, real path)
     links: list[_Folder]
+    partition_links: dict[str, str]
 
 
 class _Walker:
@@ -180,6 +181,7 @@ class _Walker:
         self.visited_lock = threading.Lock()
         self.revisits = 0  # folders met a second time (first_visit said no)
         self.journal: list[str] | None = None  # folders first visited since _tree_shared began (to undo)
+        self.partition_links: dict[str, str] = {}  # real path of a partition reached through a link -> its table
         self.threads = max(1, threads)
         self.workers = workers
         self.top = ""  # the root being walked, as given
@@ -262,6 +264,12 @@ class _Walker:
                 for fut in done:
                     pending |= {pool.submit(step, sub) for sub in fut.result()}
 
+    def plain(self, location: str, real: str) -> bool:
+        """Whether the folder at ``location`` was reached without a link (its real path is the root's real
+        path and the same names)."""
+        return self.real_top is not None and location.startswith(self.top) and \
+            real == self.real_top + location[len(self.top):]
+
     def first_visit(self, real: str) -> bool:
         """Mark the folder visited; False when it was already (a link cycle, or a second way in)."""
         with self.visited_lock:
@@ -293,6 +301,8 @@ class _Walker:
                 del self.out.roots[table.location]
             del self.out.tables[tables:], self.out.errors[errors:], self.deltas[deltas:], links[n_links:]
             self.visited.difference_update(self.journal or ())
+            for real in self.journal or ():
+                self.partition_links.pop(real, None)
             self.revisits = revisits
             return False
 
@@ -336,6 +346,7 @@ class _Walker:
             self.out.errors.extend(part.errors)
             self.deltas.extend((fs, location, real) for location, real in part.deltas)
             links.extend(part.links)
+            self.partition_links.update(part.partition_links)
         self.out.shared += 1
         return True
 
@@ -390,6 +401,12 @@ class _Walker:
         those that are links."""
         none: tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]] = ([], [])
         if not self.first_visit(real):
+            owner = self.partition_links.get(real)
+            if owner is not None and self.plain(location, real):
+                # Met first as another table's partition, through a link: its files are that table's as
+                # Spark reads it. Gone it is not: an error, never profiled, never deleted.
+                self.error(location, f"{lakefs.printable(location)}: this folder is also read, through a "
+                                     f"symbolic link, as a partition of {lakefs.printable(owner)}")
             return none
         entries = self.list_folder(fs, path, location)
         if entries is None:
@@ -528,6 +545,8 @@ class _Walker:
                                          f"{lakefs.printable(location + '/' + rel)} is reached twice through "
                                          "symbolic links (a cycle, or a folder of another table)")
                     return False
+                if e.is_link:
+                    self.partition_links[sub_real] = location
                 sub = self.list_folder(fs, e.path, location)
                 if sub is None:
                     return False
@@ -549,7 +568,7 @@ def _walk_share(top: str, real_top: str | None, folders: list[_Folder]) -> _Part
     tables = [(t.location, t.format, tuple((f.path, f.size, f.mtime_ns, f.partition) for f in t.files),
                t.fingerprint, t.partition_columns) for t in walker.out.tables]
     return _Part(tables, walker.out.errors, walker.visited, walker.revisits,
-                 [(location, real) for _, location, real in walker.deltas], links)
+                 [(location, real) for _, location, real in walker.deltas], links, walker.partition_links)
 
 
 def discover(roots: Sequence[str], *, threads: int = LIST_THREADS,

@@ -16,6 +16,7 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -28,6 +29,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        raise RuntimeError(f"the catalog needs SQLite 3.35 or later to drop a column in place; this Python "
+                           f"has SQLite {sqlite3.sqlite_version}")
     op.create_table(
         "table_profiles",
         sa.Column("table_id", sa.Integer(), nullable=False),
