@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -229,20 +232,40 @@ def test_a_broken_delta_log_among_many_is_an_error_of_its_table_only(tmp_path: P
     assert error.location == str(tmp_path / "b") and "cannot read the Delta log" in error.message
 
 
-@pytest.fixture(scope="module")
-def workers():
-    from r2d2.engine.items import forked_workers
+# The walks run in a fresh interpreter: forked workers are refused in a process with other threads
+# running (a Spark session's, earlier tests'), as the scan's are (r2d2.forking.can_fork).
+_BOTH_WAYS = """
+import json, sys
+from r2d2.engine.items import forked_workers
+from r2d2.lake.discover import discover
 
-    with forked_workers(2) as pool:
-        assert pool is not None
-        yield pool
+def plain(d):
+    return {"tables": [[t.location, t.format, t.fingerprint, list(t.partition_columns), t.delta_version,
+                        [[f.path, f.size, f.mtime_ns, [list(p) for p in f.partition]] for f in t.files]]
+                       for t in d.tables],
+            "errors": [[e.location, e.message, e.escaped] for e in d.errors], "roots": d.roots, "shared": d.shared}
+
+with forked_workers(2) as pool:  # forked first, as the scan does: before anything starts a thread
+    assert pool is not None, "could not fork"
+    one, forked = plain(discover([sys.argv[1]])), plain(discover([sys.argv[1]], workers=pool))
+print(json.dumps({"one": one, "forked": forked}))
+"""
 
 
-def _same(a, b) -> None:
-    assert a.tables == b.tables and a.errors == b.errors and a.roots == b.roots
+def _both_ways(lake: Path) -> tuple[dict, dict]:
+    """(the walk in one process, the walk shared with two forked workers) of ``lake``."""
+    done = subprocess.run([sys.executable, "-c", _BOTH_WAYS, str(lake)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return got["one"], got["forked"]
 
 
-def test_forked_walk_finds_what_one_process_finds(tmp_path: Path, workers) -> None:
+def _same(a: dict, b: dict) -> None:
+    assert (a["tables"], a["errors"], a["roots"]) == (b["tables"], b["errors"], b["roots"])
+
+
+def test_forked_walk_finds_what_one_process_finds(tmp_path: Path) -> None:
     """A large tree shared by forked workers gives the tables (files, fingerprints, partitions, Delta
     versions), errors and roots of the walk in one process: links to folders are still walked after the
     tree (the real folder wins over its alias), links out of the root are still refused."""
@@ -259,16 +282,17 @@ def test_forked_walk_finds_what_one_process_finds(tmp_path: Path, workers) -> No
     (lake / "ns12" / "t12" / "part-1.parquet").symlink_to(outside / "secret" / "part-0.parquet")
     (lake / "aa_alias").symlink_to(lake / "ns13", target_is_directory=True)
     (lake / "ns14" / "dangling").symlink_to(tmp_path / "missing")
-    one = discover([str(lake)])
-    forked = discover([str(lake)], workers=workers)
-    assert (one.shared, forked.shared) == (0, 1)
+    one, forked = _both_ways(lake)
+    assert (one["shared"], forked["shared"]) == (0, 1)
     _same(forked, one)
-    assert len(one.tables) == 62 and {e.location for e in one.errors} == {
+    assert len(one["tables"]) == 62 and {e[0] for e in one["errors"]} == {
         str(lake / "ns09" / "mixed"), str(lake / "ns11" / "escape"), str(lake / "ns12" / "t12")}
-    assert not any("alias" in t.location for t in one.tables)
+    assert not any("alias" in t[0] for t in one["tables"])
+    assert [t[3:5] for t in one["tables"] if t[0].endswith("hive")] == [[["k"], None]]
+    assert [t[4] for t in one["tables"] if t[0].endswith("dl")] == [0]
 
 
-def test_forked_walk_meeting_a_folder_twice_is_the_one_process_walk(tmp_path: Path, workers) -> None:
+def test_forked_walk_meeting_a_folder_twice_is_the_one_process_walk(tmp_path: Path) -> None:
     """A partition that is a link to another table's partition (in another share) is met twice: the
     table that meets it second is an error (what it holds is not what Spark reads), which table that is
     depends on the order of the walk, so the shared walk is undone and the tree walked in the usual order."""
@@ -277,18 +301,17 @@ def test_forked_walk_meeting_a_folder_twice_is_the_one_process_walk(tmp_path: Pa
         lakes.parquet(lake / f"ns{i % 20:02d}" / f"t{i:02d}" / "k=1", {"a": [i]})
     lakes.parquet(lake / "ns19" / "t39" / "k=2", {"a": [2]})
     (lake / "ns00" / "t00" / "k=2").symlink_to(lake / "ns19" / "t39" / "k=2", target_is_directory=True)
-    one = discover([str(lake)])
-    forked = discover([str(lake)], workers=workers)
-    assert forked.shared == 0
+    one, forked = _both_ways(lake)
+    assert forked["shared"] == 0
     _same(forked, one)
-    files = {t.location: [f.path for f in t.files] for t in one.tables}
+    files = {t[0]: [f[0] for f in t[5]] for t in one["tables"]}
     assert files[str(lake / "ns00" / "t00")] == ["k=1/part-0.parquet", "k=2/part-0.parquet"]  # as Spark reads it
     assert str(lake / "ns19" / "t39") not in files and len(files) == 39
-    [err] = one.errors
-    assert err.location == str(lake / "ns19" / "t39") and "reached twice" in err.message
+    [err] = one["errors"]
+    assert err[0] == str(lake / "ns19" / "t39") and "reached twice" in err[1]
 
 
-def test_a_folder_of_two_tables_through_a_partition_link_is_an_error_not_gone(tmp_path: Path, workers) -> None:
+def test_a_folder_of_two_tables_through_a_partition_link_is_an_error_not_gone(tmp_path: Path) -> None:
     """A partition that is a link to another table's folder: the table holding the link reads that folder's
     files (as Spark does), and the table met second is an error, whichever order the walk meets them in;
     it is never silently left out (a scan would then mark it gone)."""
@@ -301,12 +324,12 @@ def test_a_folder_of_two_tables_through_a_partition_link_is_an_error_not_gone(tm
     (lake / "y" / "k=2").symlink_to(lake / "b", target_is_directory=True)  # met after its target
     for i in range(20):  # enough folders to share
         lakes.parquet(lake / f"ns{i:02d}" / "t", {"x": [i]})
-    one = discover([str(lake)])
-    _same(discover([str(lake)], workers=workers), one)
-    files = {t.location: [f.path for f in t.files] for t in one.tables}
+    one, forked = _both_ways(lake)
+    _same(forked, one)
+    files = {t[0]: [f[0] for f in t[5]] for t in one["tables"]}
     assert files[str(lake / "a")] == ["k=1/part-0.parquet", "k=2/part-0.parquet"]
     assert str(lake / "z") not in files and str(lake / "b") in files and str(lake / "y") not in files
-    errors = {e.location: e.message for e in one.errors}
+    errors = {e[0]: e[1] for e in one["errors"]}
     assert set(errors) == {str(lake / "z"), str(lake / "y")}
     assert f"as a partition of {lake / 'a'}" in errors[str(lake / "z")]
     assert "reached twice" in errors[str(lake / "y")]
