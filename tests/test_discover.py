@@ -235,7 +235,7 @@ def test_a_broken_delta_log_among_many_is_an_error_of_its_table_only(tmp_path: P
 # The walks run in a fresh interpreter: forked workers are refused in a process with other threads
 # running (a Spark session's, earlier tests'), as the scan's are (r2d2.forking.can_fork).
 _BOTH_WAYS = """
-import json, sys
+import json, os, sys
 from r2d2.engine.items import forked_workers
 from r2d2.lake.discover import discover
 
@@ -245,17 +245,24 @@ def plain(d):
                        for t in d.tables],
             "errors": [[e.location, e.message, e.escaped] for e in d.errors], "roots": d.roots, "shared": d.shared}
 
+roots, broken = sys.argv[2:], sys.argv[1] == "broken"
 with forked_workers(2) as pool:  # forked first, as the scan does: before anything starts a thread
     assert pool is not None, "could not fork"
-    one, forked = plain(discover([sys.argv[1]])), plain(discover([sys.argv[1]], workers=pool))
+    if broken:  # a worker that dies: the pool is broken for every later submit
+        try:
+            pool.submit(os._exit, 1).result()
+        except Exception as exc:
+            assert type(exc).__name__ == "BrokenProcessPool", exc
+    one, forked = plain(discover(roots)), plain(discover(roots, workers=pool))
 print(json.dumps({"one": one, "forked": forked}))
 """
 
 
-def _both_ways(lake: Path) -> tuple[dict, dict]:
-    """(the walk in one process, the walk shared with two forked workers) of ``lake``."""
-    done = subprocess.run([sys.executable, "-c", _BOTH_WAYS, str(lake)], capture_output=True, text=True,
-                          timeout=300)
+def _both_ways(*roots: Path, broken: bool = False) -> tuple[dict, dict]:
+    """(the walk of ``roots`` in one process, the walk shared with two forked workers); ``broken``: one
+    of the workers died before the walk."""
+    done = subprocess.run([sys.executable, "-c", _BOTH_WAYS, "broken" if broken else "-", *map(str, roots)],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
     return got["one"], got["forked"]
@@ -333,3 +340,22 @@ def test_a_folder_of_two_tables_through_a_partition_link_is_an_error_not_gone(tm
     assert set(errors) == {str(lake / "z"), str(lake / "y")}
     assert f"as a partition of {lake / 'a'}" in errors[str(lake / "z")]
     assert "reached twice" in errors[str(lake / "y")]
+
+
+def test_forked_walk_of_nested_roots_and_with_a_dead_worker_is_the_one_process_walk(tmp_path: Path) -> None:
+    """Several roots, one inside another (its folders met again from the outer one), and a pool whose
+    worker died before the walk (the walk goes on in this process): the one-process walk each time."""
+    lake = tmp_path / "lake"
+    for i in range(60):
+        lakes.parquet(lake / f"ns{i % 20:02d}" / f"t{i:02d}", {"a": [i]})
+    for i in range(20):
+        lakes.parquet(lake / "ns05" / f"sub{i:02d}" / "t", {"a": [i]})
+    (lake / "ns07" / "alias").symlink_to(lake / "ns05", target_is_directory=True)
+    for roots in ([lake, lake / "ns05"], [lake / "ns05", lake]):
+        one, forked = _both_ways(*roots)
+        _same(forked, one)
+        assert len(one["tables"]) == 80 and not one["errors"]
+        assert forked["shared"] >= 1
+    one, forked = _both_ways(lake, broken=True)
+    _same(forked, one)
+    assert forked["shared"] == 0 and len(one["tables"]) == 80
