@@ -84,16 +84,18 @@ def among_ids(column: Any, dialect: str) -> ColumnElement[bool]:
     """``column`` is one of the values of the ``ids`` parameter: a single array parameter on PostgreSQL
     (``= ANY``: one value to send and one statement text, which psycopg prepares once), an expanding
     ``IN`` elsewhere."""
-    if dialect == "postgresql":
-        return column == any_(bindparam("ids", type_=postgresql.ARRAY(BigInteger)))
-    return column.in_(bindparam("ids", expanding=True))
+    return _among(column, dialect, "ids", BigInteger)
 
 
 def among_strings(column: Any, dialect: str) -> ColumnElement[bool]:
     """:func:`among_ids` for a text column: the ``values`` parameter."""
+    return _among(column, dialect, "values", Text)
+
+
+def _among(column: Any, dialect: str, name: str, item: Any) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return column == any_(bindparam("values", type_=postgresql.ARRAY(Text)))
-    return column.in_(bindparam("values", expanding=True))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(item)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def execute_many(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]],

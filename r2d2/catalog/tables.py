@@ -177,12 +177,7 @@ class TablesRepository(RepositoryBase):
 
     def fingerprints(self) -> dict[str, str | None]:
         """Location → stored fingerprint of every active or errored table (for incremental scans)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(TableRow.location, TableRow.fingerprint)
-                .where(TableRow.status.in_(("active", "error")))
-            )
-            return {loc: fp for loc, fp in rows}
+        return {loc: fp for loc, (fp, _) in self.scan_state().items()}
 
     def scan_state(self) -> dict[str, tuple[str | None, str | None]]:
         """Location → (stored fingerprint, scan root) of every active or errored table: what a scan
