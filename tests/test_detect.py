@@ -435,3 +435,42 @@ def test_a_driver_batch_that_fails_twice_is_isolated_on_spark(
     assert result.stage("exact").jobs > 0
     kept = {(e.parent, e.child, e.relation) for e in first.edges if e.parent != parent and e.stage == "exact"}
     assert kept and kept <= {(e.parent, e.child, e.relation) for e in result.edges}
+
+
+def test_a_hash_set_unreadable_at_verification_is_one_error_and_rebuilt_next_run(spark, tmp_path: Path) -> None:
+    """The parent's cached hash set breaks between stage 3 and verification (a disk, a cleaner): the
+    pair it fails is no exact edge and no stored decision, the parent is named once, the other stored
+    verdicts stand; the next detect hashes the parent again instead of trusting the same set again."""
+    import pyarrow.parquet as pq
+
+    from r2d2.containment.sketch_cache import ROWSAMPLE
+
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    lake = tmp_path / "lake"
+    first = _exact_edges(detect(catalog, settings, lambda: spark))
+    assert first == {("parent", "child"), ("parent", "bad"), ("child", "bad")}
+    child = pq.read_table(lake / "child")  # loses row 0: checked again against the parent, and holds no `bad`
+    pq.write_table(child.slice(1), lake / "child" / "part-0.parquet")
+    scan(catalog, [str(lake)], spark_factory=lambda: spark)
+    profiles = dict(catalog.active_profiles())
+    parent_id = next(t for t, p in profiles.items() if p.location == str(lake / "parent"))
+    stored = catalog.get_sketches(parent_id, profiles[parent_id].fingerprint, ROWSAMPLE)
+    sets = Path(stored[""][1]["rowset_path"])
+
+    def break_sets(message: str) -> None:
+        if message.startswith("minhash:") and "pairs left" in message:
+            for f in sets.rglob("*.parquet"):
+                f.write_bytes(b"PAR1 not a hash set any more")
+
+    broken = detect(catalog, settings, lambda: spark, progress=break_sets)
+    assert [e["location"] for e in broken.errors] == [str(lake / "parent")]
+    assert _exact_edges(broken) == {("parent", "bad")}
+    rebuilt = detect(catalog, settings, lambda: spark)
+    assert rebuilt.errors == [] and rebuilt.pairs_reexamined == 1
+    assert _exact_edges(rebuilt) == first - {("child", "bad")}
+
+
+def _exact_edges(result) -> set[tuple[str, str]]:
+    """(parent, child) names of the exact containments (not those except generated keys, nor overlaps)."""
+    return {(Path(e.parent).name, Path(e.child).name) for e in result.edges
+            if not e.except_columns and e.relation != "overlaps"}

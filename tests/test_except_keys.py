@@ -205,3 +205,44 @@ def test_a_damaged_stored_verdict_is_checked_again(tmp_path: Path) -> None:
     again = detect(catalog, settings, _no_spark)
     assert (again.stage("except").reexamined, again.stage("except").reused) == (checked, 0)
     assert _excepts(again) == _excepts(first)
+
+
+def test_a_hash_set_unreadable_at_verification_is_reported_and_rebuilt_next_run(spark, tmp_path: Path) -> None:
+    """The cached hash sets of the parents of ``indexed``'s view break after stage 3 of a detect (here,
+    between stage 3 and verification): the pairs that could not be verified are errors naming each
+    parent, never edges, and the other verdicts stand. The next detect hashes those parents again and
+    finds what a detect of the same lake always found."""
+    from r2d2.containment.sketch_cache import PROJECTION
+
+    lake = tmp_path / "lake"
+    _lake(lake)
+    settings = load_settings(home=tmp_path / "home")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(lake)], spark_factory=_no_spark)
+    first = _excepts(detect(catalog, settings, lambda: spark))
+    parents = {p for p, c, _ in first if c == "indexed"}
+    assert parents == {"parent", "renumbered", "near", "far"}
+    # `indexed` loses a row: its pairs are checked again, on the parents' cached sets (one name each)
+    table = pq.read_table(lake / "indexed")
+    _rewrite(lake / "indexed", table.slice(1))
+    scan(catalog, [str(lake)], spark_factory=_no_spark)
+    profiles = dict(catalog.active_profiles())
+    ids = {Path(p.location).name: tid for tid, p in profiles.items()}
+    cached = catalog.get_sketches_many({ids[n]: profiles[ids[n]].fingerprint for n in parents}, (PROJECTION,))
+    paths = {meta["rowset_path"] for (_, _), items in cached.items() for _, meta in items.values()}
+    assert paths
+
+    def break_sets(message: str) -> None:
+        if message.startswith("minhash:") and "pairs left" in message:
+            for path in paths:
+                for f in Path(path).rglob("*.parquet"):
+                    f.write_bytes(b"PAR1 not a hash set any more")
+
+    broken = detect(catalog, settings, lambda: spark, progress=break_sets)
+    failed = {Path(e["location"]).name: e["error"] for e in broken.errors}
+    assert set(failed) == parents
+    assert all("indexed" in error and "idx" in error for error in failed.values())
+    assert _excepts(broken) == {e for e in first if e[1] != "indexed"}  # nothing claimed, the rest stands
+    rebuilt = detect(catalog, settings, lambda: spark)
+    assert rebuilt.errors == []
+    assert _excepts(rebuilt) == first

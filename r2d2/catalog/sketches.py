@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import delete, select, tuple_
 
 from r2d2.catalog._base import RepositoryBase, chunks, utcnow
 from r2d2.catalog.models import SketchRow
@@ -50,6 +50,12 @@ class SketchesRepository(RepositoryBase):
         with self._read() as conn:
             metas = conn.execute(select(SketchRow.meta).where(SketchRow.kind == kind)).scalars()
             return {str(m[meta_key]) for m in metas if isinstance(m, dict) and m.get(meta_key)}
+
+    def delete_sketches(self, table_ids: Collection[int], kinds: tuple[str, ...]) -> None:
+        """Delete the sketches of ``kinds`` of these tables, whatever their fingerprint."""
+        with self._write() as conn:
+            for part in chunks(sorted(table_ids)):
+                conn.execute(delete(SketchRow).where(SketchRow.table_id.in_(part), SketchRow.kind.in_(kinds)))
 
     def put_sketches(
         self, table_id: int, fingerprint: str, kind: str, items: Mapping[str, tuple[bytes, Mapping[str, Any]]]

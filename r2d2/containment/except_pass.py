@@ -28,6 +28,7 @@ from r2d2.containment.keys import generated_keys, without
 from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import StageReport
 from r2d2.containment.schema_graph import schema_candidates
+from r2d2.containment.sketch_cache import forget_row_sets
 from r2d2.containment.verify_job import verify
 from r2d2.lake import fs as lakefs
 from r2d2.types import TableProfile
@@ -123,6 +124,12 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
     finally:
         with contextlib.suppress(OSError):
             lakefs.remove(work)
+    unverified: dict[int, str] = {}
+    for cand, error in out.failures:  # no verdict: checked again next run (its hash sets rebuilt)
+        tid, keys, _ = views[cand.pair.child]
+        unverified.setdefault(cand.pair.parent, f"could not check whether it contains {every[tid].location} "
+                                                f"without its key columns ({', '.join(keys)}): {error}")
+    forget_row_sets(catalog, [t for t in unverified if t not in transient])
     found = [(r.candidate, Verdict(r.contained, r.multiset, r.evidence)) for r in out.results]
     if learned is not None:
         learned.update((c.pair, v) for c, v in found)
@@ -133,4 +140,4 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
             real = Candidate(Pair(cand.pair.parent, tid), cand.column_map)
             edges.append(ExceptEdge(real, keys, v.multiset, {**v.evidence, "except_columns": list(keys)}))
     stage.candidates_out, stage.seconds = len(edges), time.perf_counter() - t0
-    return edges, {t: msg for t, msg in failed.items() if t not in views}
+    return edges, {**{t: msg for t, msg in failed.items() if t not in views}, **unverified}

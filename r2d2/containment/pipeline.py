@@ -29,7 +29,7 @@ from r2d2.containment.hashversion import HASH_VERSION
 from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
-from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, load_cached_many, store_many
+from r2d2.containment.sketch_cache import KINDS_WITH_PATHS, forget_row_sets, load_cached_many, store_many
 from r2d2.containment.sketch_job import compute_sketches
 from r2d2.containment.sketches import SketchRequest, TableSketch
 from r2d2.containment.transitive import implied, split_waves
@@ -183,8 +183,11 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     minhash_stage.candidates_out = len(survivors) + sum(1 for r in reused.values() if r.stage != "minhash")
     say(f"minhash: {minhash_stage.candidates_out} pairs left")
 
-    _stage_rows(spark_factory, settings, survivors, profiles, sketches, reused, decisions, result, say,
-                screened_out=screened_out)
+    forget_row_sets(catalog, _stage_rows(spark_factory, settings, survivors, profiles, sketches, reused, decisions,
+                                         result, say, screened_out=screened_out))
+    # Pairs whose verification failed keep no decision, so that the next run checks them whole: a
+    # containment except keys found now would be stored in their place (and reused) instead.
+    unchecked = {c.pair for c in survivors if c.pair not in decisions}
 
     for pair, prior in reused.items():
         decisions[pair] = _from_stored(prior)
@@ -192,7 +195,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     if settings.except_keys:  # tables this run could not read take part in no edge
         readable = {t: p for t, p in profiles.items() if t not in failed}
         stored_pairs += _stage_except(catalog, settings, spark_factory, readable, decisions, candidates, result,
-                                      views=views, known=known)
+                                      views=views, known=known, unchecked=unchecked)
     _store(catalog, decisions, stored_pairs, profiles, run_id, stored)
     result.edges = _edges(decisions, profiles)
     _collect_garbage(catalog, settings, run_id)
@@ -319,13 +322,14 @@ def _stage_except(catalog: Catalog, settings: Settings, spark_factory: Callable[
                   profiles: Mapping[int, TableProfile], decisions: dict[Pair, _Decision],
                   candidates: Sequence[Candidate], result: DetectResult, *,
                   views: ViewPlan | None = None, known: Mapping[Pair, except_cache.Verdict] | None = None,
-                  ) -> list[Candidate]:
+                  unchecked: Collection[Pair] = ()) -> list[Candidate]:
     """Containments except generated keys (:mod:`r2d2.containment.except_pass`) as decisions; the
     found pairs that are not schema candidates (the parent lacks the key), to be stored as well.
-    ``known``: the pass's verdicts of earlier runs still valid; what it checks now is kept in turn."""
+    ``known``: the pass's verdicts of earlier runs still valid; what it checks now is kept in turn;
+    ``unchecked``: pairs whose verification failed (not tested except keys either)."""
     stage = StageReport("except")
     result.stages.append(stage)
-    contained = {pair for pair, d in decisions.items() if d.contains}
+    contained = {pair for pair, d in decisions.items() if d.contains} | set(unchecked)  # not tested again
     learned: dict[Pair, except_cache.Verdict] = {}
     edges, failed = except_pass(catalog, settings, spark_factory, profiles, contained, stage, plan=views,
                                 known=known, learned=learned)
@@ -345,7 +349,9 @@ def _stage_except(catalog: Catalog, settings: Settings, spark_factory: Callable[
 def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, survivors: list[Candidate],
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
                 reused: Mapping[Pair, PairDecision], decisions: dict[Pair, _Decision], result: DetectResult,
-                say: Progress, *, screened_out: Sequence[Candidate] = ()) -> None:
+                say: Progress, *, screened_out: Sequence[Candidate] = ()) -> set[int]:
+    """Probe and exact verification of the survivors; returns the parents whose pairs could not be
+    verified (each an error of ``result``: those pairs get no decision, so the next run checks them)."""
     probe = StageReport("probe", reused=sum(1 for r in reused.values() if r.stage == "probe"))
     exact = StageReport("exact", reused=sum(1 for r in reused.values() if r.stage in ("exact", "transitive")))
     result.stages += [probe, exact]
@@ -358,6 +364,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     tau = settings.overlap_threshold
     overlaps: dict[Pair, tuple[int, int]] = {}
     first, deferred = split_waves(by_pair)
+    unverified: set[int] = set()
     work = lakefs.join(settings.work_location, f"verify-{time.time_ns()}")
     try:
         for wave, pairs in enumerate((first, deferred)):
@@ -385,7 +392,9 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             exact.hashset_bytes += out.exact_hashset_bytes
             exact.jobs += out.jobs
             for cand, error in out.failures:
-                result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
+                if cand.pair.parent not in unverified:
+                    unverified.add(cand.pair.parent)
+                    result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
             for r in out.results:
                 decisions[r.candidate.pair] = _to_decision(r)
                 if r.contained:
@@ -401,6 +410,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     exact.reexamined = passed_probe
     exact.candidates_out = sum(1 for d in decisions.values() if d.contains) + sum(
         1 for r in reused.values() if _from_stored(r).contains)
+    return unverified
 
 
 def _record_overlaps(decisions: dict[Pair, _Decision], overlaps: Mapping[Pair, tuple[int, int]], tau: float) -> None:

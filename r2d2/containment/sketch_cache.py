@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -63,6 +63,13 @@ def _sketch(table_id: int, fingerprint: str, sigs: Stored, rows: Stored, project
                 str(meta["rowset_path"]), int(meta["code"]), int(meta.get("bytes") or 0), int(meta["limit"]),
                 tuple(_pairs(payload)))
     return sk
+
+
+def forget_row_sets(catalog: Catalog, table_ids: Collection[int]) -> None:
+    """Drop the cached row-hash sets of these tables (their signatures stay): a set that failed to read
+    at verification is made again by the next run's stage 3, not trusted again and again."""
+    if table_ids:
+        catalog.delete_sketches(table_ids, (ROWSAMPLE, PROJECTION))
 
 
 def _pairs(payload: bytes) -> list[tuple[int, int]]:
