@@ -40,6 +40,7 @@ from r2d2.containment.minmax import prune_all
 from r2d2.containment.pipeline import minhash_screen, same_columns, sketch_candidates
 from r2d2.containment.report import StageReport
 from r2d2.containment.schema_graph import schema_candidates
+from r2d2.containment.sketch_cache import forget_row_sets
 from r2d2.containment.verify_job import verify
 from r2d2.errors import NotFoundError, TableReadError
 from r2d2.lake import fs as lakefs
@@ -174,15 +175,20 @@ def lookup(catalog: Catalog, settings: Settings, location: str, *, spark_factory
     finally:
         with contextlib.suppress(OSError):
             lakefs.remove(work)
-    for cand, error in out.failures:
-        result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
+    unverified: set[int] = set()
+    for failure in out.failures:  # one error per table; its row sets are made again next time
+        if failure.table not in unverified:
+            unverified.add(failure.table)
+            result.errors.append({"location": profiles[failure.table].location, "error": failure.error})
+    forget_row_sets(catalog, unverified - {TRANSIENT})
     contained = {r.candidate.pair: r for r in out.results if r.contained}
     passed_probe = sum(1 for r in out.results if r.stage != "probe")
     result.stages += [StageReport("probe", len(survivors), passed_probe, out.probe_seconds),
                       StageReport("exact", passed_probe, len(contained), out.exact_seconds,
                                   hashset_bytes=out.exact_hashset_bytes)]
-    keyed = _except_keys(catalog, settings, spark_factory, tid, profiles, set(contained), result) \
-        if settings.except_keys else {}
+    # a pair that could not be verified is not tested except keys either (as in detect)
+    skip = set(contained) | {f.candidate.pair for f in out.failures}
+    keyed = _except_keys(catalog, settings, spark_factory, tid, profiles, skip, result) if settings.except_keys else {}
 
     def add(pair: Pair, relation: EdgeRelation, multiset: bool | None, *, fraction: float | None = None,
             except_columns: tuple[str, ...] = (), both_ways: bool = False) -> None:

@@ -99,8 +99,8 @@ def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:
     out = verify(lambda: spark, [cand], profiles={PARENT: profile(PARENT), CHILD1: profile(CHILD1)}, sketches=sketches,
                  work_dir=tmp_path / "work", batch_size=8, local_bytes=256 << 20)
     assert out.results == []
-    assert [c for c, _ in out.failures] == [cand]
-    assert "hs-gone" in out.failures[0][1] or "PATH_NOT_FOUND" in out.failures[0][1]
+    assert [(f.candidate, f.table) for f in out.failures] == [(cand, PARENT)]
+    assert "hs-gone" in out.failures[0].error or "PATH_NOT_FOUND" in out.failures[0].error
 
 
 def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:

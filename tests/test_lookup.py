@@ -122,3 +122,35 @@ def test_lookup_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
     catalog = open_catalog(settings.resolved_catalog_url)
     with pytest.raises(R2D2Error, match="no such file"):
         lookup(catalog, settings, str(tmp_path / "nothing"), spark_factory=_no_spark)
+
+
+def test_a_cached_hash_set_that_cannot_be_read_is_one_error_and_rebuilt_next_time(spark, tmp_path: Path) -> None:
+    """The cached hash sets of ``parent`` and ``bad`` (one dataset) are damaged on disk: the lookup of
+    ``child`` (contained in the one, containing the other) names each once, claims nothing about them
+    (not even a containment except keys) and completes; the next lookup hashes them again."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from r2d2.containment.sketch_cache import ROWSAMPLE
+
+    data = pa.table({"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]})
+    for name, table in (("parent", data), ("bad", data.slice(0, 200)), ("child", data.slice(0, 300))):
+        (tmp_path / "lake" / name).mkdir(parents=True)
+        pq.write_table(table, tmp_path / "lake" / name / "part-0.parquet")
+    settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(tmp_path / "lake" / n) for n in ("parent", "bad")], spark_factory=_no_spark)
+    detect(catalog, settings, _no_spark)  # parent ⊇ bad: the parent's row set is cached
+    parent = catalog.get_table(str(tmp_path / "lake" / "parent"))
+    sets = Path(catalog.get_sketches(parent.id, parent.fingerprint, ROWSAMPLE)[""][1]["rowset_path"])
+    for f in sets.rglob("*.parquet"):
+        f.write_bytes(b"PAR1 not a hash set any more")
+    child = str(tmp_path / "lake" / "child")
+    broken = lookup(catalog, settings, child, spark_factory=lambda: spark)
+    bad = str(tmp_path / "lake" / "bad")
+    assert sorted(e["location"] for e in broken.errors) == sorted([parent.location, bad])
+    assert broken.matches == []
+    again = lookup(catalog, settings, child, spark_factory=_no_spark)
+    assert again.errors == []
+    assert {(m.location, m.role, m.except_columns) for m in again.matches} == {
+        (parent.location, "parent", ()), (bad, "child", ())}

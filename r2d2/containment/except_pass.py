@@ -125,10 +125,10 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
         with contextlib.suppress(OSError):
             lakefs.remove(work)
     unverified: dict[int, str] = {}
-    for cand, error in out.failures:  # no verdict: checked again next run (its hash sets rebuilt)
+    for cand, error, culprit in out.failures:  # no verdict: checked again next run (its hash sets rebuilt)
         tid, keys, _ = views[cand.pair.child]
-        unverified.setdefault(cand.pair.parent, f"could not check whether it contains {every[tid].location} "
-                                                f"without its key columns ({', '.join(keys)}): {error}")
+        unverified.setdefault(culprit, f"could not check whether {every[cand.pair.parent].location} contains "
+                                       f"{every[tid].location} without its key columns ({', '.join(keys)}): {error}")
     forget_row_sets(catalog, [t for t in unverified if t not in transient])
     found = [(r.candidate, Verdict(r.contained, r.multiset, r.evidence)) for r in out.results]
     if learned is not None:

@@ -350,8 +350,8 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
                 reused: Mapping[Pair, PairDecision], decisions: dict[Pair, _Decision], result: DetectResult,
                 say: Progress, *, screened_out: Sequence[Candidate] = ()) -> set[int]:
-    """Probe and exact verification of the survivors; returns the parents whose pairs could not be
-    verified (each an error of ``result``: those pairs get no decision, so the next run checks them)."""
+    """Probe and exact verification of the survivors; returns the tables whose rows could not be read
+    for it (each an error of ``result``: their pairs get no decision, so the next run checks them)."""
     probe = StageReport("probe", reused=sum(1 for r in reused.values() if r.stage == "probe"))
     exact = StageReport("exact", reused=sum(1 for r in reused.values() if r.stage in ("exact", "transitive")))
     result.stages += [probe, exact]
@@ -391,10 +391,10 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             exact.bytes_read += out.exact_bytes
             exact.hashset_bytes += out.exact_hashset_bytes
             exact.jobs += out.jobs
-            for cand, error in out.failures:
-                if cand.pair.parent not in unverified:
-                    unverified.add(cand.pair.parent)
-                    result.errors.append({"location": profiles[cand.pair.parent].location, "error": error})
+            for failure in out.failures:
+                if failure.table not in unverified:
+                    unverified.add(failure.table)
+                    result.errors.append({"location": profiles[failure.table].location, "error": failure.error})
             for r in out.results:
                 decisions[r.candidate.pair] = _to_decision(r)
                 if r.contained:

@@ -21,17 +21,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pyarrow as pa
 
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import PairStats, TooLargeForDriver, exact_stats
 from r2d2.containment.sketches import ROW, TableSketch
-from r2d2.engine.batch import chunked
+from r2d2.engine.batch import chunked, short_error
 from r2d2.engine.local import local_frame
 from r2d2.lake import fs as lakefs
 from r2d2.lake.read import group_key, groupable, read_table, read_tagged
@@ -50,10 +50,19 @@ class PairResult:
     evidence: dict
 
 
+class Failure(NamedTuple):
+    """A pair that could not be verified: why, and the table whose rows could not be read (its cached
+    row sets are suspect: the caller drops them, so the next run makes them again)."""
+
+    candidate: Candidate
+    error: str
+    table: int  # the parent, or the table whose set holds the child's rows
+
+
 @dataclass(frozen=True)
 class VerifyOutcome:
     results: list[PairResult]
-    failures: list[tuple[Candidate, str]]
+    failures: list[Failure]
     probe_bytes: int  # lake bytes (parents scanned again)
     exact_bytes: int
     jobs: int
@@ -188,7 +197,7 @@ def verify(
     for cand in candidates:
         by_group.setdefault(_group_key(cand), []).append(cand)
     results: list[PairResult] = []
-    failures: list[tuple[Candidate, str]] = []
+    failures: list[Failure] = []
     probe_bytes = exact_bytes = jobs = exact_hs = 0
     probe_seconds = exact_seconds = 0.0
     t0 = time.perf_counter()
@@ -239,18 +248,42 @@ def verify(
                 exact_seconds += sub.exact_seconds
                 exact_hs += sub.exact_hashset_bytes
                 continue
-            from r2d2.engine.batch import short_error
-
-            failures += [(c, short_error(exc)) for c in alive.get(keys[0], ())]
+            failures += [Failure(c, short_error(exc), c.pair.parent) for c in alive.get(keys[0], ())]
             continue
         jobs += 1 if ph.scanned_bytes else 0
         exact_bytes += ph.scanned_bytes
         exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in pairs})
-        _record(pairs, _exact(spark, pairs, ph.frame, sketches), results, deciding, overlaps)
+        stats, unread = _children_stats(spark, pairs, ph.frame, sketches, deciding, failures)
+        _record(pairs, stats, results, deciding, overlaps, unread=unread)
         exact_seconds += time.perf_counter() - t1
         jobs += 1
     return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds, exact_hs,
                          overlaps)
+
+
+def _children_stats(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
+                    sketches: Mapping[int, TableSketch], deciding: Collection[Pair],
+                    failures: list[Failure]) -> tuple[dict[int, PairStats], set[int]]:
+    """:func:`_exact` of ``pairs``, and the indexes of the pairs it could not measure. When it fails (a
+    child's set cannot be read), each pair is measured alone, so that only the pairs of that child
+    fail (the deciding ones are added to ``failures``, blaming the child's table)."""
+    try:
+        return _exact(spark, pairs, parent_hashes, sketches), set()
+    except Exception as exc:
+        if len(pairs) == 1:
+            cand = pairs[0][1]
+            if cand.pair in deciding:  # a pair measured for overlap only just goes unmeasured
+                failures.append(Failure(cand, short_error(exc), sketches[cand.pair.child].table_id))
+            return {}, {0}
+    stats: dict[int, PairStats] = {}
+    unread: set[int] = set()
+    for i, pair in enumerate(pairs):
+        one, failed = _children_stats(spark, [pair], parent_hashes, sketches, deciding, failures)
+        if failed:
+            unread.add(i)
+        elif 0 in one:
+            stats[i] = one[0]
+    return stats, unread
 
 
 def _parent_sample(profile: TableProfile, names: Sequence[str],
@@ -316,9 +349,12 @@ def _exact(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashe
 
 
 def _record(pairs: list[tuple[int, Candidate]], stats: Mapping[int, PairStats], results: list[PairResult],
-            deciding: set[Pair], overlaps: dict[Pair, tuple[int, int]]) -> None:
-    """Containment results of the ``deciding`` pairs; the counts of every measured pair not contained."""
+            deciding: set[Pair], overlaps: dict[Pair, tuple[int, int]], *, unread: Collection[int] = ()) -> None:
+    """Containment results of the ``deciding`` pairs; the counts of every measured pair not contained.
+    A pair absent from ``stats`` has no child row; those of ``unread`` were not measured (no result)."""
     for i, (_, cand) in enumerate(pairs):
+        if i in unread:
+            continue
         distinct, missing, over = stats.get(i, (0, 0, 0))
         if missing:
             overlaps[cand.pair] = (distinct, missing)
