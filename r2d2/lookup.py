@@ -175,12 +175,10 @@ def lookup(catalog: Catalog, settings: Settings, location: str, *, spark_factory
     finally:
         with contextlib.suppress(OSError):
             lakefs.remove(work)
-    unverified: set[int] = set()
-    for failure in out.failures:  # one error per table; its row sets are made again next time
-        if failure.table not in unverified:
-            unverified.add(failure.table)
+    for failure in out.failures:  # one error per table
+        if all(e["location"] != profiles[failure.table].location for e in result.errors):
             result.errors.append({"location": profiles[failure.table].location, "error": failure.error})
-    forget_row_sets(catalog, unverified - {TRANSIENT})
+    forget_row_sets(catalog, out.unreadable - {TRANSIENT})  # made again next time
     contained = {r.candidate.pair: r for r in out.results if r.contained}
     passed_probe = sum(1 for r in out.results if r.stage != "probe")
     result.stages += [StageReport("probe", len(survivors), passed_probe, out.probe_seconds),
@@ -236,6 +234,7 @@ def _except_keys(catalog: Catalog, settings: Settings, spark_factory: Callable[[
     edges, failed = except_pass(catalog, settings, spark_factory, profiles, contained, stage, involving=tid,
                                 transient=(TRANSIENT,) if tid == TRANSIENT else ())
     result.stages.append(stage)
-    for bad, error in failed.items():
-        result.errors.append({"location": profiles[bad].location, "error": error})
+    named = {e["location"] for e in result.errors}  # a table named by an earlier stage already
+    result.errors += [{"location": profiles[bad].location, "error": error} for bad, error in failed.items()
+                      if profiles[bad].location not in named]
     return {e.candidate.pair: e for e in edges}

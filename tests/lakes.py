@@ -16,6 +16,15 @@ def parquet(path: Path, table: pa.Table | dict, *, name: str = "part-0.parquet",
     return path
 
 
+def parent_child_bad(root: Path) -> Path:
+    """Three Parquet tables under ``root``: ``parent`` (ids 0-999 with a name) holds ``child`` (its first
+    300 rows), which holds ``bad`` (its first 200)."""
+    data = pa.table({"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]})
+    for name, rows in (("parent", 1000), ("child", 300), ("bad", 200)):
+        parquet(root / name, data.slice(0, rows))
+    return root
+
+
 def partitioned(path: Path, table: pa.Table | dict, partition_cols: list[str]) -> Path:
     if isinstance(table, dict):
         table = pa.table(table)

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import lakes
 import pytest
 
 from r2d2.catalog import EdgeFilter, open_catalog
@@ -185,13 +186,7 @@ def test_incremental_after_adding_tables(spark, tmp_path: Path) -> None:
 
 def _parent_child_bad_lake(spark, tmp_path: Path):
     """Three scanned Parquet tables: ``parent`` holds ``child`` and ``bad`` (row subsets)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    data = pa.table({"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]})
-    for name, table in (("parent", data), ("child", data.slice(0, 300)), ("bad", data.slice(0, 200))):
-        (tmp_path / "lake" / name).mkdir(parents=True)
-        pq.write_table(table, tmp_path / "lake" / name / "part-0.parquet")
+    lakes.parent_child_bad(tmp_path / "lake")
     settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
     catalog = open_catalog(settings.resolved_catalog_url)
     assert scan(catalog, [str(tmp_path / "lake")], spark_factory=lambda: spark).failed == 0
@@ -437,10 +432,14 @@ def test_a_driver_batch_that_fails_twice_is_isolated_on_spark(
     assert kept and kept <= {(e.parent, e.child, e.relation) for e in result.edges}
 
 
-def test_a_hash_set_unreadable_at_verification_is_one_error_and_rebuilt_next_run(spark, tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["dataset", "late"])
+def test_a_hash_set_unreadable_at_verification_is_one_error_and_rebuilt_next_run(
+        spark, tmp_path: Path, damage: str) -> None:
     """The parent's cached hash set breaks between stage 3 and verification (a disk, a cleaner): the
     pair it fails is no exact edge and no stored decision, the parent is named once, the other stored
-    verdicts stand; the next detect hashes the parent again instead of trusting the same set again."""
+    verdicts stand; the next detect hashes the parent again instead of trusting the same set again.
+    ``late``: one file of the parent's dataset breaks that Spark only opens when its tasks run (at the
+    join, where the children's sets are read too): the failure is still the parent's."""
     import pyarrow.parquet as pq
 
     from r2d2.containment.sketch_cache import ROWSAMPLE
@@ -457,9 +456,13 @@ def test_a_hash_set_unreadable_at_verification_is_one_error_and_rebuilt_next_run
     stored = catalog.get_sketches(parent_id, profiles[parent_id].fingerprint, ROWSAMPLE)
     sets = Path(stored[""][1]["rowset_path"])
 
+    files = sorted(sets.rglob("*.parquet"))  # part-00000, -00001, -00002 (a table each), part-schema
+    if damage == "late":
+        files = files[1:2]  # neither the file Spark infers the schema from nor the parent's rows' own
+
     def break_sets(message: str) -> None:
         if message.startswith("minhash:") and "pairs left" in message:
-            for f in sets.rglob("*.parquet"):
+            for f in files:
                 f.write_bytes(b"PAR1 not a hash set any more")
 
     broken = detect(catalog, settings, lambda: spark, progress=break_sets)

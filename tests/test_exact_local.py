@@ -103,6 +103,19 @@ def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:
     assert "hs-gone" in out.failures[0].error or "PATH_NOT_FOUND" in out.failures[0].error
 
 
+def test_a_damaged_or_missing_hash_set_is_told_from_a_readable_one(tmp_path: Path) -> None:
+    """What verification checks after a failure, on the driver: a whole readable set, one of whose two
+    files is damaged (past its first one: Spark would only meet it at the join), and one gone."""
+    from r2d2.containment.verify_job import unreadable_set
+
+    path = _write(tmp_path / "hs", _sets({(1, 1): 1}, {(2, 2): 1}, {(3, 3): 1}, {(4, 4): 2}, {(5, 5): 1}))
+    assert unreadable_set(path) is None
+    last = sorted(Path(path).glob("*.parquet"))[-1]
+    last.write_bytes(last.read_bytes()[:-20])  # cut short: no footer
+    assert unreadable_set(path)
+    assert unreadable_set(str(tmp_path / "gone"))
+
+
 def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:
     """Two parent hashes sharing their first 64 bits: each child hash matches the one with its `b`,
     with that row's count (the hash-table path would only see the first of the two)."""

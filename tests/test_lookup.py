@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lakes
 import pytest
 
 from r2d2.catalog import open_catalog
@@ -124,33 +125,36 @@ def test_lookup_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
         lookup(catalog, settings, str(tmp_path / "nothing"), spark_factory=_no_spark)
 
 
-def test_a_cached_hash_set_that_cannot_be_read_is_one_error_and_rebuilt_next_time(spark, tmp_path: Path) -> None:
-    """The cached hash sets of ``parent`` and ``bad`` (one dataset) are damaged on disk: the lookup of
-    ``child`` (contained in the one, containing the other) names each once, claims nothing about them
-    (not even a containment except keys) and completes; the next lookup hashes them again."""
+def test_damaged_hash_sets_fail_their_own_tables_only_and_are_rebuilt_next_time(spark, tmp_path: Path) -> None:
+    """``big`` and ``low`` are hashed by one detect (one dataset), ``high`` by a later one (another); the
+    first dataset is then damaged on disk. A lookup of a copy of ``big`` (the parent of all three, and
+    a child of ``big``) names ``big`` and ``low`` once each, claims nothing about them (not even a
+    containment except keys) and still finds ``high``; the next lookup hashes them again."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from r2d2.containment.sketch_cache import ROWSAMPLE
 
     data = pa.table({"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]})
-    for name, table in (("parent", data), ("bad", data.slice(0, 200)), ("child", data.slice(0, 300))):
-        (tmp_path / "lake" / name).mkdir(parents=True)
-        pq.write_table(table, tmp_path / "lake" / name / "part-0.parquet")
+    for name, rows in (("big", data), ("copy", data), ("low", data.slice(0, 300)), ("high", data.slice(500, 200))):
+        lakes.parquet(tmp_path / "lake" / name, rows)
     settings = load_settings(home=tmp_path / "home", spark_master="local[2]")
     catalog = open_catalog(settings.resolved_catalog_url)
-    scan(catalog, [str(tmp_path / "lake" / n) for n in ("parent", "bad")], spark_factory=_no_spark)
-    detect(catalog, settings, _no_spark)  # parent ⊇ bad: the parent's row set is cached
-    parent = catalog.get_table(str(tmp_path / "lake" / "parent"))
-    sets = Path(catalog.get_sketches(parent.id, parent.fingerprint, ROWSAMPLE)[""][1]["rowset_path"])
-    for f in sets.rglob("*.parquet"):
+    loc = {n: str(tmp_path / "lake" / n) for n in ("big", "copy", "low", "high")}
+    for names in (("big", "low"), ("high",)):
+        scan(catalog, [loc[n] for n in names], spark_factory=_no_spark)
+        detect(catalog, settings, _no_spark)
+
+    def dataset(name: str) -> Path:
+        table = catalog.get_table(loc[name])
+        return Path(catalog.get_sketches(table.id, table.fingerprint, ROWSAMPLE)[""][1]["rowset_path"])
+
+    assert dataset("big") == dataset("low") != dataset("high")
+    for f in dataset("big").rglob("*.parquet"):
         f.write_bytes(b"PAR1 not a hash set any more")
-    child = str(tmp_path / "lake" / "child")
-    broken = lookup(catalog, settings, child, spark_factory=lambda: spark)
-    bad = str(tmp_path / "lake" / "bad")
-    assert sorted(e["location"] for e in broken.errors) == sorted([parent.location, bad])
-    assert broken.matches == []
-    again = lookup(catalog, settings, child, spark_factory=_no_spark)
+    broken = lookup(catalog, settings, loc["copy"], spark_factory=lambda: spark)
+    assert sorted(e["location"] for e in broken.errors) == [loc["big"], loc["low"]]
+    assert {(m.location, m.role, m.except_columns) for m in broken.matches} == {(loc["high"], "child", ())}
+    again = lookup(catalog, settings, loc["copy"], spark_factory=_no_spark)
     assert again.errors == []
     assert {(m.location, m.role, m.except_columns) for m in again.matches} == {
-        (parent.location, "parent", ()), (bad, "child", ())}
+        (loc["big"], "duplicate", ()), (loc["low"], "child", ()), (loc["high"], "child", ())}

@@ -129,7 +129,7 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
         tid, keys, _ = views[cand.pair.child]
         unverified.setdefault(culprit, f"could not check whether {every[cand.pair.parent].location} contains "
                                        f"{every[tid].location} without its key columns ({', '.join(keys)}): {error}")
-    forget_row_sets(catalog, [t for t in unverified if t not in transient])
+    forget_row_sets(catalog, [t for t in out.unreadable if t not in transient])
     found = [(r.candidate, Verdict(r.contained, r.multiset, r.evidence)) for r in out.results]
     if learned is not None:
         learned.update((c.pair, v) for c, v in found)

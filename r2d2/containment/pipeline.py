@@ -335,8 +335,9 @@ def _stage_except(catalog: Catalog, settings: Settings, spark_factory: Callable[
                                 known=known, learned=learned)
     if views is not None and learned:
         except_cache.store(catalog, views, profiles, learned)
-    for tid, error in failed.items():
-        result.errors.append({"location": profiles[tid].location, "error": error})
+    named = {e["location"] for e in result.errors}  # a table named by an earlier stage already
+    result.errors += [{"location": profiles[tid].location, "error": error} for tid, error in failed.items()
+                      if profiles[tid].location not in named]
     schema_pairs = {c.pair for c in candidates}
     extra = []
     for e in edges:
@@ -350,8 +351,9 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
                 profiles: Mapping[int, TableProfile], sketches: Mapping[int, TableSketch],
                 reused: Mapping[Pair, PairDecision], decisions: dict[Pair, _Decision], result: DetectResult,
                 say: Progress, *, screened_out: Sequence[Candidate] = ()) -> set[int]:
-    """Probe and exact verification of the survivors; returns the tables whose rows could not be read
-    for it (each an error of ``result``: their pairs get no decision, so the next run checks them)."""
+    """Probe and exact verification of the survivors (a pair that fails is an error of ``result`` naming
+    its table once, and gets no decision: the next run checks it); returns the tables whose stored row
+    sets proved unreadable."""
     probe = StageReport("probe", reused=sum(1 for r in reused.values() if r.stage == "probe"))
     exact = StageReport("exact", reused=sum(1 for r in reused.values() if r.stage in ("exact", "transitive")))
     result.stages += [probe, exact]
@@ -364,7 +366,8 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     tau = settings.overlap_threshold
     overlaps: dict[Pair, tuple[int, int]] = {}
     first, deferred = split_waves(by_pair)
-    unverified: set[int] = set()
+    named: set[int] = set()  # tables an error names (once)
+    unreadable: set[int] = set()
     work = lakefs.join(settings.work_location, f"verify-{time.time_ns()}")
     try:
         for wave, pairs in enumerate((first, deferred)):
@@ -391,9 +394,10 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
             exact.bytes_read += out.exact_bytes
             exact.hashset_bytes += out.exact_hashset_bytes
             exact.jobs += out.jobs
+            unreadable |= out.unreadable
             for failure in out.failures:
-                if failure.table not in unverified:
-                    unverified.add(failure.table)
+                if failure.table not in named:
+                    named.add(failure.table)
                     result.errors.append({"location": profiles[failure.table].location, "error": failure.error})
             for r in out.results:
                 decisions[r.candidate.pair] = _to_decision(r)
@@ -410,7 +414,7 @@ def _stage_rows(spark_factory: Callable[[], SparkSession], settings: Settings, s
     exact.reexamined = passed_probe
     exact.candidates_out = sum(1 for d in decisions.values() if d.contains) + sum(
         1 for r in reused.values() if _from_stored(r).contains)
-    return unverified
+    return unreadable
 
 
 def _record_overlaps(decisions: dict[Pair, _Decision], overlaps: Mapping[Pair, tuple[int, int]], tau: float) -> None:

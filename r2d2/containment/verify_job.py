@@ -51,12 +51,11 @@ class PairResult:
 
 
 class Failure(NamedTuple):
-    """A pair that could not be verified: why, and the table whose rows could not be read (its cached
-    row sets are suspect: the caller drops them, so the next run makes them again)."""
+    """A pair that could not be verified: why, and the table to name for it."""
 
     candidate: Candidate
     error: str
-    table: int  # the parent, or the table whose set holds the child's rows
+    table: int  # the parent, or the table whose set holds the child's rows (when that set is unreadable)
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,8 @@ class VerifyOutcome:
     exact_hashset_bytes: int = 0  # bytes of R2D2's own hash sets read (the probe reads none)
     # (distinct child rows, rows missing from the parent) of every pair measured that is not contained
     overlaps: dict[Pair, tuple[int, int]] = field(default_factory=dict)
+    # tables whose stored row sets proved unreadable (the caller drops them: the next run makes them again)
+    unreadable: set[int] = field(default_factory=set)
 
 
 def _dataset_bytes(path: str) -> int:
@@ -106,6 +107,7 @@ class _ParentHashes:
     frame: DataFrame  # (gid, a, b, pcnt)
     scanned_bytes: int  # lake bytes read to build groups stage 3 did not hash
     hashset_bytes: int  # bytes of hash sets the frame reads
+    stored: tuple[str, ...] = ()  # the hash-set datasets of stage 3 it reads
 
 
 def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
@@ -166,7 +168,7 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
         grouped.write.parquet(lakefs.spark_path(path))
         hashset_bytes += _dataset_bytes(path)
         parts.append(spark.read.parquet(lakefs.spark_path(path)))
-    return _ParentHashes(reduce(DataFrame.unionAll, parts), scanned_bytes, hashset_bytes)
+    return _ParentHashes(reduce(DataFrame.unionAll, parts), scanned_bytes, hashset_bytes, tuple(stored))
 
 
 def verify(
@@ -198,6 +200,7 @@ def verify(
         by_group.setdefault(_group_key(cand), []).append(cand)
     results: list[PairResult] = []
     failures: list[Failure] = []
+    unreadable: set[int] = set()
     probe_bytes = exact_bytes = jobs = exact_hs = 0
     probe_seconds = exact_seconds = 0.0
     t0 = time.perf_counter()
@@ -235,55 +238,77 @@ def verify(
         spark = spark_factory()
         try:
             ph = _parent_hashes(spark, groups, profiles, sketches, work_dir)
-        except Exception as exc:
+            stats, unread = _children_stats(spark, pairs, ph, sketches, deciding, failures, unreadable)
+        except Exception as exc:  # the parents' rows: isolate the parent(s) that fail
             if len(keys) > 1:  # isolate the failing parent(s), by Spark batches half as large (0: never on the driver)
                 sub = verify(spark_factory, [c for k in keys for c in alive.get(k, ())], profiles=profiles,
                              sketches=sketches, work_dir=work_dir, batch_size=max(1, len(keys) // 2),
                              local_bytes=0, overlap=[c for k in keys for c in extra.get(k, ())])
                 results += [r for r in sub.results if r.stage != "probe"]  # probed here already
                 failures += sub.failures
+                unreadable |= sub.unreadable
                 overlaps.update(sub.overlaps)
                 probe_bytes, exact_bytes, jobs = (probe_bytes + sub.probe_bytes,
                                                   exact_bytes + sub.exact_bytes, jobs + sub.jobs)
                 exact_seconds += sub.exact_seconds
                 exact_hs += sub.exact_hashset_bytes
                 continue
-            failures += [Failure(c, short_error(exc), c.pair.parent) for c in alive.get(keys[0], ())]
+            parent, names = keys[0]
+            stored = stored_set(profiles[parent], names, sketches.get(parent))
+            if stored is not None and unreadable_set(stored[0]) is not None:
+                unreadable.add(parent)  # not a failure of Spark's, or of the lake: its stored set is damaged
+            failures += [Failure(c, short_error(exc), parent) for c in alive.get(keys[0], ())]
             continue
         jobs += 1 if ph.scanned_bytes else 0
         exact_bytes += ph.scanned_bytes
         exact_hs += ph.hashset_bytes + sum(sketches[c].rowset_bytes for c in {c.pair.child for _, c in pairs})
-        stats, unread = _children_stats(spark, pairs, ph.frame, sketches, deciding, failures)
         _record(pairs, stats, results, deciding, overlaps, unread=unread)
         exact_seconds += time.perf_counter() - t1
         jobs += 1
     return VerifyOutcome(results, failures, probe_bytes, exact_bytes, jobs, probe_seconds, exact_seconds, exact_hs,
-                         overlaps)
+                         overlaps, unreadable)
 
 
-def _children_stats(spark: SparkSession, pairs: list[tuple[int, Candidate]], parent_hashes: DataFrame,
-                    sketches: Mapping[int, TableSketch], deciding: Collection[Pair],
-                    failures: list[Failure]) -> tuple[dict[int, PairStats], set[int]]:
-    """:func:`_exact` of ``pairs``, and the indexes of the pairs it could not measure. When it fails (a
-    child's set cannot be read), each pair is measured alone, so that only the pairs of that child
-    fail (the deciding ones are added to ``failures``, blaming the child's table)."""
+def unreadable_set(path: str) -> str | None:
+    """Why the hash-set dataset ``path`` cannot be read whole, by Arrow on the driver (None: it can).
+    Only called after a failure: it tells a damaged or missing set from a failure of Spark itself."""
     try:
-        return _exact(spark, pairs, parent_hashes, sketches), set()
-    except Exception as exc:
-        if len(pairs) == 1:
-            cand = pairs[0][1]
-            if cand.pair in deciding:  # a pair measured for overlap only just goes unmeasured
-                failures.append(Failure(cand, short_error(exc), sketches[cand.pair.child].table_id))
-            return {}, {0}
-    stats: dict[int, PairStats] = {}
+        for _ in lakefs.dataset(path).to_batches(columns=["tid", "col", "a", "b", "cnt"]):
+            pass
+    except (OSError, pa.ArrowException) as exc:
+        return short_error(exc)
+    return None
+
+
+def _children_stats(spark: SparkSession, pairs: list[tuple[int, Candidate]], parents: _ParentHashes,
+                    sketches: Mapping[int, TableSketch], deciding: Collection[Pair], failures: list[Failure],
+                    unreadable: set[int]) -> tuple[dict[int, PairStats], set[int]]:
+    """:func:`_exact` of ``pairs``, and the indexes of the pairs it could not measure.
+
+    When it fails, the sets it read are checked: a parent's set that cannot be read (a damaged file
+    Spark only meets at the join) re-raises, for the caller to isolate that parent; children whose
+    sets cannot be read are left out (their deciding pairs added to ``failures``, their tables to
+    ``unreadable``) and the other pairs measured without them. Any other failure re-raises."""
+    try:
+        return _exact(spark, pairs, parents.frame, sketches), set()
+    except Exception:
+        if any(unreadable_set(path) is not None for path in parents.stored):
+            raise
+        paths = sorted({path for _, c in pairs if (path := sketches[c.pair.child].rowset_path) is not None})
+        damaged = {path: why for path in paths if (why := unreadable_set(path)) is not None}
+        if not damaged:
+            raise
     unread: set[int] = set()
-    for i, pair in enumerate(pairs):
-        one, failed = _children_stats(spark, [pair], parent_hashes, sketches, deciding, failures)
-        if failed:
+    for i, (_, cand) in enumerate(pairs):
+        sketch = sketches[cand.pair.child]
+        if sketch.rowset_path in damaged:
             unread.add(i)
-        elif 0 in one:
-            stats[i] = one[0]
-    return stats, unread
+            unreadable.add(sketch.table_id)
+            if cand.pair in deciding:  # a pair measured for overlap only just goes unmeasured
+                failures.append(Failure(cand, damaged[sketch.rowset_path], sketch.table_id))
+    rest = [i for i in range(len(pairs)) if i not in unread]
+    stats = _exact(spark, [pairs[i] for i in rest], parents.frame, sketches) if rest else {}
+    return {rest[j]: found for j, found in stats.items()}, unread
 
 
 def _parent_sample(profile: TableProfile, names: Sequence[str],
