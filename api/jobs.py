@@ -42,7 +42,7 @@ class RestoreOptions:
 class RunJobs:
     """The jobs the API can start (tests replace them with fakes)."""
 
-    scan: Callable[[Catalog, Sequence[str]], object] | None = None
+    scan: Callable[[Catalog, Sequence[str], bool], object] | None = None  # (catalog, roots, retry_errors)
     detect: Callable[[Catalog], object] | None = None
     plan: Callable[[Catalog, PlanRequest], object] | None = None
     apply: Callable[[Catalog, ApplyOptions], object] | None = None
@@ -59,11 +59,11 @@ def default_jobs(settings: Settings, spark: SparkFactory | None = None) -> RunJo
     """Jobs that call the library with a lazily created Spark session."""
     spark = spark or spark_factory(settings)
 
-    def scan_job(catalog: Catalog, roots: Sequence[str]) -> object:
+    def scan_job(catalog: Catalog, roots: Sequence[str], retry_errors: bool) -> object:
         from r2d2.scan import scan
 
         return scan(catalog, list(roots), spark_factory=spark, local_bytes=settings.local_read_bytes,
-                    threads=settings.local_threads)
+                    threads=settings.local_threads, retry_errors=retry_errors)
 
     def detect_job(catalog: Catalog) -> object:
         from r2d2.detect import detect

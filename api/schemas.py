@@ -64,6 +64,9 @@ class ScanRequest(BaseModel):
     roots: list[Annotated[SafeStr, Field(min_length=1, max_length=4096)]] = Field(
         min_length=1, max_length=64,
         description="Folders or URIs to scan; each under a configured lake root.")
+    retry_errors: bool = Field(
+        default=False, description="Profile again the tables a scan failed on, even if their files did not "
+                                   "change (once the cause is fixed).")
 
 
 class DetectRequest(BaseModel):

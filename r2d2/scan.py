@@ -83,16 +83,21 @@ def check_roots(roots: Sequence[str]) -> list[str]:
 
 
 def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], SparkSession],
-         progress: Progress | None = None, local_bytes: int = LOCAL_BYTES, threads: int = 2) -> ScanSummary:
+         progress: Progress | None = None, local_bytes: int = LOCAL_BYTES, threads: int = 2,
+         retry_errors: bool = False) -> ScanSummary:
     """Scan ``roots`` into ``catalog`` and return what changed (CSV files totalling at most
     ``local_bytes`` are profiled on the driver with ``threads`` threads, without Spark).
+
+    A table whose profiling failed is tried again when its files change; ``retry_errors``: also when
+    they have not (once the cause is fixed: permissions, an engine that crashed, a store that timed out).
 
     Raises :class:`~r2d2.errors.NotFoundError` before recording a run when a root does not exist."""
     started = time.perf_counter()
     now = datetime.now(UTC)
     roots = check_roots(roots)
     summary = ScanSummary()
-    with recorded_run(catalog, "scan", {"roots": list(roots)}) as run:
+    params: dict[str, object] = {"roots": list(roots), **({"retry_errors": True} if retry_errors else {})}
+    with recorded_run(catalog, "scan", params) as run:
         summary.run_id = run.id
 
         def tell(done: int, total: int) -> None:
@@ -103,7 +108,7 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
         # Footer workers are forked first, before discovery starts threads and delta-rs its runtime
         local = not any(lakefs.is_object_store(r) for r in roots)
         with collecting_less_often(), forked_workers(min(threads, FOOTER_PROCESSES) if local else 1) as workers:
-            _scan(catalog, roots, spark_factory, tell, now, summary, local_bytes, threads, workers)
+            _scan(catalog, roots, spark_factory, tell, now, summary, local_bytes, threads, workers, retry_errors)
         summary.seconds = time.perf_counter() - started
         run.finish(summary={k: v for k, v in summary.to_json().items() if k not in ("errors", "warnings")},
                    errors=summary.errors)
@@ -112,14 +117,19 @@ def scan(catalog: Catalog, roots: Sequence[str], *, spark_factory: Callable[[], 
 
 def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], SparkSession],
           progress: Progress | None, now: datetime, summary: ScanSummary, local_bytes: int, threads: int,
-          workers: ProcessPoolExecutor | None) -> None:
+          workers: ProcessPoolExecutor | None, retry_errors: bool = False) -> None:
     found = discover(roots, workers=workers)
     state = catalog.scan_state()
     known = {loc: fp for loc, (fp, _) in state.items()}
+    # what is compared with the fingerprints found: a table retried is one that differs
+    compared = dict(known)
+    if retry_errors:
+        for errored in catalog.list_tables(status="error", with_profile=False):
+            compared.pop(errored.location, None)
     summary.found = len(found.tables)
     summary.bytes = sum(f.size for t in found.tables for f in t.files)
-    todo = [t for t in found.tables if known.get(t.location, "\0missing") != t.fingerprint]
-    same = [t.location for t in found.tables if known.get(t.location, "\0missing") == t.fingerprint]
+    todo = [t for t in found.tables if compared.get(t.location, "\0missing") != t.fingerprint]
+    same = [t.location for t in found.tables if compared.get(t.location, "\0missing") == t.fingerprint]
     catalog.touch_seen(same, seen_at=now)
     summary.unchanged = len(same)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +25,22 @@ def parent_child_bad(root: Path) -> Path:
     for name, rows in (("parent", 1000), ("child", 300), ("bad", 200)):
         parquet(root / name, data.slice(0, rows))
     return root
+
+
+def flaky(path: Path, table: dict) -> Callable[[], None]:
+    """A Parquet table at ``path`` whose file reads as garbage until the returned function is called:
+    then it holds ``table``, with the same size and modification time (the same fingerprint, as after
+    a transient failure: a copy in progress with its times kept, a store that timed out...)."""
+    good = parquet(path, table) / "part-0.parquet"
+    data, st = good.read_bytes(), good.stat()
+    good.write_bytes(b"\0" * len(data))
+    os.utime(good, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def fixed() -> None:
+        good.write_bytes(data)
+        os.utime(good, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    return fixed
 
 
 def partitioned(path: Path, table: pa.Table | dict, partition_cols: list[str]) -> Path:

@@ -77,7 +77,7 @@ class Gate:
         self.linger_s = linger_s  # detect's time between recording its end and returning
 
     def jobs(self) -> RunJobs:
-        def scan_job(catalog: Catalog, roots: Sequence[str]) -> None:
+        def scan_job(catalog: Catalog, roots: Sequence[str], _retry_errors: bool) -> None:
             with recorded_run(catalog, "scan", {"roots": list(roots)}) as run:
                 run.tables(1, 1)
                 run.finish(summary={"found": 0})
@@ -495,6 +495,22 @@ def test_scan_run_lifecycle(catalog_url: str, tmp_path: Path) -> None:
         assert done["progress"] == {"done": 3, "total": 3, "unit": "tables"}
         assert c.get("/tables").json()["total"] == 3
         assert c.get("/runs", params={"kind": "scan"}).json()["items"][0]["id"] == run["id"]
+
+
+def test_a_scan_run_can_retry_the_tables_that_failed(catalog_url: str, tmp_path: Path) -> None:
+    """``retry_errors`` in the body profiles again a failed table whose files did not change."""
+    lake = make_lake(tmp_path / "lake")
+    fixed = lakes.flaky(lake / "flaky", {"x": [1, 2]})
+    settings = load_settings(home=tmp_path / "home", catalog_url=catalog_url, lake_roots=(str(lake),))
+    with serve(settings) as api, api.client("operator") as c:
+        first = wait_run(c, c.post("/runs/scan", json={"roots": [str(lake)]}).json()["id"])
+        assert (first["summary"]["new"], first["summary"]["failed"]) == (3, 1)
+        fixed()
+        again = c.post("/runs/scan", json={"roots": [str(lake)], "retry_errors": True}).json()
+        assert again["params"] == {"roots": [str(lake)], "retry_errors": True}
+        done = wait_run(c, again["id"])
+        assert (done["summary"]["changed"], done["summary"]["unchanged"], done["summary"]["failed"]) == (1, 3, 0)
+        assert c.get("/tables", params={"status": "error"}).json()["total"] == 0
 
 
 @pytest.mark.slow

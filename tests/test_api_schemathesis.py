@@ -42,7 +42,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, _Auth]
                                  lake_roots=(str(folder / "lake"),))
     catalog = open_catalog(app_settings.resolved_catalog_url)
 
-    def fake_scan(cat, roots):  # type: ignore[no-untyped-def]
+    def fake_scan(cat, roots, _retry_errors):  # type: ignore[no-untyped-def]
         cat.finish_run(cat.start_run("scan", params={"roots": list(roots)}), status="succeeded")
 
     def fake_detect(cat):  # type: ignore[no-untyped-def]

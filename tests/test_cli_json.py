@@ -130,3 +130,19 @@ def test_text_tables_are_not_cut_when_piped(tmp_path: Path) -> None:
     assert " KB " in row or row.rstrip().endswith("KB") or " KB" in row  # human size in text
     listed = json.loads(CliRunner().invoke(cli, [*base, "tables", "--format", "json"]).stdout)
     assert isinstance(listed[0]["num_bytes"], int) and listed[0]["num_bytes"] > 1024  # bytes in JSON
+
+
+def test_scan_retry_errors_profiles_a_failed_table_again(tmp_path: Path) -> None:
+    """`r2d2 scan --retry-errors`: a table that failed for a passing reason, unchanged since, is profiled
+    again (a plain scan leaves it an error)."""
+    lake = tmp_path / "lake"
+    lakes.parquet(lake / "fine", {"x": [1]})
+    fixed = lakes.flaky(lake / "flaky", {"x": [1, 2]})
+    run = Walker(tmp_path)
+    assert run("scan", str(lake), code=1)["failed"] == 1
+    fixed()
+    assert run("scan", str(lake))["unchanged"] == 2
+    assert [t["location"] for t in run("tables", "--status", "error")] == [str(lake / "flaky")]
+    retried = run("scan", "--retry-errors", str(lake))
+    assert (retried["changed"], retried["unchanged"], retried["failed"]) == (1, 1, 0)
+    assert run("tables", "--status", "error") == []

@@ -85,6 +85,29 @@ def test_per_table_errors_do_not_stop_the_scan(tmp_path: Path, cat: Catalog) -> 
     assert _status(cat)["t2"] == "active" and cat.get_table(str(lake / "t2")).error is None
 
 
+def test_retry_errors_profiles_failed_tables_again_though_unchanged(tmp_path: Path, cat: Catalog) -> None:
+    """A table that failed for a passing reason is back, with the same fingerprint: a scan leaves it an
+    error (it only retries what changed); one with ``retry_errors`` profiles it again, and every other
+    failed table too (a broken one fails again, with its error)."""
+    lake = tmp_path / "lake"
+    lakes.parquet(lake / "fine", {"x": [1]})
+    fixed = lakes.flaky(lake / "flaky", {"x": [1, 2, 3]})
+    lakes.parquet(lake / "broken", {"x": [1]})
+    (lake / "broken" / "part-0.parquet").write_bytes(b"not parquet at all")
+    first = scan(cat, [str(lake)], spark_factory=no_spark)
+    assert _counts(first) == (3, 1, 0, 0, 0, 2)
+    broken_error = cat.get_table(str(lake / "broken")).error
+    fixed()
+    plain = scan(cat, [str(lake)], spark_factory=no_spark)
+    assert _counts(plain) == (3, 0, 0, 3, 0, 0) and _status(cat)["flaky"] == "error"
+    retried = scan(cat, [str(lake)], spark_factory=no_spark, retry_errors=True)
+    assert _counts(retried) == (3, 0, 1, 1, 0, 1)
+    assert _status(cat) == {"fine": "active", "flaky": "active", "broken": "error"}
+    assert cat.get_table(str(lake / "flaky")).num_rows == 3
+    assert cat.get_table(str(lake / "broken")).error == broken_error
+    assert cat.get_run(retried.run_id).params == {"roots": [str(lake)], "retry_errors": True}
+
+
 def test_unreadable_folder_hides_nothing(cat: Catalog) -> None:
     """Tables known under a folder that cannot be listed are neither re-read nor marked gone."""
     base = Path(tempfile.mkdtemp(prefix="r2d2-scan-perm-"))

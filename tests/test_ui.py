@@ -97,7 +97,7 @@ class Served:
 def _gated_jobs(gate: threading.Event) -> RunJobs:
     """Fake runs: detect reports a stage and waits for the gate, then closes as failed (not a funnel)."""
 
-    def scan_job(catalog: Catalog, roots: Any) -> None:
+    def scan_job(catalog: Catalog, roots: Any, _retry_errors: bool) -> None:
         catalog.finish_run(catalog.start_run("scan", params={"roots": list(roots)}), status="succeeded")
 
     def detect_job(catalog: Catalog) -> None:

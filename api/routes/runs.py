@@ -33,7 +33,7 @@ def start_scan(state: StateDep, _: Operator, body: ScanRequest, response: Respon
                          for i, r in enumerate(body.roots)])  # a missing root: 404 before any run
     job = state.jobs.scan
     assert job is not None
-    run_id = state.runner.submit("scan", lambda catalog: job(catalog, roots))
+    run_id = state.runner.submit("scan", lambda catalog: job(catalog, roots, body.retry_errors))
     return accepted(state, response, run_id)
 
 

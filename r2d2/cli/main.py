@@ -187,10 +187,14 @@ def say(message: str) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
+@click.option("--retry-errors", is_flag=True,
+              help="Profile again the tables a scan failed on, even if their files did not change "
+                   "(once the cause is fixed: permissions, a crashed engine, a store that timed out).")
 @FORMAT
 @click.pass_obj
-def scan(obj: Context, paths: tuple[str, ...], fmt: Format) -> None:
-    """Discover and profile the tables under PATHS (metadata only; CSV files are read once)."""
+def scan(obj: Context, paths: tuple[str, ...], retry_errors: bool, fmt: Format) -> None:
+    """Discover and profile the tables under PATHS (metadata only; CSV files are read once). A table that
+    failed is tried again when its files change (or with --retry-errors)."""
     from r2d2.scan import scan as run_scan
 
     def body() -> int:
@@ -199,7 +203,8 @@ def scan(obj: Context, paths: tuple[str, ...], fmt: Format) -> None:
             bar.refresh()  # drawn once before discovery, which reports nothing until it ends
             summary = run_scan(obj.catalog, list(paths), spark_factory=obj.spark_factory(),
                                progress=_drawn_every(bar, task),
-                               local_bytes=obj.settings.local_read_bytes, threads=obj.settings.local_threads)
+                               local_bytes=obj.settings.local_read_bytes, threads=obj.settings.local_threads,
+                               retry_errors=retry_errors)
 
         def text() -> None:
             click.echo(f"scan run {summary.run_id}: tables found {summary.found}: new {summary.new}, changed "
