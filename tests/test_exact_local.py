@@ -104,16 +104,17 @@ def test_missing_hash_set_is_reported_not_raised(spark, tmp_path: Path) -> None:
 
 
 def test_a_damaged_or_missing_hash_set_is_told_from_a_readable_one(tmp_path: Path) -> None:
-    """What verification checks after a failure, on the driver: a whole readable set, one of whose two
-    files is damaged (past its first one: Spark would only meet it at the join), and one gone."""
+    """What verification checks after a failure, on the driver: the rows of some tables of a readable
+    set; of one whose second file is damaged (Spark would only meet it at the join, reading every
+    footer, whichever tables it wants), and of one gone."""
     from r2d2.containment.verify_job import unreadable_set
 
     path = _write(tmp_path / "hs", _sets({(1, 1): 1}, {(2, 2): 1}, {(3, 3): 1}, {(4, 4): 2}, {(5, 5): 1}))
-    assert unreadable_set(path) is None
+    assert unreadable_set(path, [PARENT]) is None and unreadable_set(path, [CHILD1, OTHER]) is None
     last = sorted(Path(path).glob("*.parquet"))[-1]
     last.write_bytes(last.read_bytes()[:-20])  # cut short: no footer
-    assert unreadable_set(path)
-    assert unreadable_set(str(tmp_path / "gone"))
+    assert unreadable_set(path, [PARENT]) and unreadable_set(path, [OTHER])
+    assert unreadable_set(str(tmp_path / "gone"), [PARENT])
 
 
 def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from functools import reduce
 from typing import TYPE_CHECKING, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.exact_local import PairStats, TooLargeForDriver, exact_stats
@@ -107,7 +108,7 @@ class _ParentHashes:
     frame: DataFrame  # (gid, a, b, pcnt)
     scanned_bytes: int  # lake bytes read to build groups stage 3 did not hash
     hashset_bytes: int  # bytes of hash sets the frame reads
-    stored: tuple[str, ...] = ()  # the hash-set datasets of stage 3 it reads
+    stored: tuple[tuple[str, tuple[int, ...]], ...] = ()  # stage 3's hash-set datasets it reads, and for which tables
 
 
 def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[str, ...]]],
@@ -168,7 +169,8 @@ def _parent_hashes(spark: SparkSession, groups: Mapping[int, tuple[int, tuple[st
         grouped.write.parquet(lakefs.spark_path(path))
         hashset_bytes += _dataset_bytes(path)
         parts.append(spark.read.parquet(lakefs.spark_path(path)))
-    return _ParentHashes(reduce(DataFrame.unionAll, parts), scanned_bytes, hashset_bytes, tuple(stored))
+    read = tuple((path, tuple(sorted({tid for tid, _, _ in entries}))) for path, entries in stored.items())
+    return _ParentHashes(reduce(DataFrame.unionAll, parts), scanned_bytes, hashset_bytes, read)
 
 
 def verify(
@@ -255,7 +257,7 @@ def verify(
                 continue
             parent, names = keys[0]
             stored = stored_set(profiles[parent], names, sketches.get(parent))
-            if stored is not None and unreadable_set(stored[0]) is not None:
+            if stored is not None and unreadable_set(stored[0], (parent,)) is not None:
                 unreadable.add(parent)  # not a failure of Spark's, or of the lake: its stored set is damaged
             failures += [Failure(c, short_error(exc), parent) for c in alive.get(keys[0], ())]
             continue
@@ -269,11 +271,13 @@ def verify(
                          overlaps, unreadable)
 
 
-def unreadable_set(path: str) -> str | None:
-    """Why the hash-set dataset ``path`` cannot be read whole, by Arrow on the driver (None: it can).
-    Only called after a failure: it tells a damaged or missing set from a failure of Spark itself."""
+def unreadable_set(path: str, tids: Sequence[int]) -> str | None:
+    """Why the rows of tables ``tids`` in the hash-set dataset ``path`` cannot be read, by Arrow on the
+    driver (None: they can). What Spark reads for them: every file's footer, their row groups. Only
+    called after a failure: it tells a damaged or missing set from a failure of Spark itself."""
     try:
-        for _ in lakefs.dataset(path).to_batches(columns=["tid", "col", "a", "b", "cnt"]):
+        for _ in lakefs.dataset(path).to_batches(columns=["tid", "col", "a", "b", "cnt"],
+                                                 filter=pc.field("tid").isin(list(tids))):
             pass
     except (OSError, pa.ArrowException) as exc:
         return short_error(exc)
@@ -292,10 +296,15 @@ def _children_stats(spark: SparkSession, pairs: list[tuple[int, Candidate]], par
     try:
         return _exact(spark, pairs, parents.frame, sketches), set()
     except Exception:
-        if any(unreadable_set(path) is not None for path in parents.stored):
+        if any(unreadable_set(path, tids) is not None for path, tids in parents.stored):
             raise
-        paths = sorted({path for _, c in pairs if (path := sketches[c.pair.child].rowset_path) is not None})
-        damaged = {path: why for path in paths if (why := unreadable_set(path)) is not None}
+        children: dict[str, set[int]] = {}  # dataset -> tables whose rows the children are
+        for _, cand in pairs:
+            sketch = sketches[cand.pair.child]
+            if sketch.rowset_path is not None:
+                children.setdefault(sketch.rowset_path, set()).add(sketch.table_id)
+        damaged = {path: why for path, tids in sorted(children.items())
+                   if (why := unreadable_set(path, sorted(tids))) is not None}
         if not damaged:
             raise
     unread: set[int] = set()
