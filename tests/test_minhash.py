@@ -84,6 +84,23 @@ def test_permutations_are_cached_per_machine(tmp_path) -> None:
     assert cached.stat().st_size > 0
 
 
+def test_a_damaged_or_unwritable_permutation_cache_only_costs_time(tmp_path) -> None:
+    """An empty cache file (a disk that filled up) is recomputed and replaced; a cache folder that
+    cannot be made (here its parent is a file) is done without: the parameters are datasketch's."""
+    expected = mh.permutations(24, 11)
+    mh._perms.clear()
+    mh.permutations(24, 11, cache_dir=tmp_path)
+    (cached,) = tmp_path.glob("*.npy")
+    cached.write_bytes(b"")
+    mh._perms.clear()
+    assert all(np.array_equal(x, y) for x, y in zip(mh.permutations(24, 11, cache_dir=tmp_path), expected, strict=True))
+    assert cached.stat().st_size > 0
+    (tmp_path / "file").write_bytes(b"x")
+    mh._perms.clear()
+    got = mh.permutations(24, 11, cache_dir=tmp_path / "file" / "cache")
+    assert all(np.array_equal(x, y) for x, y in zip(got, expected, strict=True))
+
+
 def test_lean_bytes_round_trip() -> None:
     sig = mh.signature(np.arange(100, dtype=np.uint32), num_perm=16, seed=1)
     assert np.array_equal(mh.from_bytes(mh.to_bytes(sig, seed=1)), sig)

@@ -1,8 +1,10 @@
-"""The cached row sample's byte format: little-endian int64 pairs, read back as the same pairs."""
+"""The sketch cache: the row sample's byte format (little-endian int64 pairs, read back as the same
+pairs); what is served from it (signatures of the settings' seed and size only; damaged rows dropped)."""
 
 from __future__ import annotations
 
 import struct
+from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,3 +20,52 @@ def test_pairs_round_trip_in_the_stored_format(pairs: list[tuple[int, int]]) -> 
     payload = _payload(pairs)
     assert payload == b"".join(struct.pack("<qq", a, b) for a, b in pairs)
     assert _pairs(payload) == pairs
+
+
+def _catalog_with_one_table(tmp_path):
+    from r2d2.catalog import open_catalog
+    from r2d2.types import Column, Family, TableProfile
+
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'c.db'}")
+    profile = TableProfile(location=str(tmp_path / "t"), format="parquet", fingerprint="fp1",
+                           columns=(Column(name="x", physical_type="int64", family=Family.INTEGER),),
+                           stats={}, num_rows=3, num_bytes=10, files=())
+    catalog.save_profile(profile, seen_at=datetime.now(UTC))
+    tid = catalog.get_table(profile.location).id
+    return catalog, tid, profile
+
+
+def _sketch_of(tid: int, seed_sig: int = 3):
+    import numpy as np
+
+    from r2d2.containment.sketches import TableSketch
+
+    sk = TableSketch(tid, "fp1")
+    sk.minhash["x"] = np.arange(8, dtype=np.uint32) + seed_sig
+    return sk
+
+
+def test_signatures_of_another_seed_or_size_are_not_reused(tmp_path) -> None:
+    """A seed or a signature size changed in the settings: the cached signatures (made with the old
+    ones) are not comparable with new ones, so they are not served (stage 3 makes them again)."""
+    from r2d2.containment.sketch_cache import load_cached_many, store_many
+
+    catalog, tid, profile = _catalog_with_one_table(tmp_path)
+    store_many(catalog, [_sketch_of(tid)], seed=1)
+    same = load_cached_many(catalog, {tid: profile}, num_perm=8, seed=1)
+    assert list(same[tid].minhash["x"]) == list(range(3, 11))
+    assert load_cached_many(catalog, {tid: profile}, num_perm=8, seed=2)[tid].minhash == {}
+    assert load_cached_many(catalog, {tid: profile}, num_perm=16, seed=1)[tid].minhash == {}
+
+
+def test_a_damaged_cached_sketch_is_dropped_not_fatal(tmp_path, caplog) -> None:
+    """A cached row that cannot be decoded (a signature cut short) makes the table's cache absent, with a
+    warning naming it, and is deleted: detect makes it again instead of failing on every run."""
+    from r2d2.containment.sketch_cache import MINHASH, load_cached_many, store_many
+
+    catalog, tid, profile = _catalog_with_one_table(tmp_path)
+    store_many(catalog, [_sketch_of(tid)], seed=1)
+    catalog.put_sketches(tid, "fp1", MINHASH, {"x": (b"\x01\x02", {"seed": 1, "hash_version": 2})})
+    assert load_cached_many(catalog, {tid: profile}, num_perm=8, seed=1) == {}
+    assert profile.location in caplog.text and "made again" in caplog.text
+    assert catalog.get_sketches(tid, "fp1", MINHASH) == {}

@@ -20,6 +20,7 @@ This holds whatever the hash function, collisions included, so the screen has no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from importlib.metadata import version
@@ -48,7 +49,7 @@ def permutations(num_perm: int, seed: int, *, cache_dir: Path | None = None) -> 
         if path.exists():
             try:
                 both = np.load(path)
-            except (OSError, ValueError):  # a torn write of another process: recomputed below
+            except (OSError, ValueError, EOFError):  # a torn or damaged file: recomputed below
                 both = None
             if both is not None and both.shape == (2, num_perm):
                 _perms[key] = (both[0].astype(np.uint32), both[1].astype(np.uint32))
@@ -58,10 +59,14 @@ def permutations(num_perm: int, seed: int, *, cache_dir: Path | None = None) -> 
     a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
     _perms[key] = (np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npy")
-        np.save(tmp, np.stack(_perms[key]))
-        os.replace(tmp, path)  # atomic: readers see the whole file or none
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(tmp, np.stack(_perms[key]))
+            os.replace(tmp, path)  # atomic: readers see the whole file or none
+        except OSError:  # a cache folder that cannot be written (a read-only home): only slower next time
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     return _perms[key]
 
 

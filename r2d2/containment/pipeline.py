@@ -252,7 +252,7 @@ def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Calla
     cached_by_id: dict[int, TableSketch] = {}
     requests: list[SketchRequest] = []
     cache = load_cached_many(catalog, {tid: profiles[tid] for tid in need_cols if tid not in transient},
-                             num_perm=settings.minhash_num_perm)
+                             num_perm=settings.minhash_num_perm, seed=settings.minhash_seed)
     for tid, cols in need_cols.items():
         cached = cache.get(tid)
         missing_cols = cols - set(cached.minhash) if cached else cols

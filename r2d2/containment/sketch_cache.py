@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import struct
 from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
@@ -20,6 +22,8 @@ from r2d2.containment.hashversion import HASH_VERSION
 from r2d2.containment.sketches import ProjectionSet, TableSketch
 from r2d2.types import TableProfile
 
+log = logging.getLogger(__name__)
+
 MINHASH = "minhash"
 ROWSAMPLE = "rowsample"
 PROJECTION = "projection"
@@ -27,15 +31,24 @@ KINDS_WITH_PATHS = (ROWSAMPLE, PROJECTION)  # sketch kinds whose meta names a ha
 
 
 def load_cached_many(catalog: Catalog, profiles: Mapping[int, TableProfile], *,
-                     num_perm: int) -> dict[int, TableSketch]:
-    """The cached sketch of each table's current fingerprint (tables with nothing cached are absent)."""
+                     num_perm: int, seed: int) -> dict[int, TableSketch]:
+    """The cached sketch of each table's current fingerprint (tables with nothing cached are absent).
+    Signatures made with another ``num_perm`` or ``seed`` are not comparable: left out (made again).
+    A table whose cached rows cannot be read (a damaged row) gets none: they are deleted, made again."""
     found = catalog.get_sketches_many({tid: p.fingerprint for tid, p in profiles.items()},
                                       (MINHASH, ROWSAMPLE, PROJECTION))
     out: dict[int, TableSketch] = {}
+    damaged: list[int] = []
     for tid, profile in profiles.items():
         parts = [found.get((tid, kind), {}) for kind in (MINHASH, ROWSAMPLE, PROJECTION)]
         if any(parts):
-            out[tid] = _sketch(tid, profile.fingerprint, *parts, num_perm=num_perm)
+            try:
+                out[tid] = _sketch(tid, profile.fingerprint, *parts, num_perm=num_perm, seed=seed)
+            except (ValueError, TypeError, KeyError, struct.error) as exc:
+                log.warning("%s: its cached sketches cannot be read (%s): they are made again", profile.location, exc)
+                damaged.append(tid)
+    if damaged:
+        catalog.delete_sketches(damaged, (MINHASH, ROWSAMPLE, PROJECTION))
     return out
 
 
@@ -43,11 +56,11 @@ Stored = dict[str, tuple[bytes, dict]]
 
 
 def _sketch(table_id: int, fingerprint: str, sigs: Stored, rows: Stored, projections: Stored, *,
-            num_perm: int) -> TableSketch:
+            num_perm: int, seed: int) -> TableSketch:
     sk = TableSketch(table_id, fingerprint)
     for key, (payload, meta) in sigs.items():
         sig = mh.from_bytes(payload)
-        if len(sig) == num_perm and meta.get("hash_version") == HASH_VERSION:
+        if len(sig) == num_perm and meta.get("hash_version") == HASH_VERSION and meta.get("seed") == seed:
             sk.minhash[key] = sig
     # entries without a sample limit predate threshold samples: ignored, so they are recomputed
     if "" in rows and rows[""][1].get("hash_version") == HASH_VERSION and "limit" in rows[""][1]:
