@@ -463,7 +463,7 @@ def test_a_hash_set_unreadable_at_verification_is_one_error_and_rebuilt_next_run
     def break_sets(message: str) -> None:
         if message.startswith("minhash:") and "pairs left" in message:
             for f in files:
-                f.write_bytes(b"PAR1 not a hash set any more")
+                f.write_bytes(b"\0" * f.stat().st_size)  # sizes kept: only reading tells
 
     broken = detect(catalog, settings, lambda: spark, progress=break_sets)
     assert [e["location"] for e in broken.errors] == [str(lake / "parent")]
@@ -477,3 +477,32 @@ def _exact_edges(result) -> set[tuple[str, str]]:
     """(parent, child) names of the exact containments (not those except generated keys, nor overlaps)."""
     return {(Path(e.parent).name, Path(e.child).name) for e in result.edges
             if not e.except_columns and e.relation != "overlaps"}
+
+
+@pytest.mark.parametrize("lost", ["a file", "every file"])
+def test_a_hash_set_that_lost_files_is_made_again_not_read_short(spark, tmp_path: Path, lost: str) -> None:
+    """A cleaner removed part of the work folder: a cached set whose files are not all there any more
+    would read as a set with fewer rows (the parent lacking the rows of its child: a true edge lost, and
+    that decision reused). Stage 3 sees it against the dataset's manifest and hashes the parent again."""
+    import pyarrow.parquet as pq
+
+    from r2d2.containment.sketch_cache import ROWSAMPLE
+
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    lake = tmp_path / "lake"
+    first = _exact_edges(detect(catalog, settings, lambda: spark))
+    child = pq.read_table(lake / "child")  # loses a row: checked again against the parent's cached set
+    pq.write_table(child.slice(1), lake / "child" / "part-0.parquet")
+    scan(catalog, [str(lake)], spark_factory=lambda: spark)
+    profiles = dict(catalog.active_profiles())
+    parent_id = next(t for t, p in profiles.items() if p.location == str(lake / "parent"))
+    sets = Path(catalog.get_sketches(parent_id, profiles[parent_id].fingerprint, ROWSAMPLE)[""][1]["rowset_path"])
+    parts = sorted(sets.glob("part-*.parquet"))
+    holding = [f for f in parts if parent_id in pq.read_table(f, columns=["tid"]).column("tid").to_pylist()]
+    for f in holding if lost == "a file" else parts:
+        f.unlink()
+    again = detect(catalog, settings, lambda: spark)
+    assert again.errors == []
+    assert _exact_edges(again) == first - {("child", "bad")}
+    # the child (changed), and the parent and `bad`, whose sets shared the dataset that lost files
+    assert again.stage("minhash").tables_read == 3

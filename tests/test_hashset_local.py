@@ -174,3 +174,24 @@ def test_driver_tasks_keep_the_sets_they_write_for_verification(tmp_path: Path, 
 
 def _no_spark():
     raise AssertionError("the driver path must not start Spark")
+
+
+def test_a_sealed_hash_set_is_intact_only_with_every_file_at_its_size(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from r2d2.containment.hashset_local import MANIFEST, SCHEMA, intact, seal
+
+    path = tmp_path / "hs-1"
+    path.mkdir()
+    for i in range(2):
+        pq.write_table(SCHEMA.empty_table(), path / f"part-{i}.parquet")
+    assert intact(str(path))  # not sealed (a dataset of an older release): it only has to exist
+    assert not intact(str(tmp_path / "hs-gone"))
+    seal(str(path))
+    assert intact(str(path))
+    (path / "part-1.parquet").write_bytes((path / "part-1.parquet").read_bytes() + b"x")
+    assert not intact(str(path))  # another size: not the file it was sealed with
+    (path / "part-1.parquet").unlink()
+    assert not intact(str(path))
+    (path / MANIFEST).write_bytes(b"{not json")
+    assert not intact(str(path))

@@ -127,9 +127,10 @@ def test_lookup_of_a_missing_path_is_an_error(tmp_path: Path) -> None:
 
 def test_damaged_hash_sets_fail_their_own_tables_only_and_are_rebuilt_next_time(spark, tmp_path: Path) -> None:
     """``big`` and ``low`` are hashed by one detect (one dataset), ``high`` by a later one (another); the
-    first dataset is then damaged on disk. A lookup of a copy of ``big`` (the parent of all three, and
-    a child of ``big``) names ``big`` and ``low`` once each, claims nothing about them (not even a
-    containment except keys) and still finds ``high``; the next lookup hashes them again."""
+    first dataset is then damaged on disk (its sizes kept: stage 3 takes it as whole). A lookup of a copy
+    of ``big`` (the parent of all three, and a child of ``big``) names ``big`` and ``low`` once each,
+    claims nothing about them (not even a containment except keys) and still finds ``high``; the next
+    lookup hashes them again."""
     import pyarrow as pa
 
     from r2d2.containment.sketch_cache import ROWSAMPLE
@@ -150,7 +151,7 @@ def test_damaged_hash_sets_fail_their_own_tables_only_and_are_rebuilt_next_time(
 
     assert dataset("big") == dataset("low") != dataset("high")
     for f in dataset("big").rglob("*.parquet"):
-        f.write_bytes(b"PAR1 not a hash set any more")
+        f.write_bytes(b"\0" * f.stat().st_size)  # the same size: the manifest does not tell it (a bad disk)
     broken = lookup(catalog, settings, loc["copy"], spark_factory=lambda: spark)
     assert sorted(e["location"] for e in broken.errors) == [loc["big"], loc["low"]]
     assert {(m.location, m.role, m.except_columns) for m in broken.matches} == {(loc["high"], "child", ())}

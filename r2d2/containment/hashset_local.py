@@ -9,6 +9,7 @@ scheduling alone.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import numpy as np
@@ -30,6 +31,32 @@ DICTIONARY_COLUMNS = ["tid", "col", "sig", "cnt"]
 def new_path(work_dir: str) -> str:
     """A new hash-set dataset in the work folder ``work_dir`` (a local path or a URI)."""
     return lakefs.join(str(work_dir), f"hs-{uuid.uuid4().hex}")
+
+
+MANIFEST = "_manifest.json"  # readers skip names starting with "_" (Spark, Arrow datasets)
+
+
+def _parts(path: str) -> dict[str, int]:
+    return {rel: size for rel, size in lakefs.files_under(path) if rel.endswith(".parquet")}
+
+
+def seal(path: str) -> None:
+    """Record the files of the finished dataset ``path`` with their sizes (see :func:`intact`)."""
+    lakefs.write_bytes(lakefs.join(path, MANIFEST), json.dumps(_parts(path), sort_keys=True).encode())
+
+
+def intact(path: str) -> bool:
+    """Whether the dataset ``path`` still holds every file it was sealed with, at its size. A set whose
+    file went missing would read as a set with fewer rows: a parent lacking rows its children hold, a
+    child whose rows all seem in the parent. A dataset sealed by no one (older) only has to exist."""
+    try:
+        sealed = json.loads(lakefs.read_bytes(lakefs.join(path, MANIFEST)))
+    except FileNotFoundError:
+        return lakefs.exists(path)
+    except (OSError, ValueError):  # a manifest that cannot be read proves nothing: the set is made again
+        return False
+    found = _parts(path)
+    return isinstance(sealed, dict) and all(found.get(rel) == size for rel, size in sealed.items())
 
 
 def count_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ from r2d2.containment import except_cache, hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.except_pass import ViewPlan, except_pass, plan_views
+from r2d2.containment.hashset_local import intact as hashsets_intact
 from r2d2.containment.hashversion import HASH_VERSION
 from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
@@ -253,13 +254,20 @@ def sketch_candidates(catalog: Catalog, settings: Settings, spark_factory: Calla
     requests: list[SketchRequest] = []
     cache = load_cached_many(catalog, {tid: profiles[tid] for tid in need_cols if tid not in transient},
                              num_perm=settings.minhash_num_perm, seed=settings.minhash_seed)
+    checked: dict[str, bool] = {}  # dataset -> intact (one listing each: many tables share one)
+
+    def intact(path: str) -> bool:
+        if path not in checked:
+            checked[path] = hashsets_intact(path)
+        return checked[path]
+
     for tid, cols in need_cols.items():
         cached = cache.get(tid)
         missing_cols = cols - set(cached.minhash) if cached else cols
         rowset_missing = tid in children and (cached is None or cached.rowset_path is None
-                                              or not lakefs.exists(cached.rowset_path))
+                                              or not intact(cached.rowset_path))
         missing_proj = {p for p in projections.get(tid, ()) if cached is None or p not in cached.projections
-                        or not lakefs.exists(cached.projections[p].path)}
+                        or not intact(cached.projections[p].path)}
         if cached is not None:
             sketches[tid] = cached
             cached_by_id[tid] = cached

@@ -29,7 +29,7 @@ from r2d2.containment import arrow_hash as ah
 from r2d2.containment import compiled, hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.filework import FileWork, TableWork
-from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA, new_path
+from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA, new_path, seal
 from r2d2.containment.sketches import (
     ROW,
     ProjectionSet,
@@ -216,6 +216,7 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
             summaries += ([TableSummary(group[0].table.tid, failure=res.message)]
                           if isinstance(res, ItemFailure) else res)
         jobs += 0 if spark_factory is None else 1
+    seal(path)
     return summaries, jobs
 
 
@@ -338,6 +339,7 @@ def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_
         try:
             summary, failed, jobs = run_batch(spark, plan_works(batch), path, perms=perms, sample_k=sample_k,
                                               local_bytes=local_bytes)
+            seal(path)
         except Exception as exc:
             from r2d2.engine.batch import short_error
 
