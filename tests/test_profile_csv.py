@@ -140,3 +140,30 @@ def test_csv_rounds_stream_and_stop_when_the_caller_stops(tmp_path: Path, monkey
         if thread.name == "r2d2-csv":
             thread.join(timeout=10)
     assert len(calls) < 12  # the rounds after the one in progress never started
+
+
+def test_a_round_whose_job_fails_whole_fails_only_the_table_that_fails_alone(tmp_path: Path) -> None:
+    """The engine loses a whole round's job over one table (its worker crashed on that file, as a Spark
+    job does after its task fails): the round is bisected, that table is an error naming it, and every
+    other table of the round is profiled."""
+    import queue
+    import threading
+
+    from r2d2.profile.profiler import _csv_rounds
+
+    for i in range(5):
+        lakes.csv(tmp_path / f"t{i}", f"a\n{i}\n")
+    tables = sorted(discover([str(tmp_path)]).tables, key=lambda t: t.location)
+    poisoned = str(tmp_path / "t3")
+
+    def run(works):
+        if any(w.table.location == poisoned for w in works):
+            raise RuntimeError("Python worker exited unexpectedly (crashed)")
+        return map_local(works, file_stats, threads=1)
+
+    rounds: queue.Queue = queue.Queue()
+    _csv_rounds(tables, run, 5, threading.Event(), rounds)
+    outcomes = {Path(o.location).name: o for o in rounds.get()}
+    assert rounds.get() is None
+    assert {n for n, o in outcomes.items() if o.profile is not None} == {"t0", "t1", "t2", "t4"}
+    assert outcomes["t3"].error.startswith(poisoned) and "crashed" in outcomes["t3"].error

@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, Thr
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from r2d2.engine.batch import run_isolating
 from r2d2.engine.items import ItemFailure, results_as_done
 from r2d2.errors import R2D2Error
 from r2d2.lake import fs as lakefs
@@ -196,13 +197,18 @@ def _csv_rounds(csv: Sequence[DiscoveredTable], run: csv_profile.Runner, size: i
             if stop.is_set():
                 break
             chunk = csv[start : start + size]
-            try:
-                results: Sequence[TableProfile | Exception] = csv_profile.profile_csv_tables(chunk, run)
-            except Exception as exc:
-                results = [exc] * len(chunk)
-            rounds.put([ProfileOutcome(t.location, profile=res) if isinstance(res, TableProfile)
-                        else ProfileOutcome(t.location, error=str(res))
-                        for t, res in zip(chunk, results, strict=True)])
+            # A failure of the round's job as a whole (a worker that died on one file, an executor lost)
+            # is bisected down to the tables that fail alone: the others of the round are profiled.
+            done = run_isolating(chunk, lambda part: list(zip(part, csv_profile.profile_csv_tables(part, run),
+                                                              strict=True)), batch_size=len(chunk))
+            outcome: dict[str, ProfileOutcome] = {}
+            for pairs in done.results:
+                for t, res in pairs:
+                    outcome[t.location] = (ProfileOutcome(t.location, profile=res) if isinstance(res, TableProfile)
+                                           else ProfileOutcome(t.location, error=str(res)))
+            for t, message in done.failures:
+                outcome[t.location] = ProfileOutcome(t.location, error=f"{t.location}: profiling failed: {message}")
+            rounds.put([outcome[t.location] for t in chunk])
     finally:
         rounds.put(None)
 
