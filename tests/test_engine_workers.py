@@ -61,3 +61,20 @@ def test_failed_warm_up_is_ignored(spark, monkeypatch) -> None:
     assert warm.thread is not None and not warm.thread.is_alive()
     assert warm.pids == set()  # the failure stayed in the background thread
     assert {pid for pid, _ in _probe(spark, 2)}  # and the session still runs Python tasks
+
+
+def test_a_job_lost_to_a_crashed_worker_fails_only_the_item_that_crashed_it(spark) -> None:
+    """One item kills its Python worker (a segfault, the kernel's OOM killer): Spark fails the task and so
+    the job. The items are bisected down to that one, an ItemFailure naming the crash; the others are
+    computed by the later jobs."""
+    import functools
+    import operator
+    import os
+
+    from r2d2.engine.items import ItemFailure, map_spark_isolating
+
+    items = [functools.partial(int, str(i)) for i in range(6)]
+    items[3] = functools.partial(os._exit, 7)
+    out = map_spark_isolating(spark, items, operator.call, weights=[1] * 6, weight_per_task=1)
+    assert [r for r in out if not isinstance(r, ItemFailure)] == [0, 1, 2, 4, 5]
+    assert isinstance(out[3], ItemFailure) and out[3].item is items[3] and out[3].message

@@ -171,7 +171,7 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
                   perms: mh.Perms, sample_k: int, threads: int) -> tuple[list[TableSummary], int]:
     """Run the tasks in groups, on the driver (``spark_factory`` None: in forked worker processes when
     this process may fork, else in threads) or as one Spark job; the summaries and the Spark jobs run."""
-    from r2d2.engine.items import map_spark
+    from r2d2.engine.items import map_spark_isolating
 
     _start_dataset(path)
     weights = [max(1, t.size) for t in tasks]
@@ -187,8 +187,8 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
 
     def dispatch(items: list[Group], *, retry: bool = False) -> list[list[TableSummary] | ItemFailure[Group]]:
         if spark_factory is not None:
-            return map_spark(spark_factory(), items, run, weights=[sum(t.size for t in g) for _, g in items],
-                             weight_per_task=GROUP_BYTES)
+            return map_spark_isolating(spark_factory(), items, run, weights=[sum(t.size for t in g) for _, g in items],
+                                       weight_per_task=GROUP_BYTES)
         # Forked only for local files: an object store's client runs native threads of its own, which a
         # forked child would inherit as dead. Retried tables each get a worker of their own: one that
         # dies again fails only its table.

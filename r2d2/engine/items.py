@@ -258,6 +258,21 @@ def _task_frame(spark: SparkSession, parts: list[list[int]]) -> DataFrame:
     return spark.range(len(parts), numPartitions=len(parts))
 
 
+def map_spark_isolating(spark: SparkSession, items: Sequence[T], fn: Callable[[T], R], *, weights: Sequence[int],
+                        weight_per_task: int) -> list[R | ItemFailure[T]]:
+    """:func:`map_spark`; when its job fails as a whole (a worker that died on an item, an executor
+    lost), the items are bisected down to those that fail alone: each of those an :class:`ItemFailure`
+    naming the job's error, the others computed."""
+    try:
+        return map_spark(spark, items, fn, weights=weights, weight_per_task=weight_per_task)
+    except Exception as exc:
+        if len(items) <= 1:
+            return [ItemFailure(item, describe(exc)) for item in items]
+    mid = len(items) // 2
+    return [*map_spark_isolating(spark, items[:mid], fn, weights=weights[:mid], weight_per_task=weight_per_task),
+            *map_spark_isolating(spark, items[mid:], fn, weights=weights[mid:], weight_per_task=weight_per_task)]
+
+
 def map_spark(spark: SparkSession, items: Sequence[T], fn: Callable[[T], R], *, weights: Sequence[int],
               weight_per_task: int) -> list[R | ItemFailure[T]]:
     """``fn`` of each item, in order, computed by one Spark job (results pickled back)."""
