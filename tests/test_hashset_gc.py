@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from r2d2.catalog import Catalog, open_catalog
 from r2d2.config import Settings, load_settings
 from r2d2.containment.pipeline import _collect_garbage
@@ -34,8 +36,8 @@ def _setup(catalog_url: str, tmp_path: Path) -> tuple[Catalog, Settings, Path, i
     return catalog, settings, root, catalog.start_run("detect")
 
 
-def _other_detect(catalog: Catalog, *, started_s_ago: float, host: str, pid: int) -> None:
-    run_id = catalog.start_run("detect")
+def _other_detect(catalog: Catalog, *, started_s_ago: float, host: str, pid: int, kind: str = "detect") -> None:
+    run_id = catalog.start_run(kind)
     catalog._update(run_id, started_at=datetime.now(UTC) - timedelta(seconds=started_s_ago), host=host, pid=pid)
 
 
@@ -55,9 +57,11 @@ def test_alone_old_garbage_goes_and_new_sets_stay(catalog_url: str, tmp_path: Pa
     assert new.exists() and other.exists()
 
 
-def test_sets_younger_than_a_live_detect_are_kept(catalog_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["detect", "lookup", "diff"])
+def test_sets_younger_than_a_live_detect_are_kept(catalog_url: str, tmp_path: Path, kind: str) -> None:
+    """Another detect may still store its sets; a lookup or a diff reads sets it never stores."""
     catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
-    _other_detect(catalog, started_s_ago=HOUR, host=socket.gethostname(), pid=os.getpid())
+    _other_detect(catalog, started_s_ago=HOUR, host=socket.gethostname(), pid=os.getpid(), kind=kind)
     theirs = _dataset(root, "hs-theirs", HOUR / 2)  # written by the other detect, not stored yet
     stale = _dataset(root, "hs-stale", 3 * HOUR)
     _collect_garbage(catalog, settings, run_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import socket
 import time
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 
 CONTENT_STAGES = ("minhash", "probe", "exact", "transitive")
 Progress = Callable[[str], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -199,7 +202,10 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
                                       views=views, known=known, unchecked=unchecked)
     _store(catalog, decisions, stored_pairs, profiles, run_id, stored)
     result.edges = _edges(decisions, profiles)
-    _collect_garbage(catalog, settings, run_id)
+    try:  # housekeeping: the run's results are stored already
+        _collect_garbage(catalog, settings, run_id)
+    except OSError as exc:
+        log.warning("hash sets not swept this run (the next one will): %s", exc)
     return result
 
 
@@ -510,15 +516,17 @@ CLOCK_SLACK_S = 120.0  # run start times come from the runs' hosts; file times f
 def _collect_garbage(catalog: Catalog, settings: Settings, run_id: int) -> None:
     """Delete hash-set datasets that no cached sketch refers to any more.
 
-    Another detect sharing this work folder may be writing a dataset it has not stored yet: only
-    datasets last changed before every detect still running began (this one included) are deleted.
-    A running detect recorded by a process of this host that no longer exists (killed, crashed) does
-    not count; one of another host always does. Anything younger waits for a later run's sweep.
+    Another detect sharing this work folder may be writing a dataset it has not stored yet, and a lookup
+    or diff reads sets of its own (never stored): only datasets last changed before every such run
+    still running began (this one included) are deleted. A running one recorded by a process of this
+    host that no longer exists (killed, crashed) does not count; one of another host always does.
+    Anything younger waits for a later run's sweep.
     """
     root = lakefs.join(settings.work_location, "hashsets")
     if not lakefs.exists(root):
         return
-    starts = [r.started_at for r in catalog.list_runs("detect", status="running", limit=None)
+    starts = [r.started_at for kind in ("detect", "lookup", "diff")
+              for r in catalog.list_runs(kind, status="running", limit=None)
               if r.id == run_id or not _dead_here(r.host, r.pid)]
     cutoff = min((s.timestamp() for s in starts), default=time.time()) - CLOCK_SLACK_S
     referenced = set().union(*(catalog.referenced_paths(kind) for kind in KINDS_WITH_PATHS))
