@@ -506,3 +506,27 @@ def test_a_hash_set_that_lost_files_is_made_again_not_read_short(spark, tmp_path
     assert _exact_edges(again) == first - {("child", "bad")}
     # the child (changed), and the parent and `bad`, whose sets shared the dataset that lost files
     assert again.stage("minhash").tables_read == 3
+
+
+def test_decisions_of_an_earlier_release_are_checked_once_more(spark, tmp_path: Path) -> None:
+    """Content decisions and except-keys verdicts stored without this release's decision version (those
+    of a release whose stored decisions could be wrong while the fingerprints stayed) are checked again
+    once, on the cached sketches; then they are reused as before."""
+    import sqlalchemy as sa
+
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    first = detect(catalog, settings, lambda: spark)
+    assert first.pairs_reexamined > 0 and first.stage("except").reexamined > 0
+    engine = sa.create_engine(settings.resolved_catalog_url)
+    with engine.begin() as conn:  # as an earlier release stored them
+        conn.execute(sa.text("UPDATE edges SET evidence = json_remove(evidence, '$.decision_version')"))
+        conn.execute(sa.text("UPDATE sketches SET meta = json_remove(meta, '$.decision_version') "
+                             "WHERE kind = 'except'"))
+    engine.dispose()
+    again = detect(catalog, settings, lambda: spark)
+    assert (again.pairs_reexamined, again.pairs_reused) == (first.pairs_reexamined, 0)
+    assert (again.stage("except").reexamined, again.stage("except").reused) == (first.stage("except").reexamined, 0)
+    assert again.stage("minhash").bytes_read == 0  # the sketches were kept
+    assert _exact_edges(again) == _exact_edges(first)
+    last = detect(catalog, settings, lambda: spark)
+    assert (last.pairs_reexamined, last.stage("except").reexamined) == (0, 0)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from r2d2.catalog import Catalog
 from r2d2.containment.candidates import Pair
-from r2d2.containment.hashversion import HASH_VERSION
+from r2d2.containment.hashversion import DECISION_VERSION, HASH_VERSION
 from r2d2.types import TableProfile
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def load(catalog: Catalog, plan: ViewPlan, profiles: Mapping[int, TableProfile],
         if stored is None:
             continue
         meta = stored[1]
-        if (meta.get("hash_version") == HASH_VERSION and tuple(meta.get("keys") or ()) == keys
+        if (meta.get("hash_version") == HASH_VERSION and meta.get("decision_version") == DECISION_VERSION
+                and tuple(meta.get("keys") or ()) == keys
                 and meta.get("parent_fingerprint") == profiles[pair.parent].fingerprint
                 and isinstance(meta.get("contained"), bool) and isinstance(meta.get("evidence", {}), dict)):
             # (anything else, e.g. a row damaged by hand, is no verdict: the pair is checked again)
@@ -62,6 +63,7 @@ def store(catalog: Catalog, plan: ViewPlan, profiles: Mapping[int, TableProfile]
     for pair, v in verdicts.items():
         table, keys, _ = plan.views[pair.child]
         by_table.setdefault(table, {})[str(pair.parent)] = (b"", {
-            "hash_version": HASH_VERSION, "keys": list(keys), "parent_fingerprint": profiles[pair.parent].fingerprint,
-            "contained": v.contained, "multiset": v.multiset, "evidence": v.evidence})
+            "hash_version": HASH_VERSION, "decision_version": DECISION_VERSION, "keys": list(keys),
+            "parent_fingerprint": profiles[pair.parent].fingerprint, "contained": v.contained,
+            "multiset": v.multiset, "evidence": v.evidence})
     catalog.put_sketches_many([(t, profiles[t].fingerprint, EXCEPT, items) for t, items in sorted(by_table.items())])

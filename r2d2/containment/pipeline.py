@@ -27,7 +27,7 @@ from r2d2.containment import minhash as mh
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.except_pass import ViewPlan, except_pass, plan_views
 from r2d2.containment.hashset_local import intact as hashsets_intact
-from r2d2.containment.hashversion import HASH_VERSION
+from r2d2.containment.hashversion import DECISION_VERSION, HASH_VERSION
 from r2d2.containment.minmax import Digests, prune_all
 from r2d2.containment.report import DetectResult, EdgeOut, StageReport
 from r2d2.containment.schema_graph import schema_candidates
@@ -70,6 +70,7 @@ def _reusable(rec: PairDecision | None, *, overlaps: bool) -> bool:
     out must also have had its overlap measured)."""
     return (rec is not None and rec.stage in CONTENT_STAGES and rec.state in ("pruned", "verified", "inferred")
             and rec.evidence.get("hash_version") == HASH_VERSION
+            and rec.evidence.get("decision_version") == DECISION_VERSION
             and not (overlaps and rec.state == "pruned" and "overlap" not in rec.evidence))
 
 
@@ -477,7 +478,7 @@ def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: Se
     for cand in candidates:
         d = decisions.get(cand.pair) or _Decision("candidate", "minhash", evidence={"note": "not examined"})
         relation = _relation(cand.pair, decisions, profiles) if d.state in VERIFIED_STATES else "contains"
-        evidence = {**(d.evidence or {}), "hash_version": HASH_VERSION}
+        evidence = {**(d.evidence or {}), "hash_version": HASH_VERSION, "decision_version": DECISION_VERSION}
         prior = stored.get((cand.pair.parent, cand.pair.child))
         if prior is not None and (prior.state, prior.stage, prior.relation, prior.multiset) == (
                 d.state, d.stage, relation, d.multiset) and prior.same_evidence(evidence):
