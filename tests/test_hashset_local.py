@@ -195,3 +195,6 @@ def test_a_sealed_hash_set_is_intact_only_with_every_file_at_its_size(tmp_path) 
     assert not intact(str(path))
     (path / MANIFEST).write_bytes(b"{not json")
     assert not intact(str(path))
+    (path / MANIFEST).unlink()
+    (path / MANIFEST).mkdir()  # a manifest that cannot be written: a warning, the dataset left unsealed
+    seal(str(path))

@@ -10,6 +10,7 @@ scheduling alone.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 import numpy as np
@@ -18,6 +19,8 @@ import pyarrow as pa
 
 from r2d2.containment import compiled
 from r2d2.lake import fs as lakefs
+
+log = logging.getLogger(__name__)
 
 ENTRY_BYTES = 40  # bytes of one hash-set entry in Arrow memory (4 int columns, a null signature)
 ROW_GROUP_BYTES = 4 << 20  # bytes per Parquet row group of a hash set: readers of a few sets skip the rest
@@ -41,8 +44,12 @@ def _parts(path: str) -> dict[str, int]:
 
 
 def seal(path: str) -> None:
-    """Record the files of the finished dataset ``path`` with their sizes (see :func:`intact`)."""
-    lakefs.write_bytes(lakefs.join(path, MANIFEST), json.dumps(_parts(path), sort_keys=True).encode())
+    """Record the files of the finished dataset ``path`` with their sizes (see :func:`intact`). Best
+    effort: a dataset left unsealed (a store that refused the write) is trusted as long as it exists."""
+    try:
+        lakefs.write_bytes(lakefs.join(path, MANIFEST), json.dumps(_parts(path), sort_keys=True).encode())
+    except OSError as exc:
+        log.warning("hash set %s not sealed (%s): checked for existence only", path, exc)
 
 
 def intact(path: str) -> bool:
@@ -55,7 +62,10 @@ def intact(path: str) -> bool:
         return lakefs.exists(path)
     except (OSError, ValueError):  # a manifest that cannot be read proves nothing: the set is made again
         return False
-    found = _parts(path)
+    try:
+        found = _parts(path)
+    except OSError:  # not even listed: made again (and a store still unreachable then fails those tables)
+        return False
     return isinstance(sealed, dict) and all(found.get(rel) == size for rel, size in sealed.items())
 
 
