@@ -261,16 +261,19 @@ def _task_frame(spark: SparkSession, parts: list[list[int]]) -> DataFrame:
 def map_spark_isolating(spark: SparkSession, items: Sequence[T], fn: Callable[[T], R], *, weights: Sequence[int],
                         weight_per_task: int) -> list[R | ItemFailure[T]]:
     """:func:`map_spark`; when its job fails as a whole (a worker that died on an item, an executor
-    lost), the items are bisected down to those that fail alone: each of those an :class:`ItemFailure`
-    naming the job's error, the others computed."""
-    try:
-        return map_spark(spark, items, fn, weights=weights, weight_per_task=weight_per_task)
-    except Exception as exc:
-        if len(items) <= 1:
-            return [ItemFailure(item, describe(exc)) for item in items]
-    mid = len(items) // 2
-    return [*map_spark_isolating(spark, items[:mid], fn, weights=weights[:mid], weight_per_task=weight_per_task),
-            *map_spark_isolating(spark, items[mid:], fn, weights=weights[mid:], weight_per_task=weight_per_task)]
+    lost), the items are bisected (:func:`~r2d2.engine.batch.run_isolating`) down to those that fail
+    alone: each of those an :class:`ItemFailure` naming the job's error, the others computed."""
+    from r2d2.engine.batch import run_isolating
+
+    def job(indexes: Sequence[int]) -> list[tuple[int, R | ItemFailure[T]]]:
+        got = map_spark(spark, [items[i] for i in indexes], fn, weights=[weights[i] for i in indexes],
+                        weight_per_task=weight_per_task)
+        return list(zip(indexes, got, strict=True))
+
+    done = run_isolating(range(len(items)), job, batch_size=max(1, len(items)))
+    out: dict[int, R | ItemFailure[T]] = {i: res for part in done.results for i, res in part}
+    out.update((i, ItemFailure(items[i], message)) for i, message in done.failures)
+    return [out[i] for i in range(len(items))]
 
 
 def map_spark(spark: SparkSession, items: Sequence[T], fn: Callable[[T], R], *, weights: Sequence[int],
