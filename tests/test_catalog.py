@@ -578,8 +578,36 @@ def test_upsert_edges_many_rows(cat: Catalog) -> None:
     pairs = [(a, b) for a in ids for b in ids if a != b][:20_000]
     assert cat.upsert_edges(_edge(a, b, state="candidate", stage="schema") for a, b in pairs) == 20_000
     assert cat.upsert_edges(_edge(a, b, state="pruned", stage="minmax") for a, b in pairs) == 20_000
-    decided = cat.valid_pair_decisions()
+    decided = cat.valid_pair_decisions().decisions
     assert len(decided) == 20_000 and {e.state for e in decided.values()} == {"pruned"}
+
+
+def test_valid_pair_decisions_settles_metadata_pruned_pairs_of_the_version(cat: Catalog) -> None:
+    """With ``settled_version``, metadata-pruned pairs of that decision version come back as bare pairs;
+    those of another version, or whose version is missing or damaged, are left out (decided again);
+    every other decision comes back as before, and a changed table's pairs are in neither."""
+    for name in "pabcdefg":
+        cat.save_profile(make_profile(f"/s/{name}"), seen_at=T0)
+    p, a, b, c, d, e, f, g = (cat.get_table(f"/s/{n}").id for n in "pabcdefg")
+    minmax = {"state": "pruned", "stage": "minmax"}
+    cat.upsert_edges([
+        _edge(p, a, **minmax, evidence={"reason": "nulls", "decision_version": 2}),
+        _edge(p, b, **minmax, evidence={"reason": "nulls", "decision_version": 1}),
+        _edge(p, c, **minmax, evidence={"reason": "nulls", "decision_version": "two"}),
+        _edge(p, d, **minmax, evidence={"reason": "nulls"}),
+        _edge(p, e, state="pruned", stage="minhash", evidence={"column": "x", "decision_version": 2}),
+        _edge(p, f, state="candidate", stage="minhash", evidence={"note": "not examined", "decision_version": 2}),
+        _edge(p, g, **minmax, evidence={"reason": "nulls", "decision_version": 2}),
+    ])
+    cat.save_profile(make_profile("/s/g", "fp2"), seen_at=T1)  # g changed: its pair is stale
+    everything = cat.valid_pair_decisions()
+    assert set(everything.decisions) == {(p, t) for t in (a, b, c, d, e, f)} and everything.settled == set()
+    found = cat.valid_pair_decisions(settled_version=2)
+    assert found.settled == {(p, a)}
+    assert set(found.decisions) == {(p, e), (p, f)}
+    assert found.decisions[(p, e)].evidence == {"column": "x", "decision_version": 2}
+    assert (found.decisions[(p, f)].state, found.decisions[(p, f)].multiset) == ("candidate", None)
+    assert cat.valid_pair_decisions(settled_version=1).settled == {(p, b)}
 
 
 def test_pair_decision_evidence_round_trips_and_compares(cat: Catalog) -> None:
@@ -590,7 +618,7 @@ def test_pair_decision_evidence_round_trips_and_compares(cat: Catalog) -> None:
     p, c = (cat.get_table(f"/w/{n}").id for n in "pc")
     evidence = {"rows": [1, 2], "ratio": float("nan"), "note": "x", "hash_version": 2}
     cat.upsert_edges([_edge(p, c, evidence=evidence, multiset=True)])
-    got = cat.valid_pair_decisions()[(p, c)]
+    got = cat.valid_pair_decisions().decisions[(p, c)]
     assert (got.state, got.stage, got.relation, got.multiset) == ("verified", "exact", "contains", True)
     assert got.evidence["rows"] == [1, 2] and math.isnan(got.evidence["ratio"])
     assert got.same_evidence({"rows": [1, 2], "ratio": float("nan"), "note": "x", "hash_version": 2})
@@ -621,22 +649,22 @@ def test_valid_pair_decisions_fingerprint_drift(cat: Catalog) -> None:
         cat.save_profile(make_profile(f"/v/{name}"), seen_at=T0)
     p, c, d, e = (cat.get_table(f"/v/{n}").id for n in "pcde")
     cat.upsert_edges([_edge(p, c), _edge(p, d), _edge(p, e, cfp="old"), _edge(d, c)])
-    assert set(cat.valid_pair_decisions()) == {(p, c), (p, d), (d, c)}
+    assert set(cat.valid_pair_decisions().decisions) == {(p, c), (p, d), (d, c)}
 
     cat.save_profile(make_profile("/v/d", "fp2"), seen_at=T1)  # d drifts: its edges are stale
-    decided = cat.valid_pair_decisions()
+    decided = cat.valid_pair_decisions().decisions
     assert set(decided) == {(p, c)}
     assert (decided[(p, c)].state, decided[(p, c)].stage) == ("verified", "exact")
 
     # re-deciding with the new fingerprint makes the edge valid (and fresh) again
     cat.upsert_edges([_edge(p, d, cfp="fp2")])
-    assert set(cat.valid_pair_decisions()) == {(p, c), (p, d)}
+    assert set(cat.valid_pair_decisions().decisions) == {(p, c), (p, d)}
     # an edge that is not stale but whose fingerprint no longer matches is not valid either
     with get_engine(cat._url).begin() as conn:
         conn.execute(sa.text("UPDATE tables SET fingerprint = 'fp3' WHERE id = :i"), {"i": c})
-    assert set(cat.valid_pair_decisions()) == {(p, d)}
+    assert set(cat.valid_pair_decisions().decisions) == {(p, d)}
     cat.mark_gone(roots=["/v"], seen={"/v/p", "/v/c", "/v/e"}, seen_at=T2)
-    assert cat.valid_pair_decisions() == {}
+    assert cat.valid_pair_decisions().decisions == {}
 
 
 def test_table_delete_cascades(cat: Catalog) -> None:

@@ -152,12 +152,49 @@ def test_edges_are_stored_with_evidence(lake_run) -> None:
 
 
 def test_rerun_reuses_everything(lake_run, spark) -> None:
+    """Nothing changed: no content stage reads anything, min-max examines only the pairs it kept (those
+    it ruled out are settled, but for the ones the except pass found contained), and no stored decision
+    is written again."""
     _, settings, catalog, _, first = lake_run
+    edges = catalog.list_edges(EdgeFilter(include_stale=True))
+    stored = {e.id: (e.state, e.stage, e.run_id, e.evidence) for e in edges}
     again = detect(catalog, settings, lambda: spark)
     assert again.pairs_reexamined == 0
     assert again.pairs_reused == first.pairs_reused + first.pairs_reexamined
     assert again.stage("minhash").bytes_read == 0
+    minmax = again.stage("minmax")
+    assert minmax.candidates_out == first.stage("minmax").candidates_out
+    assert 0 <= minmax.reexamined - minmax.candidates_out <= sum(1 for e in edges if e.except_columns)
+    assert minmax.reused == minmax.candidates_in - minmax.reexamined > 0
+    assert {e.id: (e.state, e.stage, e.run_id, e.evidence)
+            for e in catalog.list_edges(EdgeFilter(include_stale=True))} == stored
     assert as_truth(again.edges) == as_truth(first.edges)
+
+
+def test_metadata_pruned_pair_of_an_earlier_decision_version_is_decided_again(spark, tmp_path: Path) -> None:
+    """A pair min-max ruled out is settled only for the decision version that stored it: one stored by
+    an earlier release (or with its version damaged) is pruned again and stored with the current one."""
+    import sqlalchemy as sa
+
+    from r2d2.catalog.db import get_engine, json_dumps
+    from r2d2.containment.hashversion import DECISION_VERSION
+
+    settings, catalog = _parent_child_bad_lake(spark, tmp_path)
+    detect(catalog, settings, lambda: spark)
+    pruned = [e for e in catalog.list_edges() if (e.state, e.stage) == ("pruned", "minmax")]
+    assert len(pruned) >= 2
+    old, damaged = pruned[0], pruned[1]
+    with get_engine(settings.resolved_catalog_url).begin() as conn:
+        for edge, version in ((old, DECISION_VERSION - 1), (damaged, "x")):
+            conn.execute(sa.text("UPDATE edges SET evidence = :e WHERE id = :i"), {
+                "i": edge.id, "e": json_dumps({"reason": "an earlier release's", "decision_version": version})})
+    again = detect(catalog, settings, lambda: spark)
+    assert again.stage("minmax").reexamined == again.stage("minmax").candidates_out + 2
+    after = {e.id: e for e in catalog.list_edges()}
+    for edge in (old, damaged):
+        assert after[edge.id].evidence == edge.evidence and after[edge.id].evidence["decision_version"] == 2
+        assert after[edge.id].run_id == again.run_id
+    assert all(after[e.id].run_id == e.run_id for e in pruned[2:])
 
 
 def test_incremental_after_adding_tables(spark, tmp_path: Path) -> None:

@@ -246,3 +246,39 @@ def test_a_hash_set_unreadable_at_verification_is_reported_and_rebuilt_next_run(
     rebuilt = detect(catalog, settings, lambda: spark)
     assert rebuilt.errors == []
     assert _excepts(rebuilt) == first
+
+
+def test_a_pair_settled_by_min_max_is_stored_again_when_the_except_pass_decides_it(tmp_path: Path) -> None:
+    """A pair min-max ruled out stays settled while its tables are unchanged: later runs neither prune
+    nor store it again. Unless such a run decides it otherwise: with the except pass turned on, the
+    containment except keys that min-max could not see is found and stored in its place."""
+    lake = tmp_path / "lake"
+    _lake(lake)
+    # rows of the parent numbered past the parent's own numbers: min-max rules the pair out (a max above
+    # the parent's), but the parent holds them except `rownames`
+    rows = pq.read_table(lake / "parent").slice(0, 50)
+    lakes.parquet(lake / "shifted", rows.set_column(0, "rownames", pa.array(range(1001, 1051), pa.int64())))
+    settings = load_settings(home=tmp_path / "home", except_keys=False)
+    catalog = open_catalog(settings.resolved_catalog_url)
+    scan(catalog, [str(lake)], spark_factory=_no_spark)
+    first = detect(catalog, settings, _no_spark)
+
+    def pair(parent: str, child: str):
+        return next(e for e in catalog.list_edges() if (Path(e.parent_location).name, Path(e.child_location).name)
+                    == (parent, child))
+
+    assert (pair("parent", "shifted").state, pair("parent", "shifted").stage) == ("pruned", "minmax")
+    assert not _excepts(first)
+    runs = {e.id: e.run_id for e in catalog.list_edges()}
+    again = detect(catalog, settings, _no_spark)
+    assert again.stage("minmax").reused == again.stage("minmax").candidates_in - again.stage("minmax").candidates_out
+    assert again.stage("minmax").reused > 0
+    assert {e.id: e.run_id for e in catalog.list_edges()} == runs  # nothing stored again
+
+    on = settings.model_copy(update={"except_keys": True})
+    found = detect(catalog, on, _no_spark)
+    assert found.stage("minmax").reused > 0
+    assert ("parent", "shifted", ("rownames",)) in _excepts(found)
+    stored = pair("parent", "shifted")
+    assert (stored.state, stored.stage, stored.except_columns) == ("verified", "exact", ("rownames",))
+    assert _excepts(detect(catalog, on, _no_spark)) == _excepts(found)

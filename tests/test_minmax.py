@@ -7,9 +7,11 @@ import math
 from typing import Any
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import Case, contained_cases, violating_cases
 
 from r2d2.containment.candidates import Candidate, Pair
+from r2d2.containment.keys import without
 from r2d2.containment.minmax import (
     CHILD_EMPTY,
     MAX_ABOVE,
@@ -17,7 +19,10 @@ from r2d2.containment.minmax import (
     NULLS,
     PARENT_ALL_NULL,
     PARENT_EMPTY,
+    Digests,
     PruneResult,
+    _table_facts,
+    digest_without,
     prune_all,
     prune_minmax,
 )
@@ -225,3 +230,15 @@ def test_child_value_above_parent_max_is_pruned(case: Case) -> None:
 def test_child_null_into_null_free_parent_is_pruned(case: Case) -> None:
     res = prune_minmax(_candidate(case), case.parent_profile, case.child_profile)
     assert (res.pruned, res.reason, res.column) == (True, NULLS, case.target)
+
+
+@settings(max_examples=200, deadline=None)
+@given(contained_cases(), st.data())
+def test_a_digest_without_some_columns_is_the_digest_of_the_table_seen_without_them(case: Case, data) -> None:
+    """The except pass digests a view (a table without its key columns) from its table's digest: the
+    same as digesting the view itself, so min-max decides the view's pairs as it would have."""
+    profile = case.parent_profile
+    keys = tuple(data.draw(st.sets(st.sampled_from([c.key for c in profile.columns]))))
+    facts: Digests = {}
+    assert digest_without(facts, 7, profile, keys) == _table_facts(without(profile, keys))
+    assert facts == {7: _table_facts(profile)}  # the table's own digest, kept for its own pairs

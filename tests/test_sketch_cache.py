@@ -1,15 +1,17 @@
 """The sketch cache: the row sample's byte format (little-endian int64 pairs, read back as the same
-pairs); what is served from it (signatures of the settings' seed and size only; damaged rows dropped)."""
+pairs, lazily); what is served from it (signatures of the settings' seed and size only; damaged rows dropped)."""
 
 from __future__ import annotations
 
 import struct
 from datetime import UTC, datetime
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from r2d2.containment.sketch_cache import _pairs, _payload
+from r2d2.containment.sketch_cache import _payload
+from r2d2.containment.sketches import RowSample
 
 _INT64 = st.integers(-(2**63), 2**63 - 1)
 
@@ -19,7 +21,11 @@ _INT64 = st.integers(-(2**63), 2**63 - 1)
 def test_pairs_round_trip_in_the_stored_format(pairs: list[tuple[int, int]]) -> None:
     payload = _payload(pairs)
     assert payload == b"".join(struct.pack("<qq", a, b) for a, b in pairs)
-    assert _pairs(payload) == pairs
+    sample = RowSample.from_bytes(payload)  # read back lazily, as the same pairs
+    assert len(sample) == len(pairs) and sample == pairs and list(sample) == pairs
+    assert _payload(sample) == payload and sample.to_bytes() == payload
+    computed = RowSample(np.array(pairs, np.int64).reshape(-1, 2))  # as stage 3 makes it
+    assert computed == sample and _payload(computed) == payload and [tuple(h) for h in computed] == pairs
 
 
 def _catalog_with_one_table(tmp_path):

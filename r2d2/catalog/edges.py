@@ -9,7 +9,21 @@ from functools import lru_cache
 from typing import Any, Literal
 from typing import cast as cast_type
 
-from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, cast, delete, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 
 from r2d2.catalog._base import (
@@ -25,7 +39,7 @@ from r2d2.catalog._base import (
     utcnow,
 )
 from r2d2.catalog.models import EdgeRow, TableRow
-from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision
+from r2d2.catalog.records import EdgeRecord, EdgeRelation, EdgeState, EdgeUpsert, PairDecision, StoredDecisions
 from r2d2.vocabulary import VERIFIED_STATES
 
 _P = aliased(TableRow, name="parent")
@@ -195,13 +209,25 @@ class EdgesRepository(RepositoryBase):
         with self._read() as conn:
             return [_record(r) for r in conn.execute(stmt)]
 
-    def valid_pair_decisions(self) -> dict[tuple[int, int], PairDecision]:
+    def valid_pair_decisions(self, *, settled_version: int | None = None) -> StoredDecisions:
         """Decisions of non-stale edges between active tables whose stored fingerprints are both still
         current. Only the decision's columns, and the evidence as stored text (CAST: no driver or
-        SQLAlchemy decodes it)."""
+        SQLAlchemy decodes it).
+
+        ``settled_version``: metadata-pruned decisions (state ``pruned``, stage ``minmax``) whose evidence
+        has this ``decision_version`` are only listed as ``settled`` pairs, without their evidence; the
+        other metadata-pruned ones are left out (decided again). On a lake of thousands of tables they
+        are nearly every stored pair, and a detect re-read and re-wrote them all for nothing."""
+        evidence: ColumnElement[Any] = cast(EdgeRow.evidence, Text)
+        version: ColumnElement[Any] = null()
+        if settled_version is not None:
+            metadata = and_(EdgeRow.stage == "minmax", EdgeRow.state == "pruned")
+            evidence = case((metadata, null()), else_=evidence)
+            # compared as text: a hand-damaged value is then no match, not a failed CAST (PostgreSQL)
+            version = case((metadata, EdgeRow.evidence["decision_version"].as_string()), else_=null())
         stmt = (
             select(EdgeRow.parent_id, EdgeRow.child_id, EdgeRow.state, EdgeRow.stage, EdgeRow.relation,
-                   EdgeRow.multiset, cast(EdgeRow.evidence, Text).label("evidence_json"))
+                   EdgeRow.multiset, version, evidence)
             .join(_P, _P.id == EdgeRow.parent_id)
             .join(_C, _C.id == EdgeRow.child_id)
             .where(
@@ -212,10 +238,19 @@ class EdgesRepository(RepositoryBase):
             )
         )
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
-        return {(p, c): PairDecision(p, c, cast_type(EdgeState, state), stage, cast_type(EdgeRelation, relation),
-                                     multiset, evidence or "{}")
-                for p, c, state, stage, relation, multiset, evidence in rows}
+            rows = raw_rows(conn, stmt).rows
+        decisions: dict[tuple[int, int], PairDecision] = {}
+        settled: set[tuple[int, int]] = set()
+        wanted = str(settled_version)
+        for p, c, state, stage, relation, multiset, found, text_ in rows:
+            if settled_version is not None and text_ is None and stage == "minmax" and state == "pruned":
+                if str(found) == wanted:
+                    settled.add((p, c))
+                continue
+            decisions[(p, c)] = PairDecision(p, c, cast_type(EdgeState, state), stage,
+                                             cast_type(EdgeRelation, relation),
+                                             None if multiset is None else bool(multiset), text_ or "{}")
+        return StoredDecisions(decisions, settled)
 
     def delete_edges_except(self, keep: Iterable[tuple[int, int]]) -> int:
         """Delete every edge whose ``(parent_id, child_id)`` is not in ``keep``; returns how many."""

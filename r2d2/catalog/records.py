@@ -13,7 +13,7 @@ from r2d2.types import TableProfile
 from r2d2.vocabulary import VERIFIED_STATES, EdgeRelation, EdgeState, RunStatus, SaveOutcome, TableStatus
 
 __all__ = ["EdgeRecord", "EdgeRelation", "EdgeState", "EdgeUpsert", "PairDecision", "RunRecord", "RunStatus",
-           "SaveOutcome", "TableRecord", "TableStatus"]
+           "SaveOutcome", "StoredDecisions", "TableRecord", "TableStatus"]
 
 
 
@@ -138,6 +138,16 @@ class PairDecision:
     def same_evidence(self, evidence: dict[str, Any]) -> bool:
         # Equal text is equal evidence; other text (another key order, a JSONB rendering) is decoded.
         return json_dumps(evidence) == self.evidence_json or self.evidence == evidence
+
+
+@dataclass(frozen=True)
+class StoredDecisions:
+    """What :meth:`~r2d2.catalog.edges.EdgesRepository.valid_pair_decisions` finds: the decisions a detect
+    may reuse or compares with its own, and the ``settled`` pairs (metadata-pruned, of the current decision
+    version), which it takes as they are without loading them."""
+
+    decisions: dict[tuple[int, int], PairDecision]
+    settled: set[tuple[int, int]]
 
 
 @dataclass(frozen=True)

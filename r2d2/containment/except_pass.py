@@ -25,7 +25,7 @@ from r2d2.config import Settings
 from r2d2.containment.candidates import Candidate, Pair
 from r2d2.containment.except_cache import Verdict
 from r2d2.containment.keys import generated_keys, without
-from r2d2.containment.minmax import Digests, prune_all
+from r2d2.containment.minmax import Digests, digest_without, prune_all
 from r2d2.containment.report import StageReport
 from r2d2.containment.schema_graph import schema_candidates
 from r2d2.containment.sketch_cache import forget_row_sets
@@ -75,6 +75,10 @@ def plan_views(profiles: Mapping[int, TableProfile], *, involving: int | None = 
     graph = schema_candidates(every, children_only=set(views), parents_only=set(profiles))  # views are no parents
     cands = [c for c in graph.candidates if c.pair.parent != views[c.pair.child][0]
              and involving in (None, c.pair.parent, views[c.pair.child][0])]
+    facts = {} if facts is None else facts
+    for v, (tid, keys, _) in views.items():  # a view's digest is its table's, less the keys
+        if v not in facts:
+            facts[v] = digest_without(facts, tid, profiles[tid], keys)
     kept, _ = prune_all(cands, every, facts=facts)
     derived = {v: (tid, tuple(c.name for c in sorted(view.supported_columns, key=lambda c: c.key)))
                for v, (tid, _, view) in views.items()}

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import decimal
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from r2d2.containment.candidates import Candidate
@@ -54,6 +54,7 @@ __all__ = [
     "PARENT_ALL_NULL",
     "PARENT_EMPTY",
     "PruneResult",
+    "digest_without",
     "prune_all",
     "prune_minmax",
 ]
@@ -194,6 +195,17 @@ def _rule(candidate: Candidate, parent: TableProfile, child: TableProfile,
 
 
 Digests = dict[int, dict[str, _Facts]]
+
+
+def digest_without(facts: Digests, table_id: int, profile: TableProfile,
+                   left_out: Collection[str]) -> dict[str, _Facts]:
+    """The digest of table ``table_id`` seen without the columns ``left_out`` (same rows, the others'
+    statistics: :func:`r2d2.containment.keys.without`): its own digest less those columns, made now and
+    kept in ``facts`` if it is not there yet. The except pass digests a view of every keyed table this way."""
+    own = facts.get(table_id)
+    if own is None:
+        own = facts[table_id] = _table_facts(profile)
+    return {k: f for k, f in own.items() if k not in left_out}
 
 
 def prune_all(

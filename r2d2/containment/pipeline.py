@@ -1,9 +1,10 @@
 """`detect`: the five stages over every active table in the catalog, cheapest first.
 
 schema graph → min-max / null-count pruning → MinHash screen → row probe → exact verification.
-Metadata stages rerun each time (they are cheap); a pair whose two fingerprints are unchanged since
-an earlier run keeps the decision that run's content stages made, so a re-run reads only tables in
-pairs that involve new or changed tables. Every decision is stored with its evidence.
+A pair whose two fingerprints are unchanged since an earlier run keeps the decision that run made: the
+content stages' is reused, so a re-run reads only tables in pairs that involve new or changed tables,
+and one min-max made is settled (neither pruned nor stored again: on a lake of thousands of tables they
+are nearly every pair). The schema stage reruns each time. Every decision is stored with its evidence.
 """
 
 from __future__ import annotations
@@ -143,18 +144,22 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
             result.errors.append({"location": locations[ex.table_id], "error": ex.reason})
     say(f"schema: {len(candidates)} candidate pairs")
 
-    # Stage 2: min-max and null-count pruning (metadata only).
+    # Stage 2: min-max and null-count pruning (metadata only). A pair it pruned in an earlier run is
+    # settled while neither table changed: the rule is a function of the two profiles (a new rule bumps
+    # DECISION_VERSION), so such pairs are neither pruned again nor stored again.
     t0 = time.perf_counter()
+    valid = catalog.valid_pair_decisions(settled_version=DECISION_VERSION)
+    stored, settled = valid.decisions, valid.settled
+    unsettled = [c for c in candidates if (c.pair.parent, c.pair.child) not in settled] if settled else candidates
     digests: Digests = {}
-    kept, pruned = prune_all(candidates, profiles, facts=digests)
+    kept, pruned = prune_all(unsettled, profiles, facts=digests)
     result.stages.append(StageReport("minmax", len(candidates), len(kept), time.perf_counter() - t0,
-                                     reexamined=len(candidates)))
+                                     reused=len(candidates) - len(unsettled), reexamined=len(unsettled)))
     decisions: dict[Pair, _Decision] = {
         c.pair: _Decision("pruned", "minmax", evidence={"reason": reason}) for c, reason in pruned}
     say(f"minmax: {len(kept)} pairs left")
 
     # Reuse content decisions of pairs whose tables are unchanged.
-    stored = catalog.valid_pair_decisions()
     fresh: list[Candidate] = []
     reused: dict[Pair, PairDecision] = {}
     for cand in kept:
@@ -201,7 +206,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
         readable = {t: p for t, p in profiles.items() if t not in failed}
         stored_pairs += _stage_except(catalog, settings, spark_factory, readable, decisions, candidates, result,
                                       views=views, known=known, unchecked=unchecked)
-    _store(catalog, decisions, stored_pairs, profiles, run_id, stored)
+    _store(catalog, decisions, stored_pairs, profiles, run_id, stored, settled)
     result.edges = _edges(decisions, profiles)
     try:  # housekeeping: the run's results are stored already
         _collect_garbage(catalog, settings, run_id)
@@ -316,7 +321,7 @@ def _derived_sketch(source: TableSketch, names: tuple[str, ...]) -> TableSketch:
     keys = {n.lower() for n in names}
     return TableSketch(source.table_id, source.fingerprint,
                        minhash={k: sig for k, sig in source.minhash.items() if k in keys},
-                       sample=list(ps.sample), sample_limit=ps.limit, rowset_path=ps.path, rowset_code=ps.code,
+                       sample=ps.sample, sample_limit=ps.limit, rowset_path=ps.path, rowset_code=ps.code,
                        rowset_bytes=ps.bytes)
 
 
@@ -471,12 +476,18 @@ def _relation(pair: Pair, decisions: Mapping[Pair, _Decision], profiles: Mapping
 
 
 def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: Sequence[Candidate],
-           profiles: Mapping[int, TableProfile], run_id: int, stored: Mapping[tuple[int, int], PairDecision]) -> None:
+           profiles: Mapping[int, TableProfile], run_id: int, stored: Mapping[tuple[int, int], PairDecision],
+           settled: Collection[tuple[int, int]] = ()) -> None:
     """Write every decision that differs from the stored one (an unchanged edge keeps the run that
-    decided it, and an incremental run writes only the pairs it touched)."""
+    decided it, and an incremental run writes only the pairs it touched); a ``settled`` pair that this
+    run decided nothing about (the except pass may have) is stored already."""
     rows = []
     for cand in candidates:
-        d = decisions.get(cand.pair) or _Decision("candidate", "minhash", evidence={"note": "not examined"})
+        d = decisions.get(cand.pair)
+        if d is None:
+            if (cand.pair.parent, cand.pair.child) in settled:
+                continue
+            d = _Decision("candidate", "minhash", evidence={"note": "not examined"})
         relation = _relation(cand.pair, decisions, profiles) if d.state in VERIFIED_STATES else "contains"
         evidence = {**(d.evidence or {}), "hash_version": HASH_VERSION, "decision_version": DECISION_VERSION}
         prior = stored.get((cand.pair.parent, cand.pair.child))

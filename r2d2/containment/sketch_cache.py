@@ -19,7 +19,7 @@ import numpy as np
 from r2d2.catalog import Catalog
 from r2d2.containment import minhash as mh
 from r2d2.containment.hashversion import HASH_VERSION
-from r2d2.containment.sketches import ProjectionSet, TableSketch
+from r2d2.containment.sketches import ProjectionSet, RowSample, TableSketch
 from r2d2.types import TableProfile
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def _sketch(table_id: int, fingerprint: str, sigs: Stored, rows: Stored, project
     # entries without a sample limit predate threshold samples: ignored, so they are recomputed
     if "" in rows and rows[""][1].get("hash_version") == HASH_VERSION and "limit" in rows[""][1]:
         payload, meta = rows[""]
-        sk.sample = _pairs(payload)
+        sk.sample = RowSample.from_bytes(payload)
         sk.sample_limit = int(meta["limit"])
         sk.rows, sk.distinct_rows = meta.get("rows"), meta.get("distinct_rows")
         sk.rowset_path = meta.get("rowset_path")
@@ -74,7 +74,7 @@ def _sketch(table_id: int, fingerprint: str, sigs: Stored, rows: Stored, project
         if meta.get("hash_version") == HASH_VERSION and "limit" in meta:
             sk.projections[tuple(json.loads(key))] = ProjectionSet(
                 str(meta["rowset_path"]), int(meta["code"]), int(meta.get("bytes") or 0), int(meta["limit"]),
-                tuple(_pairs(payload)))
+                RowSample.from_bytes(payload))
     return sk
 
 
@@ -85,12 +85,9 @@ def forget_row_sets(catalog: Catalog, table_ids: Collection[int]) -> None:
         catalog.delete_sketches(table_ids, (ROWSAMPLE, PROJECTION))
 
 
-def _pairs(payload: bytes) -> list[tuple[int, int]]:
-    flat = np.frombuffer(payload, dtype="<i8").tolist()  # one conversion, not one per element
-    return list(zip(flat[0::2], flat[1::2], strict=True))
-
-
 def _payload(pairs: Sequence[tuple[int, int]]) -> bytes:
+    if isinstance(pairs, RowSample):
+        return pairs.to_bytes()
     flat = itertools.chain.from_iterable(pairs)  # np.asarray on a list of tuples is 3x slower
     return np.fromiter(flat, dtype="<i8", count=2 * len(pairs)).tobytes()
 

@@ -33,6 +33,7 @@ from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA, new_path, seal
 from r2d2.containment.sketches import (
     ROW,
     ProjectionSet,
+    RowSample,
     SketchOutcome,
     SketchRequest,
     TableSketch,
@@ -353,12 +354,6 @@ def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_
     return outcome.results, {req.table_id: msg for req, msg in outcome.failures}
 
 
-def _pairs(arr: np.ndarray | None) -> list[tuple[int, int]]:
-    if arr is None or not len(arr):
-        return []
-    return list(zip(arr[:, 0].tolist(), arr[:, 1].tolist(), strict=True))
-
-
 def _sketch(req: SketchRequest, s: TableSummary, path: str, codes: dict[tuple[str, ...], int], *,
             num_perm: int, sample_k: int) -> TableSketch:
     tid = req.table_id
@@ -372,10 +367,10 @@ def _sketch(req: SketchRequest, s: TableSummary, path: str, codes: dict[tuple[st
         rows, distinct = s.counts.get(ROW, (0, 0))
         sk.rows, sk.distinct_rows = rows, distinct
         sk.rowset_bytes = ENTRY_BYTES * distinct
-        sk.sample, sk.sample_limit = _pairs(s.samples.get(ROW)), sample_limit(distinct, sample_k)
+        sk.sample, sk.sample_limit = RowSample(s.samples.get(ROW)), sample_limit(distinct, sample_k)
     for proj in req.projections:
         code = codes[proj]
         distinct = s.counts.get(code, (0, 0))[1]
         sk.projections[proj] = ProjectionSet(path, code, ENTRY_BYTES * distinct, sample_limit(distinct, sample_k),
-                                             tuple(_pairs(s.samples.get(code))))
+                                             RowSample(s.samples.get(code)))
     return sk

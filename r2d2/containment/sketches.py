@@ -9,8 +9,9 @@ one projection each. Rows are sorted by ``(tid, col)`` so a reader of a few sets
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -19,6 +20,54 @@ from r2d2.types import TableProfile
 ROW = -1  # `col` of full-row hash entries; projections use -2, -3, ...
 ERROR = -(2**31)  # `col` of a work item's failure (``sig``: the reason, UTF-8); never a row set anyone reads
 ALL = (1 << 63) - 1  # a sample limit that takes every hash
+
+
+class RowSample(Sequence[tuple[int, int]]):
+    """Row hashes ``(a, b)`` of a threshold sample, held as an ``(n, 2)`` int64 array and made into
+    Python pairs on first use: a detect loads the cached samples of every table in a fresh pair, the
+    probe reads a few of them (turning all of them into tuples was 4% of an incremental detect)."""
+
+    __slots__ = ("_array", "_pairs")
+
+    def __init__(self, array: np.ndarray | None = None) -> None:
+        self._array = np.empty((0, 2), np.int64) if array is None else array.reshape(-1, 2)
+        self._pairs: list[tuple[int, int]] | None = None
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> RowSample:
+        """From little-endian int64 ``a, b`` pairs (the sketch cache's form: :meth:`to_bytes`)."""
+        return cls(np.frombuffer(payload, dtype="<i8").astype(np.int64))
+
+    def to_bytes(self) -> bytes:
+        return self._array.astype("<i8").tobytes()
+
+    def _list(self) -> list[tuple[int, int]]:
+        if self._pairs is None:
+            self._pairs = list(zip(self._array[:, 0].tolist(), self._array[:, 1].tolist(), strict=True))
+        return self._pairs
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, int]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[int, int]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
+        return self._list()[i]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self._list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RowSample | list | tuple):
+            return self._list() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to lists: unhashable like them
+
+    def __repr__(self) -> str:
+        return f"RowSample({self._list()!r})"
 
 
 @dataclass(frozen=True)
@@ -42,7 +91,7 @@ class ProjectionSet:
     code: int
     bytes: int = 0
     limit: int = ALL
-    sample: tuple[tuple[int, int], ...] = ()
+    sample: Sequence[tuple[int, int]] = ()
 
 
 @dataclass
@@ -50,7 +99,7 @@ class TableSketch:
     table_id: int
     fingerprint: str
     minhash: dict[str, np.ndarray] = field(default_factory=dict)  # column key → signature
-    sample: list[tuple[int, int]] = field(default_factory=list)  # every row hash with a <= sample_limit, sorted
+    sample: Sequence[tuple[int, int]] = field(default_factory=list)  # every row hash with a <= sample_limit, sorted
     sample_limit: int | None = None  # None: no sample (not a child, or an old cache entry)
     rows: int | None = None
     distinct_rows: int | None = None
