@@ -601,13 +601,13 @@ def test_valid_pair_decisions_settles_metadata_pruned_pairs_of_the_version(cat: 
     ])
     cat.save_profile(make_profile("/s/g", "fp2"), seen_at=T1)  # g changed: its pair is stale
     everything = cat.valid_pair_decisions()
-    assert set(everything.decisions) == {(p, t) for t in (a, b, c, d, e, f)} and everything.settled == set()
+    assert set(everything.decisions) == {(p, t) for t in (a, b, c, d, e, f)} and everything.settled == {}
     found = cat.valid_pair_decisions(settled_version=2)
-    assert found.settled == {(p, a)}
+    assert found.settled == {p: {a}}
     assert set(found.decisions) == {(p, e), (p, f)}
     assert found.decisions[(p, e)].evidence == {"column": "x", "decision_version": 2}
     assert (found.decisions[(p, f)].state, found.decisions[(p, f)].multiset) == ("candidate", None)
-    assert cat.valid_pair_decisions(settled_version=1).settled == {(p, b)}
+    assert cat.valid_pair_decisions(settled_version=1).settled == {p: {b}}
 
 
 def test_pair_decision_evidence_round_trips_and_compares(cat: Catalog) -> None:

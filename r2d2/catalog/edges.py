@@ -15,12 +15,10 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    case,
     cast,
     delete,
     false,
     func,
-    null,
     or_,
     select,
 )
@@ -215,48 +213,42 @@ class EdgesRepository(RepositoryBase):
         SQLAlchemy decodes it).
 
         ``settled_version``: metadata-pruned decisions (state ``pruned``, stage ``minmax``) whose evidence
-        has this ``decision_version`` are only listed as ``settled`` pairs, without their evidence; the
-        other metadata-pruned ones are left out (decided again). On a lake of thousands of tables they
-        are nearly every stored pair, and a detect re-read and re-wrote them all for nothing."""
-        evidence: ColumnElement[Any] = cast(EdgeRow.evidence, Text)
-        version: ColumnElement[Any] = null()
-        if settled_version is not None:
-            metadata = and_(EdgeRow.stage == "minmax", EdgeRow.state == "pruned")
-            evidence = case((metadata, null()), else_=evidence)
-            # compared as text: a hand-damaged value is then no match, not a failed CAST (PostgreSQL)
-            version = case((metadata, EdgeRow.evidence["decision_version"].as_string()), else_=null())
-        stmt = (
-            select(EdgeRow.parent_id, EdgeRow.child_id, EdgeRow.state, EdgeRow.stage, EdgeRow.relation,
-                   EdgeRow.multiset, version, evidence)
-            .join(_P, _P.id == EdgeRow.parent_id)
-            .join(_C, _C.id == EdgeRow.child_id)
-            .where(
-                EdgeRow.stale == false(),
-                _P.status == "active",
-                _C.status == "active",
-                and_(EdgeRow.parent_fingerprint == _P.fingerprint, EdgeRow.child_fingerprint == _C.fingerprint),
-            )
+        has this ``decision_version`` are only listed as ``settled`` pairs, by parent, without their
+        evidence; the other metadata-pruned ones are left out (decided again). On a lake of thousands of
+        tables they are nearly every stored pair: one row per parent, not per pair, comes back for them."""
+        valid = (
+            EdgeRow.stale == false(),
+            _P.status == "active",
+            _C.status == "active",
+            and_(EdgeRow.parent_fingerprint == _P.fingerprint, EdgeRow.child_fingerprint == _C.fingerprint),
         )
+        stmt = (select(EdgeRow.parent_id, EdgeRow.child_id, EdgeRow.state, EdgeRow.stage, EdgeRow.relation,
+                       EdgeRow.multiset, cast(EdgeRow.evidence, Text))
+                .join(_P, _P.id == EdgeRow.parent_id).join(_C, _C.id == EdgeRow.child_id).where(*valid))
+        settled: dict[int, frozenset[int]] = {}
         with self._read() as conn:
+            if settled_version is not None:
+                metadata = and_(EdgeRow.stage == "minmax", EdgeRow.state == "pruned")
+                stmt = stmt.where(~metadata)
+                grouped = (
+                    select(EdgeRow.parent_id, func.aggregate_strings(cast(EdgeRow.child_id, Text), ","))
+                    .join(_P, _P.id == EdgeRow.parent_id).join(_C, _C.id == EdgeRow.child_id)
+                    # compared as text: a hand-damaged value is then no match, not a failed CAST (PostgreSQL)
+                    .where(*valid, metadata,
+                           EdgeRow.evidence["decision_version"].as_string() == str(settled_version))
+                    .group_by(EdgeRow.parent_id))
+                settled = {p: frozenset(map(int, children.split(","))) for p, children in raw_rows(conn, grouped).rows}
             rows = raw_rows(conn, stmt).rows
-        decisions: dict[tuple[int, int], PairDecision] = {}
-        settled: set[tuple[int, int]] = set()
-        wanted = str(settled_version)
-        for p, c, state, stage, relation, multiset, found, text_ in rows:
-            if settled_version is not None and text_ is None and stage == "minmax" and state == "pruned":
-                if str(found) == wanted:
-                    settled.add((p, c))
-                continue
-            decisions[(p, c)] = PairDecision(p, c, cast_type(EdgeState, state), stage,
-                                             cast_type(EdgeRelation, relation),
-                                             None if multiset is None else bool(multiset), text_ or "{}")
+        decisions = {(p, c): PairDecision(p, c, cast_type(EdgeState, state), stage, cast_type(EdgeRelation, relation),
+                                          None if multiset is None else bool(multiset), text_ or "{}")
+                     for p, c, state, stage, relation, multiset, text_ in rows}
         return StoredDecisions(decisions, settled)
 
     def delete_edges_except(self, keep: Iterable[tuple[int, int]]) -> int:
         """Delete every edge whose ``(parent_id, child_id)`` is not in ``keep``; returns how many."""
-        kept = set(keep)
+        kept = keep if isinstance(keep, set | frozenset) else set(keep)
         with self._write() as conn:
-            rows = conn.execute(select(EdgeRow.id, EdgeRow.parent_id, EdgeRow.child_id)).all()
+            rows = raw_rows(conn, select(EdgeRow.id, EdgeRow.parent_id, EdgeRow.child_id)).rows  # every edge
             doomed = [eid for eid, parent, child in rows if (parent, child) not in kept]
             for part in chunks(doomed):
                 conn.execute(delete(EdgeRow).where(EdgeRow.id.in_(part)))

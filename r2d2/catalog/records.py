@@ -144,10 +144,10 @@ class PairDecision:
 class StoredDecisions:
     """What :meth:`~r2d2.catalog.edges.EdgesRepository.valid_pair_decisions` finds: the decisions a detect
     may reuse or compares with its own, and the ``settled`` pairs (metadata-pruned, of the current decision
-    version), which it takes as they are without loading them."""
+    version) as parent -> children, which it takes as they are without loading them."""
 
     decisions: dict[tuple[int, int], PairDecision]
-    settled: set[tuple[int, int]]
+    settled: dict[int, frozenset[int]]
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def _detect(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Sp
     t0 = time.perf_counter()
     valid = catalog.valid_pair_decisions(settled_version=DECISION_VERSION)
     stored, settled = valid.decisions, valid.settled
-    unsettled = [c for c in candidates if (c.pair.parent, c.pair.child) not in settled] if settled else candidates
+    unsettled = [c for c in candidates if c.pair.child not in settled.get(c.pair.parent, ())] if settled else candidates
     digests: Digests = {}
     kept, pruned = prune_all(unsettled, profiles, facts=digests)
     result.stages.append(StageReport("minmax", len(candidates), len(kept), time.perf_counter() - t0,
@@ -477,7 +477,7 @@ def _relation(pair: Pair, decisions: Mapping[Pair, _Decision], profiles: Mapping
 
 def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: Sequence[Candidate],
            profiles: Mapping[int, TableProfile], run_id: int, stored: Mapping[tuple[int, int], PairDecision],
-           settled: Collection[tuple[int, int]] = ()) -> None:
+           settled: Mapping[int, Collection[int]] | None = None) -> None:
     """Write every decision that differs from the stored one (an unchanged edge keeps the run that
     decided it, and an incremental run writes only the pairs it touched); a ``settled`` pair that this
     run decided nothing about (the except pass may have) is stored already."""
@@ -485,7 +485,7 @@ def _store(catalog: Catalog, decisions: Mapping[Pair, _Decision], candidates: Se
     for cand in candidates:
         d = decisions.get(cand.pair)
         if d is None:
-            if (cand.pair.parent, cand.pair.child) in settled:
+            if settled and cand.pair.child in settled.get(cand.pair.parent, ()):
                 continue
             d = _Decision("candidate", "minhash", evidence={"note": "not examined"})
         relation = _relation(cand.pair, decisions, profiles) if d.state in VERIFIED_STATES else "contains"
