@@ -15,6 +15,8 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from r2d2.catalog import Catalog, EdgeFilter, EdgeUpsert, open_catalog
 from r2d2.catalog.db import (
@@ -642,6 +644,27 @@ def test_json_text_round_trips_whichever_encoder_wrote_it(value: object, expecte
     assert math.isnan(nan)
     with pytest.raises(TypeError):  # refused as the standard encoder refuses it, not written by orjson
         json_dumps({"at": T0})
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES)
+def test_json_loads_reads_any_text_as_the_standard_decoder_does(value: object) -> None:
+    """orjson reads what it can, the standard decoder the rest (tags, NaN literals, big integers):
+    the value is the one the standard decoder gives, for our text and another writer's."""
+    import json
+
+    from r2d2.catalog.db import _DECODER
+
+    for text in (json_dumps(value), json.dumps(value), json.dumps(value, indent=1, ensure_ascii=False)):
+        assert json.dumps(json_loads(text), sort_keys=True) == json.dumps(_DECODER.decode(text), sort_keys=True)
+        assert json.dumps(json_loads(text.encode()), sort_keys=True) == json.dumps(_DECODER.decode(text),
+                                                                                  sort_keys=True)
 
 
 def test_valid_pair_decisions_fingerprint_drift(cat: Catalog) -> None:

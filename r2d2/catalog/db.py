@@ -91,8 +91,28 @@ def json_dumps(value: Any) -> str:
 _DECODER = json.JSONDecoder(object_hook=_decode_hook)  # one decoder: building one per call cost ~10 µs
 
 
+# orjson reads an integer below -2**63 or past 2**64 as a float: text with one that may be (19 digits after a
+# minus sign, 20 in a row) is not its to read. Found by mapping every digit to 9 (a regular expression
+# cost more than orjson saved).
+_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+
+
+def _big_integer(text: str) -> bool:
+    nines = text.encode("utf-8", "surrogatepass").translate(_NINES)
+    return b"-" + b"9" * 19 in nines or b"9" * 20 in nines
+
+
 def json_loads(text_: str | bytes) -> Any:
-    return _DECODER.decode(text_.decode("utf-8") if isinstance(text_, bytes) else text_)
+    """The value of JSON text, tagged non-finite floats included. orjson first (a detect decodes every
+    profile: half the time of the standard decoder); text with a tag or a big integer, and what orjson
+    refuses (NaN literals, lone surrogates), go to the standard decoder, whose errors are raised."""
+    text = text_.decode("utf-8") if isinstance(text_, bytes) else text_
+    if "__float__" not in text and not _big_integer(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return _DECODER.decode(text)
 
 
 def mask_url(url: str | URL) -> str:

@@ -53,6 +53,7 @@ class ViewPlan:
     every: dict[int, TableProfile]  # the tables and the views
     candidates: list[Candidate]  # after the schema stage
     kept: frozenset[Pair]  # of those, the pairs min-max does not prune
+    survivors: list[Candidate]  # their candidates, in order
     derived: dict[int, tuple[int, tuple[str, ...]]]  # view id -> (table id, the view's columns)
 
     def source(self, cand: Candidate) -> int:
@@ -82,7 +83,7 @@ def plan_views(profiles: Mapping[int, TableProfile], *, involving: int | None = 
     kept, _ = prune_all(cands, every, facts=facts)
     derived = {v: (tid, tuple(c.name for c in sorted(view.supported_columns, key=lambda c: c.key)))
                for v, (tid, _, view) in views.items()}
-    return ViewPlan(views, every, cands, frozenset(c.pair for c in kept), derived)
+    return ViewPlan(views, every, cands, frozenset(c.pair for c in kept), kept, derived)
 
 
 def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[], Any],
@@ -105,11 +106,20 @@ def except_pass(catalog: Catalog, settings: Settings, spark_factory: Callable[[]
         return [], {}
     views, every, derived = plan.views, plan.every, plan.derived
     known = known or {}
-    cands = [c for c in plan.candidates if c.pair.parent in profiles and plan.source(c) in profiles
-             and Pair(c.pair.parent, plan.source(c)) not in contained]
-    reused = [c for c in cands if c.pair in plan.kept and c.pair in known]
-    kept = [c for c in cands if c.pair in plan.kept and c.pair not in known]
-    stage.candidates_in, stage.tables = len(cands), len(views)
+    source = {v: t for v, (t, _, _) in views.items()}
+    inside: dict[int, set[int]] = {}  # parent -> tables it contains without exceptions
+    for pair in contained:
+        inside.setdefault(pair.parent, set()).add(pair.child)
+    nothing: set[int] = set()
+
+    def admissible(c: Candidate) -> bool:  # (tens of thousands of candidates: no Pair built or hashed)
+        p, t = c.pair.parent, source[c.pair.child]
+        return p in profiles and t in profiles and t not in inside.get(p, nothing)
+
+    unpruned = [c for c in plan.survivors if admissible(c)]
+    reused = [c for c in unpruned if c.pair in known]
+    kept = [c for c in unpruned if c.pair not in known]
+    stage.candidates_in, stage.tables = sum(1 for c in plan.candidates if admissible(c)), len(views)
     stage.reused, stage.reexamined = len(reused), len(kept)
     sketches, failed = sketch_candidates(catalog, settings, spark_factory, kept, every, stage, derived=derived,
                                          transient=transient)

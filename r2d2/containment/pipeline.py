@@ -225,7 +225,7 @@ def _stage_minhash(catalog: Catalog, settings: Settings, spark_factory: Callable
     result.stages.append(stage)
     wanted, every, derived = list(fresh), profiles, None
     if views is not None:
-        wanted += [c for c in views.candidates if c.pair in views.kept and c.pair not in known_views]
+        wanted += [c for c in views.survivors if c.pair not in known_views]
         every, derived = views.every, views.derived
     sketches, failed = sketch_candidates(catalog, settings, spark_factory, wanted, every, stage, say=say,
                                          derived=derived)
