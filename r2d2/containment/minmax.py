@@ -128,13 +128,13 @@ def _table_facts(profile: TableProfile) -> dict[str, _Facts]:
         fam = col.family
         nulls = stats.null_count
         all_null = nulls is not None and rows is not None and rows > 0 and nulls >= rows
-        exact_lo = None if all_null or not stats.min_exact else _order_key(fam, stats.min)
-        exact_hi = None if all_null or not stats.max_exact else _order_key(fam, stats.max)
+        lo, hi = _order_key(fam, stats.min), _order_key(fam, stats.max)  # each bound's key, made once
+        exact_lo = None if all_null or not stats.min_exact else lo
+        exact_hi = None if all_null or not stats.max_exact else hi
         has_value = ((stats.min is not None and stats.min_exact)
                      or (stats.max is not None and stats.max_exact)
                      or (nulls is not None and rows is not None and nulls < rows))
-        out[col.key] = _Facts(fam, nulls, all_null, has_value, exact_lo, exact_hi,
-                              _order_key(fam, stats.min), _order_key(fam, stats.max))
+        out[col.key] = _Facts(fam, nulls, all_null, has_value, exact_lo, exact_hi, lo, hi)
     return out
 
 
