@@ -1,4 +1,5 @@
-"""detect's sweep of unreferenced hash sets spares what another running detect may still store."""
+"""detect's sweep of unreferenced hash sets spares what another running detect may still store, and
+what a running lookup found referenced before the first sweep marked it."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def _dataset(root: Path, name: str, age_s: float) -> Path:
     return path
 
 
+def _age(path: Path, age_s: float) -> None:
+    """Make ``path`` look last changed ``age_s`` ago (time passing after a sweep marked it)."""
+    stamp = time.time() - age_s
+    os.utime(path, (stamp, stamp))
+
+
+def _marked(path: Path) -> bool:
+    return (path / "_unreferenced").exists()
+
+
 def _setup(catalog_url: str, tmp_path: Path) -> tuple[Catalog, Settings, Path, int]:
     settings = load_settings(home=tmp_path / "home", catalog_url=catalog_url)
     root = settings.work_dir / "hashsets"
@@ -52,6 +63,12 @@ def test_alone_old_garbage_goes_and_new_sets_stay(catalog_url: str, tmp_path: Pa
     old, old_raw = _dataset(root, "hs-old", 2 * HOUR), _dataset(root, "hs-old-raw", 2 * HOUR)
     new = _dataset(root, "hs-new", 0)  # written after this run began: maybe a failed batch's, maybe not
     other = _dataset(root, "notes", 2 * HOUR)  # not a hash set
+    _collect_garbage(catalog, settings, run_id)  # the first sweep only marks them
+    assert _marked(old) and _marked(old_raw) and not _marked(new) and not _marked(other)
+    _collect_garbage(catalog, settings, run_id)  # marked after this run began: kept
+    assert old.exists() and old_raw.exists()
+    for path in (old, old_raw):
+        _age(path, HOUR)  # marked long before this run began
     _collect_garbage(catalog, settings, run_id)
     assert not old.exists() and not old_raw.exists()
     assert new.exists() and other.exists()
@@ -65,6 +82,9 @@ def test_sets_younger_than_a_live_detect_are_kept(catalog_url: str, tmp_path: Pa
     theirs = _dataset(root, "hs-theirs", HOUR / 2)  # written by the other detect, not stored yet
     stale = _dataset(root, "hs-stale", 3 * HOUR)
     _collect_garbage(catalog, settings, run_id)
+    assert _marked(stale) and not _marked(theirs)
+    _age(stale, 2 * HOUR)  # marked before the other run began
+    _collect_garbage(catalog, settings, run_id)
     assert theirs.exists() and not stale.exists()
 
 
@@ -72,6 +92,8 @@ def test_a_detect_of_a_dead_process_here_does_not_hold_the_sweep(catalog_url: st
     catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
     _other_detect(catalog, started_s_ago=HOUR, host=socket.gethostname(), pid=_dead_pid())
     orphan = _dataset(root, "hs-orphan", HOUR / 2)
+    _collect_garbage(catalog, settings, run_id)
+    _age(orphan, HOUR / 2)
     _collect_garbage(catalog, settings, run_id)
     assert not orphan.exists()
 
@@ -82,3 +104,21 @@ def test_a_detect_of_another_host_holds_the_sweep(catalog_url: str, tmp_path: Pa
     theirs = _dataset(root, "hs-theirs", HOUR / 2)
     _collect_garbage(catalog, settings, run_id)
     assert theirs.exists()
+
+
+def test_a_set_a_running_lookup_found_referenced_outlives_it(catalog_url: str, tmp_path: Path) -> None:
+    """A lookup loads a cached sketch referring to an old dataset; a detect then makes it unreferenced
+    (the table re-hashed or forgotten). Sweeps mark it, but delete it only once every run still running
+    began after the mark: not while that lookup runs."""
+    catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
+    _other_detect(catalog, started_s_ago=HOUR, host=socket.gethostname(), pid=os.getpid(), kind="lookup")
+    lookup = next(r.id for r in catalog.list_runs("lookup", status="running", limit=None))
+    read = _dataset(root, "hs-read", 2 * HOUR)  # older than the lookup, referenced when it began
+    _collect_garbage(catalog, settings, run_id)  # no longer referenced: marked, not deleted
+    assert read.exists() and _marked(read)
+    _age(read, HOUR / 2)  # marked after the lookup began
+    _collect_garbage(catalog, settings, run_id)
+    assert read.exists()
+    catalog.finish_run(lookup, status="succeeded", summary={}, errors=[])
+    _collect_garbage(catalog, settings, run_id)
+    assert not read.exists()

@@ -525,14 +525,19 @@ def _edges(decisions: Mapping[Pair, _Decision], profiles: Mapping[int, TableProf
 CLOCK_SLACK_S = 120.0  # run start times come from the runs' hosts; file times from the file system
 
 
+UNREFERENCED = "_unreferenced"  # a dataset's mark: no cached sketch referred to it when it was written
+
+
 def _collect_garbage(catalog: Catalog, settings: Settings, run_id: int) -> None:
-    """Delete hash-set datasets that no cached sketch refers to any more.
+    """Delete hash-set datasets that no cached sketch refers to any more, in two sweeps.
 
     Another detect sharing this work folder may be writing a dataset it has not stored yet, and a lookup
-    or diff reads sets of its own (never stored): only datasets last changed before every such run
-    still running began (this one included) are deleted. A running one recorded by a process of this
-    host that no longer exists (killed, crashed) does not count; one of another host always does.
-    Anything younger waits for a later run's sweep.
+    or diff reads sets of its own (never stored) or sets it found referenced when it began: only datasets
+    last changed before every such run still running began (this one included) are touched. A running
+    one recorded by a process of this host that no longer exists (killed, crashed) does not count; one of
+    another host always does. The first sweep to find such a dataset unreferenced only marks it (a file
+    in it: its last change is then the mark's time); a later sweep deletes it once every run still running
+    began after the mark, so a run that found it referenced before it was marked never loses it.
     """
     root = lakefs.join(settings.work_location, "hashsets")
     if not lakefs.exists(root):
@@ -551,7 +556,10 @@ def _collect_garbage(catalog: Catalog, settings: Settings, run_id: int) -> None:
             continue
         if changed / 1e9 < cutoff:
             with contextlib.suppress(OSError):
-                lakefs.remove(path)
+                if lakefs.exists(lakefs.join(path, UNREFERENCED)):
+                    lakefs.remove(path)
+                else:
+                    lakefs.write_bytes(lakefs.join(path, UNREFERENCED), b"")
 
 
 def _dead_here(host: str | None, pid: int | None) -> bool:
