@@ -56,9 +56,6 @@ class ViewPlan:
     survivors: list[Candidate]  # their candidates, in order
     derived: dict[int, tuple[int, tuple[str, ...]]]  # view id -> (table id, the view's columns)
 
-    def source(self, cand: Candidate) -> int:
-        return self.views[cand.pair.child][0]
-
 
 def plan_views(profiles: Mapping[int, TableProfile], *, involving: int | None = None,
                facts: Digests | None = None) -> ViewPlan | None:
