@@ -236,23 +236,23 @@ def _csv(item: FileRead, data: Sequence[ReadColumn], batch_rows: int) -> Iterato
 
 
 def _csv_header(item: FileRead) -> list[str]:
-    with _open(item.path, binary=False) as stream:
-        reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
-                                convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True))
+    # (each reader is closed before its stream: its read-ahead must not outlive the file it reads)
+    with _open(item.path, binary=False) as stream, pacsv.open_csv(
+            stream, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
+            convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True)) as reader:
         return list(reader.schema.names)
 
 
 def _csv_read(item: FileRead, data: Sequence[ReadColumn], types: dict[str, pa.DataType],
               batch_rows: int) -> Iterator[pa.Table]:
-    with _open(item.path, binary=False) as stream:
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, null_values=[""], strings_can_be_null=True,
-                quoted_strings_can_be_null=True, true_values=TRUE_VALUES, false_values=FALSE_VALUES,
-                include_columns=[c.name for c in data] or None),
-        )
+    with _open(item.path, binary=False) as stream, pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, null_values=[""], strings_can_be_null=True,
+            quoted_strings_can_be_null=True, true_values=TRUE_VALUES, false_values=FALSE_VALUES,
+            include_columns=[c.name for c in data] or None),
+    ) as reader:
         header = reader.schema.names
         missing = [c.name for c in data if c.name not in header]
         if missing:

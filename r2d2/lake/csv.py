@@ -65,18 +65,18 @@ def infer_schema(location: str, first: FileEntry) -> pa.Schema:
     try:
         fs, path = lakefs.resolve(full)
         compression = "gzip" if path.lower().endswith(".gz") else None
-        with fs.open_input_stream(path, compression=compression) as stream:
-            reader = pacsv.open_csv(
-                stream,
-                read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
-                convert_options=pacsv.ConvertOptions(
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                    true_values=TRUE_VALUES,
-                    false_values=FALSE_VALUES,
-                ),
-            )
+        # The reader is closed before its stream (its read-ahead must not outlive the file it reads).
+        with fs.open_input_stream(path, compression=compression) as stream, pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
+            convert_options=pacsv.ConvertOptions(
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                true_values=TRUE_VALUES,
+                false_values=FALSE_VALUES,
+            ),
+        ) as reader:
             schema = reader.schema
             reader.read_next_batch()  # parse the first block: ragged rows fail here
     except StopIteration:
