@@ -138,29 +138,36 @@ async function scenarioStyles() {
   for (const cls of ["overlaps", "except"]) {
     // A real mouse over the first edge of this kind, zoomed in on it: points along the edge are tried
     // until its own tooltip shows (a node or another edge may lie over its middle in a large graph).
-    const spots = await page.evaluate((c) => {
-      const cy = window.r2d2.cy;
-      const e = cy.edges(`.${c}`)[0];
-      if (!e) return null;
-      cy.fit(e, 200);
-      const a = e.source().renderedPosition();
-      const b = e.target().renderedPosition();
-      const box = document.querySelector("#cy").getBoundingClientRect();
-      return { id: e.id(), points: [0.5, 0.42, 0.58, 0.35, 0.65, 0.28, 0.72].map(
-        (f) => ({ x: box.left + a.x + f * (b.x - a.x), y: box.top + a.y + f * (b.y - a.y) })) };
-    }, cls);
-    if (!spots) continue;
-    await page.waitForTimeout(150);
+    // The whole try is made again (up to 3 times) when none shows: on a loaded machine the page may
+    // still be drawing the zoom when the mouse arrives.
+    let spots = null;
     let shown = null;
-    for (const p of spots.points) {
-      await page.mouse.move(1, 1);
-      await page.mouse.move(p.x, p.y, { steps: 4 });
-      shown = await page.waitForFunction((id) => {
-        const ev = window.r2d2.events.filter((x) => x.name === "r2d2:edge-tip").pop();
-        return ev && ev.detail.id === id && !document.querySelector("#edge-tip").hidden ? ev.detail : null;
-      }, spots.id, { timeout: 1000 }).then((h) => h.jsonValue()).catch(() => null);
-      if (shown) break;
+    for (let attempt = 0; attempt < 3 && !shown; attempt++) {
+      spots = await page.evaluate((c) => {
+        const cy = window.r2d2.cy;
+        const e = cy.edges(`.${c}`)[0];
+        if (!e) return null;
+        cy.fit(e, 200);
+        const a = e.source().renderedPosition();
+        const b = e.target().renderedPosition();
+        const box = document.querySelector("#cy").getBoundingClientRect();
+        return { id: e.id(), points: [0.5, 0.42, 0.58, 0.35, 0.65, 0.28, 0.72].map(
+          (f) => ({ x: box.left + a.x + f * (b.x - a.x), y: box.top + a.y + f * (b.y - a.y) })) };
+      }, cls);
+      if (!spots) break;
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+      await page.waitForTimeout(150 * (attempt + 1));
+      for (const p of spots.points) {
+        await page.mouse.move(1, 1);
+        await page.mouse.move(p.x, p.y, { steps: 4 });
+        shown = await page.waitForFunction((id) => {
+          const ev = window.r2d2.events.filter((x) => x.name === "r2d2:edge-tip").pop();
+          return ev && ev.detail.id === id && !document.querySelector("#edge-tip").hidden ? ev.detail : null;
+        }, spots.id, { timeout: 1000 }).then((h) => h.jsonValue()).catch(() => null);
+        if (shown) break;
+      }
     }
+    if (!spots) continue;
     tips[cls] = { edge: spots.id, text: await page.textContent("#edge-tip"), event: shown };
     await page.screenshot({ path: join(args.out, `ui-edge-${cls}.png`) });
     await page.mouse.move(1, 1);
