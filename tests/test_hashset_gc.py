@@ -24,8 +24,7 @@ def _dataset(root: Path, name: str, age_s: float) -> Path:
     path = root / name
     path.mkdir(parents=True)
     (path / "part-00000.parquet").write_bytes(b"PAR1")
-    stamp = time.time() - age_s
-    os.utime(path, (stamp, stamp))
+    _age(path, age_s)
     return path
 
 
@@ -122,3 +121,15 @@ def test_a_set_a_running_lookup_found_referenced_outlives_it(catalog_url: str, t
     catalog.finish_run(lookup, status="succeeded", summary={}, errors=[])
     _collect_garbage(catalog, settings, run_id)
     assert not read.exists()
+
+
+def test_a_mark_that_cannot_be_written_is_no_failure(catalog_url: str, tmp_path: Path) -> None:
+    """An old unreferenced entry the sweep cannot mark (here a file, not a folder: nothing can be written
+    in it) is left as it is, and the sweep goes on to the others."""
+    catalog, settings, root, run_id = _setup(catalog_url, tmp_path)
+    odd = root / "hs-odd"
+    odd.write_bytes(b"not a dataset")
+    _age(odd, 2 * HOUR)
+    other = _dataset(root, "hs-other", 2 * HOUR)
+    _collect_garbage(catalog, settings, run_id)
+    assert odd.read_bytes() == b"not a dataset" and _marked(other)

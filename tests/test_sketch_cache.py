@@ -7,6 +7,7 @@ import struct
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,3 +76,18 @@ def test_a_damaged_cached_sketch_is_dropped_not_fatal(tmp_path, caplog) -> None:
     assert load_cached_many(catalog, {tid: profile}, num_perm=8, seed=1) == {}
     assert profile.location in caplog.text and "made again" in caplog.text
     assert catalog.get_sketches(tid, "fp1", MINHASH) == {}
+
+
+@pytest.mark.parametrize("payload", [b"\x01\x02\x03", b"\x00" * 8, b"\x00" * 24])
+def test_a_damaged_row_sample_is_dropped_when_loaded_not_when_probed(tmp_path, caplog, payload: bytes) -> None:
+    """A cached row sample is made into pairs only when the probe reads it, but its bytes are checked
+    when it is loaded: one that is not whole ``(a, b)`` pairs (cut short, an odd count) drops the table's
+    cache there, with the warning, instead of failing the probe later."""
+    from r2d2.containment.sketch_cache import ROWSAMPLE, load_cached_many, store_many
+
+    catalog, tid, profile = _catalog_with_one_table(tmp_path)
+    store_many(catalog, [_sketch_of(tid)], seed=1)
+    catalog.put_sketches(tid, "fp1", ROWSAMPLE, {"": (payload, {
+        "hash_version": 2, "limit": 5, "rows": 3, "distinct_rows": 3, "rowset_path": "/w/hs-1"})})
+    assert load_cached_many(catalog, {tid: profile}, num_perm=8, seed=1) == {}
+    assert profile.location in caplog.text and "made again" in caplog.text
