@@ -6,8 +6,8 @@
 //   page:     sign in through the dialog, wait for the graph, click table `table` on the canvas, read the
 //             profile panel, open the funnel, plan and runs tabs; screenshots of each into `out`.
 //   progress: token preset; wait until the run banner shows run `run` as running; screenshot.
-//   styles:   token preset; read every drawn edge's relation, line style, colour and label; hover the first
-//             overlaps and the first except-keys edge with the mouse and read the tooltip; read the legend.
+//   styles:   token preset; read every drawn edge's relation, line style, colour and label; hover an
+//             overlaps and an except-keys edge with the mouse and read the tooltip; read the legend.
 //   bench:    token preset; load /ui/?layout=L for each L in `layouts`, `repeat` times each, and report
 //             the "r2d2:graph-rendered" event details (time since navigation start, and its parts).
 import { createRequire } from "node:module";
@@ -136,16 +136,16 @@ async function scenarioStyles() {
     classes: e.classes() })));
   const tips = {};
   for (const cls of ["overlaps", "except"]) {
-    // A real mouse over the first edge of this kind, zoomed in on it: points along the edge are tried
-    // until its own tooltip shows (a node or another edge may lie over its middle in a large graph).
-    // The whole try is made again (up to 3 times) when none shows: on a loaded machine the page may
-    // still be drawing the zoom when the mouse arrives.
+    // A real mouse over an edge of this kind, zoomed in on it: points along the edge are tried until
+    // its own tooltip shows (a node or another edge may lie over its middle in a large graph). The
+    // next edge of the kind (up to 5) is tried when none shows: the layout can put an edge's two
+    // tables on top of each other, leaving no point of it to hover.
     let spots = null;
     let shown = null;
-    for (let attempt = 0; attempt < 3 && !shown; attempt++) {
-      spots = await page.evaluate((c) => {
+    for (let nth = 0; nth < 5 && !shown; nth++) {
+      const found = await page.evaluate(([c, n]) => {
         const cy = window.r2d2.cy;
-        const e = cy.edges(`.${c}`)[0];
+        const e = cy.edges(`.${c}`)[n];
         if (!e) return null;
         cy.fit(e, 200);
         const a = e.source().renderedPosition();
@@ -153,10 +153,11 @@ async function scenarioStyles() {
         const box = document.querySelector("#cy").getBoundingClientRect();
         return { id: e.id(), points: [0.5, 0.42, 0.58, 0.35, 0.65, 0.28, 0.72].map(
           (f) => ({ x: box.left + a.x + f * (b.x - a.x), y: box.top + a.y + f * (b.y - a.y) })) };
-      }, cls);
-      if (!spots) break;
+      }, [cls, nth]);
+      if (!found) break;
+      spots = found;
       await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
-      await page.waitForTimeout(150 * (attempt + 1));
+      await page.waitForTimeout(150);
       for (const p of spots.points) {
         await page.mouse.move(1, 1);
         await page.mouse.move(p.x, p.y, { steps: 4 });
