@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 TableFormat = Literal["parquet", "csv", "delta"]
 
@@ -53,9 +53,9 @@ class Family(StrEnum):
 _FAMILIES = {f.value: f for f in Family}  # a dictionary lookup: Family(value) costs ten times more
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """One data file of a table: its path relative to the table location, size and mtime."""
+class FileEntry(NamedTuple):
+    """One data file of a table: its path relative to the table location, size and mtime (a named tuple:
+    a walk makes one per file, and a re-scan of a lake of small tables is mostly that)."""
 
     path: str
     size: int

@@ -235,9 +235,11 @@ def test_timestamps_over_row_groups_and_files(tmp_path: Path) -> None:
 
 
 def _asdict_json(profile: TableProfile) -> dict:
-    """The former TableProfile.to_json (dataclasses.asdict based): the reference output."""
+    """The former TableProfile.to_json (dataclasses.asdict based): the reference output. A file entry
+    (a dataclass then, a named tuple now) is a dict in it."""
     data = dataclasses.asdict(profile)
     data["stats"] = {k: dataclasses.asdict(v) for k, v in profile.stats.items()}
+    data["files"] = tuple(f._asdict() for f in profile.files)
     data["column_bytes"] = dict(profile.column_bytes)
     return data
 

@@ -53,6 +53,9 @@ _SUFFIXES: tuple[tuple[str, TableFormat], ...] = (
     (".csv", "csv"),
     (".csv.gz", "csv"),
 )
+_PARQUET = tuple(s for s, f in _SUFFIXES if f == "parquet")
+_CSV = tuple(s for s, f in _SUFFIXES if f == "csv")
+_HIDDEN = (".", "_")
 
 
 @dataclass(frozen=True)
@@ -85,15 +88,14 @@ class Discovery:
 def data_format(name: str) -> TableFormat | None:
     """Format of a data file by its name, or None when it is not a data file."""
     lower = name.lower()
-    for suffix, fmt in _SUFFIXES:
-        if lower.endswith(suffix):
-            return fmt
-    return None
+    if lower.endswith(_PARQUET):
+        return "parquet"
+    return "csv" if lower.endswith(_CSV) else None
 
 
 def skipped(name: str) -> bool:
     """Names Spark ignores (hidden, metadata and checksum files)."""
-    return name.startswith((".", "_")) or name.endswith(".crc")
+    return name.startswith(_HIDDEN) or name.endswith(".crc")
 
 
 def hive_pair(name: str) -> tuple[str, str | None] | None:
@@ -156,9 +158,8 @@ SHARES = 8
 
 _Folder = tuple[str, str, str]  # (path, location, real path)
 # A table as it travels back from a worker: (location, format, files, fingerprint, partition columns)
-# with files as (path, size, mtime_ns, partition) tuples (a third of the pickling of the dataclasses).
-_Packed = tuple[str, TableFormat, tuple[tuple[str, int, int, tuple[tuple[str, str | None], ...]], ...], str,
-                tuple[str, ...]]
+# (a third of the pickling of the dataclass).
+_Packed = tuple[str, TableFormat, tuple[FileEntry, ...], str, tuple[str, ...]]
 
 
 @dataclass
@@ -340,9 +341,7 @@ class _Walker:
         for part in parts:
             for location, fmt, files, fingerprint, partition_columns in part.tables:
                 self.out.roots[location] = self.top
-                self.out.tables.append(DiscoveredTable(
-                    location=location, format=fmt, fingerprint=fingerprint, partition_columns=partition_columns,
-                    files=tuple(FileEntry(path, size, mtime, partition) for path, size, mtime, partition in files)))
+                self.out.tables.append(DiscoveredTable(location, fmt, files, fingerprint, partition_columns))
             self.out.errors.extend(part.errors)
             self.deltas.extend((fs, location, real) for location, real in part.deltas)
             links.extend(part.links)
@@ -363,7 +362,7 @@ class _Walker:
     def add_files(
         self, location: str, fmt: TableFormat, files: list[FileEntry], partition_columns: tuple[str, ...]
     ) -> None:
-        tup = tuple(sorted(files, key=lambda f: f.path))
+        tup = tuple(sorted(files)) if len(files) > 1 else tuple(files)  # by path: paths are unique
         text = _fingerprint_text(tup)
         try:  # every name at once (the fingerprint's text holds them all)
             data = text.encode("utf-8")
@@ -411,16 +410,36 @@ class _Walker:
         entries = self.list_folder(fs, path, location)
         if entries is None:
             return none
-        if any(e.name == "_delta_log" and e.is_dir for e in entries):
-            if not lakefs.is_utf8(location):
-                self.error(location, f"{lakefs.printable(location)}: folder name is not valid UTF-8")
-                return none
-            self.deltas.append((fs, location, real))
+        # One pass over the names (this runs for every folder of the lake on every scan).
+        visible: list[lakefs.Entry] = []
+        data: list[lakefs.Entry] = []
+        formats: set[TableFormat] = set()
+        has_parts = linked = False
+        for e in entries:
+            name = e.name
+            if name.startswith(_HIDDEN) or name.endswith(".crc"):
+                if name == "_delta_log" and e.is_dir:
+                    if not lakefs.is_utf8(location):
+                        self.error(location, f"{lakefs.printable(location)}: folder name is not valid UTF-8")
+                        return none
+                    self.deltas.append((fs, location, real))
+                    return none
+                continue
+            visible.append(e)
+            linked = linked or e.is_link
+            if e.is_file:
+                fmt = data_format(name)
+                if fmt is not None:
+                    formats.add(fmt)
+                    data.append(e)
+            elif e.is_dir:
+                has_parts = has_parts or hive_pair(name) is not None
+        if len(formats) == 1 and not has_parts and not linked:
+            # Most tables: data files of one format in one folder, no partition, no link. What table()
+            # would find, without its checks.
+            self.add_files(location, formats.pop(), [FileEntry(e.name, e.size, e.mtime_ns, ()) for e in data], ())
             return none
-        visible = [e for e in entries if not skipped(e.name)]
-        has_data = any(e.is_file and data_format(e.name) for e in visible)
-        has_parts = any(e.is_dir and hive_pair(e.name) for e in visible)
-        if has_data or has_parts:
+        if formats or has_parts:
             found = self.table(fs, location, real, visible)
             if found:
                 return none
@@ -514,6 +533,7 @@ class _Walker:
         formats: set[TableFormat],
         layouts: set[tuple[str, ...]],
     ) -> bool:
+        layout = tuple(k for k, _ in pairs)
         for e in entries:
             if skipped(e.name):
                 continue
@@ -528,8 +548,8 @@ class _Walker:
                         self.escape_error(location, location + "/" + rel, target)
                         return False
                 formats.add(fmt)
-                layouts.add(tuple(k for k, _ in pairs))
-                files.append(FileEntry(path=rel, size=e.size, mtime_ns=e.mtime_ns, partition=pairs))
+                layouts.add(layout)
+                files.append(FileEntry(rel, e.size, e.mtime_ns, pairs))
             elif e.is_dir:
                 pair = hive_pair(e.name)
                 if pair is None:
@@ -565,8 +585,7 @@ def _walk_share(top: str, real_top: str | None, folders: list[_Folder]) -> _Part
     links: list[_Folder] = []
     for folder in folders:
         walker._tree(fs, folder, links)
-    tables = [(t.location, t.format, tuple((f.path, f.size, f.mtime_ns, f.partition) for f in t.files),
-               t.fingerprint, t.partition_columns) for t in walker.out.tables]
+    tables = [(t.location, t.format, t.files, t.fingerprint, t.partition_columns) for t in walker.out.tables]
     return _Part(tables, walker.out.errors, walker.visited, walker.revisits,
                  [(location, real) for _, location, real in walker.deltas], links, walker.partition_links)
 

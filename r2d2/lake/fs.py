@@ -503,31 +503,27 @@ def tree_of_objects(path: str, objects: Iterable[tuple[str, bool, int, int]]) ->
 
 
 def _scandir(path: str) -> list[Entry]:
-    out = []
+    # Hot on a re-scan (one call per folder of the lake): the kind of an entry comes from the listing
+    # (d_type), so only files and links cost a stat; entries are built positionally.
+    out: list[Entry] = []
+    append = out.append
     with os.scandir(path) as it:
         for d in it:
             link = False
             try:
-                link = d.is_symlink()
-                if not link and d.is_dir(follow_symlinks=False):
-                    out.append(Entry(d.name, d.path, True, False, 0, 0))
+                if d.is_dir(follow_symlinks=False):  # a folder, not a link to one
+                    append(Entry(d.name, d.path, True, False, 0, 0, False))
                     continue
-                st = d.stat(follow_symlinks=True)
+                link = d.is_symlink()
+                st = d.stat()
             except OSError:  # a dangling link, or an entry gone since the listing
-                out.append(Entry(d.name, d.path, False, False, 0, 0, is_link=link))
+                append(Entry(d.name, d.path, False, False, 0, 0, link))
                 continue
-            is_dir = stat_mod.S_ISDIR(st.st_mode)
-            out.append(
-                Entry(
-                    name=d.name,
-                    path=d.path,
-                    is_dir=is_dir,
-                    is_file=stat_mod.S_ISREG(st.st_mode),
-                    size=0 if is_dir else st.st_size,
-                    mtime_ns=0 if is_dir else st.st_mtime_ns,
-                    is_link=link,
-                )
-            )
+            mode = st.st_mode
+            if stat_mod.S_ISREG(mode):
+                append(Entry(d.name, d.path, False, True, st.st_size, st.st_mtime_ns, link))
+            else:
+                append(Entry(d.name, d.path, stat_mod.S_ISDIR(mode), False, 0, 0, link))
     return out
 
 
