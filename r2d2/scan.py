@@ -128,8 +128,12 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
             compared.pop(errored.location, None)
     summary.found = len(found.tables)
     summary.bytes = sum(f.size for t in found.tables for f in t.files)
-    todo = [t for t in found.tables if compared.get(t.location, "\0missing") != t.fingerprint]
-    same = [t.location for t in found.tables if compared.get(t.location, "\0missing") == t.fingerprint]
+    todo, same = [], []
+    for t in found.tables:
+        if compared.get(t.location) == t.fingerprint:
+            same.append(t.location)
+        else:
+            todo.append(t)
     catalog.touch_seen(same, seen_at=now)
     summary.unchanged = len(same)
 
@@ -205,7 +209,8 @@ def _scan(catalog: Catalog, roots: Sequence[str], spark_factory: Callable[[], Sp
     catalog.set_roots({loc: root for loc, root in {**found.roots, **_roots_of(escaped, roots)}.items()
                        if needs_root(loc, root)})
     seen = {t.location for t in found.tables} | {e.location for e in found.errors} | escaped
-    seen |= {loc for loc in known if any(under_root(loc, b) for b in blind)}
+    if blind:
+        seen |= {loc for loc in known if any(under_root(loc, b) for b in blind)}
     # Every table mark_gone could find was read above (nothing becomes active here but what was found):
     # when all of them were seen, there is nothing to look for.
     if any(loc not in seen and any(under_root(loc, r) for r in roots) for loc in known):
