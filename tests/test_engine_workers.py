@@ -75,6 +75,6 @@ def test_a_job_lost_to_a_crashed_worker_fails_only_the_item_that_crashed_it(spar
 
     items = [functools.partial(int, str(i)) for i in range(6)]
     items[3] = functools.partial(os._exit, 7)
-    out = map_spark_isolating(spark, items, operator.call, weights=[1] * 6, weight_per_task=1)
+    out = map_spark_isolating(lambda: spark, items, operator.call, weights=[1] * 6, weight_per_task=1)
     assert [r for r in out if not isinstance(r, ItemFailure)] == [0, 1, 2, 4, 5]
     assert isinstance(out[3], ItemFailure) and out[3].item is items[3] and out[3].message

@@ -188,7 +188,7 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
 
     def dispatch(items: list[Group], *, retry: bool = False) -> list[list[TableSummary] | ItemFailure[Group]]:
         if spark_factory is not None:
-            return map_spark_isolating(spark_factory(), items, run, weights=[sum(t.size for t in g) for _, g in items],
+            return map_spark_isolating(spark_factory, items, run, weights=[sum(t.size for t in g) for _, g in items],
                                        weight_per_task=GROUP_BYTES)
         # Forked only for local files: an object store's client runs native threads of its own, which a
         # forked child would inherit as dead. Retried tables each get a worker of their own: one that
@@ -282,7 +282,7 @@ def compute_sketches(
             bytes_read += read_bytes(req)
             sketches[s.tid] = _sketch(req, s, path, codes, num_perm=num_perm, sample_k=sample_k)
     if large:
-        batches, failed = _spark_batches(spark_factory(), large, work_dir, perms=perms, sample_k=sample_k,
+        batches, failed = _spark_batches(spark_factory, large, work_dir, perms=perms, sample_k=sample_k,
                                          batch_size=batch_size, local_bytes=local_bytes)
         failures.update(failed)
         for b in batches:
@@ -325,20 +325,22 @@ def _split(b: _Batch) -> dict[int, TableSummary]:
     return by_id
 
 
-def _spark_batches(spark: SparkSession, requests: Sequence[SketchRequest], work_dir: str, *, perms: mh.Perms,
-                   sample_k: int, batch_size: int, local_bytes: int) -> tuple[list[_Batch], dict[int, str]]:
+def _spark_batches(spark_factory: Callable[[], SparkSession], requests: Sequence[SketchRequest], work_dir: str, *,
+                   perms: mh.Perms, sample_k: int, batch_size: int,
+                   local_bytes: int) -> tuple[list[_Batch], dict[int, str]]:
     from r2d2.containment.sketch_spark import dataset_bytes, run_batch
     from r2d2.engine.warm import warm_python_workers
     from r2d2.errors import DetectionError
 
-    warm = warm_python_workers(spark, ["r2d2.containment.minhash"])  # while the driver plans the first batch
+    warm = warm_python_workers(spark_factory(), ["r2d2.containment.minhash"])  # while the first batch is planned
 
     def job(batch: Sequence[SketchRequest]) -> _Batch:
         # A failing file is a failed table (an error entry), not a failed job; a job that fails
-        # anyway (an executor lost, a set unreadable) is split and retried by run_isolating.
+        # anyway (an executor lost, a set unreadable, the JVM gone) is split and retried by run_isolating,
+        # each part on the session of the moment (a new one if the JVM exited).
         path = new_path(work_dir)
         try:
-            summary, failed, jobs = run_batch(spark, plan_works(batch), path, perms=perms, sample_k=sample_k,
+            summary, failed, jobs = run_batch(spark_factory(), plan_works(batch), path, perms=perms, sample_k=sample_k,
                                               local_bytes=local_bytes)
             seal(path)
         except Exception as exc:

@@ -258,15 +258,17 @@ def _task_frame(spark: SparkSession, parts: list[list[int]]) -> DataFrame:
     return spark.range(len(parts), numPartitions=len(parts))
 
 
-def map_spark_isolating(spark: SparkSession, items: Sequence[T], fn: Callable[[T], R], *, weights: Sequence[int],
-                        weight_per_task: int) -> list[R | ItemFailure[T]]:
+def map_spark_isolating(spark_factory: Callable[[], SparkSession], items: Sequence[T], fn: Callable[[T], R], *,
+                        weights: Sequence[int], weight_per_task: int) -> list[R | ItemFailure[T]]:
     """:func:`map_spark`; when its job fails as a whole (a worker that died on an item, an executor
-    lost), the items are bisected (:func:`~r2d2.engine.batch.run_isolating`) down to those that fail
-    alone: each of those an :class:`ItemFailure` naming the job's error, the others computed."""
+    lost, the JVM gone), the items are bisected (:func:`~r2d2.engine.batch.run_isolating`) down to those
+    that fail alone: each of those an :class:`ItemFailure` naming the job's error, the others computed.
+    Each job runs on ``spark_factory()`` of its moment (:func:`~r2d2.engine.spark.get_spark`: a new
+    session once the JVM exited)."""
     from r2d2.engine.batch import run_isolating
 
     def job(indexes: Sequence[int]) -> list[tuple[int, R | ItemFailure[T]]]:
-        got = map_spark(spark, [items[i] for i in indexes], fn, weights=[weights[i] for i in indexes],
+        got = map_spark(spark_factory(), [items[i] for i in indexes], fn, weights=[weights[i] for i in indexes],
                         weight_per_task=weight_per_task)
         return list(zip(indexes, got, strict=True))
 

@@ -22,6 +22,7 @@ class Prestarted(Generic[T]):
         self._factory = factory
         self._result: T | None = None
         self._error: BaseException | None = None
+        self._handed = False  # the background product was returned once
         self._thread = threading.Thread(target=self._run, name="r2d2-prestart", daemon=True)
         self._thread.start()
 
@@ -32,8 +33,13 @@ class Prestarted(Generic[T]):
             self._error = exc
 
     def __call__(self) -> T:
+        """The product (waiting for it); later calls ask the factory again, whose own answer it is then
+        (:func:`r2d2.engine.spark.get_spark`: the same session, or a new one once its JVM exited)."""
         self._thread.join()
         if self._error is not None:
             raise self._error
+        if self._handed:
+            return self._factory()
+        self._handed = True
         assert self._result is not None
         return self._result

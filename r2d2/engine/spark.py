@@ -17,13 +17,22 @@ a cluster's workers need the same folder at the same path (the Docker image has 
 passes ``--packages``.
 Object-store options (:func:`r2d2.lake.fs.hadoop_options`) are set on the session's Hadoop
 configuration, again only where the user set nothing.
+
+A session whose JVM exited (killed, out of memory) answers every call with a refused connection: the
+next :func:`get_spark` starts a new one, at most :data:`RESTARTS` times in a process, so that a batch
+that failed with it is retried (its callers bisect failing batches) instead of every remaining batch
+failing. Under spark-submit the JVM is not this process's to restart.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,8 +44,16 @@ from r2d2.lake import fs as lakefs
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+log = logging.getLogger("r2d2.engine.spark")
+
 _lock = threading.Lock()
 _session: SparkSession | None = None
+# Sessions started again after their JVM exited: at most RESTARTS within RESTART_WINDOW_S (a JVM that
+# keeps exiting is not started for ever; a server recovers once the window has passed).
+RESTARTS = 3
+RESTART_WINDOW_S = 3600.0
+JVM_EXIT_WAIT_S = 30.0  # a JVM that stopped answering, given this long to exit before it is restarted
+_restarted: list[float] = []  # monotonic times of the restarts
 
 _DELTA_SOURCE_CLASS = "org.apache.spark.sql.delta.sources.DeltaDataSource"
 
@@ -182,9 +199,71 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
     """Return the process's Spark session, creating it on first call."""
     global _session
     with _lock:
+        if _session is not None and (code := jvm_exit_code(_session, probe=True)) is not None:
+            now = time.monotonic()
+            _restarted[:] = [t for t in _restarted if now - t < RESTART_WINDOW_S]
+            if len(_restarted) >= RESTARTS:
+                raise EngineError(f"Spark's JVM exited (code {code}) and was started again {len(_restarted)} "
+                                  f"times in the last {RESTART_WINDOW_S / 60:.0f} minutes: not again (why it "
+                                  "exits is in the driver's log; too little spark.driver.memory?)")
+            _restarted.append(now)
+            log.warning("Spark's JVM exited (code %s): starting a new session (%d of at most %d in %.0f minutes)",
+                        code, len(_restarted), RESTARTS, RESTART_WINDOW_S / 60)
+            _forget(_session)
+            _session = None
         if _session is None or _session.sparkContext._jsc is None:
             _session = _build(settings or get_settings())
         return _session
+
+
+def jvm_exit_code(session: SparkSession, *, probe: bool = False) -> int | None:
+    """The exit code of the JVM this process started for ``session``, or None while it runs (or when
+    the JVM is not this process's: under spark-submit). ``probe``: ask the JVM too (one round trip),
+    and when it does not answer, wait for it to exit (a JVM's sockets close before it has exited: a job
+    that failed with it can be retried before it is seen gone)."""
+    from py4j.protocol import Py4JNetworkError
+
+    proc = getattr(getattr(session.sparkContext, "_gateway", None), "proc", None)
+    if proc is None:
+        return None
+    code: int | None = proc.poll()
+    jsc = session.sparkContext._jsc
+    if code is not None or not probe or jsc is None:
+        return code
+    try:
+        jsc.sc().isStopped()
+        return None
+    except (OSError, Py4JNetworkError):  # no connection: the JVM is exiting (or stuck: left to the jobs)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return proc.wait(timeout=JVM_EXIT_WAIT_S)
+        return None
+
+
+def _forget(session: SparkSession) -> None:
+    """Drop what pyspark keeps of a session whose JVM exited, so that the next one starts a JVM (pyspark
+    would otherwise reuse the dead gateway: its ``stop`` gives up at the first call to the JVM)."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    sc = session.sparkContext
+    with contextlib.suppress(Exception):  # the JVM it tells is gone
+        sc.stop()
+    server = getattr(sc, "_accumulatorServer", None)
+    if server is not None:  # its thread would serve a closed socket for ever
+        with contextlib.suppress(Exception):
+            server.shutdown()
+            server.server_close()
+        sc._accumulatorServer = None  # type: ignore[assignment]
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        with contextlib.suppress(Exception):
+            gateway.shutdown()
+    sc._jsc = None
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
 
 
 def stop_spark() -> None:
