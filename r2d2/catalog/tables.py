@@ -374,10 +374,13 @@ class TablesRepository(RepositoryBase):
                 values["format"] = format
             if forget_profile:
                 values.update(num_rows=None, num_bytes=0, num_files=0, profiled_at=None)
+            # The table's row first, then what hangs off it: the order every writer takes its locks in
+            # (save_profiles too), so that two on PostgreSQL cannot wait for each other.
+            conn.execute(update(TableRow).where(TableRow.id == table_id).values(**values))
+            if forget_profile:
                 conn.execute(delete(P).where(P.c.table_id == table_id))
                 conn.execute(delete(C).where(C.c.table_id == table_id))
                 conn.execute(delete(S).where(S.c.table_id == table_id))
-            conn.execute(update(TableRow).where(TableRow.id == table_id).values(**values))
             _mark_edges_stale(conn, [table_id])
             return int(table_id)
 
