@@ -133,3 +133,36 @@ def test_a_mark_that_cannot_be_written_is_no_failure(catalog_url: str, tmp_path:
     other = _dataset(root, "hs-other", 2 * HOUR)
     _collect_garbage(catalog, settings, run_id)
     assert odd.read_bytes() == b"not a dataset" and _marked(other)
+
+
+def test_an_object_store_sweep_marks_then_spares_a_set_a_running_lookup_found(
+        s3_bucket: str, s3_options: dict[str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The two sweeps on S3, where a folder's time is that of its newest object (the mark's, once it is
+    written). Object times cannot be set back: the runs' start times are set instead (no clock slack;
+    S3 times are whole seconds, hence the waits)."""
+    from r2d2.containment import pipeline
+    from r2d2.lake import fs as lakefs
+
+    monkeypatch.setattr(pipeline, "CLOCK_SLACK_S", 0.0)
+    settings = load_settings(home=tmp_path / "home", storage_options=s3_options, work_folder=f"{s3_bucket}/work")
+    lakefs.set_storage_options(s3_options)
+    catalog = open_catalog(settings.resolved_catalog_url)
+    run_id = catalog.start_run("detect")
+    read = lakefs.join(settings.work_location, "hashsets/hs-read")
+    part, mark = lakefs.join(read, "part-00000.parquet"), lakefs.join(read, "_unreferenced")
+    lakefs.write_bytes(part, b"PAR1")
+    time.sleep(1.1)
+    # a lookup that began after the set was written (it found the set referenced), and this detect
+    _other_detect(catalog, started_s_ago=0, host=socket.gethostname(), pid=os.getpid(), kind="lookup")
+    lookup = next(r.id for r in catalog.list_runs("lookup", status="running", limit=None))
+    catalog._update(run_id, started_at=datetime.now(UTC))
+    time.sleep(1.1)
+    _collect_garbage(catalog, settings, run_id)  # unreferenced: marked, not deleted
+    assert lakefs.exists(part) and lakefs.exists(mark)
+    _collect_garbage(catalog, settings, run_id)  # marked after the lookup began: kept while it runs
+    assert lakefs.exists(part)
+    catalog.finish_run(lookup, status="succeeded", summary={}, errors=[])
+    time.sleep(1.1)
+    catalog._update(run_id, started_at=datetime.now(UTC))  # a later detect, begun after the mark
+    _collect_garbage(catalog, settings, run_id)
+    assert not lakefs.exists(part) and not lakefs.exists(mark)
