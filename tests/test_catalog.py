@@ -22,6 +22,7 @@ from r2d2.catalog import Catalog, EdgeFilter, EdgeUpsert, open_catalog
 from r2d2.catalog.db import (
     VERSION_TABLE,
     alembic_config,
+    current_revision,
     dispose_engine,
     get_engine,
     head_revision,
@@ -809,23 +810,28 @@ def test_a_pooled_connection_that_died_while_idle_is_replaced(postgres_url: str,
         dispose_engine(url)
 
 
-def test_a_sqlite_catalog_is_compacted_once_its_profiles_move_out(tmp_path: Path) -> None:
-    """After 0007 the wide rows' space is given back (VACUUM), so that a re-scan's updates of the now
-    narrow rows write few pages; the rows are all there."""
+def _old_sqlite_catalog(url: str, rows: int) -> None:
+    """A SQLite catalog at revision 0006 (profiles in ``tables``), with ``rows`` tables."""
     from alembic import command
 
-    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
-    engine = get_engine(url)
     profile = json_dumps(make_profile("/x", columns=tuple(f"c{i}" for i in range(40))).to_json())
-    with engine.begin() as conn:
+    with get_engine(url).begin() as conn:
         command.upgrade(alembic_config(conn), "0006")
-        for i in range(400):
+        for i in range(rows):
             conn.execute(sa.text("INSERT INTO tables (location, status, num_bytes, num_files, profile, first_seen, "
                                  "last_seen) VALUES (:loc, 'active', 1, 1, :p, :now, :now)"),
                          {"loc": f"/x/{i}", "p": profile, "now": T0})
+    dispose_engine(url)
+
+
+def test_a_sqlite_catalog_is_compacted_once_its_profiles_move_out(tmp_path: Path) -> None:
+    """After 0007 the wide rows' space is given back (VACUUM), so that a re-scan's updates of the now
+    narrow rows write few pages; the rows are all there."""
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    _old_sqlite_catalog(url, 400)
 
     def pages() -> int:
-        with engine.connect() as conn:
+        with get_engine(url).connect() as conn:
             return int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
 
     wide = pages()
@@ -836,6 +842,53 @@ def test_a_sqlite_catalog_is_compacted_once_its_profiles_move_out(tmp_path: Path
     # spread over all of their old pages (nearly twice as many pages in all).
     assert pages() <= wide * 1.1
     cat.close()
+
+
+def test_a_compaction_that_fails_leaves_the_catalog_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """VACUUM cannot run while another process writes (here: holds the write lock past the busy timeout):
+    a warning, and the upgraded catalog works as it is."""
+    import sqlite3
+
+    from r2d2.catalog import db
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    _old_sqlite_catalog(url, 50)
+    cat = open_catalog(url)  # upgraded (and compacted once)
+    assert len(cat.active_profiles()) == 50
+    cat.close()
+    dispose_engine(url)
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine = get_engine(url)
+    writer = sqlite3.connect(tmp_path / "c.sqlite", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        with caplog.at_level("WARNING", logger="r2d2.catalog.db"):
+            db._vacuum(engine)
+        assert "cannot compact the catalog" in caplog.text and "locked" in caplog.text
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert len(Catalog(engine, url).active_profiles()) == 50
+    dispose_engine(url)
+
+
+def test_a_sqlite_too_old_for_0007_stops_the_upgrade_before_anything_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0007 drops a column in place (SQLite 3.35): with an older SQLite the upgrade stops with an error
+    that says so, and the catalog stays at 0006 with every row (one transaction)."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    _old_sqlite_catalog(url, 5)
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(CatalogError, match=r"needs SQLite 3\.35 or later.*has SQLite 3\.34\.1"):
+        open_catalog(url)
+    with get_engine(url).connect() as conn:
+        assert current_revision(conn) == "0006"
+        assert conn.execute(sa.text("SELECT count(*) FROM tables WHERE profile IS NOT NULL")).scalar_one() == 5
+    dispose_engine(url)
 
 
 @pytest.mark.postgres
