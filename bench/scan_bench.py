@@ -529,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="where lakes and SQLite catalogs are written (wiped first)")
     ap.add_argument("--catalogs", default="sqlite,postgres",
                     help="comma-separated: sqlite, postgres (postgres is skipped if initdb is missing)")
-    ap.add_argument("--rescans", type=int, default=3, help="re-scans of the unchanged lake (median kept)")
+    ap.add_argument("--rescans", type=int, default=5, help="re-scans of the unchanged lake (median kept)")
     ap.add_argument("--threads", type=int, default=8, help="writer threads for lake generation")
     ap.add_argument("--cprofile", action="store_true",
                     help="also run an extra first scan of the tables lake under cProfile (SQLite; not timed) "
