@@ -117,6 +117,31 @@ def test_a_damaged_or_missing_hash_set_is_told_from_a_readable_one(tmp_path: Pat
     assert unreadable_set(str(tmp_path / "gone"), [PARENT])
 
 
+def test_an_unreadable_row_group_counts_for_the_tables_whose_id_range_spans_it(tmp_path: Path) -> None:
+    """Spark pushes a long ``IN`` down as a range of table ids, so it reads every row group whose ids fall
+    between the lowest and the highest it wants: a damaged row group of a table in between fails it. The
+    driver's check reads the same span; one without it is readable."""
+    from r2d2.containment.verify_job import unreadable_set
+
+    schema = pa.schema([("tid", pa.int64()), ("col", pa.int32()), ("a", pa.int64()), ("b", pa.int64()),
+                        ("sig", pa.binary()), ("cnt", pa.int64())])
+    rows = [{"tid": t, "col": ROW, "a": t, "b": t, "sig": None, "cnt": 1} for t in (1, 2, 3)]
+    folder = tmp_path / "hs"
+    folder.mkdir()
+    part = folder / "part-0.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema), part, row_group_size=1, compression="none")
+    middle = pq.ParquetFile(part).metadata.row_group(1)
+    data = bytearray(part.read_bytes())
+    for j in range(middle.num_columns):  # the pages of table 2's row group, not the footer
+        chunk = middle.column(j)
+        start = chunk.dictionary_page_offset or chunk.data_page_offset
+        data[start:start + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    part.write_bytes(bytes(data))
+    assert unreadable_set(str(folder), [1]) is None and unreadable_set(str(folder), [3]) is None
+    assert unreadable_set(str(folder), [2])
+    assert unreadable_set(str(folder), [1, 3])  # as Spark reads them: tables 1 to 3
+
+
 def test_colliding_a_halves_are_resolved_by_b(tmp_path: Path) -> None:
     """Two parent hashes sharing their first 64 bits: each child hash matches the one with its `b`,
     with that row's count (the hash-table path would only see the first of the two)."""
