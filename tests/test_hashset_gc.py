@@ -156,7 +156,7 @@ def test_an_object_store_sweep_marks_then_spares_a_set_a_running_lookup_found(
     _other_detect(catalog, started_s_ago=0, host=socket.gethostname(), pid=os.getpid(), kind="lookup")
     lookup = next(r.id for r in catalog.list_runs("lookup", status="running", limit=None))
     catalog._update(run_id, started_at=datetime.now(UTC))
-    time.sleep(1.1)
+    time.sleep(2.1)  # the mark, dated in whole seconds, must be later than the lookup's start
     _collect_garbage(catalog, settings, run_id)  # unreferenced: marked, not deleted
     assert lakefs.exists(part) and lakefs.exists(mark)
     _collect_garbage(catalog, settings, run_id)  # marked after the lookup began: kept while it runs
