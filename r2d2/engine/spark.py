@@ -218,7 +218,7 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
 
 def jvm_exit_code(session: SparkSession, *, probe: bool = False) -> int | None:
     """The exit code of the JVM this process started for ``session``, or None while it runs (or when
-    the JVM is not this process's: under spark-submit). ``probe``: ask the JVM too (one round trip),
+    the JVM is not this process's: under spark-submit). ``probe``: ask the JVM too (two Py4J calls),
     and when it does not answer, wait for it to exit (a JVM's sockets close before it has exited: a job
     that failed with it can be retried before it is seen gone)."""
     from py4j.protocol import Py4JNetworkError
