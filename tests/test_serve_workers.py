@@ -153,6 +153,15 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(server: t
     assert all(n >= AT_LEAST for n in counts.values()), counts
 
 
+def test_the_log_says_how_to_keep_a_dead_workers_queued_connections(server: tuple[int, int], tmp_path: Path) -> None:
+    """Connections queued for a worker that exits are reset unless the kernel migrates them to the other
+    sockets of the port (net.ipv4.tcp_migrate_req): the server says so when the setting is off."""
+    from r2d2.cli import reuseport
+
+    said = "sysctl net.ipv4.tcp_migrate_req=1" in (tmp_path / "server.log").read_text(errors="replace")
+    assert said == (reuseport.migrates_queued() is False)
+
+
 def test_a_second_server_on_the_port_is_refused(server: tuple[int, int], tmp_path: Path) -> None:
     """SO_REUSEPORT would let it share the first one's connections: it must fail instead."""
     pid, port = server

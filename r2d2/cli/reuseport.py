@@ -18,12 +18,16 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Any, TypeVar
 
 from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("uvicorn.error")
 S = TypeVar("S", bound=socket.socket)
+# Linux 5.14+: whether the connections queued on a listening socket that closes (its worker exits) go to
+# another socket of the port instead of being reset (a per-network-namespace setting)
+MIGRATE_REQ = Path("/proc/sys/net/ipv4/tcp_migrate_req")
 
 
 def supported() -> bool:
@@ -81,4 +85,16 @@ def reserve(host: str, port: int) -> PortReservation:
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     log.info("Uvicorn running on http://%s:%d, one socket per worker (Press CTRL+C to quit)",
              shown, sock.getsockname()[1])
+    if migrates_queued() is False:
+        log.warning("connections queued for a worker that exits (restarted, killed) are reset; "
+                    "sysctl net.ipv4.tcp_migrate_req=1 hands them to the other workers")
     return sock
+
+
+def migrates_queued() -> bool | None:
+    """Whether the kernel hands a closing worker socket's queued connections to the others (None: this
+    kernel cannot tell, before Linux 5.14)."""
+    try:
+        return MIGRATE_REQ.read_text().strip() != "0"
+    except OSError:
+        return None
