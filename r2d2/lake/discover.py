@@ -412,9 +412,7 @@ class _Walker:
             return none
         # One pass over the names (this runs for every folder of the lake on every scan).
         visible: list[lakefs.Entry] = []
-        data: list[lakefs.Entry] = []
-        formats: set[TableFormat] = set()
-        has_parts = linked = False
+        has_data = has_parts = False
         for e in entries:
             name = e.name
             if name.startswith(_HIDDEN) or name.endswith(".crc"):
@@ -426,20 +424,11 @@ class _Walker:
                     return none
                 continue
             visible.append(e)
-            linked = linked or e.is_link
             if e.is_file:
-                fmt = data_format(name)
-                if fmt is not None:
-                    formats.add(fmt)
-                    data.append(e)
+                has_data = has_data or data_format(name) is not None
             elif e.is_dir:
                 has_parts = has_parts or hive_pair(name) is not None
-        if len(formats) == 1 and not has_parts and not linked:
-            # Most tables: data files of one format in one folder, no partition, no link. What table()
-            # would find, without its checks.
-            self.add_files(location, formats.pop(), [FileEntry(e.name, e.size, e.mtime_ns, ()) for e in data], ())
-            return none
-        if formats or has_parts:
+        if has_data or has_parts:
             found = self.table(fs, location, real, visible)
             if found:
                 return none
