@@ -181,6 +181,54 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
 
 
 
+def test_forked_workers_hand_their_sets_over_through_shared_memory() -> None:
+    """A worker forked while ``hashset_memo.shared()`` runs copies its sets into memory the driver
+    mapped before the fork and sends back only where they are; the driver keeps read-only views that
+    equal what the worker kept. Sets that no longer fit are not kept, and the driver reads them back."""
+    got = _python("""
+        import json, pickle
+        import numpy as np
+        from r2d2.containment import hashset_memo
+        from r2d2.engine.items import map_forked
+
+        rows = 100_000
+        def sets(part):
+            rng = np.random.default_rng(part)
+            return {(part, -1): tuple(rng.integers(-2**63, 2**63 - 1, rows) for _ in range(3)),
+                    (part, -2): (np.empty(0, np.int64),) * 3}
+
+        def work(part):
+            hashset_memo.handover("ds")
+            fits = hashset_memo.keep("ds", sets(part))
+            placed = hashset_memo.handover("ds")
+            return fits, len(pickle.dumps(placed)), placed
+
+        out = {}
+        with hashset_memo.keeping(2 * 24 * rows + 1000):  # room for two parts of three
+            with hashset_memo.shared():
+                results = map_forked([0, 1, 2], work, processes=2)
+                for fits, _, placed in results:
+                    if placed:
+                        hashset_memo.keep("ds", placed)
+            every = {(p, c) for p in range(3) for c in (-1, -2)}
+            kept, unread = hashset_memo.take("ds", every)
+            out["fits"] = [fits for fits, _, _ in results]
+            out["pickled"] = max(size for _, size, _ in results)
+            out["unread"] = sorted(unread)
+            out["equal"] = all(all(np.array_equal(x, y) for x, y in zip(kept[key], sets(key[0])[key]))
+                               for key in kept)
+            out["read_only"] = not any(x.flags.writeable for s in kept.values() for x in s if len(x))
+            out["kept_parts"] = sorted({p for p, _ in kept})
+        print(json.dumps(out))
+    """)
+    assert sorted(got["fits"]) == [False, True, True]  # whichever came last found no room left
+    assert got["pickled"] < 1000  # where the sets are, not 4.8 MB of them
+    assert got["equal"] and got["read_only"]
+    assert len(got["kept_parts"]) == 2
+    missing = ({0, 1, 2} - set(got["kept_parts"])).pop()
+    assert got["unread"] == [[missing, -2], [missing, -1]]
+
+
 def test_a_group_whose_worker_dies_after_writing_is_redone_once(tmp_path: Path, requests: list[SketchRequest]) -> None:
     """A worker that dies after its group's part file is written (killed before it could answer): that
     part is deleted before the group's tables are redone alone, so no hash set is there twice and no

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -60,37 +61,51 @@ def test_long_and_int_match_the_xxhash_package() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(data=st.data(), rows=st.integers(0, 40), chains=st.integers(1, 2))
-def test_in_place_at_rows_equals_hashing_the_gathered_seeds(data: st.DataObject, rows: int, chains: int) -> None:
-    """``hash_*_at`` updates only the rows it names, each as ``hash_*`` of that row's seed would."""
+@given(data=st.data(), rows=st.integers(0, 40), chains=st.integers(1, 2), flag=st.booleans())
+def test_fold_over_runs_equals_hashing_the_gathered_seeds(data: st.DataObject, rows: int, chains: int,
+                                                          flag: bool) -> None:
+    """``fold_*`` updates only the rows of its runs, each as ``hash_*`` of that row's seed would (after
+    ``hash_int`` of the null flag, with ``flag``)."""
     rng = np.random.default_rng(rows)
     state = rng.integers(0, 2**63, size=(chains, rows), dtype=np.int64).view(np.uint64).copy()
-    at = np.array(data.draw(st.lists(st.integers(0, max(rows - 1, 0)), unique=True, max_size=rows)) if rows else [],
-                  np.int64)
+    cuts = sorted(data.draw(st.lists(st.integers(0, rows), max_size=6)))
+    bounds = [0, *cuts, rows]
+    runs = [(lo, hi - lo) for lo, hi in itertools.pairwise(bounds)
+            if data.draw(st.booleans())]  # some runs, of any size (0 too), in an order of their own
+    runs = data.draw(st.permutations(runs))
+    first = np.array([lo for lo, _ in runs], np.int64)
+    sizes = np.array([n for _, n in runs], np.int64)
+    at = np.array([r for lo, n in runs for r in range(lo, lo + n)], np.int64)
     valid = np.array(data.draw(st.lists(st.booleans(), min_size=len(at), max_size=len(at))), bool)
     longs = rng.integers(0, 2**63, size=len(at), dtype=np.int64)
     ints = rng.integers(0, 2**32, size=len(at), dtype=np.uint64).astype(np.uint32)
     strings = pa.array([rng.bytes(int(n)) for n in rng.integers(0, 40, size=len(at))], pa.binary())
-    cases = [(xxh64.hash_long, xxh64.hash_long_at, longs), (xxh64.hash_int, xxh64.hash_int_at, ints),
-             (xxh64.hash_bytes, xxh64.hash_bytes_at, strings)]
-    for hashed, hashed_at, values in cases:
+    cases = [(xxh64.hash_long, xxh64.fold_long, longs), (xxh64.hash_int, xxh64.fold_int, ints),
+             (xxh64.hash_bytes, xxh64.fold_bytes, strings)]
+    for hashed, fold, values in cases:
         want = state.copy()
-        want[:, at] = hashed(values, state[:, at], valid)  # type: ignore[operator]
+        seeds = state[:, at]
+        if flag:
+            seeds = xxh64.hash_int((~valid).astype(np.uint32), seeds)
+        want[:, at] = hashed(values, seeds, valid)  # type: ignore[operator]
         got = state.copy()
-        hashed_at(values, at, got, valid)  # type: ignore[operator]
+        fold(values, got, (first, sizes), valid, flag=flag)  # type: ignore[operator]
         assert np.array_equal(got, want)
 
 
-def test_in_place_refuses_what_the_compiled_loops_would_not_check() -> None:
+def test_fold_refuses_what_the_compiled_loops_would_not_check() -> None:
     state = np.zeros((2, 4), np.uint64)
+    one = np.zeros(1, np.int64), np.ones(1, np.int64)
     with pytest.raises(ValueError, match="C-contiguous"):
-        xxh64.hash_long_at(np.zeros(1, np.uint64), np.zeros(1, np.int64), state[:, ::2])
-    with pytest.raises(ValueError, match="2 values but 0 rows"):  # an empty index would mean "row i"
-        xxh64.hash_long_at(np.zeros(2, np.uint64), np.zeros(0, np.int64), state)
+        xxh64.fold_long(np.zeros(1, np.uint64), state[:, ::2], one)
+    with pytest.raises(ValueError, match="2 values but runs of"):
+        xxh64.fold_long(np.zeros(2, np.uint64), state, one)
     with pytest.raises(ValueError, match="outside"):
-        xxh64.hash_int_at(np.zeros(1, np.uint32), np.array([4]), state)
+        xxh64.fold_int(np.zeros(2, np.uint32), state, (np.array([3]), np.array([2])))
+    with pytest.raises(ValueError, match="outside"):
+        xxh64.fold_int(np.zeros(1, np.uint32), state, (np.array([-1]), np.array([1])))
     with pytest.raises(ValueError, match="validity flags"):
-        xxh64.hash_bytes_at(pa.array([b"a"]), np.array([0]), state, np.zeros(2, bool))
+        xxh64.fold_bytes(pa.array([b"a"]), state, one, np.zeros(2, bool))
 
 
 def test_chains_match_spark(spark) -> None:
@@ -108,7 +123,7 @@ def test_chains_match_spark(spark) -> None:
 @given(data=st.data(), n=st.integers(0, 30))
 def test_ahead_of_time_kernels_agree_with_numba(data: st.DataObject, n: int) -> None:
     """``make install`` builds the ahead-of-time module for the current source (r2d2.containment.compiled);
-    each of its kernels gives numba's bits, in place and at given rows too."""
+    each of its kernels gives numba's bits, and the folds over runs of rows too."""
     from r2d2.containment import compiled
     from r2d2.containment import kernels as jit
 
@@ -118,7 +133,8 @@ def test_ahead_of_time_kernels_agree_with_numba(data: st.DataObject, n: int) -> 
     seeds = rng.integers(0, 2**63, size=(2, n), dtype=np.int64).view(np.uint64)
     valid = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool) if n and data.draw(
         st.booleans()) else np.zeros(0, bool)
-    rows = rng.permutation(n).astype(np.int64) if data.draw(st.booleans()) else np.zeros(0, np.int64)
+    cut = data.draw(st.integers(0, n))
+    first, sizes = np.array([cut, 0], np.int64), np.array([n - cut, cut], np.int64)  # the rows, out of order
     lengths = rng.integers(0, 40, size=n)
     offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     blob = np.frombuffer(rng.bytes(int(offsets[-1])), np.uint8)  # read-only, as Arrow buffers are
@@ -129,9 +145,13 @@ def test_ahead_of_time_kernels_agree_with_numba(data: st.DataObject, n: int) -> 
         outs = []
         for module in (aot, jit):
             out = seeds.copy()
-            getattr(module, name)(*args, rows, out, valid, out)
+            getattr(module, name)(*args, out, valid, out)
             outs.append(out)
-        assert np.array_equal(*outs), name
+            for flag in (True, False):
+                folded = seeds.copy()
+                getattr(module, name.replace("hash_", "fold_"))(*args, first, sizes, folded, valid, flag)
+                outs.append(folded)
+        assert all(np.array_equal(x, y) for x, y in zip(outs[:3], outs[3:], strict=True)), name
     groups = np.sort(rng.integers(0, 4, size=n))
     starts = np.searchsorted(groups, np.arange(5)).astype(np.int64)
     hashes = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)
@@ -184,13 +204,13 @@ def test_the_wrappers_hand_the_ahead_of_time_kernels_contiguous_arrays(monkeypat
     assert compiled.kernels() is compiled.aot() is not None
     rng = np.random.default_rng(5)
     wide = rng.integers(0, 2**63, size=(3, 400), dtype=np.int64).view(np.uint64)
-    values = wide[1, ::2]  # strided views: every other value, rows 199..0, every other flag
-    rows = np.repeat(np.arange(199, -1, -1), 2)[::2]
+    values = wide[1, ::2]  # strided views: every other value, runs (150, 50) and (0, 150), every other flag
+    first, sizes = np.array([150, 9, 0, 9])[::2], np.array([50, 9, 150, 9])[::2]
     valid = (rng.random(400) < 0.8)[::2]
-    assert not (values.flags.c_contiguous or rows.flags.c_contiguous or valid.flags.c_contiguous)
+    assert not (values.flags.c_contiguous or first.flags.c_contiguous or valid.flags.c_contiguous)
     strided, copied = (np.full((2, 200), 42, np.uint64) for _ in range(2))
-    xxh64.hash_long_at(values, rows, strided, valid)
-    xxh64.hash_long_at(values.copy(), rows.copy(), copied, valid.copy())
+    xxh64.fold_long(values, strided, (first, sizes), valid, flag=True)
+    xxh64.fold_long(values.copy(), copied, (first.copy(), sizes.copy()), valid.copy(), flag=True)
     assert np.array_equal(strided, copied)
     ints = wide[2, ::4].astype(np.uint32)[::-1]
     seeds = xxh64.seeds(len(ints))

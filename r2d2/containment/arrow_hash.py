@@ -157,14 +157,21 @@ def step(kind: str, part: object, seed: np.ndarray, valid: np.ndarray | None = N
     return xxh64.hash_bytes(part, seed, valid)
 
 
-def step_at(kind: str, part: object, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
-    """:func:`step` into a chain state in place: value ``i`` continues the hash at ``state[:, rows[i]]``."""
+def fold(kind: str, part: object, state: np.ndarray, runs: xxh64.Runs, valid: np.ndarray | None = None, *,
+         flag: bool = False) -> None:
+    """One component of ``kind`` folded into the chains of ``state`` in place (:func:`xxh64.fold_long`)."""
     if kind == "long":
-        xxh64.hash_long_at(part, rows, state, valid)  # type: ignore[arg-type]
+        xxh64.fold_long(part, state, runs, valid, flag=flag)  # type: ignore[arg-type]
     elif kind == "int":
-        xxh64.hash_int_at(part, rows, state, valid)  # type: ignore[arg-type]
+        xxh64.fold_int(part, state, runs, valid, flag=flag)  # type: ignore[arg-type]
     else:
-        xxh64.hash_bytes_at(part, rows, state, valid)
+        xxh64.fold_bytes(part, state, runs, valid, flag=flag)
+
+
+def fold_column(c: Canon, state: np.ndarray, runs: xxh64.Runs) -> None:
+    """A row hash's step for one column: its null flag, then its components where present."""
+    for p, (kind, part) in enumerate(c.parts):
+        fold(kind, part, state, runs, c.valid, flag=p == 0)
 
 
 def _chain(c: Canon, seed: np.ndarray) -> np.ndarray:
@@ -192,14 +199,17 @@ def row_hashes(columns: Sequence[Canon], rows: int) -> tuple[np.ndarray, np.ndar
 
     ``a`` is ``xxhash64((c IS NULL), components of c, ...)`` from Spark's seed, ``b`` the same chain
     started from the hash of the salt (Spark's ``xxhash64(salt, ...)``)."""
-    start = xxh64.seeds(rows)
-    salted = xxh64.hash_long(np.full(rows, SECOND_HASH_SALT, np.uint64), start)
-    h = np.stack([start, salted])
+    h = row_seeds(rows)
+    runs = np.zeros(1, np.int64), np.array([rows], np.int64)
     for c in columns:
-        flag = np.zeros(rows, np.uint32) if c.valid is None else (~c.valid).astype(np.uint32)
-        h = xxh64.hash_int(flag, h)
-        h = _chain(c, h)
+        fold_column(c, h, runs)
     return h[0].view(np.int64), h[1].view(np.int64)
+
+
+def row_seeds(rows: int) -> np.ndarray:
+    """The (2, rows) state the two chains of a row hash start from."""
+    start = xxh64.seeds(rows)
+    return np.stack([start, xxh64.hash_long(np.full(rows, SECOND_HASH_SALT, np.uint64), start)])
 
 
 def canon_all(specs: Mapping[str, ColumnSpec], table: pa.Table) -> dict[str, Canon]:

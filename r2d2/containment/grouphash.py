@@ -115,23 +115,13 @@ class RowSets:
     b: np.ndarray
 
 
-def _ranges(first: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """The concatenation of ``range(first[i], first[i] + sizes[i])``, without a Python loop."""
-    total = int(sizes.sum())
-    shift = first - np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    return np.repeat(shift, sizes) + np.arange(total, dtype=np.int64)
-
-
 def row_hashes(members: Sequence[Member]) -> RowSets:
     """The 128-bit row hash of every row of every row set (the chain of :func:`ah.row_hashes`)."""
     sets: list[tuple[int, int, tuple[int, ...]]] = [(m_i, code, cols) for m_i, m in enumerate(members)
                                                     for code, cols in m.rowsets]
     lengths = np.array([members[m_i].rows for m_i, _, _ in sets], np.int64)
     starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    total = int(starts[-1])
-    start = xxh64.seeds(total)
-    salted = xxh64.hash_long(np.full(total, ah.SECOND_HASH_SALT, np.uint64), start)
-    h = np.stack([start, salted])
+    h = ah.row_seeds(int(starts[-1]))
     depth = max((len(cols) for *_, cols in sets), default=0)
     for k in range(depth):
         by_kind: dict[tuple[str, ...], list[int]] = {}
@@ -139,12 +129,9 @@ def row_hashes(members: Sequence[Member]) -> RowSets:
             if len(cols) > k and lengths[s]:
                 by_kind.setdefault(_kind(members[m_i].canons[cols[k]]), []).append(s)
         for kinds, chosen in by_kind.items():
-            rows = _ranges(starts[chosen], lengths[chosen])
+            runs = starts[chosen], lengths[chosen]  # in place, set by set: no gather and scatter of the state
             canons = [members[sets[s][0]].canons[sets[s][2][k]] for s in chosen]
-            sizes = [int(lengths[s]) for s in chosen]
-            valid = _valid(canons, sizes)
-            flag = np.zeros(len(rows), np.uint32) if valid is None else (~valid).astype(np.uint32)
-            xxh64.hash_int_at(flag, rows, h)  # in place: no gather and scatter of the state
+            valid = _valid(canons, [int(n) for n in lengths[chosen]])
             for p, kind in enumerate(kinds):
-                ah.step_at(kind, _concat([c.parts[p][1] for c in canons], kind), rows, h, valid)
+                ah.fold(kind, _concat([c.parts[p][1] for c in canons], kind), h, runs, valid, flag=p == 0)
     return RowSets([(m_i, code) for m_i, code, _ in sets], starts, h[0].view(np.int64), h[1].view(np.int64))

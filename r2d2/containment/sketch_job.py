@@ -30,6 +30,7 @@ from r2d2.containment import compiled, hashset_memo
 from r2d2.containment import minhash as mh
 from r2d2.containment.filework import FileWork, TableWork
 from r2d2.containment.hashset_local import ENTRY_BYTES, SCHEMA, new_path, seal
+from r2d2.containment.hashset_memo import Placed
 from r2d2.containment.sketches import (
     ROW,
     ProjectionSet,
@@ -145,9 +146,10 @@ def _forked(numbered: list[Group], run: Callable[[Group], list[TableSummary]], p
     """The groups in worker processes forked from the driver: the Python around each table and column
     holds the GIL, so two threads reach 1.4x one, two processes nearly 2x, and they use the
     ahead-of-time kernels (no numba to import). Each returns the sets it kept for verification with
-    its summaries, and the driver keeps them (:mod:`r2d2.containment.hashset_memo`)."""
+    its summaries (where they are in memory shared with the driver), and the driver keeps them
+    (:mod:`r2d2.containment.hashset_memo`)."""
 
-    def in_worker(item: Group) -> tuple[list[TableSummary], dict[tuple[int, int], hashset_memo.Set]]:
+    def in_worker(item: Group) -> tuple[list[TableSummary], dict[tuple[int, int], hashset_memo.Set | Placed]]:
         hashset_memo.handover(path)  # what this worker holds already (the driver's, from the fork): not this item's
         try:
             summaries = run(item)
@@ -157,14 +159,15 @@ def _forked(numbered: list[Group], run: Callable[[Group], list[TableSummary]], p
         return summaries, hashset_memo.handover(path)
 
     results: list[list[TableSummary] | ItemFailure[Group]] = []
-    for res in map_forked(numbered, in_worker, processes=processes, alone=alone):
-        if isinstance(res, ItemFailure):
-            results.append(res)
-            continue
-        summaries, sets = res
-        if sets:
-            hashset_memo.keep(path, sets)
-        results.append(summaries)
+    with hashset_memo.shared():
+        for res in map_forked(numbered, in_worker, processes=processes, alone=alone):
+            if isinstance(res, ItemFailure):
+                results.append(res)
+                continue
+            summaries, sets = res
+            if sets:
+                hashset_memo.keep(path, sets)
+            results.append(summaries)
     return results
 
 

@@ -7,7 +7,8 @@ seed (42 first) and skips nulls. Per type it hashes little-endian bytes with sta
 and one seed per row (or a ``(k, rows)`` matrix of seeds: k chains at once), and an optional
 ``valid`` mask: where a value is null the seed passes through unchanged, as in Spark. So a chain over
 columns is a loop over columns, not rows; the rows are the compiled loops of
-:mod:`r2d2.containment.kernels`.
+:mod:`r2d2.containment.kernels`. The ``fold_*`` functions take a chain one column further in place,
+over runs of rows of a state array, the column's null flag first if asked: a row hash's column step.
 
 The ``xxhash`` package's digests are the reference in the tests, and Spark itself for the chains
 (``tests/test_xxh64.py``). Imported by Spark's Python workers: numpy, pyarrow and numba only.
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 SPARK_SEED = 42  # the seed of Spark's xxhash64 before its first argument
 _NONE = np.zeros(0, np.bool_)
-_DIRECT = np.zeros(0, np.int64)  # no row index: value i is row i
+Runs = tuple[np.ndarray, np.ndarray]  # (first row, rows) of each run of a state's rows, in value order
 
 
 def _kernels() -> ModuleType:
@@ -42,7 +43,7 @@ def seeds(n: int, seed: int = SPARK_SEED) -> np.ndarray:
 def _run(kernel: Callable[..., None], args: tuple, seed: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     seeds2 = np.ascontiguousarray(np.atleast_2d(np.asarray(seed, dtype=np.uint64)))
     out = np.empty_like(seeds2)
-    kernel(*args, _DIRECT, seeds2, _valid(valid), out)
+    kernel(*args, seeds2, _valid(valid), out)
     return out[0] if np.ndim(seed) == 1 else out
 
 
@@ -60,15 +61,16 @@ def _state(state: np.ndarray) -> np.ndarray:
     return state
 
 
-def _rows(rows: np.ndarray, values: int, state: np.ndarray) -> np.ndarray:
-    """``rows`` as the kernels take them, checked: the compiled loops do not check bounds (an empty
-    array there means "value i is row i")."""
-    at = np.ascontiguousarray(rows, dtype=np.int64)
-    if len(at) != values:
-        raise ValueError(f"{values} values but {len(at)} rows to hash them at")
-    if values and (int(at.min()) < 0 or int(at.max()) >= state.shape[1]):
-        raise ValueError(f"a row to hash at is outside the state's {state.shape[1]} rows")
-    return at
+def _runs(runs: Runs, values: int, state: np.ndarray) -> Runs:
+    """``runs`` as the kernels take them, checked: the compiled loops do not check bounds."""
+    first = np.ascontiguousarray(runs[0], dtype=np.int64)
+    sizes = np.ascontiguousarray(runs[1], dtype=np.int64)
+    if len(first) != len(sizes) or int(sizes.sum()) != values or (len(sizes) and int(sizes.min()) < 0):
+        raise ValueError(f"{values} values but runs of {sizes.tolist()[:8]} rows")
+    used = sizes > 0
+    if used.any() and (int(first[used].min()) < 0 or int((first + sizes)[used].max()) > state.shape[1]):
+        raise ValueError(f"a run of rows to hash is outside the state's {state.shape[1]} rows")
+    return first, sizes
 
 
 def _long_bits(values: np.ndarray) -> np.ndarray:
@@ -104,25 +106,25 @@ def hash_bytes(arr: pa.Array, seed: np.ndarray, valid: np.ndarray | None = None)
     return _run(_kernels().hash_bytes, _binary_buffers(arr), seed, valid)
 
 
-# In place, at given rows: ``state[:, rows[i]]`` is the running hash of value ``i``'s row; it becomes
-# that value's hash with it as the seed (unchanged where ``valid[i]`` is False). One state array then
-# carries the chains of many row sets, each step touching only the rows it hashes.
-
-def hash_long_at(values: np.ndarray, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
-    """:func:`hash_long` of ``values`` into ``state`` at ``rows``."""
+def fold_long(values: np.ndarray, state: np.ndarray, runs: Runs, valid: np.ndarray | None = None, *,
+              flag: bool = False) -> None:
+    """:func:`hash_long` of ``values`` into ``state`` (k, rows) in place, value by value over the rows of
+    ``runs``; with ``flag``, each value's null flag (1 null, 0 present) hashed as an int first."""
     st, bits = _state(state), _long_bits(values)
-    _kernels().hash_long(bits, _rows(rows, len(bits), st), st, _valid(valid, len(bits)), st)
+    _kernels().fold_long(bits, *_runs(runs, len(bits), st), st, _valid(valid, len(bits)), flag)
 
 
-def hash_int_at(values: np.ndarray, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
-    """:func:`hash_int` of ``values`` into ``state`` at ``rows``."""
+def fold_int(values: np.ndarray, state: np.ndarray, runs: Runs, valid: np.ndarray | None = None, *,
+             flag: bool = False) -> None:
+    """:func:`fold_long` for 32-bit values."""
     st, ints = _state(state), np.ascontiguousarray(values, dtype=np.uint32)
-    _kernels().hash_int(ints, _rows(rows, len(ints), st), st, _valid(valid, len(ints)), st)
+    _kernels().fold_int(ints, *_runs(runs, len(ints), st), st, _valid(valid, len(ints)), flag)
 
 
-def hash_bytes_at(arr: pa.Array, rows: np.ndarray, state: np.ndarray, valid: np.ndarray | None = None) -> None:
-    """:func:`hash_bytes` of ``arr`` into ``state`` at ``rows``."""
+def fold_bytes(arr: pa.Array, state: np.ndarray, runs: Runs, valid: np.ndarray | None = None, *,
+               flag: bool = False) -> None:
+    """:func:`fold_long` for byte strings."""
     st = _state(state)
     offsets, data = _binary_buffers(arr)
     n = len(offsets) - 1
-    _kernels().hash_bytes(offsets, data, _rows(rows, n, st), st, _valid(valid, n), st)
+    _kernels().fold_bytes(offsets, data, *_runs(runs, n, st), st, _valid(valid, n), flag)
