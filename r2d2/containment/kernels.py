@@ -298,18 +298,34 @@ def grouped_minhash(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np
     """``out[g]`` = element-wise minimum over ``hashes[starts[g]:starts[g + 1]]`` of datasketch's
     affine32 permutations ``a * fmix32(h) + b`` (mod 2^32); ``out`` starts as the empty value.
 
-    The inner loop runs over the permutations of one value (``a``, ``b``: uint32 arrays), each
-    result truncated to 32 bits, which LLVM turns into vector instructions (about 8 ns a value for
-    64 permutations, against 50 with the loops the other way round)."""
+    The inner loop runs over the permutations (``a``, ``b``: uint32 arrays) for a block of 8 values,
+    each result truncated to 32 bits, which LLVM turns into vector instructions; the running minima
+    are loaded and stored once a block instead of once a value (about 2.5 ns a value for 64
+    permutations, against 6 value by value and 50 with the loops the other way round). A block
+    that runs past its group repeats the group's value: a value seen twice leaves the minima as they are."""
     num_perm = a.shape[0]
     row = np.empty(num_perm, np.uint32)
+    mixed = np.empty(8, np.uint32)
     for g in range(starts.shape[0] - 1):
         for p in range(num_perm):
             row[p] = out[g, p]
-        for i in range(starts[g], starts[g + 1]):
-            mixed = np.uint32(_fmix32(hashes[i]))
+        i = starts[g]
+        end = starts[g + 1]
+        while i < end:
+            k = min(8, end - i)
+            for j in range(8):
+                mixed[j] = np.uint32(_fmix32(hashes[i + j if j < k else i]))
+            m0, m1, m2, m3 = mixed[0], mixed[1], mixed[2], mixed[3]
+            m4, m5, m6, m7 = mixed[4], mixed[5], mixed[6], mixed[7]
             for p in range(num_perm):
-                row[p] = min(row[p], np.uint32(a[p] * mixed + b[p]))
+                ap = a[p]
+                bp = b[p]
+                x = min(min(np.uint32(ap * m0 + bp), np.uint32(ap * m1 + bp)),
+                        min(np.uint32(ap * m2 + bp), np.uint32(ap * m3 + bp)))
+                y = min(min(np.uint32(ap * m4 + bp), np.uint32(ap * m5 + bp)),
+                        min(np.uint32(ap * m6 + bp), np.uint32(ap * m7 + bp)))
+                row[p] = min(row[p], min(x, y))
+            i += k
         for p in range(num_perm):
             out[g, p] = row[p]
 
@@ -477,7 +493,7 @@ def agrees_with_jit() -> bool:
     runs = np.array([n - 3, 0, 0, 4_000], np.int64), np.array([3, 0, 4_000, n - 4_003], np.int64)  # every row
     valid = rng.random(n) < 0.9
     hashes = rng.integers(0, 1 << 32, n, dtype=np.uint32)
-    starts = np.array([0, 17, 4_000, n], np.int64)
+    starts = np.array([0, 17, 17, 4_000, n], np.int64)
     a, b = (rng.integers(1, 1 << 32, 64, dtype=np.uint32) for _ in range(2))
     outs: list[list[np.ndarray]] = []
     for module in (aot, sys.modules[__name__]):
