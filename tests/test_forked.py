@@ -203,30 +203,41 @@ def test_forked_workers_hand_their_sets_over_through_shared_memory() -> None:
             placed = hashset_memo.handover("ds")
             return fits, len(pickle.dumps(placed)), placed
 
-        out = {}
-        with hashset_memo.keeping(2 * 24 * rows + 1000):  # room for two parts of three
-            with hashset_memo.shared():
-                results = map_forked([0, 1, 2], work, processes=2)
-                for fits, _, placed in results:
-                    if placed:
-                        hashset_memo.keep("ds", placed)
-            every = {(p, c) for p in range(3) for c in (-1, -2)}
-            kept, unread = hashset_memo.take("ds", every)
-            out["fits"] = [fits for fits, _, _ in results]
-            out["pickled"] = max(size for _, size, _ in results)
-            out["unread"] = sorted(unread)
-            out["equal"] = all(all(np.array_equal(x, y) for x, y in zip(kept[key], sets(key[0])[key]))
-                               for key in kept)
-            out["read_only"] = not any(x.flags.writeable for s in kept.values() for x in s if len(x))
-            out["kept_parts"] = sorted({p for p, _ in kept})
-        print(json.dumps(out))
+        def run():
+            out = {}
+            with hashset_memo.keeping(2 * 24 * rows + 1000):  # room for two parts of three
+                with hashset_memo.shared():
+                    results = map_forked([0, 1, 2], work, processes=2)
+                    for fits, _, placed in results:
+                        if placed:
+                            hashset_memo.keep("ds", placed)
+                every = {(p, c) for p in range(3) for c in (-1, -2)}
+                kept, unread = hashset_memo.take("ds", every)
+                out["fits"] = [fits for fits, _, _ in results]
+                out["pickled"] = max(size for _, size, _ in results)
+                out["unread"] = sorted(unread)
+                out["equal"] = all(all(np.array_equal(x, y) for x, y in zip(kept[key], sets(key[0])[key]))
+                                   for key in kept)
+                out["read_only"] = not any(x.flags.writeable for s in kept.values() for x in s if len(x))
+                out["kept_parts"] = sorted({p for p, _ in kept})
+            return out
+
+        shared = run()
+        def no_memory(*args, **kwargs):
+            raise OSError(12, "Cannot allocate memory")
+        hashset_memo.mmap.mmap = no_memory  # the mapping refused: sets come back through the pipe
+        print(json.dumps({"shared": shared, "pickled": run()}))
     """)
-    assert sorted(got["fits"]) == [False, True, True]  # whichever came last found no room left
-    assert got["pickled"] < 1000  # where the sets are, not 4.8 MB of them
-    assert got["equal"] and got["read_only"]
-    assert len(got["kept_parts"]) == 2
-    missing = ({0, 1, 2} - set(got["kept_parts"])).pop()
-    assert got["unread"] == [[missing, -2], [missing, -1]]
+    shared, pickled = got["shared"], got["pickled"]
+    assert sorted(shared["fits"]) == [False, True, True]  # whichever came last found no room left
+    assert shared["pickled"] < 1000  # where the sets are, not 4.8 MB of them
+    assert shared["equal"] and shared["read_only"]
+    assert len(shared["kept_parts"]) == 2
+    missing = ({0, 1, 2} - set(shared["kept_parts"])).pop()
+    assert shared["unread"] == [[missing, -2], [missing, -1]]
+    # without the mapping: every worker keeps its sets and pickles them back; the driver keeps what fits
+    assert pickled["fits"] == [True, True, True] and pickled["pickled"] > 2_400_000 and pickled["equal"]
+    assert len(pickled["kept_parts"]) == 2 and len(pickled["unread"]) == 2
 
 
 def test_a_group_whose_worker_dies_after_writing_is_redone_once(tmp_path: Path, requests: list[SketchRequest]) -> None:

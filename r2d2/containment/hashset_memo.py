@@ -111,8 +111,13 @@ def shared() -> Iterator[None]:
     if not active():
         yield
         return
+    try:
+        arena = _Arena(max(0, _state["limit"] - _state["bytes"]))
+    except OSError:  # no memory to map that much: the workers pickle their sets back instead
+        yield
+        return
     with _lock:
-        _arena[:] = [_Arena(max(0, _state["limit"] - _state["bytes"]))]
+        _arena[:] = [arena]
     try:
         yield
     finally:
