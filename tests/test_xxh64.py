@@ -148,10 +148,12 @@ def test_ahead_of_time_kernels_agree_with_numba(data: st.DataObject, n: int) -> 
             getattr(module, name)(*args, out, valid, out)
             outs.append(out)
             for flag in (True, False):
-                folded = seeds.copy()
-                getattr(module, name.replace("hash_", "fold_"))(*args, first, sizes, folded, valid, flag)
-                outs.append(folded)
-        assert all(np.array_equal(x, y) for x, y in zip(outs[:3], outs[3:], strict=True)), name
+                if name != "hash_int":  # (32-bit values fold as 4-byte strings)
+                    folded = seeds.copy()
+                    getattr(module, name.replace("hash_", "fold_"))(*args, first, sizes, folded, valid, flag)
+                    outs.append(folded)
+        half = len(outs) // 2
+        assert all(np.array_equal(x, y) for x, y in zip(outs[:half], outs[half:], strict=True)), name
     groups = np.sort(rng.integers(0, 4, size=n))
     starts = np.searchsorted(groups, np.arange(5)).astype(np.int64)
     hashes = rng.integers(0, 2**32, size=n, dtype=np.uint64).astype(np.uint32)

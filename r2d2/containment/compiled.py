@@ -100,7 +100,6 @@ def exercise(module: ModuleType) -> None:
     module.hash_bytes(np.zeros(2, np.int64), np.zeros(8, np.uint8), seeds, none, out)
     runs = np.zeros(1, np.int64), np.ones(1, np.int64)
     module.fold_long(np.zeros(1, np.uint64), *runs, out, none, True)
-    module.fold_int(np.zeros(1, np.uint32), *runs, out, none, True)
     module.fold_bytes(np.zeros(2, np.int64), np.zeros(8, np.uint8), *runs, out, none, True)
     module.grouped_minhash(np.zeros(1, np.uint32), np.array([0, 1], np.int64), np.ones(1, np.uint32),
                            np.zeros(1, np.uint32), np.full((1, 1), 0xFFFFFFFF, np.uint32))

@@ -197,30 +197,10 @@ def fold_long(values: np.ndarray, first: np.ndarray, sizes: np.ndarray, state: n
 
 
 @_jit
-def fold_int(values: np.ndarray, first: np.ndarray, sizes: np.ndarray, state: np.ndarray, valid: np.ndarray,
-             flag: bool) -> None:
-    """The step for 32-bit values (booleans)."""
-    all_valid = valid.shape[0] == 0
-    i = 0
-    for s in range(first.shape[0]):
-        r = first[s]
-        for _ in range(sizes[s]):
-            present = all_valid or valid[i]
-            for j in range(state.shape[0]):
-                h = state[j, r]
-                if flag:
-                    h = _xxh_int(_U(0) if present else _U(1), h)
-                if present:
-                    h = _xxh_int(_U(values[i]), h)
-                state[j, r] = h
-            r += 1
-            i += 1
-
-
-@_jit
 def fold_bytes(offsets: np.ndarray, data: np.ndarray, first: np.ndarray, sizes: np.ndarray, state: np.ndarray,
                valid: np.ndarray, flag: bool) -> None:
-    """The step for the byte strings ``data[offsets[i]:offsets[i + 1]]``."""
+    """The step for the byte strings ``data[offsets[i]:offsets[i + 1]]`` (and for 32-bit values as their
+    4 little-endian bytes: XXH64 of 4 bytes is Spark's ``hashInt``)."""
     all_valid = valid.shape[0] == 0
     i = 0
     for s in range(first.shape[0]):
@@ -437,7 +417,6 @@ SIGNATURES = {
     "hash_int": "void(uint32[::1], uint64[:,::1], boolean[::1], uint64[:,::1])",
     "hash_bytes": "void(int64[::1], uint8[::1], uint64[:,::1], boolean[::1], uint64[:,::1])",
     "fold_long": "void(uint64[::1], int64[::1], int64[::1], uint64[:,::1], boolean[::1], boolean)",
-    "fold_int": "void(uint32[::1], int64[::1], int64[::1], uint64[:,::1], boolean[::1], boolean)",
     "fold_bytes": "void(int64[::1], uint8[::1], int64[::1], int64[::1], uint64[:,::1], boolean[::1], boolean)",
     "grouped_minhash": "void(uint32[::1], int64[::1], uint32[::1], uint32[::1], uint32[:,::1])",
     "decimal_text": "int64(int64[::1], int64, int64[::1], uint8[::1])",
@@ -504,8 +483,7 @@ def agrees_with_jit() -> bool:
             out = np.empty_like(seeds)
             kernel(*args, seeds, valid, out)
             got.append(out)
-        for kernel, args in ((module.fold_long, (values,)), (module.fold_int, (values.astype(np.uint32),)),
-                             (module.fold_bytes, (offsets, data))):
+        for kernel, args in ((module.fold_long, (values,)), (module.fold_bytes, (offsets, data))):
             for flag in (True, False):
                 out = seeds.copy()
                 kernel(*args, *runs, out, valid, flag)

@@ -116,9 +116,11 @@ def fold_long(values: np.ndarray, state: np.ndarray, runs: Runs, valid: np.ndarr
 
 def fold_int(values: np.ndarray, state: np.ndarray, runs: Runs, valid: np.ndarray | None = None, *,
              flag: bool = False) -> None:
-    """:func:`fold_long` for 32-bit values."""
-    st, ints = _state(state), np.ascontiguousarray(values, dtype=np.uint32)
-    _kernels().fold_int(ints, *_runs(runs, len(ints), st), st, _valid(valid, len(ints)), flag)
+    """:func:`fold_long` for 32-bit values, hashed as their 4 little-endian bytes (what ``hashInt`` hashes)."""
+    st, ints = _state(state), np.ascontiguousarray(values, dtype="<u4")
+    offsets = np.arange(0, 4 * len(ints) + 1, 4, dtype=np.int64)
+    _kernels().fold_bytes(offsets, ints.view(np.uint8), *_runs(runs, len(ints), st), st, _valid(valid, len(ints)),
+                          flag)
 
 
 def fold_bytes(arr: pa.Array, state: np.ndarray, runs: Runs, valid: np.ndarray | None = None, *,
