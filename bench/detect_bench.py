@@ -70,10 +70,9 @@ ADDED = ("sales/base", "sales/filter", "sales/chain_b", "sales/csv_subset", "sal
 RESULT: dict[str, Any] = {}
 
 
-def copy_catalog(settings: Any, home: Path) -> Any:
-    """Settings of a fresh home whose catalog is a copy of ``settings``' (SQLite's backup: consistent
-    while the original is open). Its work folder is its own; hash sets the copy refers to stay where
-    they are."""
+def copy_catalog(settings: Any, home: Path) -> None:
+    """A fresh home whose catalog is a copy of ``settings``' (SQLite's backup: consistent while the
+    original is open). Its work folder is its own; hash sets the copy refers to stay where they are."""
     import sqlite3
 
     home.mkdir(parents=True)
@@ -83,7 +82,6 @@ def copy_catalog(settings: Any, home: Path) -> Any:
         src.backup(dst)
     src.close()
     dst.close()
-    return load_settings(home=home, spark_master="local[2]", spark_driver_memory="6g")
 
 
 def timed_repeats(settings: Any, factory: Any, homes: list[Path]) -> list[dict[str, Any]]:
