@@ -8,6 +8,7 @@ Nothing runs at import time. Start-up (the lifespan) opens the catalog (migratin
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,6 +54,9 @@ def create_app(settings: Settings, *, jobs: RunJobs | None = None, spark: SparkF
         anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         # Lookups hash in request threads side by side: the kernels that release the GIL (numba's)
         compiled.for_threads()
+        # numba's import and its cached kernels take 0.5-0.75 s: loaded now, in the background, rather
+        # than by the first lookup or detect that hashes
+        threading.Thread(target=compiled.warm, name="r2d2-kernels-warm", daemon=True).start()
         url = settings.resolved_catalog_url
         catalog = open_catalog(url)
         stale = catalog.fail_stale_runs(STALE_RUN_REASON)

@@ -660,3 +660,38 @@ def test_openapi_and_docs_are_public(shared: Shared) -> None:
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "401" not in spec["paths"]["/health"]["get"]["responses"]
     assert "application/problem+json" in spec["paths"]["/tables"]["get"]["responses"]["422"]["content"]
+
+
+def test_startup_loads_the_hashing_kernels_in_the_background(tmp_path: Path) -> None:
+    """Request threads hash with numba's kernels, whose import and cached code take most of a second: the
+    server loads them after start-up, with no request, so that the first lookup or detect does not."""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import json, sys, time
+        from pathlib import Path
+        from api.main import create_app
+        from api.testing import live_server
+        from r2d2.config import load_settings
+
+        def no_spark():
+            raise AssertionError("start-up needs no Spark")
+
+        with live_server(create_app(load_settings(home=Path(sys.argv[1])), spark=no_spark)):
+            from r2d2.containment import kernels  # (compiles nothing by itself)
+            deadline = time.monotonic() + 30
+            while not (kernels.fold_bytes.signatures and kernels.grouped_minhash.signatures):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            print(json.dumps({"loaded": bool(kernels.fold_bytes.signatures and kernels.grouped_minhash.signatures),
+                              "numba": "numba" in sys.modules}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["loaded"] and got["numba"]
