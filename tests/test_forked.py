@@ -290,6 +290,55 @@ def test_a_group_whose_worker_dies_after_writing_is_redone_once(tmp_path: Path, 
     assert _content({forked["path"]}) == _content({threads["path"]}) != []  # every set once
 
 
+def test_sets_a_dying_worker_placed_in_shared_memory_are_not_kept(tmp_path: Path,
+                                                                   requests: list[SketchRequest]) -> None:
+    """A worker that dies after copying its group's sets into the shared memory never hands them over:
+    the driver keeps the sets of the group's tables redone alone, and they equal what threads keep."""
+    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
+    got = _python("""
+        import json, os, sys
+        import pickle
+        from pathlib import Path
+        from r2d2.containment import hashset_memo, sketch_job
+        from r2d2.containment.sketch_job import compute_sketches
+
+        work = Path(sys.argv[1])
+        requests = pickle.loads((work / "requests.pkl").read_bytes())
+        marker = work / "died"
+        written = sketch_job.run_group
+
+        def dies_once_after_keeping(group, path, part, **kw):
+            out = written(group, path, part, **kw)  # (its sets are in the shared memory now)
+            if any(t.table.tid == 1 for t in group) and not marker.exists():
+                marker.write_text("1")
+                os._exit(9)
+            return out
+
+        def no_spark():
+            raise AssertionError("the driver path must not start Spark")
+
+        out = {}
+        for mode in ("forked", "threads"):
+            if mode == "threads":
+                sketch_job.can_fork = lambda: False
+            sketch_job.run_group = dies_once_after_keeping if mode == "forked" else written
+            with hashset_memo.keeping(1 << 30):
+                res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / mode, num_perm=16, seed=1,
+                                       sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30,
+                                       threads=2)
+                path = res.sketches[1].rowset_path
+                keys = {(tid, col) for tid in res.sketches for col in (-1, -2, -3)}
+                kept, _ = hashset_memo.take(path, keys)
+            out[mode] = {"failures": res.failures,
+                         "kept": sorted([t, c, sorted(zip(*(x.tolist() for x in s)))] for (t, c), s in kept.items())}
+        out["died"] = marker.exists()
+        print(json.dumps(out))
+    """, str(tmp_path))
+    forked, threads = got["forked"], got["threads"]
+    assert got["died"] and forked["failures"] == threads["failures"] == {}
+    assert forked["kept"] == threads["kept"] and any(t == 1 for t, _, _ in forked["kept"])
+
+
 def _scan_lake(root: Path) -> None:
     """Every kind of table a footer worker meets: flat and nested Parquet, several files, hive folders, a
     corrupt footer; and the kinds the driver keeps (Delta, CSV)."""
