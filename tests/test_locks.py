@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,6 +155,38 @@ def test_a_killed_holder_does_not_block(catalog_url: str) -> None:
     with exclusive(catalog, "destructive", "recover") as lock:
         assert catalog.lock_holder("destructive").pid == os.getpid()  # type: ignore[union-attr]
         lock.ensure()
+
+
+@pytest.mark.postgres
+def test_postgres_waits_for_the_session_of_a_dead_holder_to_end(postgres_url: str) -> None:
+    """A client killed on this host leaves its session (and the advisory lock) for a moment after the
+    process is gone: the next taker waits for it to end instead of refusing; a live holder is refused at once."""
+    from pgdb import create_database
+    from sqlalchemy import update
+
+    from r2d2.catalog.locks import L
+
+    catalog_url = create_database(postgres_url, f"t_{os.getpid()}_dead_holder_session")
+    catalog = open_catalog(catalog_url)
+    gone = subprocess.Popen(["true"])
+    gone.wait(30)
+    with holder(catalog_url) as proc:
+        started = time.monotonic()
+        with pytest.raises(OperationBusyError):
+            catalog.acquire_lock("destructive", "purge")
+        assert time.monotonic() - started < 1.0  # alive: refused at once
+        # The session lives on (the helper process holds it) while the recorded process is dead, as when
+        # the client was killed and PostgreSQL has not yet noticed; it ends 0.5 s later.
+        with catalog._write() as conn:
+            conn.execute(update(L).where(L.c.name == "destructive").values(pid=gone.pid))
+        ender = threading.Timer(0.5, proc.send_signal, [signal.SIGKILL])
+        ender.start()
+        started = time.monotonic()
+        with exclusive(catalog, "destructive", "recover"):
+            waited = time.monotonic() - started
+            assert catalog.lock_holder("destructive").pid == os.getpid()  # type: ignore[union-attr]
+        ender.join()
+    assert 0.4 < waited < 5.0
 
 
 def test_sqlite_lock_of_another_host_is_taken_over_only_when_stale(tmp_path: Path,

@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
@@ -51,6 +52,8 @@ STALE_S = 60.0
 # A holder in this process whose work is recorded as finished releases within moments: a caller that
 # saw the end and starts the next operation waits for it this long instead of getting a refusal.
 FINISHING_WAIT_S = 10.0
+# How long a PostgreSQL lock whose holder has just finished or died on this host is waited for (see _pg_take).
+_PG_ENDING_WAIT_S = 5.0
 HOST = socket.gethostname()
 _PG_CLASS = zlib.crc32(b"r2d2.operation_locks") & 0x7FFFFFFF  # int4 namespace of R2D2's advisory keys
 
@@ -237,20 +240,31 @@ class LocksRepository(RepositoryBase):
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog {self.display_url}: cannot open a session for the {name} lock: "
                                f"{exc}") from exc
-        try:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:c, :k)"),
-                               {"c": _PG_CLASS, "k": _pg_key(name)}).scalar()
-            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
-            conn.commit()
-        except SQLAlchemyError as exc:
-            conn.invalidate()
-            conn.close()
-            raise CatalogError(f"catalog {self.display_url}: cannot take the {name} lock: {exc}") from exc
-        if not got:
-            conn.close()
+        # A refusal can be stale: the holder may release between our try and the look-up of who holds it,
+        # and a client killed on this host leaves its session ending for a moment after the process is
+        # gone. In both cases the lock is as good as free, so try again for a short while.
+        deadline = time.monotonic() + _PG_ENDING_WAIT_S
+        pause = 0.02
+        while True:
+            try:
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:c, :k)"),
+                                   {"c": _PG_CLASS, "k": _pg_key(name)}).scalar()
+                backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+                conn.commit()
+            except SQLAlchemyError as exc:
+                conn.invalidate()
+                conn.close()
+                raise CatalogError(f"catalog {self.display_url}: cannot take the {name} lock: {exc}") from exc
+            if got:
+                break
             holder_pid = self._pg_backend(name)
-            holder = self._pg_describe(name, holder_pid) if holder_pid is not None else None
-            raise OperationBusyError(name, (holder or LockHolder("another operation (just finished)")).to_json())
+            holder = None if holder_pid is None else self._pg_describe(name, holder_pid)
+            ending = holder is None or (holder.host == HOST and holder.pid is not None and not pid_alive(holder.pid))
+            if not ending or time.monotonic() >= deadline:
+                conn.close()
+                raise OperationBusyError(name, (holder or LockHolder("another operation (just finished)")).to_json())
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
         try:
             with self._write() as w:
                 stmt = postgresql.insert(L).values(name=name, backend_pid=backend, **values)
