@@ -15,6 +15,11 @@ class ConfigError(R2D2Error):
     """A setting is missing or invalid."""
 
 
+class FolderBlockedError(R2D2Error, NotADirectoryError):
+    """A folder R2D2 must create has a file in its place (or in a parent's): a known error with a clear
+    message, and still an ``OSError`` for the callers that handle failed writes."""
+
+
 class LakeError(R2D2Error):
     """A lake path cannot be listed or read.
 

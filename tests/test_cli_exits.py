@@ -7,6 +7,7 @@ Airflow to accept 1; a missing scan root was 1 as well; apply and purge asked no
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,3 +102,22 @@ def test_a_finished_command_leaves_the_catalog_file_whole(tmp_path: Path) -> Non
         assert [p.location for _, p in catalog.active_profiles()] == [str(tmp_path / "lake" / "t")]
     finally:
         catalog.close()
+
+
+def test_a_file_where_the_hash_set_folder_goes_is_a_known_error_naming_it(tmp_path: Path) -> None:
+    lakes.parquet(tmp_path / "lake" / "big", {"x": list(range(20)), "y": [str(i) for i in range(20)]})
+    lakes.parquet(tmp_path / "lake" / "small", {"x": list(range(5)), "y": [str(i) for i in range(5)]})
+    assert invoke(tmp_path, "scan", str(tmp_path / "lake")).exit_code == 0
+    blocker = tmp_path / "home" / "work" / "hashsets"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_bytes(b"left here by hand")
+    out = invoke(tmp_path, "detect")
+    assert out.exit_code == 3, out.output  # a known error, not a traceback (it was pyarrow's FileExistsError)
+    assert f"{blocker} is a file" in out.output and "internal error" not in out.output
+    assert blocker.read_bytes() == b"left here by hand"  # not touched
+    blocker.unlink()
+    again = invoke(tmp_path, "detect", "--format", "json")
+    assert again.exit_code == 0, again.output
+    edges = json.loads(again.stdout)["edges"]
+    assert [(e["parent"], e["child"], e["stage"]) for e in edges] == [
+        (str(tmp_path / "lake" / "big"), str(tmp_path / "lake" / "small"), "exact")]

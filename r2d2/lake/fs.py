@@ -40,6 +40,8 @@ from typing import NamedTuple
 
 import pyarrow.fs as pafs
 
+from r2d2.errors import FolderBlockedError
+
 log = logging.getLogger("r2d2.lake.fs")
 
 # Scheme spellings of one store -> the one kept in locations.
@@ -560,9 +562,20 @@ def is_file(location: str) -> bool:
 
 
 def makedirs(location: str) -> None:
-    """Create the folder (a no-op on object stores without folders, which pyarrow handles)."""
+    """Create the folder (a no-op on object stores without folders, which pyarrow handles).
+
+    Raises :class:`~r2d2.errors.FolderBlockedError` when a file is where the folder or a parent should be."""
     fs, path = resolve(location)
-    fs.create_dir(path, recursive=True)
+    try:
+        fs.create_dir(path, recursive=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        blocker = path
+        while blocker and fs.get_file_info(blocker).type not in (pafs.FileType.File, pafs.FileType.Unknown):
+            up = posixpath.dirname(blocker.rstrip("/"))
+            blocker = "" if up == blocker else up
+        at = f"{blocker} is a file" if blocker else "a file is in the way"
+        raise FolderBlockedError(f"cannot create the folder {location}: {at}; move it away or choose another "
+                                 "folder") from exc
 
 
 def files_under(location: str) -> list[tuple[str, int]]:
