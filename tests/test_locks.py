@@ -174,7 +174,7 @@ def test_postgres_waits_for_the_session_of_a_dead_holder_to_end(postgres_url: st
         started = time.monotonic()
         with pytest.raises(OperationBusyError):
             catalog.acquire_lock("destructive", "purge")
-        assert time.monotonic() - started < 1.0  # alive: refused at once
+        assert time.monotonic() - started < 3.0  # alive: refused at once, not after the 5 s wait
         # The session lives on (the helper process holds it) while the recorded process is dead, as when
         # the client was killed and PostgreSQL has not yet noticed; it ends 0.5 s later.
         with catalog._write() as conn:
@@ -186,7 +186,7 @@ def test_postgres_waits_for_the_session_of_a_dead_holder_to_end(postgres_url: st
             waited = time.monotonic() - started
             assert catalog.lock_holder("destructive").pid == os.getpid()  # type: ignore[union-attr]
         ender.join()
-    assert 0.4 < waited < 5.0
+    assert waited > 0.4  # it waited for the session to end (5 s at most, else it would have raised)
 
 
 def test_sqlite_lock_of_another_host_is_taken_over_only_when_stale(tmp_path: Path,
