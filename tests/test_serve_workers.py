@@ -205,3 +205,16 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
              str(port), "--workers", "2"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 3, out
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+
+
+def test_the_migration_setting_is_read_as_on_off_or_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before Linux 5.14 the sysctl file does not exist: unknown (None), and the server says nothing."""
+    from r2d2.cli import reuseport
+
+    setting = tmp_path / "tcp_migrate_req"
+    monkeypatch.setattr(reuseport, "MIGRATE_REQ", setting)
+    assert reuseport.migrates_queued() is None  # no such file
+    setting.write_text("0\n")
+    assert reuseport.migrates_queued() is False
+    setting.write_text("1\n")
+    assert reuseport.migrates_queued() is True
