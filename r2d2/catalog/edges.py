@@ -222,20 +222,21 @@ class EdgesRepository(RepositoryBase):
             _C.status == "active",
             and_(EdgeRow.parent_fingerprint == _P.fingerprint, EdgeRow.child_fingerprint == _C.fingerprint),
         )
-        stmt = (select(EdgeRow.parent_id, EdgeRow.child_id, EdgeRow.state, EdgeRow.stage, EdgeRow.relation,
-                       EdgeRow.multiset, cast(EdgeRow.evidence, Text))
-                .join(_P, _P.id == EdgeRow.parent_id).join(_C, _C.id == EdgeRow.child_id).where(*valid))
+        def between_current(*columns: Any) -> Select[Any]:  # edges whose two tables are as decided
+            return (select(*columns).join(_P, _P.id == EdgeRow.parent_id).join(_C, _C.id == EdgeRow.child_id)
+                    .where(*valid))
+
+        stmt = between_current(EdgeRow.parent_id, EdgeRow.child_id, EdgeRow.state, EdgeRow.stage, EdgeRow.relation,
+                               EdgeRow.multiset, cast(EdgeRow.evidence, Text))
         settled: dict[int, frozenset[int]] = {}
         with self._read() as conn:
             if settled_version is not None:
                 metadata = and_(EdgeRow.stage == "minmax", EdgeRow.state == "pruned")
                 stmt = stmt.where(~metadata)
                 grouped = (
-                    select(EdgeRow.parent_id, func.aggregate_strings(cast(EdgeRow.child_id, Text), ","))
-                    .join(_P, _P.id == EdgeRow.parent_id).join(_C, _C.id == EdgeRow.child_id)
+                    between_current(EdgeRow.parent_id, func.aggregate_strings(cast(EdgeRow.child_id, Text), ","))
                     # compared as text: a hand-damaged value is then no match, not a failed CAST (PostgreSQL)
-                    .where(*valid, metadata,
-                           EdgeRow.evidence["decision_version"].as_string() == str(settled_version))
+                    .where(metadata, EdgeRow.evidence["decision_version"].as_string() == str(settled_version))
                     .group_by(EdgeRow.parent_id))
                 settled = {p: frozenset(map(int, children.split(","))) for p, children in raw_rows(conn, grouped).rows}
             rows = raw_rows(conn, stmt).rows
