@@ -190,7 +190,8 @@ class LocksRepository(RepositoryBase):
     """Operation locks (see the module docstring)."""
 
     def acquire_lock(self, name: str, operation: str) -> HeldLock:
-        """Take lock ``name`` for ``operation`` or raise :class:`~r2d2.errors.OperationBusyError` at once."""
+        """Take lock ``name`` for ``operation`` or raise :class:`~r2d2.errors.OperationBusyError` at once (on
+        PostgreSQL, a holder that has just finished or died on this host is waited for: see ``_pg_take``)."""
         if name not in LOCK_NAMES:
             raise ValueError(f"unknown lock {name!r}; one of {', '.join(LOCK_NAMES)}")
         with _local_lock:
