@@ -6,7 +6,9 @@ once, naming the holder (operation, host, pid, start); nobody queues behind a de
 
 * PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) on a connection held open for the
   whole operation. The server releases it when that session ends, however its holder died. A row of
-  ``operation_locks`` only describes the holder (for the error message).
+  ``operation_locks`` only describes the holder (for the error message). A session outlives its client
+  by a moment: a holder that has died on this host (or just released) is waited for, up to
+  :data:`_PG_ENDING_WAIT_S`, rather than reported.
 * SQLite: the ``operation_locks`` row is the lock, inserted in a write transaction. Its holder
   refreshes ``heartbeat_at`` every :data:`HEARTBEAT_S`. A row whose holder is dead — its pid no longer
   runs on this host, or no heartbeat for :data:`STALE_S` (any host) — is taken over by a conditional
