@@ -136,8 +136,9 @@ def _content(paths: set[str]) -> list[tuple]:
 
 
 def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[SketchRequest]) -> None:
-    """The same tables hashed by forked workers and by threads: the same hash-set rows, sketches and sets
-    kept for verification (handed back by the workers), bit for bit."""
+    """The same tables hashed by forked workers, by this one thread (a process that cannot fork, before
+    it has loaded numba: few bytes) and by threads: the same hash-set rows, sketches and sets kept for
+    verification (handed back by the workers), bit for bit."""
     (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
     got = _python("""
         import json, pickle, sys
@@ -153,9 +154,11 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
             raise AssertionError("the driver path must not start Spark")
 
         out = {}
-        for mode in ("forked", "threads"):
-            if mode == "threads":
+        for mode in ("forked", "serial", "threads"):
+            if mode != "forked":
                 sketch_job.can_fork = lambda: False
+            if mode == "threads":  # as when more bytes than SERIAL_BYTES are to be read
+                sketch_job.SERIAL_BYTES = 0
             with hashset_memo.keeping(1 << 30):
                 res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / mode, num_perm=16, seed=1,
                                        sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30,
@@ -169,16 +172,46 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
                 "sketches": sorted([tid, sk.rows, sk.distinct_rows, sorted(map(str, sk.sample)),
                                     {str(k): np.asarray(v).tolist() for k, v in sk.minhash.items()}]
                                    for tid, sk in res.sketches.items()),
-                "numba": "numba" in sys.modules}
+                "numba": "numba" in sys.modules, "numba_threads": sketch_job.compiled._threads["on"]}
         print(json.dumps(out))
     """, str(tmp_path))
-    forked, threads = got["forked"], got["threads"]
-    assert forked["failures"] == threads["failures"] == {} and forked["local"] and threads["local"]
+    forked, serial, threads = got["forked"], got["serial"], got["threads"]
+    assert forked["failures"] == serial["failures"] == threads["failures"] == {}
+    assert forked["local"] and serial["local"] and threads["local"]
     assert not forked["numba"]  # the workers used the ahead-of-time kernels; the driver imported no numba
-    assert _content({forked["path"]}) == _content({threads["path"]}) != []
-    assert forked["sketches"] == threads["sketches"]
-    assert forked["kept"] == threads["kept"] and len(forked["kept"]) >= 5  # handed back, every set
+    assert not serial["numba"]  # few bytes: hashed here with them rather than loading numba for threads
+    assert threads["numba"] and threads["numba_threads"]
+    assert _content({forked["path"]}) == _content({serial["path"]}) == _content({threads["path"]}) != []
+    assert forked["sketches"] == serial["sketches"] == threads["sketches"]
+    assert forked["kept"] == serial["kept"] == threads["kept"] and len(forked["kept"]) >= 5  # every set
 
+
+
+def test_files_on_an_object_store_are_read_in_threads_however_few(tmp_path: Path,
+                                                                 requests: list[SketchRequest]) -> None:
+    """Threads hide an object store's latency: the one-thread path for few bytes is for local files only."""
+    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
+    got = _python("""
+        import json, pickle, sys
+        from pathlib import Path
+        from r2d2.containment import sketch_job
+        from r2d2.containment.sketch_job import compute_sketches
+
+        work = Path(sys.argv[1])
+        requests = pickle.loads((work / "requests.pkl").read_bytes())
+        sketch_job.can_fork = lambda: False
+        sketch_job._all_local = lambda path, tasks: False  # as if the files were on an object store
+
+        def no_spark():
+            raise AssertionError("the driver path must not start Spark")
+
+        res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / "remote", num_perm=16, seed=1,
+                               sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30, threads=2)
+        print(json.dumps({"failures": res.failures, "local": res.local, "tables": len(res.sketches),
+                          "numba_threads": sketch_job.compiled._threads["on"]}))
+    """, str(tmp_path))
+    assert got["failures"] == {} and got["local"] and got["tables"] >= 5
+    assert got["numba_threads"]
 
 
 def test_forked_workers_hand_their_sets_over_through_shared_memory() -> None:

@@ -7,7 +7,9 @@ fresh process), compiled for this machine's processor and for C-contiguous array
 them (every caller, :mod:`r2d2.containment.xxh64` and :mod:`r2d2.containment.minhash`, passes such
 arrays: pycc checks no layout). But its loops hold the GIL, where numba's release it: a process about to hash in
 several threads at once (stage 3's driver tasks, the API server's request threads) calls
-:func:`for_threads` and gets numba's kernels from then on. The module's name carries a digest of
+:func:`for_threads` and gets numba's kernels from then on. (Stage 3 does not, for a few megabytes of
+local files, while numba is not loaded yet: one thread is done before numba would be; see
+:func:`threads_need_loading`.) The module's name carries a digest of
 ``kernels.py`` and of the processor, so a module built from older source or on another machine is
 never loaded: the numba kernels are used
 instead, as they are where no module could be built (no C compiler) or none can be loaded (a cluster's
@@ -65,6 +67,12 @@ def for_threads() -> None:
     """This process hashes in several threads at once from now on: numba's kernels, which release the
     GIL, serve every later call (the ahead-of-time ones would run one thread at a time)."""
     _threads["on"] = True
+
+
+def threads_need_loading() -> bool:
+    """Whether hashing in threads would first load numba and its kernels (0.5-0.75 s): this process has
+    used the ahead-of-time kernels only, so far."""
+    return not _threads["on"] and kernels().__name__ != "r2d2.containment.kernels"
 
 
 def kernels() -> ModuleType:

@@ -88,6 +88,11 @@ GROUP_BYTES = 32 << 20  # file bytes per group of tables (one part file each)
 # one thread's hashing overlap another's reads (2,500-table lake, 2 threads: stage 3 took 6.6-7.3 s
 # with 4 groups, 5.0-5.6 s with 16-24); each group still holds dozens of small tables, hashed together.
 GROUPS_PER_THREAD = 8
+# Tasks on the driver in threads need numba's kernels (they release the GIL; the ahead-of-time ones do
+# not), whose loading costs 0.5-0.75 s the first time: up to this many file bytes, one thread with the
+# ahead-of-time kernels finishes first (about 65 MB/s: a second thread would save half of 0.5 s at most).
+# Local files only: on an object store the threads hide each read's latency.
+SERIAL_BYTES = 32 << 20
 
 
 def plan_tasks(batch: Sequence[SketchRequest]) -> list[TableTask]:
@@ -199,6 +204,9 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
         if threads > 1 and (len(items) > 1 or retry) and local and can_fork():
             return _forked(items, run, path, processes=threads, alone=retry)
         if threads > 1 and len(items) > 1:
+            # (local files only: an object store's latency is what threads hide there)
+            if local and compiled.threads_need_loading() and sum(t.size for _, g in items for t in g) <= SERIAL_BYTES:
+                return map_local(items, run, threads=1)  # cheaper than loading numba for a second thread
             compiled.for_threads()
         return map_local(items, run, threads=threads)
 
