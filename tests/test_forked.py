@@ -186,7 +186,6 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
     assert forked["kept"] == serial["kept"] == threads["kept"] and len(forked["kept"]) >= 5  # every set
 
 
-
 def test_files_on_an_object_store_are_read_in_threads_however_few(tmp_path: Path,
                                                                  requests: list[SketchRequest]) -> None:
     """Threads hide an object store's latency: the one-thread path for few bytes is for local files only."""
