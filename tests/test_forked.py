@@ -127,6 +127,38 @@ def test_a_forked_child_leaves_the_parents_catalog_connections_alone(tmp_path: P
     assert got == {"children": [[False, 41], [False, 42]], "parent": 7, "same": True}
 
 
+# The start of every stage-3 test's child interpreter: the fixture's requests (pickled by _stage3), and the
+# driver path's compute_sketches (Spark must not start) with the sets it kept.
+_STAGE3 = """
+import json, os, pickle, sys
+from pathlib import Path
+import numpy as np
+from r2d2.containment import hashset_memo, sketch_job
+from r2d2.containment.sketch_job import compute_sketches
+
+work = Path(sys.argv[1])
+requests = pickle.loads((work / "requests.pkl").read_bytes())
+
+def no_spark():
+    raise AssertionError("the driver path must not start Spark")
+
+def sketch(name):
+    return compute_sketches(requests, spark_factory=no_spark, work_dir=work / name, num_perm=16, seed=1,
+                            sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30, threads=2)
+
+def kept_sets(res):
+    path = res.sketches[1].rowset_path
+    kept, _ = hashset_memo.take(path, {(tid, col) for tid in res.sketches for col in (-1, -2, -3)})
+    return sorted([t, c, sorted(zip(*(x.tolist() for x in s)))] for (t, c), s in kept.items())
+"""
+
+
+def _stage3(tmp_path: Path, requests: list[SketchRequest], code: str) -> dict:
+    """What ``code`` prints, run after :data:`_STAGE3` in a child interpreter."""
+    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
+    return _python(_STAGE3 + textwrap.dedent(code), str(tmp_path))
+
+
 def _content(paths: set[str]) -> list[tuple]:
     rows: list[tuple] = []
     for path in sorted(paths):
@@ -139,20 +171,7 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
     """The same tables hashed by forked workers, by this one thread (a process that cannot fork, before
     it has loaded numba: few bytes) and by threads: the same hash-set rows, sketches and sets kept for
     verification (handed back by the workers), bit for bit."""
-    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
-    got = _python("""
-        import json, pickle, sys
-        from pathlib import Path
-        import numpy as np
-        from r2d2.containment import hashset_memo, sketch_job
-        from r2d2.containment.sketch_job import compute_sketches
-
-        work = Path(sys.argv[1])
-        requests = pickle.loads((work / "requests.pkl").read_bytes())
-
-        def no_spark():
-            raise AssertionError("the driver path must not start Spark")
-
+    got = _stage3(tmp_path, requests, """
         out = {}
         for mode in ("forked", "serial", "threads"):
             if mode != "forked":
@@ -160,21 +179,16 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
             if mode == "threads":  # as when more bytes than SERIAL_BYTES are to be read
                 sketch_job.SERIAL_BYTES = 0
             with hashset_memo.keeping(1 << 30):
-                res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / mode, num_perm=16, seed=1,
-                                       sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30,
-                                       threads=2)
-                path = res.sketches[1].rowset_path
-                keys = {(tid, col) for tid in res.sketches for col in (-1, -2, -3)}
-                kept, _ = hashset_memo.take(path, keys)
+                res = sketch(mode)
+                kept = kept_sets(res)
             out[mode] = {
-                "failures": res.failures, "local": res.local, "path": path,
-                "kept": sorted([t, c, sorted(zip(*(x.tolist() for x in s)))] for (t, c), s in kept.items()),
+                "failures": res.failures, "local": res.local, "path": res.sketches[1].rowset_path, "kept": kept,
                 "sketches": sorted([tid, sk.rows, sk.distinct_rows, sorted(map(str, sk.sample)),
                                     {str(k): np.asarray(v).tolist() for k, v in sk.minhash.items()}]
                                    for tid, sk in res.sketches.items()),
                 "numba": "numba" in sys.modules, "numba_threads": sketch_job.compiled._threads["on"]}
         print(json.dumps(out))
-    """, str(tmp_path))
+    """)
     forked, serial, threads = got["forked"], got["serial"], got["threads"]
     assert forked["failures"] == serial["failures"] == threads["failures"] == {}
     assert forked["local"] and serial["local"] and threads["local"]
@@ -189,26 +203,13 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
 def test_files_on_an_object_store_are_read_in_threads_however_few(tmp_path: Path,
                                                                  requests: list[SketchRequest]) -> None:
     """Threads hide an object store's latency: the one-thread path for few bytes is for local files only."""
-    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
-    got = _python("""
-        import json, pickle, sys
-        from pathlib import Path
-        from r2d2.containment import sketch_job
-        from r2d2.containment.sketch_job import compute_sketches
-
-        work = Path(sys.argv[1])
-        requests = pickle.loads((work / "requests.pkl").read_bytes())
+    got = _stage3(tmp_path, requests, """
         sketch_job.can_fork = lambda: False
         sketch_job._all_local = lambda path, tasks: False  # as if the files were on an object store
-
-        def no_spark():
-            raise AssertionError("the driver path must not start Spark")
-
-        res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / "remote", num_perm=16, seed=1,
-                               sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30, threads=2)
+        res = sketch("remote")
         print(json.dumps({"failures": res.failures, "local": res.local, "tables": len(res.sketches),
                           "numba_threads": sketch_job.compiled._threads["on"]}))
-    """, str(tmp_path))
+    """)
     assert got["failures"] == {} and got["local"] and got["tables"] >= 5
     assert got["numba_threads"]
 
@@ -276,17 +277,9 @@ def test_a_group_whose_worker_dies_after_writing_is_redone_once(tmp_path: Path, 
     """A worker that dies after its group's part file is written (killed before it could answer): that
     part is deleted before the group's tables are redone alone, so no hash set is there twice and no
     table is reported failed; the rows equal those of threads."""
-    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
-    got = _python("""
-        import json, os, sys
-        import pickle
-        from pathlib import Path
-        from r2d2.containment import sketch_job
-        from r2d2.containment.sketch_job import compute_sketches
+    got = _stage3(tmp_path, requests, """
         from r2d2.containment.tablework import part_name
 
-        work = Path(sys.argv[1])
-        requests = pickle.loads((work / "requests.pkl").read_bytes())
         marker = work / "died"
         written = sketch_job.run_group
 
@@ -297,23 +290,18 @@ def test_a_group_whose_worker_dies_after_writing_is_redone_once(tmp_path: Path, 
                 os._exit(9)
             return out
 
-        def no_spark():
-            raise AssertionError("the driver path must not start Spark")
-
         out = {}
         for mode in ("forked", "threads"):
             if mode == "threads":
                 sketch_job.can_fork = lambda: False
             sketch_job.run_group = dies_once_after_writing if mode == "forked" else written
-            res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / mode, num_perm=16, seed=1,
-                                   sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30,
-                                   threads=2)
+            res = sketch(mode)
             path = res.sketches[1].rowset_path
             out[mode] = {"failures": res.failures, "path": path, "tables": sorted(res.sketches),
                          "parts": sorted(os.listdir(path))}
         out["died"] = json.loads(marker.read_text())
         print(json.dumps(out))
-    """, str(tmp_path))
+    """)
     forked, threads = got["forked"], got["threads"]
     part, was_written = got["died"]
     assert was_written  # the worker died with its part on disk...
@@ -326,16 +314,7 @@ def test_sets_a_dying_worker_placed_in_shared_memory_are_not_kept(tmp_path: Path
                                                                    requests: list[SketchRequest]) -> None:
     """A worker that dies after copying its group's sets into the shared memory never hands them over:
     the driver keeps the sets of the group's tables redone alone, and they equal what threads keep."""
-    (tmp_path / "requests.pkl").write_bytes(pickle.dumps(requests))
-    got = _python("""
-        import json, os, sys
-        import pickle
-        from pathlib import Path
-        from r2d2.containment import hashset_memo, sketch_job
-        from r2d2.containment.sketch_job import compute_sketches
-
-        work = Path(sys.argv[1])
-        requests = pickle.loads((work / "requests.pkl").read_bytes())
+    got = _stage3(tmp_path, requests, """
         marker = work / "died"
         written = sketch_job.run_group
 
@@ -346,26 +325,17 @@ def test_sets_a_dying_worker_placed_in_shared_memory_are_not_kept(tmp_path: Path
                 os._exit(9)
             return out
 
-        def no_spark():
-            raise AssertionError("the driver path must not start Spark")
-
         out = {}
         for mode in ("forked", "threads"):
             if mode == "threads":
                 sketch_job.can_fork = lambda: False
             sketch_job.run_group = dies_once_after_keeping if mode == "forked" else written
             with hashset_memo.keeping(1 << 30):
-                res = compute_sketches(requests, spark_factory=no_spark, work_dir=work / mode, num_perm=16, seed=1,
-                                       sample_k=20, batch_size=100, local_bytes=1 << 30, local_read_bytes=1 << 30,
-                                       threads=2)
-                path = res.sketches[1].rowset_path
-                keys = {(tid, col) for tid in res.sketches for col in (-1, -2, -3)}
-                kept, _ = hashset_memo.take(path, keys)
-            out[mode] = {"failures": res.failures,
-                         "kept": sorted([t, c, sorted(zip(*(x.tolist() for x in s)))] for (t, c), s in kept.items())}
+                res = sketch(mode)
+                out[mode] = {"failures": res.failures, "kept": kept_sets(res)}
         out["died"] = marker.exists()
         print(json.dumps(out))
-    """, str(tmp_path))
+    """)
     forked, threads = got["forked"], got["threads"]
     assert got["died"] and forked["failures"] == threads["failures"] == {}
     assert forked["kept"] == threads["kept"] and any(t == 1 for t, _, _ in forked["kept"])
