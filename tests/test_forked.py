@@ -200,6 +200,29 @@ def test_forked_stage_three_equals_threads(tmp_path: Path, requests: list[Sketch
     assert forked["kept"] == serial["kept"] == threads["kept"] and len(forked["kept"]) >= 5  # every set
 
 
+def test_a_table_that_fails_on_the_one_thread_path_fails_alone(tmp_path: Path,
+                                                               requests: list[SketchRequest]) -> None:
+    """Few bytes, a process that cannot fork: a table whose hashing raises is reported failed, with the
+    reason; its group's other tables are redone alone and sketched; numba is still not loaded."""
+    got = _stage3(tmp_path, requests, """
+        sketch_job.can_fork = lambda: False
+        hashed = sketch_job.run_group
+
+        def table_one_is_unreadable(group, path, part, **kw):
+            if any(t.table.tid == 1 for t in group):
+                raise OSError("table 1: cannot read its file")
+            return hashed(group, path, part, **kw)
+
+        sketch_job.run_group = table_one_is_unreadable
+        res = sketch("serial")
+        print(json.dumps({"failures": {str(k): v for k, v in res.failures.items()}, "tables": sorted(res.sketches),
+                          "asked": sorted(r.table_id for r in requests), "numba": "numba" in sys.modules}))
+    """)
+    assert list(got["failures"]) == ["1"] and "cannot read its file" in got["failures"]["1"]
+    assert got["tables"] == [t for t in got["asked"] if t != 1]
+    assert not got["numba"]
+
+
 def test_files_on_an_object_store_are_read_in_threads_however_few(tmp_path: Path,
                                                                  requests: list[SketchRequest]) -> None:
     """Threads hide an object store's latency: the one-thread path for few bytes is for local files only."""
