@@ -204,7 +204,6 @@ def _whole_tables(tasks: Sequence[TableTask], path: str, *, spark_factory: Calla
         if threads > 1 and (len(items) > 1 or retry) and local and can_fork():
             return _forked(items, run, path, processes=threads, alone=retry)
         if threads > 1 and len(items) > 1:
-            # (local files only: an object store's latency is what threads hide there)
             if local and compiled.threads_need_loading() and sum(t.size for _, g in items for t in g) <= SERIAL_BYTES:
                 return map_local(items, run, threads=1)  # cheaper than loading numba for a second thread
             compiled.for_threads()
